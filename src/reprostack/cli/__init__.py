@@ -1,10 +1,88 @@
-"""The ``repro`` command line: parse options, call one library function, print the result."""
+"""The ``repro`` command line: parse options, call one library function, print the result.
+
+Subcommands live in their own modules and are imported only when invoked, so that
+``repro --help`` stays fast (the docker SDK, jinja2 and friends cost hundreds of ms).
+"""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
 import click
 
+from reprostack import __version__
 
-@click.group()
-def main() -> None:
-    """Make an ML experiment reproducible end to end."""
+# name -> (module, attribute, one-line help shown by `repro --help` without importing it)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("reprostack.cli.init_cmd", "init", "Write repro.yaml, inputs and the project layout."),
+    "lock": ("reprostack.cli.lock_cmd", "lock", "Resolve inputs to hashed locks for the image."),
+    "dockerfile": (
+        "reprostack.cli.build_cmd",
+        "dockerfile",
+        "Render dockerfiles/Dockerfile.{dev,prod} from repro.yaml.",
+    ),
+    "build": ("reprostack.cli.build_cmd", "build", "Render, then build the dev or prod image."),
+    "run": ("reprostack.cli.run_cmd", "run", "Run a script or command, recording the run."),
+    "runs": ("reprostack.cli.runs_cmd", "runs", "List recorded runs, newest first."),
+    "show": ("reprostack.cli.runs_cmd", "show", "Show one recorded run."),
+    "diff": ("reprostack.cli.runs_cmd", "diff", "Show what differs between two runs."),
+    "fingerprint": (
+        "reprostack.cli.fingerprint_cmd",
+        "fingerprint",
+        "Print the full stack fingerprint of this host or an image.",
+    ),
+    "replay": ("reprostack.cli.replay_cmd", "replay", "Re-run a run in its exact container and code."),
+    "doctor": ("reprostack.cli.doctor_cmd", "doctor", "Check engine, locks, driver vs CUDA."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when it is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if _available(name)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None or not _available(cmd_name):
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = getattr(module, entry[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _available(name: str) -> bool:
+    """Whether the module behind a command ships in this install."""
+    return importlib.util.find_spec(COMMANDS[name][0]) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="repro")
+def cli() -> None:
+    """Make an ML experiment reproducible end to end.
+
+    One repro.yaml gives matching dev and prod images, hashed locks, and a full stack
+    fingerprint recorded with every run in runs/<run-id>/.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning library errors into a message and an exit code."""
+    from reprostack.cli.output import handle_errors
+
+    with handle_errors():
+        return cli.main(args=argv, prog_name="repro", standalone_mode=True)
+    return None  # pragma: no cover - handle_errors always exits on error
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

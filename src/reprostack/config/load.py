@@ -1,0 +1,96 @@
+"""Read ``repro.yaml``, validate it in one pass, and report every problem with its line."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reprostack.config.schema import Config
+from reprostack.config.validate import Validator
+from reprostack.errors import ConfigError
+
+CONFIG_NAME = "repro.yaml"
+
+Lines = dict[tuple[str, ...], int]
+
+
+def find_project(start: Path | None = None) -> Path | None:
+    """Return the nearest folder at or above ``start`` holding ``repro.yaml``, or None."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    return None
+
+
+def load_config(start: Path | None = None, *, required: bool = False) -> Config:
+    """Load the project's ``repro.yaml`` (searching upward from ``start``).
+
+    Without a file, a local-run default config rooted at ``start`` is returned, unless
+    ``required`` (commands that build or lock need a real config).
+    """
+    root = find_project(start)
+    if root is None:
+        here = (start or Path.cwd()).resolve()
+        if required:
+            raise ConfigError(
+                [f"no {CONFIG_NAME} in {here} or any folder above it"],
+                hint="run `repro init` to write one",
+            )
+        return parse_config("", root=here, path=None)
+    path = root / CONFIG_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read it: {exc}"]) from exc
+    return parse_config(text, root=root, path=path)
+
+
+def parse_config(text: str, *, root: Path, path: Path | None) -> Config:
+    """Parse and validate the text of a ``repro.yaml``; raise ConfigError listing every problem."""
+    label = path.name if path is not None else CONFIG_NAME
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{label}:{mark.line + 1}" if mark is not None else label
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            [f"{where}: not valid YAML: {problem}"],
+            hint="check the indentation and quoting on that line",
+        ) from exc
+    data: Any = {} if node is None else yaml.SafeLoader("").construct_document(node)
+    lines: Lines = {}
+    raw: dict[tuple[str, ...], str] = {}
+    if node is not None:
+        _record_lines(node, (), lines, raw)
+    validator = Validator(label, lines, root, raw)
+    config = validator.build(data, text_sha256=hashlib.sha256(text.encode()).hexdigest(), path=path)
+    if validator.problems:
+        raise ConfigError(validator.problems, hint=f"fix {label} and run the command again")
+    assert config is not None
+    return config
+
+
+def _record_lines(
+    node: yaml.Node, path: tuple[str, ...], lines: Lines, raw: dict[tuple[str, ...], str]
+) -> None:
+    """Map every key path (``("lock", "tool")``) to its 1-based line and scalar text.
+
+    The text as written matters for messages: YAML reads ``python: 3.10`` as 3.1.
+    """
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.ScalarNode):
+        raw[path] = str(node.value)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _record_lines(value_node, (*path, key), lines, raw)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, str(index))] = item.start_mark.line + 1
+            _record_lines(item, (*path, str(index)), lines, raw)

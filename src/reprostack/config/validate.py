@@ -1,0 +1,252 @@
+"""One validation pass over the parsed YAML: every problem is collected, none stops the pass."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+from reprostack.config.schema import BuildConfig, Config, LockConfig, RunConfig
+from reprostack.redact import is_secret_name
+
+# The keys each mapping accepts; anything else is a typo until proven otherwise.
+TOP_KEYS = (
+    "name", "python", "platform", "cuda", "cudnn", "os", "base_image", "system_packages",
+    "lock", "build", "env", "dev", "run",
+)  # fmt: skip
+LOCK_KEYS = ("tool", "inputs", "dev_inputs")
+BUILD_KEYS = ("ca_certificates", "host_ca_bundle")
+DEV_KEYS = ("system_packages",)
+RUN_KEYS = ("mode", "gpus", "mounts", "pass_env", "dir")
+
+LOCK_TOOLS = ("pip-tools", "poetry", "uv")
+RUN_MODES = ("local", "dev", "prod")
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+PYTHON_RE = re.compile(r"^3\.\d{1,2}(?:\.\d{1,2})?$")
+CUDA_RE = re.compile(r"^\d{2}\.\d(?:\.\d)?$")
+CUDNN_RE = re.compile(r"^\d{1,2}(?:\.\d+){0,3}$")
+OS_RE = re.compile(r"^(?:ubuntu\d{2}\.\d{2}|debian\d{2}|rockylinux\d|ubi\d)$")
+APT_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]*(?:=[A-Za-z0-9.+:~-]+)?$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+GPUS_RE = re.compile(r"^(?:auto|none|all|\d+|device=[\w,-]+|\"?device=[\w,-]+\"?)$")
+MOUNT_RE = re.compile(r"^[^:]+:/[^:]*(?::(?:ro|rw))?$")
+
+
+def _default_name(root: Path) -> str:
+    """Derive an image-safe project name from the folder name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", root.name.lower()).strip("-")
+    return slug or "project"
+
+
+class Validator:
+    """Collects problems as ``repro.yaml:LINE: field: what is wrong (a fix)``."""
+
+    def __init__(
+        self,
+        label: str,
+        lines: dict[tuple[str, ...], int],
+        root: Path,
+        raw: dict[tuple[str, ...], str] | None = None,
+    ) -> None:
+        self.label = label
+        self.raw = raw or {}
+        self.lines = lines
+        self.root = root
+        self.problems: list[str] = []
+
+    def problem(self, path: tuple[str, ...], message: str) -> None:
+        """Record one problem located at ``path``."""
+        line = self.lines.get(path) or self.lines.get(path[:-1])
+        where = f"{self.label}:{line}" if line else self.label
+        field = ".".join(path) if path else "(top level)"
+        self.problems.append(f"{where}: {field}: {message}")
+
+    # -- typed readers: each returns a usable value even after reporting a problem --
+
+    def mapping(self, data: Any, path: tuple[str, ...], keys: tuple[str, ...]) -> dict[str, Any]:
+        """Return ``data`` as a dict, reporting a wrong type and every unknown key."""
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.problem(path, f"expected a mapping of keys, got {_kind(data)}")
+            return {}
+        for key in data:
+            if str(key) not in keys:
+                close = difflib.get_close_matches(str(key), keys, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(keys)}"
+                self.problem((*path, str(key)), f"unknown key; {hint}")
+        return {str(k): v for k, v in data.items()}
+
+    def text(
+        self, data: dict[str, Any], key: str, path: tuple[str, ...], default: str | None
+    ) -> str | None:
+        """Return a string field; numbers are refused because YAML reads 3.10 as 3.1."""
+        value = data.get(key, default)
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            written = self.raw.get((*path, key), str(value))
+            self.problem(
+                (*path, key),
+                f"{written} is read by YAML as the number {value!r}; quote it: {key}: \"{written}\"",
+            )
+        else:
+            self.problem((*path, key), f"expected text, got {_kind(value)}")
+        return default
+
+    def strings(self, data: dict[str, Any], key: str, path: tuple[str, ...]) -> tuple[str, ...]:
+        """Return a list-of-strings field (a single string is accepted as a list of one)."""
+        value = data.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list):
+            self.problem((*path, key), f"expected a list, got {_kind(value)}")
+            return ()
+        out = []
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                self.problem((*path, key, str(index)), f"expected text, got {_kind(item)}")
+        return tuple(out)
+
+    def choice(self, value: str | None, path: tuple[str, ...], allowed: tuple[str, ...]) -> None:
+        """Report ``value`` when it is not one of ``allowed``."""
+        if value is not None and value not in allowed:
+            close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(allowed)}"
+            self.problem(path, f"'{value}' is not allowed; {hint}")
+
+    def matches(self, value: str | None, path: tuple[str, ...], regex: re.Pattern[str],
+                what: str) -> None:  # fmt: skip
+        """Report ``value`` when it does not match ``regex``; ``what`` says what was expected."""
+        if value is not None and not regex.match(value):
+            self.problem(path, f"'{value}' is not {what}")
+
+    # -- the whole file --
+
+    def build(self, data: Any, *, text_sha256: str, path: Path | None) -> Config | None:
+        """Validate everything and return the Config (meaningful only without problems)."""
+        top = self.mapping(data, (), TOP_KEYS)
+        name = self.text(top, "name", (), None) or _default_name(self.root)
+        self.matches(name, ("name",), NAME_RE, "a valid image name (lowercase letters, digits, "
+                     "'.', '_' or '-'; e.g. 'mnist')")  # fmt: skip
+        python = self.text(top, "python", (), "3.11") or "3.11"
+        self.matches(python, ("python",), PYTHON_RE, "a Python version (e.g. '3.11')")
+        platform = self.text(top, "platform", (), "linux/amd64") or "linux/amd64"
+        self.choice(platform, ("platform",), PLATFORMS)
+        cuda = self.text(top, "cuda", (), "none") or "none"
+        if cuda not in ("none", "auto"):
+            self.matches(cuda, ("cuda",), CUDA_RE,
+                         "a CUDA version (e.g. '12.4.1', or 'none' for CPU, 'auto')")  # fmt: skip
+        cudnn = self.text(top, "cudnn", (), None)
+        self.matches(cudnn, ("cudnn",), CUDNN_RE, "a cuDNN major version (e.g. '9')")
+        if cudnn is not None and cuda == "none":
+            self.problem(("cudnn",), "cuDNN needs a CUDA base; set cuda: or remove cudnn:")
+        os_name = self.text(top, "os", (), "ubuntu22.04") or "ubuntu22.04"
+        self.matches(os_name, ("os",), OS_RE, "a base OS (e.g. 'ubuntu22.04', 'ubuntu24.04')")
+        base_image = self.text(top, "base_image", (), None)
+        system_packages = self.strings(top, "system_packages", ())
+        for index, package in enumerate(system_packages):
+            self.matches(package, ("system_packages", str(index)), APT_RE, "an apt package name")
+
+        lock = self._lock(top.get("lock"))
+        build = self._build(top.get("build"))
+        env = self._env(top.get("env"))
+        dev = self.mapping(top.get("dev"), ("dev",), DEV_KEYS)
+        dev_packages = self.strings(dev, "system_packages", ("dev",))
+        run = self._run(top.get("run"))
+        return Config(
+            root=self.root, name=name, python=python, platform=platform, cuda=cuda, cudnn=cudnn,
+            os=os_name, base_image=base_image, system_packages=system_packages, lock=lock,
+            build=build, env=env, dev_system_packages=dev_packages, run=run, path=path,
+            sha256=text_sha256 if path is not None else "",
+        )  # fmt: skip
+
+    def _lock(self, raw: Any) -> LockConfig:
+        data = self.mapping(raw, ("lock",), LOCK_KEYS)
+        tool = self.text(data, "tool", ("lock",), None)
+        self.choice(tool, ("lock", "tool"), LOCK_TOOLS)
+        return LockConfig(
+            tool=tool,
+            inputs=self.strings(data, "inputs", ("lock",)),
+            dev_inputs=self.strings(data, "dev_inputs", ("lock",)),
+        )
+
+    def _build(self, raw: Any) -> BuildConfig:
+        data = self.mapping(raw, ("build",), BUILD_KEYS)
+        host_bundle = data.get("host_ca_bundle", False)
+        if not isinstance(host_bundle, bool):
+            self.problem(("build", "host_ca_bundle"), "expected true or false")
+            host_bundle = False
+        certs = self.strings(data, "ca_certificates", ("build",))
+        for index, cert in enumerate(certs):
+            if not (self.root / cert).is_file():
+                self.problem(("build", "ca_certificates", str(index)),
+                             f"'{cert}' is not a file (paths are relative to repro.yaml)")  # fmt: skip
+        return BuildConfig(ca_certificates=certs, host_ca_bundle=host_bundle)
+
+    def _env(self, raw: Any) -> dict[str, str]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problem(("env",), f"expected a mapping of NAME: value, got {_kind(raw)}")
+            return {}
+        env: dict[str, str] = {}
+        for key, value in raw.items():
+            name = str(key)
+            path = ("env", name)
+            if not ENV_NAME_RE.match(name):
+                self.problem(path, "not a valid environment variable name")
+            elif is_secret_name(name):
+                self.problem(path, "looks like a secret; env: is recorded in every run and "
+                             "baked into images. List it under run.pass_env instead")  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                self.problem(path, f"expected a text value, got {_kind(value)}; quote it")
+                continue
+            env[name] = str(value)
+        return dict(sorted(env.items()))
+
+    def _run(self, raw: Any) -> RunConfig:
+        data = self.mapping(raw, ("run",), RUN_KEYS)
+        mode = self.text(data, "mode", ("run",), "local") or "local"
+        self.choice(mode, ("run", "mode"), RUN_MODES)
+        gpus_raw = data.get("gpus", "auto")
+        gpus = str(gpus_raw) if isinstance(gpus_raw, int) and not isinstance(gpus_raw, bool) \
+            else self.text(data, "gpus", ("run",), "auto") or "auto"  # fmt: skip
+        self.matches(gpus, ("run", "gpus"), GPUS_RE,
+                     "a GPU request (auto, none, all, a count, or 'device=0,1')")  # fmt: skip
+        mounts = self.strings(data, "mounts", ("run",))
+        for index, mount in enumerate(mounts):
+            self.matches(mount, ("run", "mounts", str(index)), MOUNT_RE,
+                         "a mount SRC:/DST[:ro|rw] with an absolute target")  # fmt: skip
+        pass_env = self.strings(data, "pass_env", ("run",))
+        for index, name in enumerate(pass_env):
+            self.matches(name, ("run", "pass_env", str(index)), ENV_NAME_RE,
+                         "an environment variable name")  # fmt: skip
+        run_dir = self.text(data, "dir", ("run",), "runs") or "runs"
+        if Path(run_dir).is_absolute() or ".." in Path(run_dir).parts:
+            self.problem(("run", "dir"), f"'{run_dir}' must be a folder inside the project")
+        return RunConfig(mode=mode, gpus=gpus, mounts=mounts, pass_env=pass_env, dir=run_dir)
+
+
+def _kind(value: Any) -> str:
+    """Name a YAML value's type the way a user would."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"text ('{value}')"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
