@@ -1,0 +1,5 @@
+"""``python -m reprostack`` is ``repro``."""
+
+from reprostack.cli import main
+
+main()

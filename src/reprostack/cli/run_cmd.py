@@ -1,0 +1,57 @@
+"""``repro run``: run a script or command and record it in runs/<run-id>/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from reprostack.cli.output import info
+
+
+@click.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--local", "mode", flag_value="local", help="Run on the host's Python.")
+@click.option("--dev", "mode", flag_value="dev", help="Run in the dev image (tree mounted).")
+@click.option("--prod", "mode", flag_value="prod", help="Run in the prod image (code baked in).")
+@click.option("--seed", type=int, default=None, help="Exported as REPRO_SEED and PYTHONHASHSEED.")
+@click.option("--gpus", default=None, help="auto, none, all, a count, or 'device=0,1'.")
+@click.option(
+    "-v", "--volume", "volumes", multiple=True, metavar="SRC:DST[:ro]",
+    help="Mount a host path into the container (recorded in run.yaml).",
+)  # fmt: skip
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(
+    mode: str | None, seed: int | None, gpus: str | None, volumes: tuple[str, ...],
+    command: tuple[str, ...],
+) -> None:  # fmt: skip
+    """Run COMMAND (a .py script runs with Python) and record the run.
+
+    Without a mode flag, run.mode from repro.yaml is used (default: local). The exit code
+    is the command's own; 125 when repro fails before the command starts.
+    """
+    from reprostack.cli.output import handle_errors
+    from reprostack.config import load_config
+    from reprostack.runs.local import INTERRUPTED_EXIT, PRESTART_EXIT, run_local
+    from reprostack.runs.session import RunRequest
+
+    with handle_errors(exit_code=PRESTART_EXIT):
+        config = load_config()
+        chosen = mode or config.run.mode
+        request = RunRequest(
+            argv=list(command), mode=chosen, seed=seed, mounts=[*config.run.mounts, *volumes],
+            cwd=Path.cwd(),
+        )  # fmt: skip
+        if chosen == "local":
+            record = run_local(config, request, gpus=gpus)
+        else:
+            from reprostack.runs.container import run_in_container
+
+            record = run_in_container(config, request, gpus=gpus)
+    run_dir = config.runs_dir / record.id
+    info(f"repro: run {record.id} {record.status} (exit {record.exit_code}); record in {run_dir}")
+    if record.status == "interrupted":
+        sys.exit(INTERRUPTED_EXIT)
+    sys.exit(record.exit_code or 0)

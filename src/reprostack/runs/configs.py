@@ -1,0 +1,93 @@
+"""Copy the config files a command names into ``runs/<id>/config/``.
+
+Hyper-parameters often live in files outside the repository; a copy makes them readable at a
+glance next to the run. Big files and files that hold keys are not copied: only their sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".ini", ".cfg")
+MAX_COPY_BYTES = 1024 * 1024
+_CONFIG_OPTION_RE = re.compile(r"^--?[\w-]*config[\w-]*$", re.IGNORECASE)
+_KEY_MARKERS = (
+    re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"),
+    re.compile(rb'"type"\s*:\s*"service_account"'),
+    re.compile(rb'"private_key"\s*:'),
+    re.compile(rb"aws_secret_access_key\s*=", re.IGNORECASE),
+)
+
+
+def named_config_files(argv: list[str], cwd: Path) -> list[Path]:
+    """Existing files the command names: ``--config X``, ``--config=X``, ``*.yaml`` etc."""
+    found: list[Path] = []
+    for index, arg in enumerate(argv):
+        candidates = []
+        name, sep, value = arg.partition("=")
+        if sep and _CONFIG_OPTION_RE.match(name):
+            candidates.append(value)
+        elif sep and value.lower().endswith(CONFIG_SUFFIXES):
+            candidates.append(value)  # key=path.yaml (hydra-style overrides)
+        if _CONFIG_OPTION_RE.match(arg) and index + 1 < len(argv):
+            candidates.append(argv[index + 1])
+        if arg.lower().endswith(CONFIG_SUFFIXES):
+            candidates.append(arg)
+        for candidate in candidates:
+            path = (cwd / candidate).resolve() if not Path(candidate).is_absolute() else Path(candidate)
+            if path.is_file() and path not in found:
+                found.append(path)
+    return found
+
+
+def holds_keys(data: bytes) -> bool:
+    """Whether a file's bytes look like a private key or a service-account credential."""
+    return any(marker.search(data) for marker in _KEY_MARKERS)
+
+
+def capture_configs(argv: list[str], cwd: Path, dest: Path) -> list[dict[str, Any]]:
+    """Copy each named config file into ``dest``; return one entry per file for run.yaml."""
+    entries: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for path in named_config_files(argv, cwd):
+        size = path.stat().st_size
+        if size > MAX_COPY_BYTES:
+            entries.append(_entry(path, _sha256_file(path), None, "larger than 1 MiB"))
+            continue
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if holds_keys(data):
+            entries.append(_entry(path, digest, None, "holds keys"))
+            continue
+        name = _unique_name(path.name, used)
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest / name)
+        entries.append(_entry(path, digest, f"config/{name}", None))
+    return entries
+
+
+def _entry(path: Path, digest: str, copy: str | None, skipped: str | None) -> dict[str, Any]:
+    return {"path": str(path), "sha256": digest, "copy": copy, "not_copied": skipped}
+
+
+def _unique_name(name: str, used: set[str]) -> str:
+    """``a.yaml``, then ``a-2.yaml``: two configs with one name from two folders both fit."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, number = name, 1
+    while candidate in used:
+        number += 1
+        candidate = f"{stem}-{number}{suffix}"
+    used.add(candidate)
+    return candidate
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

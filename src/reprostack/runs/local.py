@@ -1,0 +1,149 @@
+"""Run a command on the host's Python, recording it: ``repro run --local``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from types import FrameType
+from typing import BinaryIO
+
+from reprostack.config import Config
+from reprostack.errors import ReproError
+from reprostack.runs.record import RunRecord
+from reprostack.runs.session import RunRequest, RunSession
+from reprostack.runs.stream import Tee
+
+PRESTART_EXIT = 125  # as `docker run`: repro failed before the command started
+INTERRUPTED_EXIT = 130
+
+
+class RunFailedToStart(ReproError):
+    """repro could not start the command; the record says why (exit 125)."""
+
+    exit_code = PRESTART_EXIT
+
+
+def resolve_command(argv: list[str], python: str = sys.executable) -> list[str]:
+    """``train.py ARGS`` runs with this Python; anything else is run as given."""
+    if argv and argv[0].endswith(".py"):
+        return [python, *argv]
+    return list(argv)
+
+
+def gpu_visibility(gpus: str) -> str | None:
+    """``CUDA_VISIBLE_DEVICES`` for a ``run.gpus`` request; None leaves the caller's value."""
+    if gpus == "none":
+        return ""
+    if gpus.isdigit():
+        return ",".join(str(i) for i in range(int(gpus)))
+    if gpus.strip('"').startswith("device="):
+        return gpus.strip('"').split("=", 1)[1]
+    return None  # auto / all: every GPU the host shows
+
+
+def run_local(
+    config: Config,
+    request: RunRequest,
+    *,
+    gpus: str | None = None,
+    stdout: BinaryIO | None = None,
+    stderr: BinaryIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RunRecord:
+    """Run ``request.argv`` on the host, stream its console, and return the closed record.
+
+    ``stdout``/``stderr`` are where the console is echoed (the terminal by default).
+    """
+    session = RunSession(config, request)
+    base_env = dict(os.environ if environ is None else environ)
+    visible = gpu_visibility(gpus or config.run.gpus)
+    if visible is not None:
+        base_env["CUDA_VISIBLE_DEVICES"] = visible
+    env = session.run_env(base_env)
+    command = resolve_command(request.argv)
+    if command and command[0] == sys.executable:
+        env.setdefault("PYTHONUNBUFFERED", "1")  # live logs: a pipe would buffer prints
+    try:
+        session.prepare(env)
+    except Exception as exc:  # the record must say why, whatever broke
+        session.fail_before_start(f"could not record the run: {exc}")
+        raise RunFailedToStart(f"could not record the run: {exc}") from exc
+    return _execute(session, command, env, stdout, stderr)
+
+
+def _execute(
+    session: RunSession,
+    command: list[str],
+    env: dict[str, str],
+    stdout: BinaryIO | None,
+    stderr: BinaryIO | None,
+) -> RunRecord:
+    folder = session.folder
+    with open(folder / "stdout.log", "wb") as out_log, open(folder / "stderr.log", "wb") as err_log:
+        try:
+            child = subprocess.Popen(
+                command,
+                cwd=session.request.cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            message = f"cannot start {command[0]!r}: {exc.strerror or exc}"
+            session.fail_before_start(message)
+            raise RunFailedToStart(
+                message, hint="check the command name, its path and that it is executable"
+            ) from exc
+        session.started(command)
+        tees = [
+            Tee(child.stdout, out_log, stdout or sys.stdout.buffer),  # type: ignore[arg-type]
+            Tee(child.stderr, err_log, stderr or sys.stderr.buffer),  # type: ignore[arg-type]
+        ]
+        for tee in tees:
+            tee.start()
+        interrupted = _wait_forwarding_signals(child)
+        for tee in tees:
+            tee.join()
+    code = child.returncode
+    exit_code = 128 - code if code < 0 else code  # killed by signal N -> 128+N, as shells do
+    return session.finish(exit_code, interrupted=interrupted)
+
+
+def _wait_forwarding_signals(child: subprocess.Popen[bytes]) -> bool:
+    """Wait for the child; pass SIGINT/SIGTERM/SIGHUP on. Returns whether it was interrupted.
+
+    A Ctrl-C typed at the terminal already reaches the child (same process group), so SIGINT
+    is forwarded only when repro is not the terminal's foreground group (``kill -INT`` from
+    elsewhere). A second Ctrl-C kills the child.
+    """
+    interrupts = 0
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if child.poll() is not None:
+            return
+        if signum == signal.SIGINT and interrupts > 1:
+            child.kill()
+        elif signum != signal.SIGINT or not _terminal_delivers_sigint():
+            child.send_signal(signum)
+
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, forward) for sig in handled}
+    try:
+        child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return interrupts > 0
+
+
+def _terminal_delivers_sigint() -> bool:
+    """Whether this process is in the terminal's foreground group (so the child got ^C too)."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):
+        return False
