@@ -32,8 +32,8 @@ venv/
 *.key
 """
 
-GITIGNORE_LINES = ("runs/",)
-LAYOUT_GITIGNORE_LINES = ("outputs/", "debug/", "data/*", "!data/README.md", "!data/toy/")
+GITIGNORE_LINES = ("/runs/",)
+LAYOUT_GITIGNORE_LINES = ("/outputs/", "/debug/", "/data/*", "!/data/README.md", "!/data/toy/")
 
 LAYOUT_FILES = {
     "data/README.md": """\
