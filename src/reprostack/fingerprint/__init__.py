@@ -1,0 +1,1 @@
+"""The stack fingerprint: every fact that decides whether a run can be reproduced."""
