@@ -33,7 +33,9 @@ def test_help_imports_no_heavy_module() -> None:
         "if m in sys.modules]\n"
         "print(heavy, file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stderr.strip() == "[]"
 
 

@@ -46,7 +46,12 @@ run:
   dir: experiments
 """
     config = parse_config(text, root=ROOT, path=PATH)
-    assert (config.name, config.python, config.cuda, config.cudnn) == ("mnist", "3.11", "12.4.1", "9")
+    assert (config.name, config.python, config.cuda, config.cudnn) == (
+        "mnist",
+        "3.11",
+        "12.4.1",
+        "9",
+    )
     assert config.system_packages == ("git", "libgl1")
     assert config.lock.tool == "pip-tools"
     assert config.lock.dev_inputs == ("requirements-dev.in",)
@@ -63,8 +68,11 @@ def test_empty_file_gives_defaults_named_after_the_folder() -> None:
     config = parse_config("", root=Path("/tmp/My Project"), path=None)
     assert config.name == "my-project"
     assert (config.python, config.cuda, config.run.mode, config.run.dir) == (
-        "3.11", "none", "local", "runs",
-    )  # fmt: skip
+        "3.11",
+        "none",
+        "local",
+        "runs",
+    )
 
 
 def test_every_problem_is_reported_with_line_field_and_fix() -> None:

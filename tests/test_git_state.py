@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 from projects import git, make_repo
-
 from reprostack.fingerprint.git import read_git
 
 
@@ -47,7 +46,9 @@ def test_dirty_tree_patch_restores_exact_code_without_touching_the_index(tmp_pat
     # Apply the patch to a clean checkout of the recorded sha: same tree as the working one.
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "apply", "--binary", "-"], input=state.patch, check=True)
+    subprocess.run(
+        ["git", "-C", str(clone), "apply", "--binary", "-"], input=state.patch, check=True
+    )
     assert (clone / "a.txt").read_text() == "a changed\n"
     assert (clone / "new.py").read_text() == "print('untracked')\n"
     assert (clone / "blob.bin").read_bytes() == bytes(range(256))

@@ -67,8 +67,13 @@ def test_init_layout(runner: CliRunner) -> None:
         assert Path(folder).is_dir(), folder
     assert Path("data/README.md").read_text().startswith("# data/")
     assert Path(".gitignore").read_text().splitlines() == [
-        "/runs/", "/outputs/", "/debug/", "/data/*", "!/data/README.md", "!/data/toy/",
-    ]  # fmt: skip
+        "/runs/",
+        "/outputs/",
+        "/debug/",
+        "/data/*",
+        "!/data/README.md",
+        "!/data/toy/",
+    ]
 
 
 def test_init_with_an_invalid_cuda_fails_with_the_field(runner: CliRunner) -> None:

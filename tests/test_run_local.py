@@ -12,18 +12,25 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
-from projects import demo_project, git
 
+from projects import demo_project, git
 from reprostack.runs.ids import RUN_ID_RE
 
 REPRO = [sys.executable, "-m", "reprostack"]
 
 
-def repro(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def repro(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*REPRO, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
-        check=False, timeout=120,
-    )  # fmt: skip
+        [*REPRO, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+        timeout=120,
+    )
 
 
 def only_run(project: Path) -> Path:
@@ -39,9 +46,16 @@ def test_local_run_records_everything(tmp_path: Path) -> None:
     external = tmp_path / "hparams.json"
     external.write_text('{"lr": 0.5}')
     result = repro(
-        project, "run", "--seed", "7", "train.py", "--config", "configs/base.yaml", str(external),
+        project,
+        "run",
+        "--seed",
+        "7",
+        "train.py",
+        "--config",
+        "configs/base.yaml",
+        str(external),
         env={"WANDB_API_KEY": "wandb-secret", "OMP_NUM_THREADS": "4", "HF_TOKEN": "hf-secret"},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"train: seed 7 args ['--config', 'configs/base.yaml', '{external}']\n"
     assert "warning: to stderr" in result.stderr
@@ -51,8 +65,11 @@ def test_local_run_records_everything(tmp_path: Path) -> None:
     assert record["argv"] == ["train.py", "--config", "configs/base.yaml", str(external)]
     assert record["command"][0] == sys.executable
     assert (record["mode"], record["status"], record["exit_code"], record["seed"]) == (
-        "local", "succeeded", 0, 7,
-    )  # fmt: skip
+        "local",
+        "succeeded",
+        0,
+        7,
+    )
     assert record["git_sha"] == git(project, "rev-parse", "HEAD")
     assert record["dirty"] is True
     assert record["started_at"] < record["ended_at"]
@@ -100,7 +117,7 @@ def test_malformed_config_exits_125_before_anything_runs(tmp_path: Path) -> None
     result = repro(project, "run", "train.py")
     assert result.returncode == 125
     assert result.stderr.startswith(
-        'repro: error: repro.yaml:2: python: 3.10 is read by YAML as the number 3.1; quote it'
+        "repro: error: repro.yaml:2: python: 3.10 is read by YAML as the number 3.1; quote it"
     )
     assert not (project / "runs").exists()
 
@@ -112,8 +129,13 @@ def test_sigint_reaches_the_child_and_the_record_says_interrupted(tmp_path: Path
         "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
         "    print('child saw ctrl-c', flush=True)\n    sys.exit(130)\n"
     )
-    proc = subprocess.Popen([*REPRO, "run", "slow.py"], cwd=project, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [*REPRO, "run", "slow.py"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "started\n"
     proc.send_signal(signal.SIGINT)
@@ -135,7 +157,10 @@ def test_twenty_parallel_runs_get_unique_ids(tmp_path: Path) -> None:
     assert len(ids) == len(set(ids)) == 20
     assert all(RUN_ID_RE.match(i) for i in ids)
     for run_id in ids:
-        assert yaml.safe_load((project / "runs" / run_id / "run.yaml").read_text())["status"] == "succeeded"
+        assert (
+            yaml.safe_load((project / "runs" / run_id / "run.yaml").read_text())["status"]
+            == "succeeded"
+        )
 
 
 def test_output_is_streamed_live(tmp_path: Path) -> None:
@@ -144,7 +169,9 @@ def test_output_is_streamed_live(tmp_path: Path) -> None:
         "import time\nprint('first')\ntime.sleep(5)\nprint('second')\n"
     )
     started = time.monotonic()
-    proc = subprocess.Popen([*REPRO, "run", "tick.py"], cwd=project, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*REPRO, "run", "tick.py"], cwd=project, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "first\n"
     assert time.monotonic() - started < 4.5  # arrived before the script's sleep ended

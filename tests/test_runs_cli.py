@@ -8,31 +8,52 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from projects import demo_project
 
+from projects import demo_project
 from reprostack.cli import cli
 from reprostack.runs.diff import diff_fingerprints, render_diff
 from reprostack.runs.record import RunRecord, write_fingerprint, write_record
 from reprostack.runs.store import list_run_ids, resolve_run
 
 
-def fake_run(runs: Path, run_id: str, fingerprint: dict[str, object], status: str = "succeeded") -> None:
+def fake_run(
+    runs: Path, run_id: str, fingerprint: dict[str, object], status: str = "succeeded"
+) -> None:
     """A record as `repro run` writes it (the run itself is exercised in test_run_local)."""
     folder = runs / run_id
     folder.mkdir(parents=True)
-    record = RunRecord(id=run_id, argv=["train.py", "--lr", "0.1"], mode="local", status=status,
-                       exit_code=0, git_sha="0123456789abcdef", dirty=True)  # fmt: skip
+    record = RunRecord(
+        id=run_id,
+        argv=["train.py", "--lr", "0.1"],
+        mode="local",
+        status=status,
+        exit_code=0,
+        git_sha="0123456789abcdef",
+        dirty=True,
+    )
     write_record(folder, record)
     write_fingerprint(folder, fingerprint)
 
 
 BASE = {
     "schema_version": 1,
-    "git": {"sha": "aaa", "branch": "main", "dirty": False, "patch_sha256": None, "remote_url": None},
+    "git": {
+        "sha": "aaa",
+        "branch": "main",
+        "dirty": False,
+        "patch_sha256": None,
+        "remote_url": None,
+    },
     "python": {"version": "3.11.7", "implementation": "CPython", "executable": "/usr/bin/python3"},
     "packages": {"numpy": "1.26.4", "torch": "2.4.1+cu124", "tqdm": "4.66.0"},
     "lockfiles": {},
-    "os": {"system": "Linux", "release": "6.1", "distro": "Debian", "machine": "x86_64", "libc": "glibc 2.36"},
+    "os": {
+        "system": "Linux",
+        "release": "6.1",
+        "distro": "Debian",
+        "machine": "x86_64",
+        "libc": "glibc 2.36",
+    },
     "hardware": {"cpu_model": "cpu", "logical_cores": 2, "memory_bytes": 1},
     "nvidia": {"driver_version": "550.54.15", "cuda_driver_version": "12.4", "gpus": []},
     "cuda": {"runtime_version": "12.4", "cudnn_version": "9.1.0"},
@@ -57,8 +78,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_list_is_newest_first(project: Path) -> None:
     assert list_run_ids(project / "runs") == [
-        "20260102-130000-bbcc", "20260102-120000-bbbb", "20260101-120000-aaaa",
-    ]  # fmt: skip
+        "20260102-130000-bbcc",
+        "20260102-120000-bbbb",
+        "20260101-120000-aaaa",
+    ]
     result = CliRunner().invoke(cli, ["runs"], catch_exceptions=False)
     assert result.output.splitlines()[0] == (
         "20260102-130000-bbcc  local  failed         0  01234567+  train.py --lr 0.1"

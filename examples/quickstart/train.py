@@ -14,9 +14,14 @@ import random
 from pathlib import Path
 
 
-def make_data(rng: random.Random, n: int, true_w: float, true_b: float) -> list[tuple[float, float]]:
+def make_data(
+    rng: random.Random, n: int, true_w: float, true_b: float
+) -> list[tuple[float, float]]:
     """Points on a line with Gaussian noise."""
-    return [(x, true_w * x + true_b + rng.gauss(0.0, 0.1)) for x in (rng.uniform(-1, 1) for _ in range(n))]
+    return [
+        (x, true_w * x + true_b + rng.gauss(0.0, 0.1))
+        for x in (rng.uniform(-1, 1) for _ in range(n))
+    ]
 
 
 def train(config: dict[str, float], seed: int) -> dict[str, float]:
@@ -47,7 +52,9 @@ def main() -> None:
     result = train(config, args.seed)
     out = Path(os.environ.get("REPRO_OUTPUT_DIR", "outputs"))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "checkpoint.json").write_text(json.dumps({"w": result["w"], "b": result["b"]}, sort_keys=True) + "\n")
+    (out / "checkpoint.json").write_text(
+        json.dumps({"w": result["w"], "b": result["b"]}, sort_keys=True) + "\n"
+    )
     (out / "metrics.json").write_text(json.dumps({"loss": result["loss"]}, sort_keys=True) + "\n")
     print(f"done: w={result['w']:.4f} b={result['b']:.4f} loss={result['loss']:.6f}")
 

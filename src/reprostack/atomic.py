@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -21,10 +22,8 @@ def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
         os.replace(tmp, path)
     except BaseException:
         # Includes KeyboardInterrupt: the old file (if any) stays whole, the temp file goes.
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 

@@ -44,8 +44,10 @@ Raw data stays outside git: mount it at run time (`run.mounts` in repro.yaml, or
 structure, committed, so tests and `repro run` work on a fresh clone.
 """,
     "data/toy/.gitkeep": "",
-    "configs/default.yaml": "# Hyper-parameters: pass with `repro run train.py --config configs/default.yaml`.\n"
-    "seed: 0\nlr: 0.1\nepochs: 3\n",
+    "configs/default.yaml": (
+        "# Hyper-parameters: `repro run train.py --config configs/default.yaml` records them.\n"
+        "seed: 0\nlr: 0.1\nepochs: 3\n"
+    ),
     "outputs/.gitkeep": "",
     "playground/README.md": "Throw-away notebooks and experiments; nothing here is depended on.\n",
     "scripts/README.md": "Entry points: training, evaluation, data preparation.\n",
@@ -79,9 +81,11 @@ def detect_inputs(root: Path) -> tuple[str, list[str], list[str]]:
     return "pip-tools", ["requirements.in"], dev
 
 
-def render_config(name: str, python: str, cuda: str, tool: str, inputs: list[str],
-                  dev_inputs: list[str]) -> str:  # fmt: skip
+def render_config(
+    name: str, python: str, cuda: str, tool: str, inputs: list[str], dev_inputs: list[str]
+) -> str:
     """The text of a fresh repro.yaml, with comments a new user needs."""
+
     def yaml_list(items: list[str]) -> str:
         return "[" + ", ".join(items) + "]"
 
@@ -128,8 +132,14 @@ def _ensure_lines(path: Path, lines: tuple[str, ...], report: InitReport, root: 
     (report.updated if existing else report.written).append(path.relative_to(root).as_posix())
 
 
-def init_project(root: Path, *, name: str | None = None, cuda: str = "none",
-                 layout: bool = False, force: bool = False) -> InitReport:  # fmt: skip
+def init_project(
+    root: Path,
+    *,
+    name: str | None = None,
+    cuda: str = "none",
+    layout: bool = False,
+    force: bool = False,
+) -> InitReport:
     """Write the project files into ``root``; existing files are kept unless ``force``."""
     report = InitReport()
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -140,10 +150,20 @@ def init_project(root: Path, *, name: str | None = None, cuda: str = "none",
     text = render_config(_slug(name or root.name), python, cuda, tool, inputs, dev_inputs)
     _write(root, CONFIG_NAME, text, force, report)
     if not had_inputs:
-        _write(root, "requirements.in", "# Direct dependencies, loosely pinned; `repro lock` "
-               "pins them.\n", force, report)  # fmt: skip
-        _write(root, "requirements-dev.in", "# Dev-only tools; locked against the prod lock.\n"
-               "pytest\n", force, report)  # fmt: skip
+        _write(
+            root,
+            "requirements.in",
+            "# Direct dependencies, loosely pinned; `repro lock` pins them.\n",
+            force,
+            report,
+        )
+        _write(
+            root,
+            "requirements-dev.in",
+            "# Dev-only tools; locked against the prod lock.\npytest\n",
+            force,
+            report,
+        )
     _write(root, ".dockerignore", DOCKERIGNORE, force, report)
     gitignore = GITIGNORE_LINES + (LAYOUT_GITIGNORE_LINES if layout else ())
     _ensure_lines(root / ".gitignore", gitignore, report, root)

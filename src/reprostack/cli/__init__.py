@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
-from typing import Any
 
 import click
 
@@ -34,7 +32,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "fingerprint",
         "Print the full stack fingerprint of this host or an image.",
     ),
-    "replay": ("reprostack.cli.replay_cmd", "replay", "Re-run a run in its exact container and code."),
+    "replay": (
+        "reprostack.cli.replay_cmd",
+        "replay",
+        "Re-run a run in its exact container and code.",
+    ),
     "doctor": ("reprostack.cli.doctor_cmd", "doctor", "Check engine, locks, driver vs CUDA."),
 }
 
@@ -75,14 +77,13 @@ def cli() -> None:
     """
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning library errors into a message and an exit code."""
     from reprostack.cli.output import handle_errors
 
     with handle_errors():
-        return cli.main(args=argv, prog_name="repro", standalone_mode=True)
-    return None  # pragma: no cover - handle_errors always exits on error
+        cli.main(args=argv, prog_name="repro", standalone_mode=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

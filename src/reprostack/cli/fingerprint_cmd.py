@@ -22,10 +22,13 @@ def fingerprint(as_json: bool, image: str | None) -> None:
 
             data = fingerprint_image(config, image)
         else:
+            import os
+
             from reprostack.fingerprint.collect import collect
 
             data, _ = collect(
                 config.root,
+                environ={**os.environ, **config.env},  # what a run would see
                 env_names=tuple(config.env),
                 never_env=config.run.pass_env,
                 exclude=(config.runs_dir,),

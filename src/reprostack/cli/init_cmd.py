@@ -10,8 +10,11 @@ import click
 @click.command()
 @click.option("--name", default=None, help="Project name (default: the folder's name).")
 @click.option("--cuda", default="none", show_default=True, help="CUDA version, 'none' or 'auto'.")
-@click.option("--layout", is_flag=True, help="Also create data/, configs/, outputs/, playground/, "
-              "scripts/ and debug/.")  # fmt: skip
+@click.option(
+    "--layout",
+    is_flag=True,
+    help="Also create data/, configs/, outputs/, playground/, scripts/ and debug/.",
+)
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 def init(name: str | None, cuda: str, layout: bool, force: bool) -> None:
     """Write repro.yaml, requirements.in, .dockerignore and .gitignore entries."""

@@ -19,14 +19,21 @@ from reprostack.cli.output import info
 @click.option("--seed", type=int, default=None, help="Exported as REPRO_SEED and PYTHONHASHSEED.")
 @click.option("--gpus", default=None, help="auto, none, all, a count, or 'device=0,1'.")
 @click.option(
-    "-v", "--volume", "volumes", multiple=True, metavar="SRC:DST[:ro]",
+    "-v",
+    "--volume",
+    "volumes",
+    multiple=True,
+    metavar="SRC:DST[:ro]",
     help="Mount a host path into the container (recorded in run.yaml).",
-)  # fmt: skip
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
-    mode: str | None, seed: int | None, gpus: str | None, volumes: tuple[str, ...],
+    mode: str | None,
+    seed: int | None,
+    gpus: str | None,
+    volumes: tuple[str, ...],
     command: tuple[str, ...],
-) -> None:  # fmt: skip
+) -> None:
     """Run COMMAND (a .py script runs with Python) and record the run.
 
     Without a mode flag, run.mode from repro.yaml is used (default: local). The exit code
@@ -41,9 +48,12 @@ def run(
         config = load_config()
         chosen = mode or config.run.mode
         request = RunRequest(
-            argv=list(command), mode=chosen, seed=seed, mounts=[*config.run.mounts, *volumes],
+            argv=list(command),
+            mode=chosen,
+            seed=seed,
+            mounts=[*config.run.mounts, *volumes],
             cwd=Path.cwd(),
-        )  # fmt: skip
+        )
         if chosen == "local":
             record = run_local(config, request, gpus=gpus)
         else:

@@ -87,10 +87,11 @@ def _record_lines(
         raw[path] = str(node.value)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key = str(key_node.value)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _record_lines(value_node, (*path, key), lines, raw)
+            child = (*path, str(key_node.value))
+            lines[child] = key_node.start_mark.line + 1
+            _record_lines(value_node, child, lines, raw)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            lines[(*path, str(index))] = item.start_mark.line + 1
-            _record_lines(item, (*path, str(index)), lines, raw)
+            child = (*path, str(index))
+            lines[child] = item.start_mark.line + 1
+            _record_lines(item, child, lines, raw)

@@ -12,9 +12,20 @@ from reprostack.redact import is_secret_name
 
 # The keys each mapping accepts; anything else is a typo until proven otherwise.
 TOP_KEYS = (
-    "name", "python", "platform", "cuda", "cudnn", "os", "base_image", "system_packages",
-    "lock", "build", "env", "dev", "run",
-)  # fmt: skip
+    "name",
+    "python",
+    "platform",
+    "cuda",
+    "cudnn",
+    "os",
+    "base_image",
+    "system_packages",
+    "lock",
+    "build",
+    "env",
+    "dev",
+    "run",
+)
 LOCK_KEYS = ("tool", "inputs", "dev_inputs")
 BUILD_KEYS = ("ca_certificates", "host_ca_bundle")
 DEV_KEYS = ("system_packages",)
@@ -91,7 +102,7 @@ class Validator:
             written = self.raw.get((*path, key), str(value))
             self.problem(
                 (*path, key),
-                f"{written} is read by YAML as the number {value!r}; quote it: {key}: \"{written}\"",
+                f'{written} is read by YAML as the number {value!r}; quote it: {key}: "{written}"',
             )
         else:
             self.problem((*path, key), f"expected text, got {_kind(value)}")
@@ -122,8 +133,9 @@ class Validator:
             hint = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(allowed)}"
             self.problem(path, f"'{value}' is not allowed; {hint}")
 
-    def matches(self, value: str | None, path: tuple[str, ...], regex: re.Pattern[str],
-                what: str) -> None:  # fmt: skip
+    def matches(
+        self, value: str | None, path: tuple[str, ...], regex: re.Pattern[str], what: str
+    ) -> None:
         """Report ``value`` when it does not match ``regex``; ``what`` says what was expected."""
         if value is not None and not regex.match(value):
             self.problem(path, f"'{value}' is not {what}")
@@ -134,16 +146,24 @@ class Validator:
         """Validate everything and return the Config (meaningful only without problems)."""
         top = self.mapping(data, (), TOP_KEYS)
         name = self.text(top, "name", (), None) or _default_name(self.root)
-        self.matches(name, ("name",), NAME_RE, "a valid image name (lowercase letters, digits, "
-                     "'.', '_' or '-'; e.g. 'mnist')")  # fmt: skip
+        self.matches(
+            name,
+            ("name",),
+            NAME_RE,
+            "a valid image name (lowercase letters, digits, '.', '_' or '-'; e.g. 'mnist')",
+        )
         python = self.text(top, "python", (), "3.11") or "3.11"
         self.matches(python, ("python",), PYTHON_RE, "a Python version (e.g. '3.11')")
         platform = self.text(top, "platform", (), "linux/amd64") or "linux/amd64"
         self.choice(platform, ("platform",), PLATFORMS)
         cuda = self.text(top, "cuda", (), "none") or "none"
         if cuda not in ("none", "auto"):
-            self.matches(cuda, ("cuda",), CUDA_RE,
-                         "a CUDA version (e.g. '12.4.1', or 'none' for CPU, 'auto')")  # fmt: skip
+            self.matches(
+                cuda,
+                ("cuda",),
+                CUDA_RE,
+                "a CUDA version (e.g. '12.4.1', or 'none' for CPU, 'auto')",
+            )
         cudnn = self.text(top, "cudnn", (), None)
         self.matches(cudnn, ("cudnn",), CUDNN_RE, "a cuDNN major version (e.g. '9')")
         if cudnn is not None and cuda == "none":
@@ -162,11 +182,23 @@ class Validator:
         dev_packages = self.strings(dev, "system_packages", ("dev",))
         run = self._run(top.get("run"))
         return Config(
-            root=self.root, name=name, python=python, platform=platform, cuda=cuda, cudnn=cudnn,
-            os=os_name, base_image=base_image, system_packages=system_packages, lock=lock,
-            build=build, env=env, dev_system_packages=dev_packages, run=run, path=path,
+            root=self.root,
+            name=name,
+            python=python,
+            platform=platform,
+            cuda=cuda,
+            cudnn=cudnn,
+            os=os_name,
+            base_image=base_image,
+            system_packages=system_packages,
+            lock=lock,
+            build=build,
+            env=env,
+            dev_system_packages=dev_packages,
+            run=run,
+            path=path,
             sha256=text_sha256 if path is not None else "",
-        )  # fmt: skip
+        )
 
     def _lock(self, raw: Any) -> LockConfig:
         data = self.mapping(raw, ("lock",), LOCK_KEYS)
@@ -187,8 +219,10 @@ class Validator:
         certs = self.strings(data, "ca_certificates", ("build",))
         for index, cert in enumerate(certs):
             if not (self.root / cert).is_file():
-                self.problem(("build", "ca_certificates", str(index)),
-                             f"'{cert}' is not a file (paths are relative to repro.yaml)")  # fmt: skip
+                self.problem(
+                    ("build", "ca_certificates", str(index)),
+                    f"'{cert}' is not a file (paths are relative to repro.yaml)",
+                )
         return BuildConfig(ca_certificates=certs, host_ca_bundle=host_bundle)
 
     def _env(self, raw: Any) -> dict[str, str]:
@@ -204,8 +238,11 @@ class Validator:
             if not ENV_NAME_RE.match(name):
                 self.problem(path, "not a valid environment variable name")
             elif is_secret_name(name):
-                self.problem(path, "looks like a secret; env: is recorded in every run and "
-                             "baked into images. List it under run.pass_env instead")  # fmt: skip
+                self.problem(
+                    path,
+                    "looks like a secret; env: is recorded in every run and "
+                    "baked into images. List it under run.pass_env instead",
+                )
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 self.problem(path, f"expected a text value, got {_kind(value)}; quote it")
                 continue
@@ -217,18 +254,30 @@ class Validator:
         mode = self.text(data, "mode", ("run",), "local") or "local"
         self.choice(mode, ("run", "mode"), RUN_MODES)
         gpus_raw = data.get("gpus", "auto")
-        gpus = str(gpus_raw) if isinstance(gpus_raw, int) and not isinstance(gpus_raw, bool) \
-            else self.text(data, "gpus", ("run",), "auto") or "auto"  # fmt: skip
-        self.matches(gpus, ("run", "gpus"), GPUS_RE,
-                     "a GPU request (auto, none, all, a count, or 'device=0,1')")  # fmt: skip
+        gpus = (
+            str(gpus_raw)
+            if isinstance(gpus_raw, int) and not isinstance(gpus_raw, bool)
+            else self.text(data, "gpus", ("run",), "auto") or "auto"
+        )
+        self.matches(
+            gpus,
+            ("run", "gpus"),
+            GPUS_RE,
+            "a GPU request (auto, none, all, a count, or 'device=0,1')",
+        )
         mounts = self.strings(data, "mounts", ("run",))
         for index, mount in enumerate(mounts):
-            self.matches(mount, ("run", "mounts", str(index)), MOUNT_RE,
-                         "a mount SRC:/DST[:ro|rw] with an absolute target")  # fmt: skip
+            self.matches(
+                mount,
+                ("run", "mounts", str(index)),
+                MOUNT_RE,
+                "a mount SRC:/DST[:ro|rw] with an absolute target",
+            )
         pass_env = self.strings(data, "pass_env", ("run",))
         for index, name in enumerate(pass_env):
-            self.matches(name, ("run", "pass_env", str(index)), ENV_NAME_RE,
-                         "an environment variable name")  # fmt: skip
+            self.matches(
+                name, ("run", "pass_env", str(index)), ENV_NAME_RE, "an environment variable name"
+            )
         run_dir = self.text(data, "dir", ("run",), "runs") or "runs"
         if Path(run_dir).is_absolute() or ".." in Path(run_dir).parts:
             self.problem(("run", "dir"), f"'{run_dir}' must be a folder inside the project")

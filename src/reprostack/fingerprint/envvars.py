@@ -10,16 +10,43 @@ from reprostack.redact import redact_value
 # selection and library switches. Anything else (HOME, user tokens, ...) is not recorded.
 ALLOWED_NAMES = frozenset(
     {
-        "CUDA_VISIBLE_DEVICES", "CUDA_LAUNCH_BLOCKING", "CUDA_DEVICE_ORDER",
-        "CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED", "PYTHONOPTIMIZE", "PYTHONPATH",
-        "LD_LIBRARY_PATH", "LD_PRELOAD", "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV",
-        "CUDA_VERSION", "NV_CUDNN_VERSION", "CUDNN_VERSION", "LANG", "LC_ALL", "TZ",
+        "CUDA_VISIBLE_DEVICES",
+        "CUDA_LAUNCH_BLOCKING",
+        "CUDA_DEVICE_ORDER",
+        "CUBLAS_WORKSPACE_CONFIG",
+        "PYTHONHASHSEED",
+        "PYTHONOPTIMIZE",
+        "PYTHONPATH",
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "CONDA_DEFAULT_ENV",
+        "CUDA_VERSION",
+        "NV_CUDNN_VERSION",
+        "CUDNN_VERSION",
+        "LANG",
+        "LC_ALL",
+        "TZ",
     }
-)  # fmt: skip
+)
 ALLOWED_PREFIXES = (
-    "OMP_", "MKL_", "OPENBLAS_", "NUMEXPR_", "NCCL_", "NVIDIA_", "TORCH_", "PYTORCH_",
-    "TF_", "XLA_", "JAX_", "HF_", "TRANSFORMERS_", "CUDNN_", "REPRO_",
-)  # fmt: skip
+    "OMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "NUMEXPR_",
+    "NCCL_",
+    "NVIDIA_",
+    "TORCH_",
+    "PYTORCH_",
+    "TF_",
+    "XLA_",
+    "JAX_",
+    "HF_",
+    "TRANSFORMERS_",
+    "CUDNN_",
+    "REPRO_",
+)
 
 
 def read_env(

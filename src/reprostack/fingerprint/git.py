@@ -22,7 +22,9 @@ class GitState:
     patch: bytes = b""
 
 
-def _git(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+def _git(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         ["git", "-C", str(root), *args],
         capture_output=True,
@@ -32,7 +34,9 @@ def _git(root: Path, *args: str, env: dict[str, str] | None = None) -> subproces
 
 
 def _out(result: subprocess.CompletedProcess[bytes]) -> str | None:
-    return result.stdout.decode("utf-8", "replace").strip() or None if result.returncode == 0 else None
+    return (
+        result.stdout.decode("utf-8", "replace").strip() or None if result.returncode == 0 else None
+    )
 
 
 def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
@@ -104,8 +108,18 @@ def _patch(repo: Path, sha: str | None, exclude: tuple[str, ...]) -> bytes:
         if added.returncode != 0:
             return b""
         base = sha or _empty_tree(repo)
-        diff = _git(repo, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff",
-                    base, "--", *pathspec, env=env)  # fmt: skip
+        diff = _git(
+            repo,
+            "diff",
+            "--cached",
+            "--binary",
+            "--no-color",
+            "--no-ext-diff",
+            base,
+            "--",
+            *pathspec,
+            env=env,
+        )
         return diff.stdout if diff.returncode == 0 else b""
 
 

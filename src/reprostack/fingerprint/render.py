@@ -19,8 +19,11 @@ def render_table(fp: dict[str, Any], max_packages: int = 12) -> str:
     git = fp.get("git")
     if git:
         state = "dirty" if git.get("dirty") else "clean"
-        add("git", f"{git.get('sha') or '(no commits)'} on {git.get('branch') or 'detached HEAD'}"
-            f" ({state})")  # fmt: skip
+        add(
+            "git",
+            f"{git.get('sha') or '(no commits)'} on {git.get('branch') or 'detached HEAD'}"
+            f" ({state})",
+        )
         add("git remote", git.get("remote_url"))
     else:
         add("git", "not a git repository")
@@ -33,19 +36,28 @@ def render_table(fp: dict[str, Any], max_packages: int = 12) -> str:
     for path, digest in fp.get("lockfiles", {}).items():
         add(f"lock {path}", digest[:16])
     osf = fp["os"]
-    add("os", f"{osf.get('distro') or osf['system']} / {osf['system']} {osf['release']} "
-        f"{osf['machine']} / {osf.get('libc') or '?'}")  # fmt: skip
+    add(
+        "os",
+        f"{osf.get('distro') or osf['system']} / {osf['system']} {osf['release']} "
+        f"{osf['machine']} / {osf.get('libc') or '?'}",
+    )
     hw = fp["hardware"]
     memory = f"{hw['memory_bytes'] / 2**30:.1f} GiB" if hw.get("memory_bytes") else "?"
     add("cpu", f"{hw.get('cpu_model') or '?'} x{hw.get('logical_cores')}, {memory} RAM")
     nv = fp.get("nvidia")
     if nv:
-        add("nvidia driver", f"{nv['driver_version']} (supports CUDA {nv.get('cuda_driver_version') or '?'})")
+        add(
+            "nvidia driver",
+            f"{nv['driver_version']} (supports CUDA {nv.get('cuda_driver_version') or '?'})",
+        )
         for gpu in nv.get("gpus", []):
             cc = gpu.get("compute_capability") or "?"
             mig = f", MIG {gpu['mig_mode']}" if gpu.get("mig_mode") else ""
-            add(f"gpu {gpu['index']}", f"{gpu['name']}, {_mib_to_gib(gpu.get('memory_total_mib'))}, "
-                f"sm {cc}{mig}, {gpu['uuid']}")  # fmt: skip
+            add(
+                f"gpu {gpu['index']}",
+                f"{gpu['name']}, {_mib_to_gib(gpu.get('memory_total_mib'))}, "
+                f"sm {cc}{mig}, {gpu['uuid']}",
+            )
     else:
         add("nvidia driver", "none")
     cuda = fp.get("cuda")

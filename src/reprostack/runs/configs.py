@@ -38,7 +38,11 @@ def named_config_files(argv: list[str], cwd: Path) -> list[Path]:
         if arg.lower().endswith(CONFIG_SUFFIXES):
             candidates.append(arg)
         for candidate in candidates:
-            path = (cwd / candidate).resolve() if not Path(candidate).is_absolute() else Path(candidate)
+            path = (
+                (cwd / candidate).resolve()
+                if not Path(candidate).is_absolute()
+                else Path(candidate)
+            )
             if path.is_file() and path not in found:
                 found.append(path)
     return found

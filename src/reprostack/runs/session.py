@@ -25,9 +25,15 @@ from reprostack.runs.record import RunRecord, utc_now, write_fingerprint, write_
 PATCH_FILE = "source.patch"
 # Files copied into env/ so a replay never depends on the working tree of that day.
 ENV_GLOBS = (
-    CONFIG_NAME, "lockfiles/*", "dockerfiles/*", "requirements*.in", "requirements*.txt",
-    "pyproject.toml", "poetry.lock", "uv.lock",
-)  # fmt: skip
+    CONFIG_NAME,
+    "lockfiles/*",
+    "dockerfiles/*",
+    "requirements*.in",
+    "requirements*.txt",
+    "pyproject.toml",
+    "poetry.lock",
+    "uv.lock",
+)
 
 
 @dataclass
@@ -79,7 +85,9 @@ class RunSession:
             env.setdefault("PYTHONHASHSEED", str(self.request.seed))
         return env
 
-    def prepare(self, run_env: Mapping[str, str], fingerprint: dict[str, Any] | None = None) -> None:
+    def prepare(
+        self, run_env: Mapping[str, str], fingerprint: dict[str, Any] | None = None
+    ) -> None:
         """Record the fingerprint, the patch, env/ copies and config/ copies."""
         state_fp, state = collect(
             self.config.root,
@@ -91,7 +99,9 @@ class RunSession:
         write_bytes(self.folder / PATCH_FILE, state.patch)
         write_fingerprint(self.folder, fingerprint or state_fp)
         self._copy_env_files()
-        self.record.configs = capture_configs(self.request.argv, self.request.cwd, self.folder / "config")
+        self.record.configs = capture_configs(
+            self.request.argv, self.request.cwd, self.folder / "config"
+        )
         self.record.locks = lockfile_hashes(self.config.root)
         self.record.git_sha = state.info["sha"] if state.info else None
         self.record.dirty = bool(state.info and state.info["dirty"])

@@ -13,7 +13,9 @@ def list_run_ids(runs_dir: Path) -> list[str]:
     """Ids of the recorded runs, newest first (ids sort by their UTC start time)."""
     if not runs_dir.is_dir():
         return []
-    ids = [p.name for p in runs_dir.iterdir() if RUN_ID_RE.match(p.name) and (p / RUN_FILE).is_file()]
+    ids = [
+        p.name for p in runs_dir.iterdir() if RUN_ID_RE.match(p.name) and (p / RUN_FILE).is_file()
+    ]
     return sorted(ids, reverse=True)
 
 

@@ -1,0 +1,101 @@
+"""Fingerprint an image: host facts merged with what only the container can see."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import reprostack
+from reprostack.config import Config
+from reprostack.errors import EnvironmentMissing, UsageError
+from reprostack.fingerprint.collect import collect
+from reprostack.fingerprint.probe import CONTAINER_KEYS
+
+PROBE_MOUNT = "/opt/reprostack-probe"
+# The image's own Python: repro images put their venv first on PATH; others have python3.
+PROBE_SCRIPT = (
+    'for py in python3 python; do if command -v "$py" >/dev/null 2>&1; then '
+    f'PYTHONPATH={PROBE_MOUNT} PYTHONDONTWRITEBYTECODE=1 exec "$py" -m '
+    "reprostack.fingerprint.probe; fi; done; echo 'no python in the image' >&2; exit 127"
+)
+
+
+def probe_mount() -> dict[str, dict[str, str]]:
+    """The volume that puts this reprostack's package, read-only, inside a container."""
+    package = Path(reprostack.__file__).resolve().parent
+    return {str(package): {"bind": f"{PROBE_MOUNT}/reprostack", "mode": "ro"}}
+
+
+def merge(
+    host: dict[str, Any], inside: dict[str, Any], container: dict[str, Any]
+) -> dict[str, Any]:
+    """Host facts (git, driver, GPUs, hardware) with the container's Python, packages, CUDA."""
+    merged = dict(host)
+    for key in CONTAINER_KEYS:
+        merged[key] = inside.get(key)
+    merged["container"] = container
+    return merged
+
+
+def container_facts(image: Any) -> dict[str, Any]:
+    """The ``container`` block of the fingerprint for a docker SDK image object."""
+    labels = image.labels or {}
+    digests = image.attrs.get("RepoDigests") or []
+    return {
+        "image_id": image.id,
+        "image_digest": digests[0] if digests else None,
+        "image_tag": image.tags[0] if image.tags else None,
+        "base_image": labels.get("dev.reprostack.base"),
+    }
+
+
+def run_probe(client: Any, image_ref: str) -> dict[str, Any]:
+    """Run the probe in a throw-away container of ``image_ref``; return its JSON."""
+    from docker.errors import ContainerError
+
+    try:
+        output = client.containers.run(
+            image_ref,
+            ["sh", "-c", PROBE_SCRIPT],
+            entrypoint=[],
+            volumes=probe_mount(),
+            remove=True,
+            network_disabled=True,
+            user="65534:65534",  # nobody: the probe only reads
+            environment={"HOME": "/tmp"},
+        )
+    except ContainerError as exc:
+        stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
+        raise EnvironmentMissing(
+            f"could not fingerprint inside {image_ref}: {stderr.strip() or exc}",
+            hint="the image needs a Python 3 interpreter on PATH",
+        ) from exc
+    text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
+    data: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+    return data
+
+
+def fingerprint_image(config: Config, image_ref: str) -> dict[str, Any]:
+    """The fingerprint a run in ``image_ref`` would record (the image is never pulled)."""
+    from docker.errors import ImageNotFound
+
+    from reprostack.engine import connect
+
+    client = connect()
+    try:
+        image = client.images.get(image_ref)
+    except ImageNotFound as exc:
+        raise UsageError(
+            f"image {image_ref} is not on this engine (repro never pulls implicitly)",
+            hint="build it with `repro build`, or `docker pull` it yourself",
+        ) from exc
+    host, _ = collect(
+        config.root,
+        environ={**os.environ, **config.env},  # what a run would see
+        env_names=tuple(config.env),
+        never_env=config.run.pass_env,
+        exclude=(config.runs_dir,),
+    )
+    return merge(host, run_probe(client, image.id), container_facts(image))
