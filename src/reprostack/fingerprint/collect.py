@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,30 @@ def read_container(environ: Mapping[str, str]) -> dict[str, Any] | None:
     return {key: environ.get(name) or None for key, name in CONTAINER_ENV.items()}
 
 
+class _Job(threading.Thread):
+    """Run one function in a thread and hand back its result (or raise its exception)."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
+        super().__init__(daemon=True)
+        self._call = (func, args)
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        func, args = self._call
+        try:
+            self._value = func(*args)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def collect(
     root: Path,
     *,
@@ -62,18 +87,24 @@ def collect(
     runs folder out of the patch. Pass ``git`` to reuse a state already read.
     """
     environ = os.environ if environ is None else environ
-    state = git if git is not None else read_git(root, exclude)
+    # git and nvidia-smi are subprocesses: run them while this thread reads metadata files.
+    git_job = _Job(read_git, root, exclude) if git is None else None
+    nvidia_job = _Job(read_nvidia, environ)
     packages = read_packages()
+    cuda = read_cuda(packages, environ)
+    system, hardware = read_os(), read_hardware()
+    state = git_job.result() if git_job is not None else git
+    assert state is not None
     fingerprint = {
         "schema_version": SCHEMA_VERSION,
         "git": state.info,
         "python": read_python(),
         "packages": packages,
         "lockfiles": lockfile_hashes(root),
-        "os": read_os(),
-        "hardware": read_hardware(),
-        "nvidia": read_nvidia(environ),
-        "cuda": read_cuda(packages, environ),
+        "os": system,
+        "hardware": hardware,
+        "nvidia": nvidia_job.result(),
+        "cuda": cuda,
         "container": read_container(environ),
         "env": read_env(environ, env_names, never_env),
     }

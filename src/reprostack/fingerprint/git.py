@@ -47,14 +47,16 @@ def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
     """
     if shutil.which("git") is None:
         return GitState(None)
-    top = _out(_git(root, "rev-parse", "--show-toplevel"))
-    if top is None:
+    # One call for both paths: every git start costs a few ms on a run's critical path.
+    where = _out(_git(root, "rev-parse", "--show-toplevel", "--absolute-git-dir"))
+    if where is None or len(where.splitlines()) != 2:
         return GitState(None)
+    top, git_dir = where.splitlines()
     repo = Path(top)
     excluded = tuple(_inside(repo, path) for path in exclude)
     sha = _out(_git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}"))
     branch = _out(_git(repo, "symbolic-ref", "--short", "-q", "HEAD"))
-    patch = _patch(repo, sha, tuple(p for p in excluded if p))
+    patch = _patch(repo, Path(git_dir), sha, tuple(p for p in excluded if p))
     return GitState(
         {
             "sha": sha,
@@ -77,27 +79,30 @@ def _inside(repo: Path, path: Path) -> str | None:
 
 def _remote_url(repo: Path, branch: str | None) -> str | None:
     """The URL of the branch's upstream remote (else origin, else the first), without secrets."""
-    names = (_out(_git(repo, "remote")) or "").split()
-    if not names:
+    listing = _out(_git(repo, "config", "--get-regexp", r"^(remote\..*\.url|branch\..*\.remote)$"))
+    urls: dict[str, str] = {}
+    upstream = None
+    for line in (listing or "").splitlines():
+        key, _, value = line.partition(" ")
+        if key.startswith("remote.") and key.endswith(".url"):
+            urls.setdefault(key[len("remote.") : -len(".url")], value)
+        elif branch and key == f"branch.{branch}.remote":
+            upstream = value
+    if not urls:
         return None
-    preferred = _out(_git(repo, "config", f"branch.{branch}.remote")) if branch else None
-    name = next((n for n in (preferred, "origin") if n in names), names[0])
-    url = _out(_git(repo, "remote", "get-url", name))
-    return redact_url(url) if url else None
+    name = next((n for n in (upstream, "origin") if n in urls), next(iter(urls)))
+    return redact_url(urls[name])
 
 
-def _patch(repo: Path, sha: str | None, exclude: tuple[str, ...]) -> bytes:
+def _patch(repo: Path, git_dir: Path, sha: str | None, exclude: tuple[str, ...]) -> bytes:
     """A binary diff of every uncommitted change, untracked (not ignored) files included.
 
     Untracked files are staged into a throw-away copy of the index so that the user's own
     index is never touched; ``git apply`` on top of ``sha`` restores the exact tree.
     """
-    git_dir = _out(_git(repo, "rev-parse", "--absolute-git-dir"))
-    if git_dir is None:
-        return b""
     with tempfile.TemporaryDirectory(prefix="repro-index-") as tmp:
         index = Path(tmp) / "index"
-        real_index = Path(git_dir) / "index"
+        real_index = git_dir / "index"
         if real_index.exists():
             shutil.copyfile(real_index, index)
         env = {**os.environ, "GIT_INDEX_FILE": str(index)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +63,7 @@ class RunSession:
             seed=request.seed,
             replay_of=request.replay_of,
             cwd=_relative_cwd(config.root, request.cwd),
-            host=socket.gethostname(),
+            host=os.uname().nodename,
             mounts=list(request.mounts),
             config_sha256=config.sha256 or None,
             reprostack_version=__version__,
