@@ -23,13 +23,20 @@ def error_text(error: ReproError) -> str:
 
 
 @contextmanager
-def handle_errors(exit_code: int | None = None) -> Iterator[None]:
-    """Print a ReproError without a traceback and exit with its code (or ``exit_code``)."""
+def handle_errors(
+    exit_code: int | None = None, keep: tuple[type[ReproError], ...] = ()
+) -> Iterator[None]:
+    """Print a ReproError without a traceback and exit with its code.
+
+    ``exit_code`` replaces the error's own code (125 for `repro run`: nothing started),
+    except for the error types in ``keep``.
+    """
     try:
         yield
     except ReproError as error:
         click.echo(error_text(error), err=True)
-        sys.exit(exit_code if exit_code is not None else error.exit_code)
+        own = isinstance(error, keep) or exit_code is None
+        sys.exit(error.exit_code if own else exit_code)
 
 
 def info(message: str) -> None:

@@ -1,0 +1,47 @@
+"""``repro replay RUN``: re-run a run in its exact code (and container) and verify it."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--rebuild", is_flag=True, help="Rebuild the image from the run's env/ folder.")
+@click.option("--force", is_flag=True, help="Run even when the environment differs.")
+@click.option("--strict", is_flag=True, help="Exit 1 when the outputs are not byte-identical.")
+def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
+    """Replay RUN (an id, a unique prefix or 'last') and compare it with the original.
+
+    The code is restored from the recorded commit plus source.patch in a temporary worktree;
+    your working tree is not touched. Exits with the command's own code; 1 when the
+    environment differs (nothing runs, unless --force); 125 when repro fails before the
+    command starts.
+    """
+    from reprostack.cli.output import handle_errors, info
+    from reprostack.config import load_config
+    from reprostack.errors import CheckFailed
+    from reprostack.replay.outputs import render_comparison
+    from reprostack.replay.replay import replay_run
+    from reprostack.runs.diff import render_diff
+    from reprostack.runs.local import INTERRUPTED_EXIT, PRESTART_EXIT
+
+    # A replay refused after comparing environments exits 1; any other failure before the
+    # command starts exits 125, as for `repro run`.
+    with handle_errors(exit_code=PRESTART_EXIT, keep=(CheckFailed,)):
+        config = load_config()
+        result = replay_run(config, run_ref, force=force, rebuild=rebuild)
+    record = result.record
+    info(f"repro: replay {record.id} of {result.original.id} {record.status} "
+         f"(exit {record.exit_code})")  # fmt: skip
+    info("fingerprint differences (expected: host only):")
+    info("  " + render_diff(result.fingerprint_diff).replace("\n", "\n  "))
+    info(render_comparison(result.outputs))
+    if record.status == "interrupted":
+        sys.exit(INTERRUPTED_EXIT)
+    if record.exit_code:
+        sys.exit(record.exit_code)
+    if strict and not result.outputs.matches:
+        sys.exit(1)

@@ -1,0 +1,58 @@
+"""Restore a run's exact code in a temporary git worktree; the user's tree is never touched."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from reprostack.errors import UsageError
+
+
+def _git(repo: Path, *args: str, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", "-C", str(repo), *args], input=data, capture_output=True,
+                          check=False)  # fmt: skip
+
+
+def repository_of(root: Path) -> Path:
+    """The top of the git repository holding ``root``."""
+    result = _git(root, "rev-parse", "--show-toplevel")
+    if result.returncode != 0:
+        raise UsageError(
+            f"{root} is not inside a git repository, so a run's code cannot be restored there",
+            hint="run `repro replay` from a clone of the project the run was recorded in",
+        )
+    return Path(result.stdout.decode().strip())
+
+
+@contextmanager
+def restored_code(repo: Path, sha: str, patch: bytes, run_id: str) -> Iterator[Path]:
+    """Yield a worktree of ``repo`` at ``sha`` with ``patch`` applied; remove it afterwards."""
+    if _git(repo, "cat-file", "-e", f"{sha}^{{commit}}").returncode != 0:
+        raise UsageError(
+            f"run {run_id} was recorded at commit {sha}, which is not in {repo}",
+            hint=f"fetch it (`git fetch origin {sha}`), or replay from the run's exported bundle",
+        )
+    parent = Path(tempfile.mkdtemp(prefix=f"repro-replay-{run_id}-"))
+    worktree = parent / "code"
+    added = _git(repo, "worktree", "add", "--detach", "--quiet", str(worktree), sha)
+    if added.returncode != 0:
+        shutil.rmtree(parent, ignore_errors=True)
+        raise UsageError(f"could not check out {sha}: {added.stderr.decode().strip()}")
+    try:
+        if patch:
+            applied = _git(worktree, "apply", "--binary", "--whitespace=nowarn", "-", data=patch)
+            if applied.returncode != 0:
+                raise UsageError(
+                    f"the recorded source.patch of run {run_id} does not apply on {sha}: "
+                    f"{applied.stderr.decode().strip()}",
+                    hint="the run folder may have been edited; compare it with a fresh export",
+                )
+        yield worktree
+    finally:
+        _git(repo, "worktree", "remove", "--force", str(worktree))
+        _git(repo, "worktree", "prune")
+        shutil.rmtree(parent, ignore_errors=True)

@@ -1,0 +1,123 @@
+"""Replay a recorded run: same code, same environment (checked first), same command."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from reprostack.config import Config, load_config
+from reprostack.errors import CheckFailed, UsageError
+from reprostack.fingerprint.python_env import read_packages, read_python
+from reprostack.replay.code import repository_of, restored_code
+from reprostack.replay.outputs import OutputComparison, compare_outputs
+from reprostack.runs.diff import FingerprintDiff, diff_fingerprints, render_diff
+from reprostack.runs.record import RunRecord, read_fingerprint, read_record
+from reprostack.runs.session import PATCH_FILE, RunRequest
+from reprostack.runs.store import resolve_run
+
+
+@dataclass
+class ReplayResult:
+    """The new run, the one it replays, and how they compare."""
+
+    original: RunRecord
+    record: RunRecord
+    fingerprint_diff: FingerprintDiff
+    outputs: OutputComparison
+
+
+def environment_diff(recorded: dict[str, Any], current: dict[str, Any]) -> FingerprintDiff:
+    """Differences in packages and Python version between a record and now.
+
+    These must match before a local replay may run; the interpreter's path may differ.
+    """
+
+    def essentials(fp: dict[str, Any]) -> dict[str, Any]:
+        python = fp.get("python") or {}
+        return {
+            "packages": fp.get("packages") or {},
+            "python": {k: python.get(k) for k in ("version", "implementation")},
+        }
+
+    return diff_fingerprints(essentials(recorded), essentials(current))
+
+
+def check_local_environment(run_id: str, recorded: dict[str, Any], force: bool) -> None:
+    """Refuse (exit 1, with the diff) when this host's packages differ from the record's."""
+    current = {"packages": read_packages(), "python": read_python()}
+    diff = environment_diff(recorded, current)
+    if not diff.empty and not force:
+        raise CheckFailed(
+            f"this host's Python environment differs from run {run_id}'s; nothing was run:\n"
+            + render_diff(diff),
+            hint="install the recorded versions (runs/<id>/env/ holds the locks), replay in "
+            "the run's container, or pass --force to run anyway",
+        )
+
+
+def replay_config(config: Config, code_root: Path) -> Config:
+    """The restored project's config, recording into the original project's runs folder."""
+    restored = load_config(code_root)
+    run = dataclasses.replace(restored.run, dir=str(config.runs_dir.resolve()))
+    return dataclasses.replace(restored, run=run)
+
+
+def replay_run(
+    config: Config,
+    ref: str,
+    *,
+    force: bool = False,
+    rebuild: bool = False,
+    stdout: BinaryIO | None = None,
+    stderr: BinaryIO | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> ReplayResult:
+    """Re-run the run named by ``ref`` and return how the new run compares to it."""
+    folder = resolve_run(config.runs_dir, ref)
+    original = read_record(folder)
+    recorded_fp = read_fingerprint(folder)
+    if original.git_sha is None:
+        raise UsageError(
+            f"run {original.id} was recorded outside a git repository (or before the first "
+            "commit), so its exact code cannot be restored",
+            hint="commit the project once; later runs can be replayed",
+        )
+    if original.mode == "local":
+        check_local_environment(original.id, recorded_fp, force)
+    patch = (folder / PATCH_FILE).read_bytes() if (folder / PATCH_FILE).exists() else b""
+    repo = repository_of(config.root)
+    project_in_repo = config.root.resolve().relative_to(repo.resolve())
+    with restored_code(repo, original.git_sha, patch, original.id) as worktree:
+        code_root = worktree / project_in_repo
+        run_config = replay_config(config, code_root)
+        request = RunRequest(
+            argv=list(original.argv),
+            mode=original.mode,
+            seed=original.seed,
+            replay_of=original.id,
+            mounts=list(original.mounts),
+            cwd=code_root / original.cwd
+            if not Path(original.cwd).is_absolute()
+            else Path(original.cwd),
+        )
+        if original.mode == "local":
+            from reprostack.runs.local import run_local
+
+            record = run_local(run_config, request, stdout=stdout, stderr=stderr)
+        else:
+            from reprostack.runs.container import replay_in_container
+
+            record = replay_in_container(
+                run_config, request, folder, recorded_fp, rebuild=rebuild, force=force,
+                stdout=stdout, stderr=stderr,
+            )  # fmt: skip
+    new_folder = config.runs_dir / record.id
+    return ReplayResult(
+        original=original,
+        record=record,
+        fingerprint_diff=diff_fingerprints(recorded_fp, read_fingerprint(new_folder)),
+        outputs=compare_outputs(folder / "outputs", new_folder / "outputs"),
+    )

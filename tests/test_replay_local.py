@@ -1,0 +1,120 @@
+"""`repro replay` of local runs: exact code restored aside, environment checked, outputs compared."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from projects import demo_project, git
+
+REPRO = [sys.executable, "-m", "reprostack"]
+
+DETERMINISTIC = """\
+import json, os, random
+from pathlib import Path
+rng = random.Random(int(os.environ["REPRO_SEED"]))
+weights = [round(rng.random(), 12) for _ in range(8)]
+out = Path(os.environ["REPRO_OUTPUT_DIR"])
+(out / "checkpoint.json").write_text(json.dumps(weights))
+(out / "metrics.json").write_text(json.dumps({"loss": sum(weights)}))
+print("version", Path("VERSION").read_text().strip())
+"""
+
+
+def repro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False,
+                          timeout=120)  # fmt: skip
+
+
+def run_ids(project: Path) -> list[str]:
+    return sorted(p.name for p in (project / "runs").iterdir())
+
+
+def test_replay_restores_code_and_reproduces_outputs(tmp_path: Path) -> None:
+    project = demo_project(tmp_path / "p")
+    (project / "det.py").write_text(DETERMINISTIC)
+    (project / "VERSION").write_text("v1\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "v1")
+    (project / "VERSION").write_text("v1-dirty\n")  # uncommitted: must come back via the patch
+    first = repro(project, "run", "--seed", "5", "det.py")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "version v1-dirty\n"
+    original = run_ids(project)[0]
+
+    # The tree moves on: new commit, new dirt. The replay must not see any of it.
+    (project / "VERSION").write_text("v2\n")
+    git(project, "commit", "-q", "-am", "v2")
+    (project / "det.py").write_text("raise SystemExit('the new code must not run')\n")
+    before = {
+        p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
+
+    replay = repro(project, "replay", original[:15])
+    assert replay.returncode == 0, replay.stderr
+    assert replay.stdout == "version v1-dirty\n"
+    assert "outputs: all 2 files byte-identical" in replay.stderr
+    new = [r for r in run_ids(project) if r != original]
+    assert len(new) == 1
+    record = yaml.safe_load((project / "runs" / new[0] / "run.yaml").read_text())
+    assert record["replay_of"] == original
+    assert record["seed"] == 5
+    assert record["argv"] == ["det.py"]
+    first_fp = json.loads((project / "runs" / original / "fingerprint.json").read_text())
+    new_fp = json.loads((project / "runs" / new[0] / "fingerprint.json").read_text())
+    assert new_fp["git"]["sha"] == first_fp["git"]["sha"]
+    assert new_fp["git"]["patch_sha256"] == first_fp["git"]["patch_sha256"]
+    assert new_fp["packages"] == first_fp["packages"]
+    # The working tree is exactly as it was, and no worktree is left registered.
+    after = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert {p: b for p, b in after.items() if "runs" not in p.parts} == {
+        p: b for p, b in before.items() if "runs" not in p.parts
+    }
+    assert git(project, "worktree", "list").count("\n") == 0
+
+
+def test_replay_refuses_when_packages_differ(tmp_path: Path) -> None:
+    project = demo_project(tmp_path / "p")
+    (project / "quick.py").write_text("print('ran')\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "quick")
+    assert repro(project, "run", "quick.py").returncode == 0
+    run_id = run_ids(project)[0]
+    fp_path = project / "runs" / run_id / "fingerprint.json"
+    fp = json.loads(fp_path.read_text())
+    fp["packages"]["click"] = "0.0.1"
+    fp["packages"]["tensorflow"] = "2.16.1"
+    fp_path.write_text(json.dumps(fp))
+
+    refused = repro(project, "replay", "last")
+    assert refused.returncode == 1
+    assert "differs from run" in refused.stderr
+    assert "- tensorflow==2.16.1" in refused.stderr
+    assert "~ click: 0.0.1 ->" in refused.stderr
+    assert run_ids(project) == [run_id]  # nothing ran, nothing recorded
+
+    forced = repro(project, "replay", "last", "--force")
+    assert forced.returncode == 0
+    assert forced.stdout == "ran\n"
+    assert len(run_ids(project)) == 2
+
+
+def test_replay_of_unknown_run_and_missing_commit(tmp_path: Path) -> None:
+    project = demo_project(tmp_path / "p")
+    unknown = repro(project, "replay", "20990101")
+    assert unknown.returncode == 125
+    assert "no runs recorded" in unknown.stderr
+    assert repro(project, "run", "train.py").returncode == 0
+    run_id = run_ids(project)[0]
+    record_path = project / "runs" / run_id / "run.yaml"
+    record = yaml.safe_load(record_path.read_text())
+    record["git_sha"] = "0" * 40
+    record_path.write_text(yaml.safe_dump(record))
+    missing = repro(project, "replay", run_id)
+    assert missing.returncode == 125
+    assert f"recorded at commit {'0' * 40}, which is not in" in missing.stderr
+    assert "Traceback" not in missing.stderr
