@@ -1,14 +1,14 @@
-"""`repro replay` of local runs: exact code restored aside, environment checked, outputs compared."""
+"""`repro replay` of local runs: exact code restored aside, environment checked, outputs."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+
 from projects import demo_project, git
 
 REPRO = [sys.executable, "-m", "reprostack"]
