@@ -57,8 +57,15 @@ def major_minor(version: str) -> str:
 
 
 def newest_cuda_for_driver(driver: str) -> str | None:
-    """The newest CUDA release whose own driver is not newer than ``driver``."""
-    fitting = [c for c, d in RELEASE_DRIVER.items() if version_tuple(d) <= version_tuple(driver)]
+    """The newest CUDA release that runs on ``driver``, minor-version compatibility included."""
+    have = version_tuple(driver)
+
+    def runs(cuda: str) -> bool:
+        floor = MAJOR_MINIMUM.get(version_tuple(cuda)[0])
+        own = version_tuple(RELEASE_DRIVER[cuda])
+        return own <= have or (floor is not None and version_tuple(floor) <= have)
+
+    fitting = [cuda for cuda in RELEASE_DRIVER if runs(cuda)]
     return max(fitting, key=version_tuple) if fitting else None
 
 

@@ -1,0 +1,94 @@
+"""The checks ``repro doctor`` (and ``repro replay``) run, each returning plain findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from reprostack.config import Config
+from reprostack.doctor.compat import Finding, check_compute_capability, check_driver, major_minor
+from reprostack.errors import ReproError
+
+
+def check_engine() -> tuple[list[Finding], Any]:
+    """Whether a Docker engine answers; returns the findings and the client (or None)."""
+    from reprostack.engine import connect, engine_address, nvidia_runtime
+
+    try:
+        client = connect()
+    except ReproError as error:
+        return [Finding("error", error.message, error.hint)], None
+    gpus = "with" if nvidia_runtime(client) else "without"
+    return [
+        Finding("ok", f"engine answers at {engine_address()} ({gpus} the NVIDIA runtime)")
+    ], client
+
+
+def check_locks(config: Config) -> list[Finding]:
+    """Whether the locks exist and are fresh for repro.yaml's inputs, Python and platform."""
+    try:
+        from reprostack.lock.project import stale_locks
+    except ImportError:  # pragma: no cover - the lock package ships with reprostack
+        return []
+    try:
+        stale = stale_locks(config)
+    except ReproError as error:
+        return [Finding("error", error.message, error.hint)]
+    if not stale:
+        return [Finding("ok", "locks are fresh")]
+    return [Finding("error", reason, "run `repro lock`") for reason in stale]
+
+
+def expected_cuda(config: Config, image_fp: dict[str, Any] | None) -> str | None:
+    """The CUDA runtime the code will load: the image's when known, else repro.yaml's."""
+    if image_fp and image_fp.get("cuda") and image_fp["cuda"].get("runtime_version"):
+        return str(image_fp["cuda"]["runtime_version"])
+    if config.cuda not in ("none", "auto"):
+        return config.cuda
+    return None
+
+
+def check_gpu_stack(
+    nvidia: dict[str, Any] | None, cuda: str | None, problem: str | None
+) -> list[Finding]:
+    """The host driver against the CUDA runtime, and each GPU against it."""
+    if cuda is None:
+        return [Finding("ok", "CPU image: no NVIDIA driver needed")]
+    if nvidia is None:
+        return [
+            Finding(
+                "warn",
+                f"the image uses CUDA {major_minor(cuda)} but this host has no usable NVIDIA "
+                f"driver ({problem or 'nvidia-smi not found'})",
+                "install the NVIDIA driver to run on GPUs; CPU runs still work",
+            )
+        ]
+    findings = [check_driver(nvidia["driver_version"], cuda)]
+    for gpu in nvidia.get("gpus", []):
+        if gpu.get("compute_capability"):
+            findings.append(check_compute_capability(gpu["name"], gpu["compute_capability"], cuda))
+    return findings
+
+
+def run_checks(
+    config: Config, image_fingerprint: Callable[[Any], dict[str, Any] | None] | None = None
+) -> list[Finding]:
+    """Every check, in the order a user fixes things: engine, locks, driver and GPUs."""
+    from reprostack.fingerprint.nvidia import probe_nvidia
+
+    findings, client = check_engine()
+    findings += check_locks(config)
+    image_fp = image_fingerprint(client) if (image_fingerprint and client is not None) else None
+    probe = probe_nvidia()
+    findings += check_gpu_stack(probe.info, expected_cuda(config, image_fp), probe.problem)
+    return findings
+
+
+def render_findings(findings: list[Finding]) -> str:
+    """``ok``/``warn``/``error`` lines, each problem followed by its fix."""
+    lines = []
+    for finding in findings:
+        lines.append(f"{finding.level:<5}  {finding.message}")
+        if finding.fix and finding.level != "ok":
+            lines.append(f"       fix: {finding.fix}")
+    return "\n".join(lines)

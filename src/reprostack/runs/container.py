@@ -1,0 +1,256 @@
+"""Run a command in the dev or prod image, recording it exactly as a local run.
+
+The run folder is mounted at ``/repro/run`` so logs and outputs land on the host; the process
+runs as the caller's uid:gid so the files belong to them; the container is always removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO
+
+from reprostack.config import Config
+from reprostack.errors import CheckFailed, ReproError
+from reprostack.fingerprint.collect import collect
+from reprostack.fingerprint.image import container_facts, merge, run_probe
+from reprostack.runs.diff import diff_fingerprints, render_diff
+from reprostack.runs.gpus import device_requests
+from reprostack.runs.local import RunFailedToStart
+from reprostack.runs.record import RunRecord
+from reprostack.runs.session import RunRequest, RunSession
+
+RUN_MOUNT = "/repro/run"
+DEV_WORKDIR = "/workspace"
+PROD_WORKDIR = "/app"
+# What the image alone decides; host facts (driver, GPUs, git) are compared elsewhere.
+IMAGE_GROUPS_IGNORED = ("git", "locks", "os", "hardware", "env", "container")
+
+
+def container_command(argv: list[str]) -> list[str]:
+    """``train.py ARGS`` runs with the image's Python (its venv is first on PATH)."""
+    if argv and argv[0].endswith(".py"):
+        return ["python", *argv]
+    return list(argv)
+
+
+def volumes_for(config: Config, request: RunRequest, folder: Path) -> dict[str, dict[str, str]]:
+    """The run folder, the working tree (dev), user mounts, and absolute path arguments."""
+    volumes = {str(folder.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}}
+    if request.mode == "dev":
+        volumes[str(config.root.resolve())] = {"bind": DEV_WORKDIR, "mode": "rw"}
+    for mount in request.mounts:
+        source, _, rest = mount.partition(":")
+        target, _, mode = rest.partition(":")
+        volumes[str(Path(source).expanduser().resolve())] = {"bind": target, "mode": mode or "rw"}
+    for arg in request.argv[1:]:
+        # An absolute path argument (a dataset, a config outside the repo) is reachable at
+        # the same path, read-only; DESIGN.md: data reaches containers only through mounts.
+        candidate = arg.partition("=")[2] if arg.startswith("--") and "=" in arg else arg
+        if candidate.startswith("/") and Path(candidate).exists():
+            path = str(Path(candidate).resolve())
+            if not any(path == src or path.startswith(src + "/") for src in volumes):
+                volumes[path] = {"bind": path, "mode": "ro"}
+    return volumes
+
+
+def workdir_for(config: Config, request: RunRequest) -> str:
+    """Where the command starts: the same folder of the project as on the host."""
+    base = DEV_WORKDIR if request.mode == "dev" else PROD_WORKDIR
+    try:
+        relative = request.cwd.resolve().relative_to(config.root.resolve()).as_posix()
+    except ValueError:
+        relative = "."
+    return base if relative in ("", ".") else f"{base}/{relative}"
+
+
+def container_env(
+    session: RunSession, image: dict[str, Any], caller: dict[str, str]
+) -> dict[str, str]:
+    """The command's environment: repro.yaml env, REPRO_*, pass_env from the caller, image ids."""
+    env = session.run_env({"HOME": "/tmp"})
+    env["REPRO_RUN_DIR"] = RUN_MOUNT
+    env["REPRO_OUTPUT_DIR"] = f"{RUN_MOUNT}/outputs"
+    env["REPRO_IMAGE_ID"] = image["image_id"] or ""
+    env["REPRO_IMAGE_TAG"] = image["image_tag"] or ""
+    env["REPRO_IMAGE_DIGEST"] = image["image_digest"] or ""
+    env["REPRO_BASE_IMAGE"] = image["base_image"] or ""
+    for name in session.config.run.pass_env:
+        if name in caller:
+            env[name] = caller[name]
+    return env
+
+
+def run_in_container(
+    config: Config,
+    request: RunRequest,
+    *,
+    gpus: str | None = None,
+    image_ref: str | None = None,
+    stdout: BinaryIO | None = None,
+    stderr: BinaryIO | None = None,
+) -> RunRecord:
+    """Run ``request`` in its mode's image (built first when missing or stale)."""
+    from reprostack.engine import connect, nvidia_runtime
+
+    client = connect()
+    if image_ref is None:
+        from reprostack.image.build import ensure_image
+
+        image_ref = ensure_image(config, request.mode)
+    image = client.images.get(image_ref)
+    session = RunSession(config, request)
+    try:
+        requests = device_requests(gpus or config.run.gpus, nvidia_runtime(client))
+        facts = container_facts(image)
+        env = container_env(session, facts, dict(os.environ))
+        host, _ = collect(config.root, environ=env, env_names=tuple(config.env),
+                          never_env=config.run.pass_env, exclude=(config.runs_dir,))  # fmt: skip
+        session.prepare(env, merge(host, run_probe(client, image.id), facts))
+    except ReproError as exc:
+        session.fail_before_start(exc.message)
+        raise RunFailedToStart(exc.message, exc.hint) from exc
+    except Exception as exc:
+        session.fail_before_start(f"could not prepare the container run: {exc}")
+        raise RunFailedToStart(f"could not prepare the container run: {exc}") from exc
+    command = container_command(request.argv)
+    try:
+        container = client.containers.create(
+            image.id,
+            command,
+            user=f"{os.getuid()}:{os.getgid()}",
+            environment=env,
+            volumes=volumes_for(config, request, session.folder),
+            working_dir=workdir_for(config, request),
+            device_requests=_sdk_device_requests(requests),
+            init=True,  # a real PID 1 passes Ctrl-C on and reaps children
+            labels={"dev.reprostack.run": session.run_id},
+        )
+    except Exception as exc:
+        session.fail_before_start(f"could not create the container: {exc}")
+        raise RunFailedToStart(f"could not create the container: {exc}") from exc
+    try:
+        session.started(command, facts)
+        container.start()
+        code, interrupted = _stream_and_wait(client, container, session.folder, stdout, stderr)
+    finally:
+        with contextlib.suppress(Exception):  # the engine may be gone; nothing else to clean
+            container.remove(force=True)
+    return session.finish(code, interrupted=interrupted)
+
+
+def _sdk_device_requests(requests: list[dict[str, Any]]) -> list[Any]:
+    from docker.types import DeviceRequest
+
+    return [
+        DeviceRequest(
+            driver=r["Driver"], count=r.get("Count"), device_ids=r.get("DeviceIDs"),
+            capabilities=r["Capabilities"],
+        )
+        for r in requests
+    ]  # fmt: skip
+
+
+def _stream_and_wait(
+    client: Any, container: Any, folder: Path, stdout: BinaryIO | None, stderr: BinaryIO | None
+) -> tuple[int, bool]:
+    """Copy the container's console to the logs and the terminal; return (exit code, ^C?)."""
+    interrupts = 0
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        try:
+            if signum == signal.SIGINT and interrupts > 1:
+                container.kill()
+            else:
+                container.kill(signal=signal.Signals(signum).name)
+        except Exception:  # already gone
+            pass
+
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, forward) for sig in handled}
+    out_console = stdout or sys.stdout.buffer
+    err_console = stderr or sys.stderr.buffer
+    try:
+        with (
+            open(folder / "stdout.log", "wb") as out_log,
+            open(folder / "stderr.log", "wb") as err_log,
+        ):
+            for out, err in _attach(client, container):
+                for chunk, log, console in (
+                    (out, out_log, out_console),
+                    (err, err_log, err_console),
+                ):
+                    if chunk:
+                        log.write(chunk)
+                        log.flush()
+                        console.write(chunk)
+                        console.flush()
+        status = container.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return int(status.get("StatusCode", 1)), interrupts > 0
+
+
+def _attach(client: Any, container: Any) -> Iterator[tuple[bytes | None, bytes | None]]:
+    """(stdout, stderr) chunks from the container's start (``logs=True`` replays the past)."""
+    stream = client.api.attach(container.id, stdout=True, stderr=True, stream=True, logs=True,
+                               demux=True)  # fmt: skip
+    yield from stream
+
+
+def image_environment_diff(recorded: dict[str, Any], image_fp: dict[str, Any]) -> str | None:
+    """What differs between a recorded fingerprint and an image's (packages, Python, CUDA)."""
+    diff = diff_fingerprints(recorded, image_fp, ignore=(*IMAGE_GROUPS_IGNORED, "cuda"))
+    recorded_cuda = recorded.get("cuda")
+    image_cuda = image_fp.get("cuda")
+    lines = render_diff(diff) if not diff.empty else ""
+    if recorded_cuda != image_cuda:
+        lines += f"\ncuda: {recorded_cuda} -> {image_cuda}"
+    return lines.strip() or None
+
+
+def replay_in_container(
+    config: Config,
+    request: RunRequest,
+    original: Path,
+    recorded_fp: dict[str, Any],
+    *,
+    rebuild: bool,
+    force: bool,
+    stdout: BinaryIO | None = None,
+    stderr: BinaryIO | None = None,
+) -> RunRecord:
+    """Replay in the recorded image, or one rebuilt from the run's ``env/`` folder."""
+    from reprostack.engine import connect
+    from reprostack.image.build import rebuild_from_record
+    from reprostack.runs.record import read_record
+
+    client = connect()
+    record = read_record(original)
+    image_id = (record.image or {}).get("image_id")
+    present = False
+    if image_id and not rebuild:
+        try:
+            client.images.get(image_id)
+            present = True
+        except Exception:
+            present = False
+    if not present or image_id is None:
+        image_id = rebuild_from_record(config, original, record)
+    image_fp = run_probe(client, image_id)
+    difference = image_environment_diff(recorded_fp, image_fp)
+    if difference and not force:
+        raise CheckFailed(
+            f"the image for run {record.id} differs from the recorded environment; nothing "
+            f"was run:\n{difference}",
+            hint="pass --force to run anyway",
+        )
+    return run_in_container(config, request, image_ref=image_id, stdout=stdout, stderr=stderr)
