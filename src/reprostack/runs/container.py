@@ -33,9 +33,9 @@ IMAGE_GROUPS_IGNORED = ("git", "locks", "os", "hardware", "env", "container")
 
 
 def container_command(argv: list[str]) -> list[str]:
-    """``train.py ARGS`` runs with the image's Python (its venv is first on PATH)."""
+    """``train.py ARGS`` runs with the image's python3 (a repro image's venv is first on PATH)."""
     if argv and argv[0].endswith(".py"):
-        return ["python", *argv]
+        return ["python3", *argv]
     return list(argv)
 
 

@@ -1,0 +1,124 @@
+"""Container runs on a real engine: records, uid, mounts, exit codes, no leftover containers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from projects import demo_project
+from reprostack.config import load_config
+from reprostack.errors import EnvironmentMissing
+from reprostack.runs.container import run_in_container, volumes_for, workdir_for
+from reprostack.runs.gpus import device_requests
+from reprostack.runs.session import RunRequest
+
+
+def test_gpu_requests() -> None:
+    assert device_requests("auto", has_nvidia_runtime=False) == []
+    assert device_requests("none", has_nvidia_runtime=True) == []
+    assert device_requests("auto", has_nvidia_runtime=True)[0]["Count"] == -1
+    assert device_requests("2", has_nvidia_runtime=True)[0]["Count"] == 2
+    assert device_requests('"device=0,3"', True)[0]["DeviceIDs"] == ["0", "3"]
+    with pytest.raises(EnvironmentMissing) as caught:
+        device_requests("all", has_nvidia_runtime=False)
+    assert caught.value.exit_code == 3
+    assert "NVIDIA Container Toolkit" in (caught.value.hint or "")
+
+
+def test_volumes_and_workdir(tmp_path: Path) -> None:
+    project = demo_project(tmp_path / "p")
+    data = tmp_path / "imagenet"
+    data.mkdir()
+    config = load_config(project)
+    request = RunRequest(
+        argv=["train.py", str(data), "--out=/nonexistent/x"],
+        mode="dev",
+        mounts=[f"{tmp_path}/cache:/cache:ro"],
+        cwd=project / "configs",
+    )
+    volumes = volumes_for(config, request, project / "runs" / "x")
+    assert volumes == {
+        str((project / "runs" / "x").resolve()): {"bind": "/repro/run", "mode": "rw"},
+        str(project.resolve()): {"bind": "/workspace", "mode": "rw"},
+        str((tmp_path / "cache").resolve()): {"bind": "/cache", "mode": "ro"},
+        str(data.resolve()): {"bind": str(data.resolve()), "mode": "ro"},
+    }
+    assert workdir_for(config, request) == "/workspace/configs"
+
+
+def leftover_containers(client: Any, run_id: str) -> list[Any]:
+    return list(client.containers.list(all=True, filters={"label": f"dev.reprostack.run={run_id}"}))
+
+
+@pytest.mark.engine
+def test_dev_run_in_a_real_container(tmp_path: Path, base_image: str, docker_client: Any) -> None:
+    project = demo_project(tmp_path / "p")
+    config = load_config(project)
+    (project / "whoami.py").write_text(
+        "import json, os, sys\n"
+        "out = os.environ['REPRO_OUTPUT_DIR']\n"
+        "open(os.path.join(out, 'who.json'), 'w').write(json.dumps([os.getuid(), os.getcwd()]))\n"
+        "print('hello from', sys.version_info[:2]); print('oops', file=sys.stderr)\n"
+        "sys.exit(4)\n"
+    )
+    out_path, err_path = tmp_path / "out", tmp_path / "err"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        record = run_in_container(
+            config, RunRequest(argv=["whoami.py"], mode="dev", cwd=project),
+            image_ref=base_image, stdout=out, stderr=err,
+        )  # fmt: skip
+    assert (record.status, record.exit_code) == ("failed", 4)
+    folder = config.runs_dir / record.id
+    assert out_path.read_text() == "hello from (3, 11)\n" == (folder / "stdout.log").read_text()
+    assert (folder / "stderr.log").read_text() == "oops\n"
+    uid, cwd = json.loads((folder / "outputs" / "who.json").read_text())
+    assert (uid, cwd) == (os.getuid(), "/workspace")
+    assert (folder / "outputs" / "who.json").stat().st_uid == os.getuid()
+    saved = yaml.safe_load((folder / "run.yaml").read_text())
+    assert saved["image"]["image_id"].startswith("sha256:")
+    assert saved["mode"] == "dev"
+    fp = json.loads((folder / "fingerprint.json").read_text())
+    assert fp["python"]["executable"] == "/usr/bin/python3"  # the container's Python
+    assert fp["container"]["image_id"] == saved["image"]["image_id"]
+    assert fp["git"]["branch"] == "main"  # the host's git
+    assert leftover_containers(docker_client, record.id) == []
+
+
+@pytest.mark.engine
+def test_sigint_stops_the_container_and_leaves_none(tmp_path: Path, base_image: str,
+                                                   docker_client: Any) -> None:  # fmt: skip
+    project = demo_project(tmp_path / "p")
+    (project / "sleepy.py").write_text(
+        "import time\nprint('started', flush=True)\ntime.sleep(120)\n"
+    )
+    script = (
+        "import sys\nfrom pathlib import Path\n"
+        "from reprostack.config import load_config\n"
+        "from reprostack.runs.container import run_in_container\n"
+        "from reprostack.runs.session import RunRequest\n"
+        f"config = load_config(Path({str(project)!r}))\n"
+        "record = run_in_container(config, RunRequest(argv=['sleepy.py'], mode='dev', "
+        f"cwd=config.root), image_ref={base_image!r})\n"
+        "print('RECORD', record.id, record.status, record.exit_code, flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ})  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    proc.send_signal(signal.SIGINT)
+    timer = threading.Timer(60, proc.kill)
+    timer.start()
+    out, _ = proc.communicate()
+    timer.cancel()
+    _, run_id, status, _code = out.split()
+    assert status == "interrupted"
+    assert leftover_containers(docker_client, run_id) == []
