@@ -1,0 +1,40 @@
+"""``repro lock``: resolve the inputs to hashed locks for the image's Python and platform."""
+
+from __future__ import annotations
+
+import click
+
+from reprostack.cli.output import info
+from reprostack.errors import CheckFailed
+
+
+@click.command("lock")
+@click.option("--dev/--prod", "only", default=None,
+              help="Only the dev lock, or only the prod lock (default: both).")  # fmt: skip
+@click.option("--upgrade", "-U", is_flag=True,
+              help="Re-resolve everything to the newest allowed versions.")  # fmt: skip
+@click.option("--upgrade-package", "-P", "packages", multiple=True, metavar="PKG",
+              help="Re-resolve only PKG (repeatable).")  # fmt: skip
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 naming every lock that is stale.")  # fmt: skip
+def lock(only: bool | None, upgrade: bool, packages: tuple[str, ...], check: bool) -> None:
+    """Resolve inputs to hashed locks (lockfiles/prod.txt, lockfiles/dev.txt).
+
+    Locks are resolved for repro.yaml's python and platform, not this host. With unchanged
+    inputs nothing is resolved.
+    """
+    from reprostack.config import load_config
+    from reprostack.lock import lock_project
+
+    config = load_config(required=True)
+    variants = ("prod", "dev") if only is None else (("dev",) if only else ("prod",))
+    outcomes = lock_project(config, variants, upgrade=upgrade, check=check,
+                            upgrade_packages=packages)  # fmt: skip
+    for outcome in outcomes:
+        info(outcome.message)
+    stale = [o for o in outcomes if o.status == "stale"]
+    if stale:
+        raise CheckFailed(
+            f"{len(stale)} lock{'s are' if len(stale) > 1 else ' is'} stale",
+            hint="run `repro lock` to update " + ("them" if len(stale) > 1 else "it"),
+        )

@@ -1,0 +1,347 @@
+"""``repro lock`` as a library call: decide what is stale, resolve it, write it atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reprostack.atomic import write_text
+from reprostack.config import Config
+from reprostack.errors import ConfigError, UsageError
+from reprostack.lock import header as lockheader
+from reprostack.lock.base import InputFile, Locker, LockRequest, Target
+from reprostack.lock.detect import default_inputs, detect_tool, parse_spec
+from reprostack.lock.header import LockHeader
+from reprostack.lock.indexes import IndexOption, check_option, dedupe, index_urls
+from reprostack.lock.pins import drift, parse_pins
+
+LOCK_DIR = "lockfiles"
+VARIANTS = ("prod", "dev")
+
+
+@dataclass(frozen=True)
+class LockOutcome:
+    """What ``repro lock`` did (or, with ``check``, would do) for one lock."""
+
+    variant: str
+    path: Path
+    # "written" | "up-to-date" | "stale" (check only) | "skipped" (no dev inputs)
+    status: str
+    message: str  # one line for humans
+    reasons: tuple[str, ...] = ()
+    tool: str = ""
+    packages: int = 0
+
+
+@dataclass
+class _Plan:
+    """One lock's inputs once files, includes and indexes have been worked out."""
+
+    variant: str
+    output: Path
+    rel: str
+    inputs: tuple[InputFile, ...]
+    locker: Locker
+    options: list[IndexOption]
+    constraints: Path | None = None
+    hashed: dict[str, str] = field(default_factory=dict)  # label -> sha256
+
+
+def lock_path(config: Config, variant: str) -> Path:
+    """Return where the ``variant`` lock lives (``lockfiles/prod.txt``)."""
+    return config.root / LOCK_DIR / f"{variant}.txt"
+
+
+def lock_project(
+    config: Config,
+    variants: Sequence[str] = VARIANTS,
+    upgrade: bool = False,
+    check: bool = False,
+    upgrade_packages: Sequence[str] = (),
+) -> list[LockOutcome]:
+    """Bring the project's locks up to date with its inputs (or, with ``check``, only look).
+
+    Returns one LockOutcome per requested variant, prod first. Nothing is resolved for a lock
+    whose header says it already matches its inputs, unless an upgrade is asked for.
+    """
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise UsageError(f"unknown lock variant {unknown[0]!r}; use prod or dev")
+    if check and (upgrade or upgrade_packages):
+        raise UsageError("--check only looks; it cannot be combined with --upgrade")
+    target = Target(config.python, config.platform)
+    tool = config.lock.tool or detect_tool(config.root, config.lock.inputs)
+    outcomes = []
+    for variant in VARIANTS:
+        if variant not in variants:
+            continue
+        plan = _plan(config, tool, variant)
+        if plan is None:
+            outcomes.append(_skipped(config, variant))
+            continue
+        request = LockRequest(
+            root=config.root, variant=variant, target=target, inputs=plan.inputs,
+            constraints=plan.constraints, output=plan.output, upgrade=upgrade,
+            upgrade_packages=tuple(upgrade_packages),
+        )  # fmt: skip
+        reasons = _stale_reasons(plan, tool, target)
+        if check:
+            reasons += [r for r in plan.locker.in_sync(request) if r not in reasons]
+            status = "stale" if reasons else "up-to-date"
+            message = f"{plan.rel} is stale: " + "; ".join(reasons) if reasons else \
+                f"{plan.rel} is up to date"  # fmt: skip
+            outcomes.append(LockOutcome(variant, plan.output, status, message, tuple(reasons)))
+            continue
+        if not reasons and not upgrade and not upgrade_packages:
+            outcomes.append(LockOutcome(variant, plan.output, "up-to-date",
+                                        f"{plan.rel} is up to date"))  # fmt: skip
+            continue
+        outcomes.append(_generate(plan, request, tool, target))
+    return outcomes
+
+
+def _skipped(config: Config, variant: str) -> LockOutcome:
+    path = lock_path(config, variant)
+    rel = f"{LOCK_DIR}/{variant}.txt"
+    return LockOutcome(variant, path, "skipped", f"{rel}: no {variant} inputs, nothing to lock")
+
+
+def _plan(config: Config, tool: str, variant: str) -> _Plan | None:
+    """Work out one lock's inputs; None when a dev lock has no dev inputs."""
+    root = config.root
+    output = lock_path(config, variant)
+    rel = f"{LOCK_DIR}/{variant}.txt"
+    if tool == "poetry":
+        from reprostack.lock.poetry import PoetryLocker, poetry_plan
+
+        inputs, options, has_variant = poetry_plan(root, variant)
+        if not has_variant:
+            return None
+        locker: Locker = PoetryLocker([o.value for o in options], options)
+    else:
+        prod_specs, dev_specs = _specs(config, tool)
+        if variant == "dev" and not dev_specs:
+            return None
+        where = "repro.yaml: lock"
+        specs = prod_specs + (dev_specs if variant == "dev" else [])
+        inputs = tuple(dict.fromkeys(parse_spec(root, spec, where) for spec in specs))
+        options = []
+        for item in inputs:
+            if not item.rel.endswith(".toml"):
+                options += _scan_tree(root, item.path, set())
+        options = dedupe(options)
+        urls = index_urls(options)
+        if tool == "uv":
+            from reprostack.lock.uv import UvLocker
+
+            locker = UvLocker(urls)
+        else:
+            from reprostack.lock.pip_tools import PipToolsLocker
+
+            locker = PipToolsLocker(urls)
+    plan = _Plan(variant, output, rel, inputs, locker, options)
+    if variant == "dev":
+        prod = lock_path(config, "prod")
+        if not prod.is_file():
+            raise UsageError(
+                f"{LOCK_DIR}/dev.txt is compiled against {LOCK_DIR}/prod.txt, which does not exist",
+                hint="run `repro lock` (both locks) or `repro lock --prod` first",
+            )
+        plan.constraints = prod
+    return plan
+
+
+def _specs(config: Config, tool: str) -> tuple[list[str], list[str]]:
+    """Return (prod, dev) input specs from repro.yaml, or the defaults found in the project."""
+    prod, dev = list(config.lock.inputs), list(config.lock.dev_inputs)
+    if not prod:
+        prod, default_dev = default_inputs(config.root, tool)
+        dev = dev or default_dev
+    if not prod:
+        raise ConfigError(
+            ["repro.yaml: lock.inputs: nothing to lock: no requirements.in or pyproject.toml"],
+            hint="write requirements.in (one requirement per line) or set lock.inputs",
+        )
+    return prod, dev
+
+
+def _scan_tree(root: Path, path: Path, seen: set[Path]) -> list[IndexOption]:
+    """Return index options of a requirements file and the files it includes (checked)."""
+    from reprostack.lock.indexes import scan_requirements
+
+    if path in seen:
+        return []
+    seen.add(path)
+    label = _rel(root, path)
+    scan = scan_requirements(path, label)
+    for option in scan.options:
+        check_option(option, root, path.parent)
+    options = list(scan.options)
+    for include in scan.includes:
+        if include.is_file():
+            options += _scan_tree(root, include, seen)
+    return options
+
+
+def _input_files(plan: _Plan, request: LockRequest) -> dict[str, Path]:
+    """Return every file whose bytes the lock depends on, by label, in a stable order."""
+    files: dict[str, Path] = {}
+    for item in plan.inputs:
+        files[item.label()] = item.path
+        if not item.rel.endswith(".toml"):
+            for include in _includes(item.path, set()):
+                files.setdefault(_rel(request.root, include), include)
+    for extra in plan.locker.extra_inputs(request):
+        files.setdefault(_rel(request.root, extra), extra)
+    if plan.constraints is not None:
+        files[_rel(request.root, plan.constraints)] = plan.constraints
+    return files
+
+
+def _includes(path: Path, seen: set[Path]) -> list[Path]:
+    from reprostack.lock.indexes import scan_requirements
+
+    if path in seen:
+        return []
+    seen.add(path)
+    out = []
+    for include in scan_requirements(path, path.name).includes:
+        if include.is_file():
+            out.append(include)
+            out += _includes(include, seen)
+    return out
+
+
+def _hash_inputs(
+    plan: _Plan, request: LockRequest, tool: str, target: Target
+) -> tuple[dict[str, str], str]:
+    """Return ({label: sha256}, inputs-sha256) over the files, python, platform and tool."""
+    hashed = {
+        label: hashlib.sha256(path.read_bytes()).hexdigest()
+        for label, path in _input_files(plan, request).items()
+    }
+    total = hashlib.sha256()
+    total.update(f"repro-lock/{lockheader.FORMAT_VERSION}\n{plan.variant}\n{tool}\n".encode())
+    total.update(f"{target.python}\n{target.platform}\n".encode())
+    for label, digest in hashed.items():
+        total.update(f"{label}\0{digest}\n".encode())
+    return hashed, total.hexdigest()
+
+
+def _stale_reasons(plan: _Plan, tool: str, target: Target) -> list[str]:
+    """Return why the lock on disk does not match its inputs (empty: up to date)."""
+    request = LockRequest(plan.output.parent.parent, plan.variant, target, plan.inputs,
+                          plan.constraints, plan.output)  # fmt: skip
+    if not plan.output.is_file():
+        return [f"{plan.rel} does not exist"]
+    text = plan.output.read_text(encoding="utf-8")
+    try:
+        old = lockheader.parse(text, plan.rel)
+    except ConfigError:
+        return [f"{plan.rel} has no `repro lock` header"]
+    hashed, digest = _hash_inputs(plan, request, tool, target)
+    reasons = []
+    if old.tool_name != tool:
+        reasons.append(f"lock tool changed: {old.tool_name} -> {tool}")
+    if old.python != target.python:
+        reasons.append(f"python changed in repro.yaml: {old.python} -> {target.python}")
+    if old.platform != target.platform:
+        reasons.append(f"platform changed in repro.yaml: {old.platform} -> {target.platform}")
+    constraint_label = _rel(request.root, plan.constraints) if plan.constraints else None
+    for label, sha in hashed.items():
+        if label not in old.inputs:
+            reasons.append(f"{label} is a new input")
+        elif old.inputs[label] != sha:
+            reasons.append(
+                f"{label} changed since {plan.rel} was resolved"
+                if label == constraint_label
+                else f"{label} changed"
+            )
+    reasons += [f"{label} is no longer an input" for label in old.inputs if label not in hashed]
+    _, body = lockheader.split(text)
+    if lockheader.body_sha256(body) != old.body_sha256:
+        reasons.append(f"{plan.rel} was edited by hand")
+    if not reasons and old.inputs_sha256 != digest:
+        reasons.append("the inputs changed")
+    return reasons
+
+
+def _generate(plan: _Plan, request: LockRequest, tool: str, target: Target) -> LockOutcome:
+    """Resolve into a temp file beside the lock, then replace the lock atomically."""
+    plan.output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{plan.variant}.", suffix=".txt.tmp",
+                                    dir=plan.output.parent)  # fmt: skip
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        # The tools prefer the pins already in their output file: without --upgrade, a
+        # re-lock moves only what the changed inputs force to move.
+        if plan.output.is_file() and not request.upgrade:
+            shutil.copyfile(plan.output, tmp)
+        tool_version = plan.locker.generate(request, tmp)
+        tool_body = tmp.read_text(encoding="utf-8")
+    finally:
+        tmp.unlink(missing_ok=True)
+    body = _body([o.in_lock(plan.output.parent) for o in plan.options], tool_body)
+    pins = parse_pins(body)
+    if plan.constraints is not None:
+        prod_pins = parse_pins(lockheader.split(plan.constraints.read_text("utf-8"))[1])
+        moved = drift(prod_pins, pins)
+        if moved:
+            raise ConfigError(
+                [f"{plan.rel} would not match {_rel(request.root, plan.constraints)}:", *moved],
+                hint="the dev inputs need other versions than prod; loosen them",
+            )
+    hashed, digest = _hash_inputs(plan, request, tool, target)
+    new = LockHeader(
+        variant=plan.variant, tool=tool_version, python=target.python, platform=target.platform,
+        index_urls=tuple(_header_urls(plan)), inputs=hashed, inputs_sha256=digest,
+        body_sha256=lockheader.body_sha256(body),
+    )  # fmt: skip
+    write_text(plan.output, lockheader.render(new, body))
+    count = len(pins)
+    return LockOutcome(
+        plan.variant, plan.output, "written",
+        f"{plan.rel}: {count} packages resolved with {tool_version} for {target.describe()}",
+        tool=tool_version, packages=count,
+    )  # fmt: skip
+
+
+def _header_urls(plan: _Plan) -> list[str]:
+    from reprostack.redact import redact_url
+
+    options = [o.in_lock(plan.output.parent) for o in plan.options]
+    return [redact_url(url) for url in index_urls(options)]
+
+
+def _body(options: list[IndexOption], tool_body: str) -> str:
+    """Return the lock body: index option lines pip understands, then the pins."""
+    lines = [line for line in tool_body.strip("\n").splitlines() if not line.startswith("--")]
+    pins = "\n".join(lines).strip("\n") + "\n"
+    if not options:
+        return pins
+    return "\n".join(o.line() for o in options) + "\n\n" + pins
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def stale_locks(config: Config) -> list[str]:
+    """Return one line per stale lock naming why (empty when every lock is fresh).
+
+    Reads headers and input files only: no tool runs, nothing is resolved or written.
+    """
+    stale = []
+    for outcome in lock_project(config, check=True):
+        if outcome.status == "stale":
+            stale.append(outcome.message)
+    return stale

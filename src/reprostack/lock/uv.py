@@ -1,0 +1,89 @@
+"""uv: ``uv pip compile --generate-hashes``, which resolves for any Python and platform."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from reprostack.errors import EnvironmentMissing
+from reprostack.lock.base import LockRequest, run_tool, tool_env
+from reprostack.lock.failures import explain
+from reprostack.lock.pip_tools import common_args
+
+_HINT = "install it with `pip install uv` (a dependency of reprostack)"
+# repro.yaml platform -> uv's --python-platform (glibc Linux, the images' libc).
+_UV_PLATFORMS = {
+    "linux/amd64": "x86_64-unknown-linux-gnu",
+    "linux/arm64": "aarch64-unknown-linux-gnu",
+}
+
+
+def find_uv() -> str:
+    """Return the uv executable: the one shipped with the uv package, else the one on PATH."""
+    try:
+        import uv as uv_package
+
+        found: str = uv_package.find_uv_bin()
+        return found
+    except (ImportError, FileNotFoundError):
+        pass
+    on_path = shutil.which("uv")
+    if on_path is None:
+        raise EnvironmentMissing("uv is not installed", hint=_HINT)
+    return on_path
+
+
+class UvLocker:
+    """Resolve with uv for the target's Python and platform, whatever the host is."""
+
+    name = "uv"
+
+    def __init__(self, index_urls: list[str]) -> None:
+        self.index_urls = index_urls
+        self._exe: str | None = None
+
+    @property
+    def exe(self) -> str:
+        """Return the uv executable (looked up once)."""
+        if self._exe is None:
+            self._exe = find_uv()
+        return self._exe
+
+    def version(self) -> str:
+        """Return ``uv X.Y.Z``."""
+        try:
+            out = subprocess.run([self.exe, "--version"], capture_output=True, text=True,
+                                 check=True, env=tool_env()).stdout  # fmt: skip
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise EnvironmentMissing(f"cannot run {self.exe}: {exc}", hint=_HINT) from exc
+        words = out.split()
+        return f"uv {words[1]}" if len(words) > 1 else "uv"
+
+    def generate(self, request: LockRequest, out: Path) -> str:
+        """Run uv pip compile into ``out``; return ``uv X.Y.Z``."""
+        version = self.version()
+        target = request.target
+        platform = _UV_PLATFORMS.get(target.platform, target.platform)
+        argv = [
+            self.exe, "pip", "compile", "--no-config", "--quiet", "--generate-hashes",
+            "--no-header", "--python-version", target.python, "--python-platform", platform,
+            "--output-file", os.path.relpath(out, request.root),
+        ]  # fmt: skip
+        argv += common_args(request)
+        # uv would otherwise look for a Python 3.x on the host; the target is all it needs.
+        env = tool_env({"UV_PYTHON_DOWNLOADS": "never"})
+        proc = run_tool(argv, cwd=request.root, env=env, missing_hint=_HINT)
+        if proc.returncode != 0:
+            what = os.path.relpath(request.output, request.root)
+            raise explain("uv", proc.stderr + proc.stdout, what, self.index_urls)
+        return version
+
+    def in_sync(self, request: LockRequest) -> list[str]:
+        """uv pip compile keeps no state of its own: the header says everything."""
+        return []
+
+    def extra_inputs(self, request: LockRequest) -> list[Path]:
+        """uv pip compile reads only the inputs."""
+        return []
