@@ -1,0 +1,1 @@
+"""Dockerfiles and images: render them from repro.yaml, build them, tag them by content."""

@@ -1,0 +1,251 @@
+"""Choose the base images (builder and runtime) for a project from repro.yaml and its lock.
+
+The valid ``nvidia/cuda`` tags and the torch → CUDA mapping ship as package data
+(``data/*.json``); an unknown combination is an error listing the nearest valid ones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from reprostack.config import Config
+from reprostack.errors import ConfigError
+from reprostack.fingerprint.cuda import torch_cuda_tag
+
+# How Python gets into an image: already there, the distro's package, or the deadsnakes PPA
+# (Ubuntu's usual source for a Python other than the release's own).
+PYTHON_PRESENT = "present"
+PYTHON_DISTRO = "distro"
+PYTHON_DEADSNAKES = "deadsnakes"
+
+_CUDA_WHEEL = re.compile(r"^nvidia-[a-z0-9-]+-cu(\d+)$")
+_RUNTIME_WHEEL = "nvidia-cuda-runtime-cu"
+
+
+@dataclass(frozen=True)
+class BaseChoice:
+    """The images a project builds on and how Python gets into them."""
+
+    kind: str  # "cuda" | "cpu" | "override"
+    builder: str  # FROM of the builder stage (compilers)
+    runtime: str  # FROM of the stages that end up in images
+    python: str  # the requested version, "3.11" or "3.11.4"
+    python_install: str  # PYTHON_PRESENT | PYTHON_DISTRO | PYTHON_DEADSNAKES
+    cuda: str | None = None  # the CUDA the image carries, from the base or from wheels
+    cuda_source: str | None = None  # "base" | "wheels" | None
+
+    @property
+    def python_minor(self) -> str:
+        """Return ``major.minor`` of the requested Python (what executables are named after)."""
+        return ".".join(self.python.split(".")[:2])
+
+    @property
+    def python_exe(self) -> str:
+        """Return the interpreter's command name (``python3.11``)."""
+        return f"python{self.python_minor}"
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        """Return the distinct base references, builder first."""
+        return (self.builder,) if self.builder == self.runtime else (self.builder, self.runtime)
+
+
+@lru_cache(maxsize=4)
+def load_table(name: str) -> dict[str, Any]:
+    """Return one of the shipped JSON tables (``cuda_images`` or ``torch_cuda``)."""
+    text = resources.files("reprostack.image").joinpath(f"data/{name}.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def cuda_tag(release: str, cudnn_part: str | None, flavor: str, os_name: str) -> str:
+    """Return an ``nvidia/cuda`` reference (``nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04``)."""
+    repo = load_table("cuda_images")["repository"]
+    middle = f"{cudnn_part}-" if cudnn_part else ""
+    return f"{repo}:{release}-{middle}{flavor}-{os_name}"
+
+
+def valid_cuda_tags(flavor: str = "runtime") -> list[str]:
+    """Return every ``nvidia/cuda`` reference of ``flavor`` the table knows, for messages."""
+    out = []
+    for release, entry in load_table("cuda_images")["releases"].items():
+        for os_name in entry["os"]:
+            out.append(cuda_tag(release, None, flavor, os_name))
+            for part in entry["cudnn"].values():
+                out.append(cuda_tag(release, part, flavor, os_name))
+    return out
+
+
+def choose_base(
+    config: Config,
+    prod_pins: Mapping[str, str] | None = None,
+    python_in_base: Mapping[str, str | None] | None = None,
+) -> BaseChoice:
+    """Pick the builder and runtime bases for ``config``.
+
+    ``prod_pins`` ({name: version} of the prod lock) is needed for ``cuda: auto``;
+    ``python_in_base`` maps an override base to the Python version found in it (None: none
+    found; a missing entry: not probed, assumed present). Returns the BaseChoice; raises
+    ConfigError naming the field and the nearest valid choices.
+    """
+    if config.base_image:
+        found = (python_in_base or {}).get(config.base_image, config.python)
+        install = PYTHON_PRESENT if found and _same_python(found, config.python) else PYTHON_DISTRO
+        return BaseChoice("override", config.base_image, config.base_image, config.python, install)
+    if config.cuda == "none":
+        return _cpu_base(config)
+    if config.cuda == "auto":
+        return _auto_base(config, prod_pins)
+    return _cuda_base(config, config.cuda, "base")
+
+
+def _cpu_base(config: Config, cuda: str | None = None, source: str | None = None) -> BaseChoice:
+    table = load_table("cuda_images")["cpu"]
+    minor = ".".join(config.python.split(".")[:2])
+    if minor not in table["python"]:
+        raise ConfigError(
+            [f"python: no official Python image for {config.python} is known"],
+            hint=f"use one of {', '.join(table['python'])}, or set base_image:",
+        )
+    repo, debian = table["repository"], table["debian"]
+    return BaseChoice(
+        "cpu",
+        builder=f"{repo}:{config.python}-{debian}",
+        runtime=f"{repo}:{config.python}-slim-{debian}",
+        python=config.python,
+        python_install=PYTHON_PRESENT,
+        cuda=cuda,
+        cuda_source=source,
+    )
+
+
+def _cuda_base(config: Config, cuda: str, source: str) -> BaseChoice:
+    table = load_table("cuda_images")
+    releases: dict[str, Any] = table["releases"]
+    release = _release(cuda, releases)
+    entry = releases[release]
+    problems = []
+    if config.os not in entry["os"]:
+        problems.append(f"os: nvidia/cuda has no {release} image for {config.os}")
+    cudnn_part = None
+    if config.cudnn is not None:
+        major = config.cudnn.split(".")[0]
+        cudnn_part = entry["cudnn"].get(major)
+        if cudnn_part is None:
+            problems.append(f"cudnn: nvidia/cuda {release} images carry no cuDNN {major}")
+    if problems:
+        raise ConfigError(
+            problems,
+            hint="nearest valid bases: "
+            + ", ".join(_nearest(release, config.os, config.cudnn, releases)),
+        )
+    os_python = table["os_python"].get(config.os)
+    minor = ".".join(config.python.split(".")[:2])
+    install = PYTHON_DISTRO if os_python == minor else PYTHON_DEADSNAKES
+    return BaseChoice(
+        "cuda",
+        builder=cuda_tag(release, cudnn_part, "devel", config.os),
+        runtime=cuda_tag(release, cudnn_part, "runtime", config.os),
+        python=config.python,
+        python_install=install,
+        cuda=".".join(release.split(".")[:2]),
+        cuda_source=source,
+    )
+
+
+def _auto_base(config: Config, pins: Mapping[str, str] | None) -> BaseChoice:
+    """``cuda: auto``: follow the lock; never put a second CUDA runtime next to CUDA wheels."""
+    if pins is None:
+        raise ConfigError(
+            ["cuda: 'auto' follows the torch pin in lockfiles/prod.txt, which does not exist"],
+            hint="run `repro lock` first, or set cuda: to a version or 'none'",
+        )
+    torch = pins.get("torch")
+    tagged = torch_cuda_tag(torch) if torch else None
+    if tagged is not None:
+        release = load_table("torch_cuda")["cuda_release"].get(tagged)
+        if release is None:
+            known = ", ".join(load_table("torch_cuda")["cuda_release"])
+            raise ConfigError(
+                [f"cuda: 'auto': torch=={torch} needs CUDA {tagged}, which has no known base"],
+                hint=f"set cuda: explicitly (bases are known for CUDA {known})",
+            )
+        return _cuda_base(config, release, "torch")
+    wheels = wheel_cuda(pins)
+    if wheels is not None:
+        # The wheels bring their own CUDA libraries: a CUDA base would be a second runtime.
+        return _cpu_base(config, wheels, "wheels")
+    return _cpu_base(config)
+
+
+def wheel_cuda(pins: Mapping[str, str]) -> str | None:
+    """Return the CUDA major.minor that pip wheels in a lock carry, or None when there are none.
+
+    Only ``nvidia-*-cuXX`` wheels count. The ``nvidia-cuda-runtime-cuXX`` version is exact
+    (``12.4.127`` → ``12.4``); without it a PyPI torch is looked up in the shipped table, and
+    as a last resort the wheels' major (``12.x``) is recorded.
+    """
+    majors = sorted({m.group(1) for m in map(_CUDA_WHEEL.match, pins) if m is not None})
+    if not majors:
+        return None
+    for name, version in sorted(pins.items()):
+        if name.startswith(_RUNTIME_WHEEL):
+            return ".".join(version.split(".")[:2])
+    torch = pins.get("torch")
+    if torch and "+" not in torch:
+        minor = ".".join(torch.split(".")[:2])
+        default = load_table("torch_cuda")["pypi_default"].get(minor)
+        if default is not None:
+            return str(default)
+    return f"{majors[-1]}.x"
+
+
+def _release(cuda: str, releases: Mapping[str, Any]) -> str:
+    """Return the table's full release for ``12.4`` or ``12.4.1``; raise listing the nearest."""
+    if cuda in releases:
+        return cuda
+    same_minor = [r for r in releases if r.startswith(cuda + ".")]
+    if same_minor:
+        return max(same_minor, key=_version_key)
+    ranked = sorted(releases, key=lambda r: _distance(r, cuda))[:3]
+    raise ConfigError(
+        [f"cuda: no nvidia/cuda image is known for CUDA {cuda}"],
+        hint=f"nearest known releases: {', '.join(sorted(ranked, key=_version_key))}",
+    )
+
+
+def _nearest(
+    release: str, os_name: str, cudnn: str | None, releases: Mapping[str, Any]
+) -> list[str]:
+    """Return up to three valid runtime tags closest to what was asked for."""
+    major = cudnn.split(".")[0] if cudnn else None
+    candidates = []
+    for other, entry in releases.items():
+        if major is not None and major not in entry["cudnn"]:
+            continue
+        part = entry["cudnn"].get(major) if major else None
+        for other_os in entry["os"]:
+            cost = _distance(other, release) + (0 if other_os == os_name else 50)
+            candidates.append((cost, cuda_tag(other, part, "runtime", other_os)))
+    return [tag for _, tag in sorted(candidates)[:3]]
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def _distance(a: str, b: str) -> int:
+    """Return how far apart two CUDA versions are, counting minor releases."""
+    (a_major, a_minor), (b_major, b_minor) = _version_key(a + ".0")[:2], _version_key(b + ".0")[:2]
+    return abs((a_major * 100 + a_minor) - (b_major * 100 + b_minor))
+
+
+def _same_python(found: str, wanted: str) -> bool:
+    """Return whether a found ``3.11.2`` satisfies a wanted ``3.11`` (or exactly ``3.11.2``)."""
+    return found == wanted or found.startswith(wanted + ".")

@@ -1,0 +1,333 @@
+"""Build an image on the Docker engine: pin the bases, prepare the context, run a builder.
+
+BuildKit is used through the docker CLI where one can drive it; otherwise the SDK drives the
+legacy builder. Either way the tags and labels are the same, and nothing is pulled except a
+base image that is not on the engine yet (explicitly, so that it can be pinned).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reprostack.config import Config
+from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
+from reprostack.image.bases import choose_base
+from reprostack.image.context import (
+    credential_indexes,
+    export_code,
+    index_options,
+    write_lock_dir,
+)
+from reprostack.image.pins import PINS_NAME, BasePin, check_pin, read_pins, resolve_pin, write_pins
+from reprostack.image.plan import ImagePlan, _lock_pins, lock_dir_of, plan_image
+from reprostack.image.progress import BuildLog, ProgressCallback, count_instructions
+from reprostack.image.tags import LABEL_PREFIX, build_labels
+
+BUILDERS = ("auto", "buildkit", "legacy")
+
+
+class BuildFailed(CheckFailed):
+    """A build step failed (exit 1): the build ran and the user's inputs did not pass it.
+
+    The message names the step and carries its last lines of output.
+    """
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """An image on the engine, as ``build_image`` left it."""
+
+    id: str
+    tags: tuple[str, ...]  # the content tag first, then ``<variant>-latest``
+    labels: dict[str, str]
+    content_hash: str
+    plan: ImagePlan
+    builder: str = ""  # "buildkit" | "legacy" | "" when an existing image was reused
+    steps: int = 0  # Dockerfile steps the builder walked through
+    cached: int = 0  # of which came from the layer cache
+    from_steps: int = 0  # FROM steps (never "cached": they name a base)
+    seconds: float = 0.0
+    reused: bool = False  # the content tag already existed: nothing was built
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fully_cached(self) -> bool:
+        """Return whether every step came from the cache (or nothing had to be built)."""
+        return self.reused or self.cached == self.steps - self.from_steps
+
+
+def pin_bases(
+    config: Config,
+    *,
+    client: Any = None,
+    repin: bool = False,
+    lock_dir: Path | None = None,
+) -> dict[str, BasePin]:
+    """Pin every base ``config`` builds on in ``lockfiles/base-images.lock``.
+
+    A base with a pin is checked (a local-only base whose id changed raises CheckFailed unless
+    ``repin``); one without is pinned from the engine, pulled first when missing. An override
+    base is probed once for the requested Python. With an explicit ``lock_dir`` (a run's
+    recorded ``env/``) the pins are only read and checked, never written. Returns the pins.
+    """
+    from reprostack.engine import connect
+
+    client = client or connect()
+    folder = lock_dir_of(config, lock_dir)
+    path = folder / PINS_NAME
+    pins = read_pins(path)
+    prod = folder / "prod.txt"
+    lock_pins = _lock_pins(prod.read_text("utf-8")) if prod.is_file() else None
+    base = choose_base(config, lock_pins, {})
+    changed = False
+    for ref in base.refs:
+        probe = base.python_exe if base.kind == "override" else None
+        pin = pins.get(ref)
+        if pin is None or repin or (probe and not pin.probed):
+            if lock_dir is not None and pin is not None:
+                continue
+            pins[ref] = resolve_pin(client, ref, probe)
+            changed = changed or pins[ref] != pin
+        else:
+            check_pin(client, pin)
+    if changed and lock_dir is None:
+        write_pins(path, pins)
+    return pins
+
+
+def build_image(
+    config: Config,
+    variant: str,
+    *,
+    dockerfile: Path | None = None,
+    lock_dir: Path | None = None,
+    sha: str | None = None,
+    patch: bytes | None = None,
+    no_cache: bool = False,
+    progress: ProgressCallback | None = None,
+    builder: str = "auto",
+    repin: bool = False,
+    reuse: bool = True,
+    client: Any = None,
+) -> BuiltImage:
+    """Build the ``variant`` image of ``config`` and tag it by content.
+
+    The inputs are those of :func:`reprostack.image.plan.plan_image` (whose docstring lists
+    what goes into the content hash). When the content tag already exists and neither
+    ``no_cache`` nor ``reuse=False`` is given, nothing is built. Returns the BuiltImage; raises
+    BuildFailed (exit 1) when a step fails, EnvironmentMissing (exit 3) without an engine.
+    """
+    from reprostack.engine import connect, image_facts
+
+    if builder not in BUILDERS:
+        raise UsageError(f"unknown builder {builder!r}; use one of {', '.join(BUILDERS)}")
+    client = client or connect()
+    pin_bases(config, client=client, repin=repin, lock_dir=lock_dir)
+    plan = plan_image(
+        config, variant, dockerfile=dockerfile, lock_dir=lock_dir, sha=sha, patch=patch
+    )
+    labels = build_labels(plan.labels)
+    if reuse and not no_cache:
+        facts = image_facts(client, plan.tag)
+        found = (facts or {}).get("labels", {}).get(LABEL_PREFIX + "content-sha256")
+        if facts is not None and found == plan.content_hash:
+            _tag(client, facts["image_id"], plan.latest_tag)
+            return BuiltImage(
+                id=facts["image_id"], tags=(plan.tag, plan.latest_tag), labels=facts["labels"],
+                content_hash=plan.content_hash, plan=plan, reused=True,
+            )  # fmt: skip
+    _refuse_credentials(plan)
+    chosen = _choose_builder(builder)
+    with tempfile.TemporaryDirectory(prefix="repro-build-") as tmp:
+        context = Path(tmp)
+        prepare_context(plan, context)
+        log = BuildLog(progress, limit=count_instructions(plan.dockerfile))
+        if chosen == "buildkit":
+            image_id = _build_buildkit(plan, context, labels, no_cache, log, config.platform)
+        else:
+            image_id = _build_legacy(client, plan, context, labels, no_cache, log, config)
+    _tag(client, image_id, plan.tag)
+    _tag(client, image_id, plan.latest_tag)
+    return BuiltImage(
+        id=image_id, tags=(plan.tag, plan.latest_tag), labels=labels,
+        content_hash=plan.content_hash, plan=plan, builder=chosen, steps=log.steps,
+        cached=log.cached, from_steps=log.from_steps, seconds=log.elapsed,
+    )  # fmt: skip
+
+
+def prepare_context(plan: ImagePlan, context: Path) -> None:
+    """Fill ``context`` with the Dockerfile and only the files the build may see."""
+    (context / "Dockerfile").write_text(plan.dockerfile, encoding="utf-8")
+    prod = context / "prod"
+    write_lock_dir(prod, plan.prod_lock)
+    prod_text = plan.prod_lock.read_text(encoding="utf-8")
+    options = prod / "lockfiles" / "index-options.txt"
+    options.write_text(index_options(prod_text), encoding="utf-8")
+    if plan.dev_lock is not None:
+        # dev.txt may name prod.txt as its constraints file (-c prod.txt), so it comes along.
+        write_lock_dir(context / "dev", plan.dev_lock, extra=(plan.prod_lock,))
+    if plan.ca is not None:
+        (context / "ca").mkdir()
+        (context / "ca" / "ca-bundle.crt").write_bytes(plan.ca)
+    if plan.code is not None:
+        export_code(plan.code, context / "code")
+
+
+def _refuse_credentials(plan: ImagePlan) -> None:
+    """Never let an index credential become a build argument, an ENV or a layer."""
+    locks = [plan.prod_lock, *([plan.dev_lock] if plan.dev_lock else [])]
+    for lock in locks:
+        lines = credential_indexes(lock.read_text(encoding="utf-8"))
+        if lines:
+            raise EnvironmentMissing(
+                f"{lock.name} uses an index that needs credentials ({lines[0]}); builds "
+                "cannot receive them without putting them into an image layer",
+                hint="mirror the packages to a project wheelhouse (--find-links) or an index "
+                "without credentials; BuildKit secret support is not implemented yet",
+            )
+
+
+def _choose_builder(builder: str) -> str:
+    from reprostack.engine import buildkit_available
+
+    wanted = os.environ.get("REPRO_BUILDER", builder) if builder == "auto" else builder
+    if wanted == "legacy":
+        return "legacy"
+    if buildkit_available():
+        return "buildkit"
+    if wanted == "buildkit":
+        raise EnvironmentMissing(
+            "BuildKit was asked for but no docker CLI here can drive it",
+            hint="install the buildx plugin, or build with the legacy builder",
+        )
+    return "legacy"
+
+
+def _build_legacy(
+    client: Any,
+    plan: ImagePlan,
+    context: Path,
+    labels: dict[str, str],
+    no_cache: bool,
+    log: BuildLog,
+    config: Config,
+) -> str:
+    """Drive the legacy builder through the SDK, streaming its output into ``log``."""
+    from reprostack.engine import engine_errors
+
+    image_id: str | None = None
+    error: str | None = None
+    with engine_errors(f"building {plan.tag}"):
+        stream = client.api.build(
+            path=str(context),
+            dockerfile="Dockerfile",
+            labels=labels,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            nocache=no_cache,
+            decode=True,
+            platform=_platform_arg(client, config.platform),
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                log.legacy(str(chunk["stream"]))
+            elif "error" in chunk:
+                detail = chunk.get("errorDetail") or {}
+                error = str(detail.get("message") or chunk["error"]).strip()
+            elif "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
+                image_id = str(chunk["aux"]["ID"])
+            elif "status" in chunk:
+                log.emit("info", str(chunk["status"]))
+    if error is not None or image_id is None:
+        raise _failure(plan, log, error or "the builder ended without an image")
+    return image_id
+
+
+def _build_buildkit(
+    plan: ImagePlan,
+    context: Path,
+    labels: dict[str, str],
+    no_cache: bool,
+    log: BuildLog,
+    platform: str,
+) -> str:
+    """Run a BuildKit build through the docker CLI (DOCKER_HOST is passed on as it is)."""
+    from reprostack.engine import docker_cli
+
+    cli = docker_cli()
+    assert cli is not None
+    argv, extra_env = cli.buildkit_command()
+    iidfile = Path(tempfile.mkdtemp(prefix="repro-iid-")) / "iid"
+    argv = [*argv, "--progress=plain", "--platform", platform, "--iidfile", str(iidfile),
+            "-f", str(context / "Dockerfile")]  # fmt: skip
+    for key, value in labels.items():
+        argv += ["--label", f"{key}={value}"]
+    if no_cache:
+        argv.append("--no-cache")
+    argv.append(str(context))
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **extra_env},
+            text=True,
+            errors="replace",
+        )
+    except OSError as exc:
+        raise EnvironmentMissing(f"cannot run {argv[0]}: {exc}") from exc
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.buildkit(line)
+    code = proc.wait()
+    try:
+        image_id = iidfile.read_text().strip() if code == 0 else ""
+    finally:
+        shutil.rmtree(iidfile.parent, ignore_errors=True)
+    if code != 0 or not image_id:
+        last = log.tail[-1] if log.tail else f"docker build exited {code}"
+        raise _failure(plan, log, last)
+    return image_id
+
+
+def _failure(plan: ImagePlan, log: BuildLog, error: str) -> BuildFailed:
+    step = log.current or "(before the first step)"
+    lines = [f"building {plan.tag} failed at {step}", f"  {error}"]
+    if log.tail:
+        lines.append("  last lines of output:")
+        lines += [f"    {line}" for line in log.tail]
+    return BuildFailed(
+        "\n".join(lines),
+        hint="fix what the output above points at (the lock, repro.yaml, the code), then "
+        "run `repro build` again",
+    )
+
+
+def _tag(client: Any, image_id: str, ref: str) -> None:
+    from reprostack.engine import engine_errors
+
+    repo, _, tag = ref.rpartition(":")
+    with engine_errors(f"tagging {ref}"):
+        client.api.tag(image_id, repo, tag, force=True)
+
+
+def _platform_arg(client: Any, platform: str) -> str | None:
+    """Return ``platform`` when it differs from the engine's own, else None.
+
+    The legacy builder treats an explicit platform as a reason to look a base up for that
+    platform, which fails for images imported without platform metadata.
+    """
+    from reprostack.engine import engine_errors
+
+    with engine_errors("reading `docker version`"):
+        version = client.version()
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(version.get("Arch", ""), version.get("Arch"))
+    native = f"{version.get('Os', 'linux')}/{arch}"
+    return None if platform == native else platform

@@ -1,0 +1,272 @@
+"""The build context: a temporary folder holding only what a build may see.
+
+Never the working tree itself: the locks (and a project-local wheelhouse they name), the CA
+bundle, and for prod the code from ``git archive <sha>`` plus the recorded patch, filtered by
+``.dockerignore``. Layout: ``Dockerfile``, ``prod/lockfiles/prod.txt``,
+``prod/lockfiles/index-options.txt``, ``dev/lockfiles/dev.txt``, ``ca/ca-bundle.crt``, ``code/``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from reprostack.config import Config
+from reprostack.errors import ConfigError, UsageError
+
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# Lock lines that say where packages come from; the project's own wheel is built with them.
+_INDEX_OPTION = re.compile(
+    r"^\s*(--index-url|-i|--extra-index-url|--find-links|-f|--no-index|--trusted-host)\b"
+)
+_FIND_LINKS = re.compile(r"^\s*(?:--find-links|-f)(?:\s+|=)(\S+)")
+
+
+@dataclass(frozen=True)
+class CodeSource:
+    """Where prod's code comes from: a commit, the patch on top of it, the project folder."""
+
+    repo: Path  # the repository's top folder
+    subdir: str  # the project's folder inside it ("" at the top)
+    sha: str
+    tree: str  # git's tree id of ``sha`` (what the content hash uses: commits may differ)
+    patch: bytes
+    remote_url: str | None = None
+
+    @property
+    def patch_sha256(self) -> str | None:
+        """Return the sha256 of the patch, or None when the tree is clean."""
+        return hashlib.sha256(self.patch).hexdigest() if self.patch else None
+
+
+def code_source(config: Config, sha: str | None = None, patch: bytes | None = None) -> CodeSource:
+    """Return the code prod is built from: ``sha`` (default HEAD) plus ``patch``.
+
+    Without ``sha`` the patch is the working tree's uncommitted changes (untracked files too,
+    the runs folder left out), exactly as a run records them. Raises UsageError outside git.
+    """
+    from reprostack.fingerprint.git import read_git
+
+    top = _git_out(config.root, "rev-parse", "--show-toplevel")
+    if top is None:
+        raise UsageError(
+            f"{config.root} is not in a git repository; prod images take their code from git",
+            hint="run `git init && git add -A && git commit -m init` (never the raw tree: "
+            "that is how .env files and keys end up in images)",
+        )
+    repo = Path(top)
+    state = read_git(config.root, exclude=(config.runs_dir,))
+    info = state.info or {}
+    if sha is None:
+        sha = info.get("sha")
+        if patch is None:
+            patch = state.patch
+    if not sha:
+        raise UsageError(
+            "the repository has no commit yet; prod images are built from a commit",
+            hint="commit the project first: git add -A && git commit -m init",
+        )
+    tree = _git_out(repo, "rev-parse", "--verify", "-q", f"{sha}^{{tree}}")
+    if tree is None:
+        raise UsageError(f"{sha} is not a commit of {repo}", hint="fetch it, or pass another sha")
+    commit = _git_out(repo, "rev-parse", "--verify", "-q", f"{sha}^{{commit}}") or sha
+    subdir = config.root.resolve().relative_to(repo.resolve()).as_posix()
+    return CodeSource(
+        repo=repo,
+        subdir="" if subdir == "." else subdir,
+        sha=commit,
+        tree=tree,
+        patch=patch or b"",
+        remote_url=info.get("remote_url"),
+    )
+
+
+def project_is_package(config: Config, code: CodeSource | None) -> bool:
+    """Return whether the project is an installable package (pyproject with a build or
+    project table, or setup.py), read from the commit when there is one."""
+    names = ("pyproject.toml", "setup.py")
+    texts: dict[str, str | None] = {}
+    for name in names:
+        if code is not None and not code.patch:
+            path = f"{code.subdir}/{name}" if code.subdir else name
+            texts[name] = _git_out(code.repo, "show", f"{code.sha}:{path}", strip=False)
+        else:
+            file = config.root / name
+            texts[name] = file.read_text("utf-8", "replace") if file.is_file() else None
+    if texts["setup.py"] is not None:
+        return True
+    pyproject = texts["pyproject.toml"]
+    if pyproject is None:
+        return False
+    return bool(re.search(r"^\s*\[(project|build-system|tool\.poetry)\]", pyproject, re.M))
+
+
+def ca_bundle(config: Config) -> bytes | None:
+    """Return the CA bundle builds should trust: the host's (when asked) then the extra ones.
+
+    Returns None when repro.yaml asks for none. Extra certificates alone replace the default
+    trust inside the build, which is what a proxy intercepting every connection needs.
+    """
+    parts: list[bytes] = []
+    if config.build.host_ca_bundle:
+        try:
+            parts.append(HOST_CA_BUNDLE.read_bytes())
+        except OSError as exc:
+            raise ConfigError(
+                [f"build.host_ca_bundle: cannot read {HOST_CA_BUNDLE}: {exc}"],
+                hint="install ca-certificates on this host, or set host_ca_bundle: false",
+            ) from exc
+    for name in config.build.ca_certificates:
+        path = config.root / name
+        try:
+            parts.append(path.read_bytes())
+        except OSError as exc:
+            raise ConfigError([f"build.ca_certificates: cannot read {name}: {exc}"]) from exc
+    if not parts:
+        return None
+    return b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts)
+
+
+def index_options(lock_text: str) -> str:
+    """Return the lock's index lines (``--index-url``, ``--find-links``...), one per line."""
+    lines = [line.strip() for line in lock_text.splitlines() if _INDEX_OPTION.match(line)]
+    return "".join(line + "\n" for line in lines)
+
+
+def credential_indexes(lock_text: str) -> list[str]:
+    """Return index lines that need credentials (``${VAR}`` references) from the caller."""
+    return [line.strip() for line in lock_text.splitlines()
+            if _INDEX_OPTION.match(line) and "${" in line]  # fmt: skip
+
+
+def write_lock_dir(dest: Path, lock: Path, extra: tuple[Path, ...] = ()) -> None:
+    """Copy ``lock`` to ``dest/lockfiles/`` with the wheelhouses it names, relative to it."""
+    lockfiles = dest / "lockfiles"
+    lockfiles.mkdir(parents=True, exist_ok=True)
+    text = lock.read_text(encoding="utf-8")
+    shutil.copyfile(lock, lockfiles / lock.name)
+    for other in extra:
+        if other.is_file():
+            shutil.copyfile(other, lockfiles / other.name)
+    for target in _local_find_links(text):
+        source = (lock.parent / target).resolve()
+        placed = (lockfiles / target).resolve()
+        if not placed.is_relative_to(dest.resolve()) or not source.is_dir():
+            raise ConfigError(
+                [f"{lock}: --find-links {target} is not a folder next to the lock"],
+                hint="keep a project wheelhouse inside the project, e.g. ../wheels",
+            )
+        shutil.copytree(source, placed, dirs_exist_ok=True)
+
+
+def export_code(code: CodeSource, dest: Path) -> None:
+    """Write the project's code at ``code.sha`` plus ``code.patch`` into ``dest``.
+
+    Files matched by the project's ``.dockerignore`` are left out, as a docker build would.
+    """
+    with tempfile.TemporaryDirectory(prefix="repro-code-") as tmp:
+        staging = Path(tmp) / "tree"
+        staging.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(code.repo), "archive", "--format=tar", code.sha],
+            capture_output=True,
+            check=False,
+        )
+        if archive.returncode != 0:
+            raise UsageError(f"git archive {code.sha} failed: {archive.stderr.decode().strip()}")
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(staging, filter="data")
+            else:  # pragma: no cover - Pythons without tarfile filters
+                tar.extractall(staging)
+        if code.patch:
+            _apply_patch(staging, code.patch, Path(tmp))
+        project = staging / code.subdir if code.subdir else staging
+        patterns = _dockerignore(project / ".dockerignore")
+        _copy_filtered(project, dest, patterns)
+
+
+def _apply_patch(tree: Path, patch: bytes, ceiling: Path) -> None:
+    # The ceiling keeps git from finding a repository above the temporary tree.
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(ceiling)}
+    done = subprocess.run(
+        ["git", "apply", "--whitespace=nowarn", "-"],
+        cwd=tree,
+        input=patch,
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise UsageError(
+            f"the recorded patch does not apply to its commit: {done.stderr.decode().strip()}",
+            hint="the patch and the sha must come from the same run record",
+        )
+
+
+def _dockerignore(path: Path) -> list[tuple[bool, str]]:
+    """Return (negated, pattern) pairs of a .dockerignore; ``.git`` is always left out."""
+    patterns: list[tuple[bool, str]] = [(False, ".git")]
+    if not path.is_file():
+        return patterns
+    for raw in path.read_text("utf-8", "replace").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = PurePosixPath(line.lstrip("!").strip("/")).as_posix().removeprefix("./")
+        patterns.append((negated, pattern.replace("**/", "").replace("/**", "")))
+    return patterns
+
+
+def _ignored(rel: str, patterns: list[tuple[bool, str]]) -> bool:
+    """Return whether ``rel`` is excluded: the last matching pattern wins, as in docker."""
+    result = False
+    for negated, pattern in patterns:
+        if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern + "/*"):
+            result = not negated
+    return result
+
+
+def _copy_filtered(source: Path, dest: Path, patterns: list[tuple[bool, str]]) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for folder, dirs, files in os.walk(source):
+        here = Path(folder)
+        rel_dir = here.relative_to(source).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        dirs[:] = sorted(d for d in dirs if not _ignored(prefix + d, patterns))
+        (dest / prefix).mkdir(parents=True, exist_ok=True)
+        for name in sorted(files):
+            if _ignored(prefix + name, patterns):
+                continue
+            src = here / name
+            if src.is_symlink():
+                os.symlink(os.readlink(src), dest / prefix / name)
+            else:
+                shutil.copy2(src, dest / prefix / name)
+
+
+def _local_find_links(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        match = _FIND_LINKS.match(line)
+        if match and "://" not in match.group(1):
+            out.append(match.group(1))
+    return out
+
+
+def _git_out(root: Path, *args: str, strip: bool = True) -> str | None:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+    if done.returncode != 0:
+        return None
+    text = done.stdout.decode("utf-8", "replace")
+    return text.strip() if strip else text

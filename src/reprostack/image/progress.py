@@ -1,0 +1,129 @@
+"""What a build reports while it runs, read from either builder's output.
+
+The legacy builder (the SDK) streams ``Step 3/12 : RUN ...`` then `` ---> Using cache``;
+BuildKit's plain progress prints ``#7 [builder 3/6] RUN ...`` then ``#7 CACHED``. Both are
+turned into the same BuildEvent, and the last lines of each step are kept for error messages.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_LEGACY_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_KIT_STEP = re.compile(r"^#(\d+) \[(?:(\S+) )?(\d+)/(\d+)\] (.*)$")
+_KIT_DONE = re.compile(r"^#(\d+) (CACHED|DONE [\d.]+s|ERROR.*)$")
+_KIT_LINE = re.compile(r"^#(\d+) [\d.]+ (.*)$")
+TAIL_LINES = 20
+
+
+def count_instructions(dockerfile: str) -> int:
+    """Return how many instructions a Dockerfile has (continuation lines joined)."""
+    count = 0
+    continued = False
+    for raw in dockerfile.splitlines():
+        line = raw.strip()
+        if not continued and line and not line.startswith("#"):
+            count += 1
+        if line.startswith("#") and continued:
+            continue
+        continued = line.endswith("\\")
+    return count
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    """One thing worth telling the user: a step started, was cached, or printed a line."""
+
+    kind: str  # "step" | "cached" | "output" | "info"
+    text: str
+    elapsed: float  # seconds since the build started
+    step: int = 0  # 1-based step within its stage (legacy: within the file)
+    total: int = 0
+    stage: str | None = None  # BuildKit names the stage
+
+
+ProgressCallback = Callable[[BuildEvent], None]
+
+
+@dataclass
+class BuildLog:
+    """Follows a build's output: counts steps and cached ones, keeps the current step's tail."""
+
+    progress: ProgressCallback | None = None
+    started: float = field(default_factory=time.monotonic)
+    steps: int = 0
+    cached: int = 0
+    from_steps: int = 0
+    # The legacy builder turns build-time labels into extra LABEL steps after the file's own;
+    # they are not the Dockerfile's layers and ``.created`` changes on every build.
+    limit: int | None = None
+    current: str = ""
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    _kit_steps: dict[str, str] = field(default_factory=dict)
+
+    def emit(self, kind: str, text: str, **where: object) -> None:
+        """Send one event to the callback, if there is one."""
+        if self.progress is not None:
+            elapsed = time.monotonic() - self.started
+            self.progress(BuildEvent(kind, text, elapsed, **where))  # type: ignore[arg-type]
+
+    def legacy(self, chunk: str) -> None:
+        """Consume one ``stream`` chunk of the legacy builder (may hold several lines)."""
+        for line in chunk.splitlines():
+            step = _LEGACY_STEP.match(line.strip())
+            if step and self.limit is not None and int(step.group(1)) > self.limit:
+                self.current = ""
+                continue
+            if step:
+                self.steps += 1
+                self.from_steps += step.group(3).upper().startswith("FROM ")
+                self.current = line.strip()
+                self.tail.clear()
+                self.emit("step", step.group(3), step=int(step.group(1)),
+                          total=int(step.group(2)))  # fmt: skip
+            elif not self.current:
+                continue
+            elif line.strip() == "---> Using cache":
+                self.cached += 1
+                self.emit("cached", self.current)
+            elif line.strip() and not line.startswith(" ---> "):
+                self.tail.append(line.rstrip())
+                self.emit("output", line.rstrip())
+
+    def buildkit(self, line: str) -> None:
+        """Consume one line of BuildKit's ``--progress=plain`` output."""
+        line = line.rstrip()
+        step = _KIT_STEP.match(line)
+        if step:
+            vertex, stage = step.group(1), step.group(2)
+            text = step.group(5)
+            if vertex not in self._kit_steps:
+                self._kit_steps[vertex] = line[len(vertex) + 2 :]
+                self.steps += 1
+                self.from_steps += text.upper().startswith("FROM ")
+                self.current = self._kit_steps[vertex]
+                self.tail.clear()
+                self.emit("step", text, step=int(step.group(3)), total=int(step.group(4)),
+                          stage=stage)  # fmt: skip
+            return
+        done = _KIT_DONE.match(line)
+        if done:
+            if done.group(2) == "CACHED" and done.group(1) in self._kit_steps:
+                self.cached += 1
+                self.emit("cached", self._kit_steps[done.group(1)])
+            return
+        output = _KIT_LINE.match(line)
+        if output:
+            self.tail.append(output.group(2))
+            self.emit("output", output.group(2))
+        elif line and not line.startswith("#"):
+            self.tail.append(line)
+
+    @property
+    def elapsed(self) -> float:
+        """Return the seconds since the build started."""
+        return time.monotonic() - self.started
