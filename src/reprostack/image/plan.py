@@ -95,15 +95,11 @@ def plan_image(
         text = dockerfile.read_text(encoding="utf-8")
     else:
         text = render_dockerfile(
-            RenderInputs(
-                variant=variant,
-                base=base,
-                builder_from=_from(pins, base.builder),
-                runtime_from=_from(pins, base.runtime),
-                config_sha256=config.sha256,
-                system_packages=config.system_packages,
-                dev_system_packages=config.dev_system_packages,
-                env=config.env,
+            render_inputs(
+                config,
+                variant,
+                base,
+                pins,
                 has_ca=ca is not None,
                 dev_lock=dev_lock is not None,
                 install_project=install_project,
@@ -131,6 +127,33 @@ def plan_image(
         content_hash=digest, tag=tag, latest_tag=latest,
     )  # fmt: skip
     return _with_labels(plan, config)
+
+
+def render_inputs(
+    config: Config,
+    variant: str,
+    base: BaseChoice,
+    pins: dict[str, BasePin],
+    *,
+    has_ca: bool,
+    dev_lock: bool,
+    install_project: bool,
+) -> RenderInputs:
+    """Return the RenderInputs of one Dockerfile: the config, the bases as pinned, and what
+    the context will hold."""
+    return RenderInputs(
+        variant=variant,
+        base=base,
+        builder_from=_from(pins, base.builder),
+        runtime_from=_from(pins, base.runtime),
+        config_sha256=config.sha256,
+        system_packages=config.system_packages,
+        dev_system_packages=config.dev_system_packages,
+        env=config.env,
+        has_ca=has_ca,
+        dev_lock=dev_lock,
+        install_project=install_project,
+    )
 
 
 def write_dockerfiles(

@@ -64,6 +64,7 @@ class BuildLog:
     current: str = ""
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     _kit_steps: dict[str, str] = field(default_factory=dict)
+    _kit_from: set[str] = field(default_factory=set)
 
     def emit(self, kind: str, text: str, **where: object) -> None:
         """Send one event to the callback, if there is one."""
@@ -104,7 +105,9 @@ class BuildLog:
             if vertex not in self._kit_steps:
                 self._kit_steps[vertex] = line[len(vertex) + 2 :]
                 self.steps += 1
-                self.from_steps += text.upper().startswith("FROM ")
+                if text.upper().startswith("FROM "):
+                    self.from_steps += 1
+                    self._kit_from.add(vertex)
                 self.current = self._kit_steps[vertex]
                 self.tail.clear()
                 self.emit("step", text, step=int(step.group(3)), total=int(step.group(4)),
@@ -112,9 +115,11 @@ class BuildLog:
             return
         done = _KIT_DONE.match(line)
         if done:
-            if done.group(2) == "CACHED" and done.group(1) in self._kit_steps:
+            vertex = done.group(1)
+            if done.group(2) == "CACHED" and vertex in self._kit_steps \
+                    and vertex not in self._kit_from:  # fmt: skip
                 self.cached += 1
-                self.emit("cached", self._kit_steps[done.group(1)])
+                self.emit("cached", self._kit_steps[vertex])
             return
         output = _KIT_LINE.match(line)
         if output:

@@ -1,0 +1,117 @@
+"""``repro dockerfile`` and ``repro build``: thin commands over ``reprostack.image``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reprostack.cli.output import info
+from reprostack.config import Config, load_config
+from reprostack.image.progress import BuildEvent
+
+BUILD_HELP = """Render dockerfiles/, then build the dev and/or prod image.
+
+Without --dev/--prod, builds the variant run.mode names (dev or prod), or both when
+run.mode is local. Images are tagged localhost/repro-NAME:VARIANT-HASH (the hash covers
+everything that went in) and VARIANT-latest; an image whose tag exists is not rebuilt.
+The tag is printed on stdout. Exit 1 when a build step fails (the step and its last lines
+are shown), 3 when no Docker engine answers.
+"""
+
+
+def _variants(dev: bool, prod: bool, default: tuple[str, ...]) -> tuple[str, ...]:
+    chosen = tuple(v for v, on in (("dev", dev), ("prod", prod)) if on)
+    return chosen or default
+
+
+def _project() -> Config:
+    return load_config(Path.cwd(), required=True)
+
+
+@click.command(help="Render dockerfiles/Dockerfile.{dev,prod} from repro.yaml and the locks.")
+@click.option("--dev", is_flag=True, help="Only Dockerfile.dev.")
+@click.option("--prod", is_flag=True, help="Only Dockerfile.prod.")
+@click.option("--force", is_flag=True, help="Overwrite a Dockerfile that was edited by hand.")
+def dockerfile(dev: bool, prod: bool, force: bool) -> None:
+    """Render the Dockerfiles (pure: no engine is needed)."""
+    from reprostack.image.plan import write_dockerfiles
+
+    config = _project()
+    for path, changed in write_dockerfiles(config, _variants(dev, prod, ("dev", "prod")),
+                                           force=force):  # fmt: skip
+        shown = path.relative_to(config.root)
+        info(f"{'wrote' if changed else 'unchanged'} {shown}")
+
+
+@click.command(help=BUILD_HELP)
+@click.option("--dev", is_flag=True, help="Build the dev image.")
+@click.option("--prod", is_flag=True, help="Build the prod image.")
+@click.option("--force", is_flag=True, help="Overwrite hand-edited Dockerfiles.")
+@click.option("--no-cache", is_flag=True, help="Build every layer again.")
+@click.option("--repin", is_flag=True, help="Pin the base images again (accept a changed base).")
+@click.option(
+    "--builder",
+    type=click.Choice(["auto", "buildkit", "legacy"]),
+    default="auto",
+    show_default=True,
+    help="BuildKit through the docker CLI, or the engine's legacy builder (auto: BuildKit "
+    "when a CLI can drive it; env REPRO_BUILDER also chooses).",
+)
+def build(dev: bool, prod: bool, force: bool, no_cache: bool, repin: bool, builder: str) -> None:
+    """Build the images."""
+    from reprostack.engine import connect
+    from reprostack.image.build import build_image, pin_bases
+    from reprostack.image.plan import write_dockerfiles
+
+    config = _project()
+    mode = config.run.mode
+    variants = _variants(dev, prod, (mode,) if mode in ("dev", "prod") else ("dev", "prod"))
+    client = connect()
+    # Pin first, so that the Dockerfiles written below name the bases exactly as built.
+    pin_bases(config, client=client, repin=repin)
+    write_dockerfiles(config, variants, force=force)
+    for variant in variants:
+        info(f"building the {variant} image")
+        printer = _Progress()
+        built = build_image(
+            config, variant, no_cache=no_cache, progress=printer, builder=builder, client=client
+        )
+        printer.flush()
+        if built.reused:
+            info(f"up to date: {built.tags[0]} ({built.id[7:19]})")
+        else:
+            info(
+                f"built {built.tags[0]} ({built.id[7:19]}) in {built.seconds:.1f} s with "
+                f"{built.builder}; {built.cached}/{built.steps - built.from_steps} steps cached"
+            )
+        click.echo(built.tags[0])
+
+
+class _Progress:
+    """Print each build step once, marked when it came from the cache, with elapsed time."""
+
+    def __init__(self) -> None:
+        self.pending: BuildEvent | None = None
+
+    def __call__(self, event: BuildEvent) -> None:
+        if event.kind == "cached" and self.pending is not None:
+            self._print(self.pending, cached=True)
+            self.pending = None
+        elif event.kind == "step":
+            self.flush()
+            self.pending = event
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            self._print(self.pending, cached=False)
+            self.pending = None
+
+    @staticmethod
+    def _print(event: BuildEvent, cached: bool) -> None:
+        text = " ".join(event.text.split())
+        if len(text) > 72:
+            text = text[:71] + "…"
+        stage = f"{event.stage} " if event.stage else ""
+        mark = " (cached)" if cached else ""
+        info(f"  {event.elapsed:6.1f}s  {stage}{event.step}/{event.total} {text}{mark}")
