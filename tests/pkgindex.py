@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 # A fixed timestamp makes every wheel byte-identical across runs, hence stable hashes.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -154,3 +156,45 @@ def serve(root: Path) -> Iterator[LocalIndex]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- pytest fixtures (import them into a test module to use them) --
+
+
+@pytest.fixture(scope="session")
+def local_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIndex]:
+    """The CATALOGUE served on loopback for the whole session."""
+    root = build_index(tmp_path_factory.mktemp("pkgindex"))
+    yield from serve(root)
+
+
+@pytest.fixture
+def tool_caches(local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point uv, pip and Poetry at a cache private to this test session (beside the index)."""
+    caches = local_index.root / "caches"
+    for name in ("UV_CACHE_DIR", "PIP_CACHE_DIR", "POETRY_CACHE_DIR"):
+        monkeypatch.setenv(name, str(caches / name.lower()))
+    # A down index should fail at once in tests, not after uv's back-off.
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    return caches
+
+
+def write_project(
+    root: Path,
+    *,
+    tool: str | None,
+    prod: str,
+    dev: str | None = None,
+    python: str = "3.11",
+    platform: str = "linux/amd64",
+) -> Path:
+    """Write repro.yaml, requirements.in and (with ``dev``) requirements-dev.in under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    lines = ["name: demo", f'python: "{python}"', f"platform: {platform}"]
+    if tool:
+        lines += ["lock:", f"  tool: {tool}"]
+    (root / "repro.yaml").write_text("\n".join(lines) + "\n")
+    (root / "requirements.in").write_text(prod)
+    if dev is not None:
+        (root / "requirements-dev.in").write_text(dev)
+    return root

@@ -16,10 +16,11 @@ from reprostack.errors import EnvironmentMissing
 # repro.yaml platform -> the machine name that wheel tags and PEP 508 markers use.
 MACHINES = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 
-# Cache locations change where files are kept, never what is resolved, so they pass through;
+# Cache locations and retry counts change where files are kept and how long a tool waits,
+# never what is resolved, so they pass through;
 # Poetry's HTTP credentials are how private sources authenticate without writing secrets down.
 _KEPT_PREFIXES = ("POETRY_HTTP_BASIC_", "POETRY_PYPI_TOKEN_")
-_KEPT_NAMES = ("UV_CACHE_DIR", "PIP_CACHE_DIR", "POETRY_CACHE_DIR")
+_KEPT_NAMES = ("UV_CACHE_DIR", "PIP_CACHE_DIR", "POETRY_CACHE_DIR", "UV_HTTP_RETRIES")
 _STRIPPED_PREFIXES = ("PIP_", "UV_", "POETRY_")
 
 

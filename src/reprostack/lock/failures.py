@@ -12,7 +12,8 @@ MAX_LINES = 15
 
 # Lines that only repeat what the message already says, or are the tool talking to itself.
 _NOISE_RE = re.compile(
-    r"^(?:WARNING: Retrying|Traceback|  File |hint: |.*pip-compile --help|Usage:|Try )"
+    r"^(?:WARNING: Retrying|hint: |.*pip-compile --help|Usage:|Try |Resolving dependencies|"
+    r"Updating dependencies|Writing lock file|\s*Discarding )"
 )
 _NOT_FOUND_RES = (
     re.compile(r"Because (?P<name>[A-Za-z0-9._-]+) was not found in the package registry"),
@@ -35,10 +36,35 @@ _CONFLICT_RE = re.compile(
 )
 
 
+# pip-compile reports a conflict as "Cannot install A and B" and leaves the why in the
+# ResolutionImpossible repr of its traceback: requirement text and the wheel that asked for it.
+_PIP_CAUSE_RE = re.compile(
+    r"SpecifierRequirement\('(?P<req>[^']+)'\), parent=(?:None|LinkCandidate\('[^']*/"
+    r"(?P<file>[^/'#]+?)\.(?:whl|tar\.gz|zip)[#'])"
+)
+
+
+def _pip_causes(output: str) -> list[str]:
+    """Return "beta 1.0.0 depends on alpha<2,>=1.0" lines from pip's conflict report."""
+    found = []
+    for match in _PIP_CAUSE_RE.finditer(output):
+        parent = match.group("file")
+        who = " ".join(parent.split("-")[:2]).replace("_", "-") if parent else "the inputs"
+        line = f"{who} {'depend' if who == 'the inputs' else 'depends'} on {match.group('req')}"
+        if line not in found:
+            found.append(line)
+    return (["The conflict is caused by:", *(f"  {line}" for line in found)]) if found else []
+
+
 def trim(output: str) -> list[str]:
     """Return the tool's own explanation lines, without noise, at most MAX_LINES of them."""
-    lines = [redact_url(line.rstrip()) for line in output.splitlines()]
+    causes = [] if "conflict is caused by" in output else _pip_causes(output)
+    # A tool that crashes after explaining itself (pip-compile does) adds its traceback: the
+    # explanation is what the user needs.
+    output = output.split("Traceback (most recent call last)", 1)[0]
+    lines = [redact_url(line.rstrip()) for line in output.splitlines()] + causes
     lines = [line for line in lines if line.strip() and not _NOISE_RE.match(line)]
+    lines = list(dict.fromkeys(lines))  # pip repeats itself after each backtrack
     if len(lines) > MAX_LINES:
         lines = [*lines[: MAX_LINES - 1], f"... ({len(lines) - MAX_LINES + 1} more lines)"]
     return lines
@@ -52,7 +78,9 @@ def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
     """
     detail = trim(output)
     unreachable = _UNREACHABLE_RE.search(output)
-    down = [url for url in urls if _mentions(output, url)]
+    remote = [url for url in urls if urlsplit(url).scheme in ("http", "https")]
+    # pip names only the path it failed on; then every remote index is a suspect.
+    down = [url for url in remote if _mentions(output, url)] or remote
     if unreachable and down and not _conflict_without_network(output):
         shown = ", ".join(redact_url(url) for url in down)
         return EnvironmentMissing(
