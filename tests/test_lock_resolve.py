@@ -347,8 +347,8 @@ def test_project_wheelhouse_is_carried_relative_to_the_lock(
     from pkgindex import Dist, build_wheel
 
     build_wheel(Dist("localpkg", "0.1.0", requires=("alpha",)), wheels)
-    write_project(project, tool="uv",
-                  prod=f"--index-url {local_index.url}\n--find-links ./wheels\nlocalpkg\n")  # fmt: skip
+    inputs = f"--index-url {local_index.url}\n--find-links ./wheels\nlocalpkg\n"
+    write_project(project, tool="uv", prod=inputs)
     result = repro("lock")
     assert result.exit_code == 0, result.output
     body = split((project / "lockfiles/prod.txt").read_text())[1]
