@@ -18,7 +18,7 @@ _text = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, 
 
 
 @given(
-    tool=_text, python=st.sampled_from(["3.10", "3.11", "3.12.4"]), urls=st.lists(_text, max_size=3),
+    tool=_text, python=st.sampled_from(["3.10", "3.12.4"]), urls=st.lists(_text, max_size=3),
     inputs=st.dictionaries(_text, st.text("0123456789abcdef", min_size=64, max_size=64),
                            max_size=3),
     body=st.text(max_size=200),
