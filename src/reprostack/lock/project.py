@@ -91,7 +91,10 @@ def lock_project(
         )  # fmt: skip
         reasons = _stale_reasons(plan, tool, target)
         if check:
-            reasons += [r for r in plan.locker.in_sync(request) if r not in reasons]
+            # The header covers every file the tool reads, so an unchanged set of inputs cannot
+            # have gone stale: ask the tool (Poetry takes a second) only to explain a change.
+            if reasons:
+                reasons += [r for r in plan.locker.in_sync(request) if r not in reasons]
             status = "stale" if reasons else "up-to-date"
             message = f"{plan.rel} is stale: " + "; ".join(reasons) if reasons else \
                 f"{plan.rel} is up to date"  # fmt: skip
