@@ -53,6 +53,7 @@ class BuiltImage:
     cached: int = 0  # of which came from the layer cache
     from_steps: int = 0  # FROM steps (never "cached": they name a base)
     seconds: float = 0.0
+    rebuilt: tuple[str, ...] = ()  # the steps that ran instead of coming from the cache
     reused: bool = False  # the content tag already existed: nothing was built
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -158,6 +159,7 @@ def build_image(
         id=image_id, tags=(plan.tag, plan.latest_tag), labels=labels,
         content_hash=plan.content_hash, plan=plan, builder=chosen, steps=log.steps,
         cached=log.cached, from_steps=log.from_steps, seconds=log.elapsed,
+        rebuilt=tuple(log.rebuilt),
     )  # fmt: skip
 
 
@@ -331,3 +333,56 @@ def _platform_arg(client: Any, platform: str) -> str | None:
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(version.get("Arch", ""), version.get("Arch"))
     native = f"{version.get('Os', 'linux')}/{arch}"
     return None if platform == native else platform
+
+
+def ensure_image(
+    config: Config,
+    variant: str,
+    *,
+    progress: ProgressCallback | None = None,
+    client: Any = None,
+) -> str:
+    """Return the content tag of ``variant``'s image, building it first when missing or stale.
+
+    An image whose content tag exists is used as it is (see :func:`build_image`).
+    """
+    return build_image(config, variant, progress=progress, client=client).tags[0]
+
+
+def rebuild_from_record(
+    config: Config,
+    run_dir: Path,
+    record: Any,
+    *,
+    progress: ProgressCallback | None = None,
+    client: Any = None,
+) -> str:
+    """Rebuild the image of a recorded run from its ``env/`` folder, not today's files.
+
+    Uses ``env/repro.yaml``, ``env/dockerfiles/Dockerfile.<mode>``, ``env/lockfiles/`` (with
+    the base pins) and, for prod, the recorded commit plus ``source.patch``. Returns the id.
+    """
+    from reprostack.config import parse_config
+
+    env = run_dir / "env"
+    variant = str(record.mode)
+    if variant not in ("dev", "prod"):
+        raise UsageError(f"run {getattr(record, 'id', run_dir.name)} ran locally; no image")
+    recorded = env / "repro.yaml"
+    if recorded.is_file():
+        config = parse_config(
+            recorded.read_text(encoding="utf-8"), root=config.root, path=config.root / "repro.yaml"
+        )
+    dockerfile = env / "dockerfiles" / f"Dockerfile.{variant}"
+    patch_file = run_dir / "source.patch"
+    built = build_image(
+        config,
+        variant,
+        dockerfile=dockerfile if dockerfile.is_file() else None,
+        lock_dir=env / "lockfiles",
+        sha=getattr(record, "git_sha", None) if variant == "prod" else None,
+        patch=patch_file.read_bytes() if variant == "prod" and patch_file.is_file() else None,
+        progress=progress,
+        client=client,
+    )
+    return built.id

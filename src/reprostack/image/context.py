@@ -28,6 +28,7 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 _INDEX_OPTION = re.compile(
     r"^\s*(--index-url|-i|--extra-index-url|--find-links|-f|--no-index|--trusted-host)\b"
 )
+_KEY_SCAN_LIMIT = 1 << 20
 _FIND_LINKS = re.compile(r"^\s*(?:--find-links|-f)(?:\s+|=)(\S+)")
 
 
@@ -246,13 +247,28 @@ def _copy_filtered(source: Path, dest: Path, patterns: list[tuple[bool, str]]) -
         dirs[:] = sorted(d for d in dirs if not _ignored(prefix + d, patterns))
         (dest / prefix).mkdir(parents=True, exist_ok=True)
         for name in sorted(files):
-            if _ignored(prefix + name, patterns):
-                continue
             src = here / name
+            if _ignored(prefix + name, patterns) or _secret_file(src):
+                continue
             if src.is_symlink():
                 os.symlink(os.readlink(src), dest / prefix / name)
             else:
                 shutil.copy2(src, dest / prefix / name)
+
+
+def _secret_file(path: Path) -> bool:
+    """Return whether a file must never reach an image: ``.env`` files and private keys.
+
+    A safety net under .gitignore/.dockerignore: an untracked ``.env`` would otherwise ride
+    along in the patch of uncommitted changes.
+    """
+    from reprostack.runs.configs import holds_keys
+
+    if path.name == ".env" or path.name.startswith(".env."):
+        return True
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > _KEY_SCAN_LIMIT:
+        return False
+    return holds_keys(path.read_bytes())
 
 
 def _local_find_links(text: str) -> list[str]:

@@ -25,7 +25,9 @@ from reprostack.image.render import (
 from reprostack.image.tags import LABEL_PREFIX, content_hash, image_tags, repository
 
 LOCK_DIR = "lockfiles"
-HASH_FORMAT = "1"
+# Part of every content hash: bump it when what goes into a context changes (export rules,
+# context layout), so that images built by the old rules are not taken for current ones.
+HASH_FORMAT = "2"
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class BuildLog:
     # The legacy builder turns build-time labels into extra LABEL steps after the file's own;
     # they are not the Dockerfile's layers and ``.created`` changes on every build.
     limit: int | None = None
+    rebuilt: list[str] = field(default_factory=list)  # steps that ran (not FROM, not cached)
     current: str = ""
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     _kit_steps: dict[str, str] = field(default_factory=dict)
@@ -81,7 +82,10 @@ class BuildLog:
                 continue
             if step:
                 self.steps += 1
-                self.from_steps += step.group(3).upper().startswith("FROM ")
+                is_from = step.group(3).upper().startswith("FROM ")
+                self.from_steps += is_from
+                if not is_from:
+                    self.rebuilt.append(step.group(3))
                 self.current = line.strip()
                 self.tail.clear()
                 self.emit("step", step.group(3), step=int(step.group(1)),
@@ -90,6 +94,8 @@ class BuildLog:
                 continue
             elif line.strip() == "---> Using cache":
                 self.cached += 1
+                if self.rebuilt:
+                    self.rebuilt.pop()
                 self.emit("cached", self.current)
             elif line.strip() and not line.startswith(" ---> "):
                 self.tail.append(line.rstrip())
@@ -108,6 +114,8 @@ class BuildLog:
                 if text.upper().startswith("FROM "):
                     self.from_steps += 1
                     self._kit_from.add(vertex)
+                else:
+                    self.rebuilt.append(text)
                 self.current = self._kit_steps[vertex]
                 self.tail.clear()
                 self.emit("step", text, step=int(step.group(3)), total=int(step.group(4)),
@@ -119,6 +127,9 @@ class BuildLog:
             if done.group(2) == "CACHED" and vertex in self._kit_steps \
                     and vertex not in self._kit_from:  # fmt: skip
                 self.cached += 1
+                step_text = self._kit_steps[vertex].split("] ", 1)[-1]
+                if step_text in self.rebuilt:
+                    self.rebuilt.remove(step_text)
                 self.emit("cached", self._kit_steps[vertex])
             return
         output = _KIT_LINE.match(line)
