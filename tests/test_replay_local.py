@@ -118,3 +118,42 @@ def test_replay_of_unknown_run_and_missing_commit(tmp_path: Path) -> None:
     assert missing.returncode == 125
     assert f"recorded at commit {'0' * 40}, which is not in" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_export_and_replay_on_a_clone_without_the_commit(tmp_path: Path) -> None:
+    upstream = demo_project(tmp_path / "upstream")
+    (upstream / "det.py").write_text(DETERMINISTIC)
+    (upstream / "VERSION").write_text("pushed\n")
+    git(upstream, "add", "-A")
+    git(upstream, "commit", "-q", "-m", "pushed")
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(upstream), str(work)], check=True)
+    git(work, "config", "user.email", "a@example.com")
+    git(work, "config", "user.name", "A")
+    (work / "VERSION").write_text("local only\n")
+    git(work, "commit", "-q", "-am", "never pushed")
+    assert repro(work, "run", "--seed", "1", "det.py").returncode == 0
+    exported = repro(work, "export", "last", "-o", str(tmp_path / "run.tar.gz"), "--outputs")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == f"{tmp_path / 'run.tar.gz'}\n"
+
+    elsewhere = tmp_path / "elsewhere"
+    subprocess.run(["git", "clone", "-q", str(upstream), str(elsewhere)], check=True)
+    replay = repro(elsewhere, "replay", str(tmp_path / "run.tar.gz"))
+    assert replay.returncode == 0, replay.stderr
+    assert replay.stdout == "version local only\n"
+    assert "outputs: all 2 files byte-identical" in replay.stderr
+    assert len(run_ids(elsewhere)) == 2  # the imported original and its replay
+    assert "VERSION" not in git(elsewhere, "status", "--porcelain")
+
+
+def test_import_rejects_a_foreign_archive(tmp_path: Path) -> None:
+    import tarfile
+
+    project = demo_project(tmp_path / "p")
+    bogus = tmp_path / "bogus.tar.gz"
+    with tarfile.open(bogus, "w:gz") as tar:
+        tar.add(project / "train.py", arcname="train.py")
+    result = repro(project, "replay", str(bogus))
+    assert result.returncode == 125
+    assert "has no repro-export.json: not made by `repro export`" in result.stderr

@@ -37,6 +37,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "replay",
         "Re-run a run in its exact container and code.",
     ),
+    "export": (
+        "reprostack.cli.replay_cmd",
+        "export",
+        "Write a tarball that lets another machine replay a run.",
+    ),
     "doctor": ("reprostack.cli.doctor_cmd", "doctor", "Check engine, locks, driver vs CUDA."),
 }
 

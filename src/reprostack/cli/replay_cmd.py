@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -13,7 +14,7 @@ import click
 @click.option("--force", is_flag=True, help="Run even when the environment differs.")
 @click.option("--strict", is_flag=True, help="Exit 1 when the outputs are not byte-identical.")
 def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
-    """Replay RUN (an id, a unique prefix or 'last') and compare it with the original.
+    """Replay RUN (an id, a unique prefix, 'last', or a `repro export` tarball) and compare.
 
     The code is restored from the recorded commit plus source.patch in a temporary worktree;
     your working tree is not touched. Exits with the command's own code; 1 when the
@@ -32,6 +33,12 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
     # command starts exits 125, as for `repro run`.
     with handle_errors(exit_code=PRESTART_EXIT, keep=(CheckFailed,)):
         config = load_config()
+        if run_ref.endswith((".tar.gz", ".tgz")) and Path(run_ref).is_file():
+            from reprostack.replay.code import repository_of
+            from reprostack.replay.export import import_export
+
+            run_ref = import_export(Path(run_ref), config.runs_dir, repository_of(config.root))
+            info(f"repro: imported run {run_ref} from the archive")
         result = replay_run(config, run_ref, force=force, rebuild=rebuild)
     record = result.record
     info(f"repro: replay {record.id} of {result.original.id} {record.status} "
@@ -45,3 +52,37 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
         sys.exit(record.exit_code)
     if strict and not result.outputs.matches:
         sys.exit(1)
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the tarball (default: repro-run-<id>.tar.gz here).",
+)
+@click.option("--outputs", is_flag=True, help="Include the run's outputs/ folder.")
+def export(run_ref: str, output: Path | None, outputs: bool) -> None:
+    """Write one tarball holding RUN's record, env/, config/, patch and unpushed commits.
+
+    `repro replay FILE.tar.gz` on another machine (in a clone of the project) replays it.
+    """
+    from reprostack.cli.output import handle_errors
+    from reprostack.config import load_config
+    from reprostack.errors import UsageError
+    from reprostack.replay.code import repository_of
+    from reprostack.replay.export import export_run
+    from reprostack.runs.store import resolve_run
+
+    with handle_errors():
+        config = load_config()
+        folder = resolve_run(config.runs_dir, run_ref)
+        try:
+            repo: Path | None = repository_of(config.root)
+        except UsageError:
+            repo = None  # a run outside git exports without a code bundle
+        dest = output or Path(f"repro-run-{folder.name}.tar.gz")
+        export_run(folder, repo, dest, outputs=outputs)
+    click.echo(str(dest))

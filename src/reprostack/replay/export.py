@@ -1,0 +1,117 @@
+"""``repro export RUN``: one tarball that lets another machine replay a run.
+
+It holds the run folder (record, fingerprint, env/, config/, source.patch; outputs/ only when
+asked) and a git bundle of the commits the remotes may not have, so the exact code travels even
+when it was never pushed. ``repro replay`` accepts such a tarball in place of a run id.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from reprostack.errors import UsageError
+from reprostack.runs.ids import RUN_ID_RE
+from reprostack.runs.record import read_record
+
+MANIFEST = "repro-export.json"
+BUNDLE = "code.bundle"
+BUNDLE_REF = "refs/heads/repro-run"
+FORMAT = 1
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+
+
+def write_bundle(repo: Path, sha: str, dest: Path) -> bool:
+    """Bundle the commits up to ``sha`` that no remote-tracking branch has; False if none.
+
+    The bundle is made in a throw-away repository borrowing the project's objects, so not
+    even a temporary ref is added to the user's repository.
+    """
+    remote_shas = _git(
+        repo, "for-each-ref", "--format=%(objectname)", "refs/remotes"
+    ).stdout.split()
+    objects = _git(repo, "rev-parse", "--git-path", "objects").stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="repro-bundle-") as tmp:
+        scratch = Path(tmp)
+        subprocess.run(["git", "init", "-q", "--bare", str(scratch)], check=True)
+        (scratch / "objects" / "info" / "alternates").write_text(
+            str((repo / objects).resolve()) + "\n"
+        )
+        _git(scratch, "update-ref", BUNDLE_REF, sha)
+        made = _git(
+            scratch, "bundle", "create", str(dest), BUNDLE_REF, *(f"^{s}" for s in remote_shas)
+        )
+    return made.returncode == 0 and dest.exists()
+
+
+def export_run(folder: Path, repo: Path | None, dest: Path, *, outputs: bool = False) -> Path:
+    """Write ``dest`` (a .tar.gz) for the run in ``folder``; return its path."""
+    record = read_record(folder)
+    with tempfile.TemporaryDirectory(prefix="repro-export-") as tmp:
+        staging = Path(tmp)
+        has_bundle = False
+        if record.git_sha and repo is not None:
+            has_bundle = write_bundle(repo, record.git_sha, staging / BUNDLE)
+        manifest = {"format": FORMAT, "run_id": record.id, "git_sha": record.git_sha,
+                    "bundle": BUNDLE if has_bundle else None, "outputs": outputs}  # fmt: skip
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        with tarfile.open(dest, "w:gz") as tar:
+            tar.add(staging / MANIFEST, arcname=MANIFEST)
+            if has_bundle:
+                tar.add(staging / BUNDLE, arcname=BUNDLE)
+            for path in sorted(folder.rglob("*")):
+                relative = path.relative_to(folder)
+                if not outputs and relative.parts and relative.parts[0] == "outputs":
+                    continue
+                if path.is_file():
+                    tar.add(path, arcname=f"{record.id}/{relative.as_posix()}")
+    return dest
+
+
+def import_export(archive: Path, runs_dir: Path, repo: Path | None) -> str:
+    """Unpack an exported run into ``runs_dir`` and fetch its code bundle; return the run id."""
+    with tempfile.TemporaryDirectory(prefix="repro-import-") as tmp:
+        staging = Path(tmp)
+        try:
+            with tarfile.open(archive, "r:*") as tar:
+                _safe_extract(tar, staging)
+        except (tarfile.TarError, OSError) as exc:
+            raise UsageError(f"{archive} is not a run exported by `repro export`: {exc}") from exc
+        manifest_path = staging / MANIFEST
+        if not manifest_path.is_file():
+            raise UsageError(f"{archive} has no {MANIFEST}: not made by `repro export`")
+        manifest = json.loads(manifest_path.read_text())
+        run_id = str(manifest.get("run_id", ""))
+        if not RUN_ID_RE.match(run_id) or not (staging / run_id / "run.yaml").is_file():
+            raise UsageError(f"{archive} holds no valid run record")
+        if manifest.get("bundle") and repo is not None:
+            fetched = _git(repo, "fetch", "--quiet", str(staging / BUNDLE), BUNDLE_REF)
+            if fetched.returncode != 0:
+                raise UsageError(f"could not fetch the run's commits: {fetched.stderr.strip()}")
+        target = runs_dir / run_id
+        if not target.exists():
+            runs_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(staging / run_id, target)
+            (target / "outputs").mkdir(exist_ok=True)
+    return run_id
+
+
+def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract refusing links, devices and paths that leave ``dest`` (an archive is input)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in tar.getmembers():  # Pythons without extraction filters
+        target = (dest / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or not target.is_relative_to(root):
+            raise tarfile.TarError(f"unsafe member {member.name!r}")
+    tar.extractall(dest)
