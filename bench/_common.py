@@ -16,8 +16,9 @@ CACHE = ROOT / ".cache" / "bench"
 def wall(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
     """Seconds one run of ``cmd`` takes, output discarded; fails loudly on a non-zero exit."""
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - start
 
 

@@ -21,9 +21,22 @@ from pathlib import Path
 from _common import CACHE, ROOT, median_wall, report, wall
 
 ML_STACK = [
-    "torch==2.13.0", "numpy", "scipy", "pandas", "scikit-learn", "matplotlib", "pyyaml", "tqdm",
-    "tensorboard", "pillow", "requests", "rich", "pytest", "hypothesis", "jupyterlab",
-]  # fmt: skip
+    "torch==2.13.0",
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "matplotlib",
+    "pyyaml",
+    "tqdm",
+    "tensorboard",
+    "pillow",
+    "requests",
+    "rich",
+    "pytest",
+    "hypothesis",
+    "jupyterlab",
+]
 
 
 def bench_venv() -> Path:
@@ -43,8 +56,9 @@ def main() -> None:
     venv = bench_venv()
     python = str(venv / "bin" / "python")
     repro = str(venv / "bin" / "repro")
-    count = subprocess.run([python, "-m", "pip", "list", "--format=freeze"], capture_output=True,
-                           text=True, check=True).stdout.count("\n")  # fmt: skip
+    count = subprocess.run(
+        [python, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
+    ).stdout.count("\n")
     print(f"environment: {count} packages ({venv})")
     work = Path(tempfile.mkdtemp(prefix="repro-bench-"))
     subprocess.run(["git", "init", "-q", str(work)], check=True)
@@ -63,8 +77,13 @@ def main() -> None:
         recorded = wall([repro, "run", "--local", "noop.py"], cwd=work, env=env)
         added.append(recorded - plain)
     extra_ms = statistics.median(added) * 1000
-    report("repro run --local noop.py, added time (median)", extra_ms, "<= 150 ms",
-           extra_ms <= 150, "ms")  # fmt: skip
+    report(
+        "repro run --local noop.py, added time (median)",
+        extra_ms,
+        "<= 150 ms",
+        extra_ms <= 150,
+        "ms",
+    )
 
     help_ms = median_wall([repro, "--help"], cwd=work, env=env) * 1000
     report("repro --help", help_ms, "<= 150 ms", help_ms <= 150, "ms")

@@ -1,7 +1,7 @@
 """Run every benchmark in this folder (``*_bench.py``) and print their ratios.
 
-    python bench/run_all.py            # all of them
-    python bench/run_all.py cli lock   # some of them, by name
+python bench/run_all.py            # all of them
+python bench/run_all.py cli lock   # some of them, by name
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ def main() -> int:
         if wanted and name not in wanted:
             continue
         print(f"\n## {name}", flush=True)
-        failures += subprocess.run([sys.executable, str(script)], cwd=HERE, check=False).returncode != 0
+        failures += (
+            subprocess.run([sys.executable, str(script)], cwd=HERE, check=False).returncode != 0
+        )
     return 1 if failures else 0
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from projects import make_repo
 
+from projects import make_repo
 from reprostack.cli import cli
 
 FAKE_BIN = Path(__file__).parent / "fake_bin"
