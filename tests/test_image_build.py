@@ -77,8 +77,10 @@ def package(tmp_path_factory: pytest.TempPathFactory, docker_client: Any, base_i
             ) -> dict[str, Any]:  # fmt: skip
     """The package case built once, prod and dev, with the legacy builder (the SDK path)."""
     config = _project(tmp_path_factory.mktemp("cases"), "package", docker_client)
-    prod = build_image(config, "prod", builder="legacy", client=docker_client)
-    dev = build_image(config, "dev", builder="legacy", client=docker_client)
+    # reuse=False: both go through the builder in this session, so they share its cache even
+    # when an earlier session left one of the two tags behind.
+    prod = build_image(config, "prod", builder="legacy", reuse=False, client=docker_client)
+    dev = build_image(config, "dev", builder="legacy", reuse=False, client=docker_client)
     return {"config": config, "prod": prod, "dev": dev}
 
 

@@ -133,7 +133,7 @@ def test_dev_and_prod_share_the_builder_and_deps_stages_verbatim() -> None:
     for case in CASES:
         dev, prod = (split_header(_render(case, v))[1] for v in ("dev", "prod"))
         shared_dev = dev.split("\n# dev:", 1)[0]
-        shared_prod = prod.split("\n# wheel:", 1)[0].split("\n# prod:", 1)[0]
+        shared_prod = prod.split("\n# project:", 1)[0].split("\n# prod:", 1)[0]
         stages = lambda text: text.split("\n", 1)[1]  # noqa: E731 - skip the naming first line
         assert stages(shared_dev) == stages(shared_prod), case
         assert "FROM deps AS dev" in dev and "FROM deps AS prod" in prod

@@ -49,7 +49,7 @@ def main():
             assert shutil.which(compiler) is None, f"compiler {compiler} in prod"
         assert os.getcwd() == "/app"
         assert os.path.isfile("/app/train.py"), "code missing"
-        for kept_out in (".env", ".git", "data", "runs"):
+        for kept_out in (".env", ".git", "data", "runs", "wheels"):
             assert not os.path.exists(os.path.join("/app", kept_out)), f"{kept_out} in prod"
         if package:
             import caseapp

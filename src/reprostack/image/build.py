@@ -22,6 +22,7 @@ from reprostack.image.context import (
     credential_indexes,
     export_code,
     index_options,
+    wheelhouses,
     write_lock_dir,
 )
 from reprostack.image.pins import PINS_NAME, BasePin, check_pin, read_pins, resolve_pin, write_pins
@@ -178,7 +179,8 @@ def prepare_context(plan: ImagePlan, context: Path) -> None:
         (context / "ca").mkdir()
         (context / "ca" / "ca-bundle.crt").write_bytes(plan.ca)
     if plan.code is not None:
-        export_code(plan.code, context / "code")
+        root = plan.code.repo / plan.code.subdir if plan.code.subdir else plan.code.repo
+        export_code(plan.code, context / "code", wheelhouses(plan.prod_lock, root))
 
 
 def _refuse_credentials(plan: ImagePlan) -> None:
@@ -229,7 +231,6 @@ def _build_legacy(
         stream = client.api.build(
             path=str(context),
             dockerfile="Dockerfile",
-            labels=labels,
             rm=True,
             forcerm=True,
             pull=False,
@@ -249,7 +250,29 @@ def _build_legacy(
                 log.emit("info", str(chunk["status"]))
     if error is not None or image_id is None:
         raise _failure(plan, log, error or "the builder ended without an image")
-    return image_id
+    return _label(client, image_id, labels)
+
+
+def _label(client: Any, image_id: str, labels: dict[str, str]) -> str:
+    """Put ``labels`` on an image with one LABEL step; return the labelled image's id.
+
+    The SDK's ``labels=`` makes the legacy builder add one step per label, which costs a
+    second on every rebuild; one ``FROM <id>`` plus ``LABEL`` build costs one step.
+    """
+    from reprostack.engine import engine_errors
+
+    pairs = " ".join(f"{key}={_quote(value)}" for key, value in sorted(labels.items()))
+    with tempfile.TemporaryDirectory(prefix="repro-label-") as tmp:
+        (Path(tmp) / "Dockerfile").write_text(f"FROM {image_id}\nLABEL {pairs}\n")
+        with engine_errors("labelling the image"):
+            image, _ = client.images.build(path=tmp, rm=True, pull=False)
+    return str(image.id)
+
+
+def _quote(value: str) -> str:
+    """Quote a LABEL value: no variable expansion, no line breaks."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return '"' + escaped.replace("\n", " ") + '"'
 
 
 def _build_buildkit(

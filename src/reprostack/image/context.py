@@ -169,10 +169,11 @@ def write_lock_dir(dest: Path, lock: Path, extra: tuple[Path, ...] = ()) -> None
         shutil.copytree(source, placed, dirs_exist_ok=True)
 
 
-def export_code(code: CodeSource, dest: Path) -> None:
+def export_code(code: CodeSource, dest: Path, exclude: tuple[str, ...] = ()) -> None:
     """Write the project's code at ``code.sha`` plus ``code.patch`` into ``dest``.
 
-    Files matched by the project's ``.dockerignore`` are left out, as a docker build would.
+    Files matched by the project's ``.dockerignore`` are left out, as a docker build would,
+    and so are ``exclude`` (project-relative folders, such as a lock's wheelhouse).
     """
     with tempfile.TemporaryDirectory(prefix="repro-code-") as tmp:
         staging = Path(tmp) / "tree"
@@ -193,6 +194,7 @@ def export_code(code: CodeSource, dest: Path) -> None:
             _apply_patch(staging, code.patch, Path(tmp))
         project = staging / code.subdir if code.subdir else staging
         patterns = _dockerignore(project / ".dockerignore")
+        patterns += [(False, folder) for folder in exclude]
         _copy_filtered(project, dest, patterns)
 
 
@@ -269,6 +271,19 @@ def _secret_file(path: Path) -> bool:
     if path.is_symlink() or not path.is_file() or path.stat().st_size > _KEY_SCAN_LIMIT:
         return False
     return holds_keys(path.read_bytes())
+
+
+def wheelhouses(lock: Path, root: Path) -> tuple[str, ...]:
+    """Return the project-relative folders a lock names with ``--find-links``.
+
+    They reach the build with the lock; in prod's code they would only be dead weight.
+    """
+    out = []
+    for target in _local_find_links(lock.read_text(encoding="utf-8")):
+        folder = (lock.parent / target).resolve()
+        if folder.is_relative_to(root.resolve()):
+            out.append(folder.relative_to(root.resolve()).as_posix())
+    return tuple(out)
 
 
 def _local_find_links(text: str) -> list[str]:

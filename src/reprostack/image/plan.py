@@ -27,7 +27,7 @@ from reprostack.image.tags import LABEL_PREFIX, content_hash, image_tags, reposi
 LOCK_DIR = "lockfiles"
 # Part of every content hash: bump it when what goes into a context changes (export rules,
 # context layout), so that images built by the old rules are not taken for current ones.
-HASH_FORMAT = "2"
+HASH_FORMAT = "3"
 
 
 @dataclass(frozen=True)
