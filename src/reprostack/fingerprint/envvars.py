@@ -48,6 +48,15 @@ ALLOWED_PREFIXES = (
     "REPRO_",
 )
 
+# Per-run values already in run.yaml / the container block; recording them in env would make
+# every two runs differ.
+PER_RUN_NAMES = frozenset(
+    {
+        "REPRO_RUN_ID", "REPRO_RUN_DIR", "REPRO_OUTPUT_DIR", "REPRO_IMAGE_ID", "REPRO_IMAGE_TAG",
+        "REPRO_IMAGE_DIGEST", "REPRO_BASE_IMAGE",
+    }
+)  # fmt: skip
+
 
 def read_env(
     environ: Mapping[str, str], extra_names: Iterable[str] = (), never: Iterable[str] = ()
@@ -58,7 +67,7 @@ def read_env(
     run, never recorded).
     """
     extra = set(extra_names)
-    skip = set(never)
+    skip = set(never) | PER_RUN_NAMES
     recorded = {}
     for name, value in environ.items():
         if name in skip:

@@ -398,14 +398,23 @@ def rebuild_from_record(
         )
     dockerfile = env / "dockerfiles" / f"Dockerfile.{variant}"
     patch_file = run_dir / "source.patch"
-    built = build_image(
-        config,
-        variant,
-        dockerfile=dockerfile if dockerfile.is_file() else None,
-        lock_dir=env / "lockfiles",
-        sha=getattr(record, "git_sha", None) if variant == "prod" else None,
-        patch=patch_file.read_bytes() if variant == "prod" and patch_file.is_file() else None,
-        progress=progress,
-        client=client,
-    )
+    # The recorded locks sit next to the project's own lockfiles/ so that relative options in
+    # them (`--find-links ../wheels`) find the project's wheelhouse, as when they were made.
+    staged = Path(tempfile.mkdtemp(prefix=".repro-recorded-locks-", dir=config.root))
+    try:
+        for lock in sorted((env / "lockfiles").glob("*")):
+            if lock.is_file():
+                shutil.copy2(lock, staged / lock.name)
+        built = build_image(
+            config,
+            variant,
+            dockerfile=dockerfile if dockerfile.is_file() else None,
+            lock_dir=staged,
+            sha=getattr(record, "git_sha", None) if variant == "prod" else None,
+            patch=patch_file.read_bytes() if variant == "prod" and patch_file.is_file() else None,
+            progress=progress,
+            client=client,
+        )
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
     return built.id
