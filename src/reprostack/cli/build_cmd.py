@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -58,7 +59,14 @@ def dockerfile(dev: bool, prod: bool, force: bool) -> None:
     help="BuildKit through the docker CLI, or the engine's legacy builder (auto: BuildKit "
     "when a CLI can drive it; env REPRO_BUILDER also chooses).",
 )
-def build(dev: bool, prod: bool, force: bool, no_cache: bool, repin: bool, builder: str) -> None:
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="With --prod: build twice without cache and list every file that differs (exit 1).",
+)
+def build(
+    dev: bool, prod: bool, force: bool, no_cache: bool, repin: bool, builder: str, verify: bool
+) -> None:
     """Build the images."""
     from reprostack.engine import connect
     from reprostack.image.build import build_image, pin_bases
@@ -86,6 +94,28 @@ def build(dev: bool, prod: bool, force: bool, no_cache: bool, repin: bool, build
                 f"{built.builder}; {built.cached}/{built.steps - built.from_steps} steps cached"
             )
         click.echo(built.tags[0])
+    if verify:
+        _verify(config, client, builder, prod)
+
+
+def _verify(config: Any, client: Any, builder: str, prod: bool) -> None:
+    """Two clean prod builds, compared file by file."""
+    from reprostack.errors import CheckFailed, UsageError
+    from reprostack.image.verify import verify_build
+
+    if not prod:
+        raise UsageError("--verify checks the prod image: use `repro build --prod --verify`")
+    info("verifying: two prod builds without cache")
+    result = verify_build(config, client=client, builder=builder)
+    if result.reproducible:
+        info(f"reproducible: {result.files} paths identical in two clean builds")
+        return
+    for path in result.differing:
+        click.echo(f"differs: {path}")
+    raise CheckFailed(
+        f"{len(result.differing)} of {result.files} paths differ between two clean builds",
+        hint="make the differing files deterministic (SOURCE_DATE_EPOCH, sorted inputs)",
+    )
 
 
 class _Progress:

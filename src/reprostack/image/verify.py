@@ -1,0 +1,91 @@
+"""``repro build --prod --verify``: build twice from nothing and compare the two filesystems.
+
+Content, mode and owner of every file are compared; modification times are not (the legacy
+builder cannot fix them). A file that differs means the build is not reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from reprostack.config import Config
+
+# What a file is, for the comparison: everything but its timestamps.
+FileFacts = tuple[str, int, int, int, str]
+
+
+@dataclass
+class VerifyResult:
+    """The two images and the paths whose facts differ between them."""
+
+    first: str
+    second: str
+    files: int = 0
+    differing: list[str] = field(default_factory=list)
+
+    @property
+    def reproducible(self) -> bool:
+        """True when the two builds hold the same files, bit for bit."""
+        return not self.differing
+
+
+class _StreamReader:
+    """A file-like view of the docker SDK's chunk iterator (for tarfile's stream mode)."""
+
+    def __init__(self, chunks: Any) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            try:
+                self._buffer += next(self._chunks)
+            except StopIteration:
+                break
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+def filesystem_facts(client: Any, image_id: str) -> dict[str, FileFacts]:
+    """``{path: (type, mode, uid, gid, sha256 or link target)}`` of an image's filesystem."""
+    container = client.containers.create(image_id, command=["true"], entrypoint=[])
+    try:
+        stream: IO[bytes] = _StreamReader(container.export())  # type: ignore[assignment]
+        facts: dict[str, FileFacts] = {}
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                if member.isfile():
+                    handle = tar.extractfile(member)
+                    digest = hashlib.sha256(handle.read() if handle else b"").hexdigest()
+                    kind = "file"
+                elif member.issym() or member.islnk():
+                    kind, digest = "link", member.linkname
+                else:
+                    kind, digest = "dir" if member.isdir() else "other", ""
+                facts[member.name] = (kind, member.mode, member.uid, member.gid, digest)
+        return facts
+    finally:
+        container.remove(force=True)
+
+
+def compare_filesystems(a: dict[str, FileFacts], b: dict[str, FileFacts]) -> list[str]:
+    """Paths present in one only, or whose facts differ, sorted."""
+    return sorted(path for path in set(a) | set(b) if a.get(path) != b.get(path))
+
+
+def verify_build(config: Config, *, client: Any, builder: str = "auto") -> VerifyResult:
+    """Build the prod image twice without cache and compare the results."""
+    from reprostack.image.build import build_image
+
+    ids = [
+        build_image(config, "prod", no_cache=True, reuse=False, client=client, builder=builder).id
+        for _ in range(2)
+    ]
+    first, second = (filesystem_facts(client, image_id) for image_id in ids)
+    return VerifyResult(ids[0], ids[1], len(first), compare_filesystems(first, second))
