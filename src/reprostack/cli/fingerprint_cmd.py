@@ -22,17 +22,9 @@ def fingerprint(as_json: bool, image: str | None) -> None:
 
             data = fingerprint_image(config, image)
         else:
-            import os
+            from reprostack.fingerprint.project import project_fingerprint
 
-            from reprostack.fingerprint.collect import collect
-
-            data, _ = collect(
-                config.root,
-                environ={**os.environ, **config.env},  # what a run would see
-                env_names=tuple(config.env),
-                never_env=config.run.pass_env,
-                exclude=(config.runs_dir,),
-            )
+            data, _ = project_fingerprint(config)
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:

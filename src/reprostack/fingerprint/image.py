@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import reprostack
 from reprostack.config import Config
 from reprostack.errors import EnvironmentMissing, UsageError
-from reprostack.fingerprint.collect import collect
 from reprostack.fingerprint.probe import CONTAINER_KEYS
+from reprostack.fingerprint.project import project_fingerprint
 
 PROBE_MOUNT = "/opt/reprostack-probe"
 # The image's own Python: repro images put their venv first on PATH; others have python3.
@@ -91,11 +90,5 @@ def fingerprint_image(config: Config, image_ref: str) -> dict[str, Any]:
             f"image {image_ref} is not on this engine (repro never pulls implicitly)",
             hint="build it with `repro build`, or `docker pull` it yourself",
         ) from exc
-    host, _ = collect(
-        config.root,
-        environ={**os.environ, **config.env},  # what a run would see
-        env_names=tuple(config.env),
-        never_env=config.run.pass_env,
-        exclude=(config.runs_dir,),
-    )
+    host, _ = project_fingerprint(config)
     return merge(host, run_probe(client, image.id), container_facts(image))

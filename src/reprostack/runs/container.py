@@ -17,8 +17,8 @@ from typing import Any, BinaryIO
 
 from reprostack.config import Config
 from reprostack.errors import CheckFailed, ReproError
-from reprostack.fingerprint.collect import collect
 from reprostack.fingerprint.image import container_facts, merge, run_probe
+from reprostack.fingerprint.project import project_fingerprint
 from reprostack.runs.diff import diff_fingerprints, render_diff
 from reprostack.runs.gpus import device_requests
 from reprostack.runs.local import RunFailedToStart
@@ -109,8 +109,7 @@ def run_in_container(
         requests = device_requests(gpus or config.run.gpus, nvidia_runtime(client))
         facts = container_facts(image)
         env = container_env(session, facts, dict(os.environ))
-        host, _ = collect(config.root, environ=env, env_names=tuple(config.env),
-                          never_env=config.run.pass_env, exclude=(config.runs_dir,))  # fmt: skip
+        host, _ = project_fingerprint(config, env)
         session.prepare(env, merge(host, run_probe(client, image.id), facts))
     except ReproError as exc:
         session.fail_before_start(exc.message)

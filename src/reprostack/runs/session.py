@@ -15,7 +15,8 @@ from typing import Any
 from reprostack import __version__
 from reprostack.atomic import write_bytes
 from reprostack.config import CONFIG_NAME, Config
-from reprostack.fingerprint.collect import collect, lockfile_hashes
+from reprostack.fingerprint.collect import lockfile_hashes
+from reprostack.fingerprint.project import project_fingerprint
 from reprostack.redact import redact_argv
 from reprostack.runs.configs import capture_configs
 from reprostack.runs.ids import allocate_run_dir
@@ -88,13 +89,7 @@ class RunSession:
         self, run_env: Mapping[str, str], fingerprint: dict[str, Any] | None = None
     ) -> None:
         """Record the fingerprint, the patch, env/ copies and config/ copies."""
-        state_fp, state = collect(
-            self.config.root,
-            environ=run_env,
-            env_names=tuple(self.config.env),
-            never_env=self.config.run.pass_env,
-            exclude=(self.config.runs_dir,),
-        )
+        state_fp, state = project_fingerprint(self.config, run_env)
         write_bytes(self.folder / PATCH_FILE, state.patch)
         write_fingerprint(self.folder, fingerprint or state_fp)
         self._copy_env_files()

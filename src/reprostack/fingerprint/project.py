@@ -1,0 +1,30 @@
+"""The host fingerprint of a project, with repro.yaml's env allow-list and exclusions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from reprostack.config import Config
+from reprostack.fingerprint.collect import collect
+from reprostack.fingerprint.git import GitState
+
+
+def project_fingerprint(
+    config: Config, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], GitState]:
+    """The fingerprint a run of ``config``'s project records, and the git state behind it.
+
+    ``environ`` is the run's environment; by default the caller's plus repro.yaml's ``env:``,
+    which is what a run would see. ``run.pass_env`` variables are never recorded and the runs
+    folder never enters the patch.
+    """
+    env = {**os.environ, **config.env} if environ is None else environ
+    return collect(
+        config.root,
+        environ=env,
+        env_names=tuple(config.env),
+        never_env=config.run.pass_env,
+        exclude=(config.runs_dir,),
+    )
