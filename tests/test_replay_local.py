@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,9 @@ print("version", Path("VERSION").read_text().strip())
 
 
 def repro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False,
-                          timeout=120)  # fmt: skip
+    return subprocess.run(
+        [*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
+    )
 
 
 def run_ids(project: Path) -> list[str]:
@@ -157,3 +159,28 @@ def test_import_rejects_a_foreign_archive(tmp_path: Path) -> None:
     result = repro(project, "replay", str(bogus))
     assert result.returncode == 125
     assert "has no repro-export.json: not made by `repro export`" in result.stderr
+
+
+def test_replay_checks_the_driver_against_the_recorded_cuda_first(tmp_path: Path) -> None:
+    project = demo_project(tmp_path / "p")
+    assert repro(project, "run", "train.py").returncode == 0
+    run_id = run_ids(project)[0]
+    fp_path = project / "runs" / run_id / "fingerprint.json"
+    fp = json.loads(fp_path.read_text())
+    fp["cuda"] = {"runtime_version": "12.4", "cudnn_version": "9.1.0"}
+    fp_path.write_text(json.dumps(fp))
+    fake = Path(__file__).parent / "fake_bin"
+    case = Path(__file__).parent / "fixtures" / "nvidia-smi" / "r470-gt1030"
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "FAKE_NVIDIA_SMI_CASE": str(case)}
+    result = subprocess.run(
+        [*REPRO, "replay", run_id],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 125
+    assert "cannot run run" in result.stderr
+    assert "CUDA 12.4 needs NVIDIA driver >= 525.60.13; this host has 470.74" in result.stderr
+    assert run_ids(project) == [run_id]

@@ -41,6 +41,10 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
             info(f"repro: imported run {run_ref} from the archive")
         result = replay_run(config, run_ref, force=force, rebuild=rebuild)
     record = result.record
+    if result.checks:
+        from reprostack.doctor.checks import render_findings
+
+        info(render_findings(result.checks))
     info(f"repro: replay {record.id} of {result.original.id} {record.status} "
          f"(exit {record.exit_code})")  # fmt: skip
     info("fingerprint differences (expected: host only):")

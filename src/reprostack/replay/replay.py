@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from reprostack.config import Config, load_config
-from reprostack.errors import CheckFailed, UsageError
+from reprostack.doctor.checks import check_gpu_stack, render_findings
+from reprostack.doctor.compat import Finding
+from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
+from reprostack.fingerprint.nvidia import probe_nvidia
 from reprostack.fingerprint.python_env import read_packages, read_python
 from reprostack.replay.code import repository_of, restored_code
 from reprostack.replay.outputs import OutputComparison, compare_outputs
@@ -27,6 +29,7 @@ class ReplayResult:
     record: RunRecord
     fingerprint_diff: FingerprintDiff
     outputs: OutputComparison
+    checks: list[Finding]
 
 
 def environment_diff(recorded: dict[str, Any], current: dict[str, Any]) -> FingerprintDiff:
@@ -58,6 +61,24 @@ def check_local_environment(run_id: str, recorded: dict[str, Any], force: bool) 
         )
 
 
+def check_gpu_stack_for(run_id: str, recorded: dict[str, Any], force: bool) -> list[Finding]:
+    """``repro doctor``'s driver and GPU checks against the CUDA the run loaded.
+
+    An error (a driver too old for that CUDA, a GPU it cannot target) stops the replay before
+    anything is built or run, unless ``force``; warnings are returned to be shown.
+    """
+    cuda = (recorded.get("cuda") or {}).get("runtime_version")
+    probe = probe_nvidia()
+    findings = check_gpu_stack(probe.info, cuda, probe.problem)
+    errors = [f for f in findings if f.level == "error"]
+    if errors and not force:
+        raise EnvironmentMissing(
+            f"this host cannot run run {run_id}'s CUDA stack:\n" + render_findings(errors),
+            hint="fix the driver as shown, or pass --force to try anyway",
+        )
+    return [f for f in findings if f.level != "ok"]
+
+
 def replay_config(config: Config, code_root: Path) -> Config:
     """The restored project's config, recording into the original project's runs folder."""
     restored = load_config(code_root)
@@ -73,7 +94,6 @@ def replay_run(
     rebuild: bool = False,
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
-    on_start: Callable[[str], None] | None = None,
 ) -> ReplayResult:
     """Re-run the run named by ``ref`` and return how the new run compares to it."""
     folder = resolve_run(config.runs_dir, ref)
@@ -85,6 +105,7 @@ def replay_run(
             "commit), so its exact code cannot be restored",
             hint="commit the project once; later runs can be replayed",
         )
+    checks = check_gpu_stack_for(original.id, recorded_fp, force)
     if original.mode == "local":
         check_local_environment(original.id, recorded_fp, force)
     patch = (folder / PATCH_FILE).read_bytes() if (folder / PATCH_FILE).exists() else b""
@@ -116,6 +137,7 @@ def replay_run(
             )  # fmt: skip
     new_folder = config.runs_dir / record.id
     return ReplayResult(
+        checks=checks,
         original=original,
         record=record,
         fingerprint_diff=diff_fingerprints(recorded_fp, read_fingerprint(new_folder)),
