@@ -19,11 +19,12 @@ import os
 import re
 import shutil
 import subprocess
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 XML_ARGS = ("-q", "-x")
 COMPUTE_CAP_ARGS = ("--query-gpu=index,uuid,compute_cap", "--format=csv,noheader")
@@ -74,6 +75,10 @@ def probe_nvidia(env: Mapping[str, str] | None = None, timeout: float = 10.0) ->
     exe = shutil.which("nvidia-smi", path=environ.get("PATH", os.defpath))
     if exe is None:
         return NvidiaProbe(info=None, problem=NOT_FOUND)
+    # Imported here: concurrent.futures pulls in logging, ~10 ms on every run's start even
+    # on hosts without a driver.
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=2) as pool:
         xml_future = pool.submit(_run, [exe, *XML_ARGS], environ, timeout)
         cap_future = pool.submit(_run, [exe, *COMPUTE_CAP_ARGS], environ, timeout)
@@ -144,6 +149,8 @@ def parse_nvidia_xml(text: str) -> dict[str, Any] | None:
 
 def _xml_root(text: str) -> ET.Element | None:
     """Return the ``nvidia_smi_log`` element of ``text``, or ``None``."""
+    import xml.etree.ElementTree as ET  # only hosts with nvidia-smi pay for it
+
     start = text.find("<")
     if start < 0 or "<!ENTITY" in text:
         # nvidia-smi never declares entities; refusing them keeps entity expansion out.
