@@ -61,7 +61,9 @@ class RunRecord:
 
 def write_record(folder: Path, record: RunRecord) -> None:
     """Write ``run.yaml`` atomically: readers never see half a record."""
-    text = yaml.safe_dump(record.to_dict(), sort_keys=False, allow_unicode=True, width=100)
+    # allow_unicode=False: PyYAML writes NEL and line/paragraph separators raw and then reads
+    # them back as line breaks; escaped, every string round-trips exactly.
+    text = yaml.safe_dump(record.to_dict(), sort_keys=False, allow_unicode=False, width=100)
     write_text(folder / RUN_FILE, text)
 
 
