@@ -225,6 +225,13 @@ def _build_legacy(
     """Drive the legacy builder through the SDK, streaming its output into ``log``."""
     from reprostack.engine import engine_errors
 
+    # The labels go on as one LABEL step at the end of the context's copy of the Dockerfile:
+    # the SDK's ``labels=`` makes the legacy builder add one step per label, and a second
+    # `FROM <id>` build costs a whole builder run. The committed Dockerfile stays unlabelled
+    # (its text is deterministic); only this last, always-changing step differs.
+    dockerfile = context / "Dockerfile"
+    with dockerfile.open("a", encoding="utf-8") as handle:
+        handle.write(f"\n{_label_instruction(labels)}\n")
     image_id: str | None = None
     error: str | None = None
     with engine_errors(f"building {plan.tag}"):
@@ -250,23 +257,12 @@ def _build_legacy(
                 log.emit("info", str(chunk["status"]))
     if error is not None or image_id is None:
         raise _failure(plan, log, error or "the builder ended without an image")
-    return _label(client, image_id, labels)
+    return image_id
 
 
-def _label(client: Any, image_id: str, labels: dict[str, str]) -> str:
-    """Put ``labels`` on an image with one LABEL step; return the labelled image's id.
-
-    The SDK's ``labels=`` makes the legacy builder add one step per label, which costs a
-    second on every rebuild; one ``FROM <id>`` plus ``LABEL`` build costs one step.
-    """
-    from reprostack.engine import engine_errors
-
-    pairs = " ".join(f"{key}={_quote(value)}" for key, value in sorted(labels.items()))
-    with tempfile.TemporaryDirectory(prefix="repro-label-") as tmp:
-        (Path(tmp) / "Dockerfile").write_text(f"FROM {image_id}\nLABEL {pairs}\n")
-        with engine_errors("labelling the image"):
-            image, _ = client.images.build(path=tmp, rm=True, pull=False)
-    return str(image.id)
+def _label_instruction(labels: dict[str, str]) -> str:
+    """One ``LABEL`` instruction holding every label, sorted."""
+    return "LABEL " + " ".join(f"{key}={_quote(value)}" for key, value in sorted(labels.items()))
 
 
 def _quote(value: str) -> str:
