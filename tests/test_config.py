@@ -169,3 +169,10 @@ def test_structured_garbage_never_escapes_as_another_exception(data: dict[str, o
         parse_config(yaml.safe_dump(data), root=ROOT, path=PATH)
     except ConfigError as error:
         assert error.problems
+
+
+def test_a_key_given_twice_is_an_error() -> None:
+    assert problems("name: a\nrun:\n  mode: dev\n  mode: local\n") == [
+        "repro.yaml:4: run.mode: given twice (first on line 3); YAML would keep only this one "
+        "silently: remove one"
+    ]

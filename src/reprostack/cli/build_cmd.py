@@ -81,7 +81,7 @@ def build(
     write_dockerfiles(config, variants, force=force)
     for variant in variants:
         info(f"building the {variant} image")
-        printer = _Progress()
+        printer = BuildProgress()
         built = build_image(
             config, variant, no_cache=no_cache, progress=printer, builder=builder, client=client
         )
@@ -118,7 +118,7 @@ def _verify(config: Any, client: Any, builder: str, prod: bool) -> None:
     )
 
 
-class _Progress:
+class BuildProgress:
     """Print each build step once, marked when it came from the cache, with elapsed time."""
 
     def __init__(self) -> None:
@@ -131,6 +131,8 @@ class _Progress:
         elif event.kind == "step":
             self.flush()
             self.pending = event
+        elif event.kind == "done":
+            self.flush()
 
     def flush(self) -> None:
         if self.pending is not None:

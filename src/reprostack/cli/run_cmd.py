@@ -57,9 +57,10 @@ def run(
         if chosen == "local":
             record = run_local(config, request, gpus=gpus)
         else:
+            from reprostack.cli.build_cmd import BuildProgress
             from reprostack.runs.container import run_in_container
 
-            record = run_in_container(config, request, gpus=gpus)
+            record = run_in_container(config, request, gpus=gpus, progress=BuildProgress())
     run_dir = config.runs_dir / record.id
     info(f"repro: run {record.id} {record.status} (exit {record.exit_code}); record in {run_dir}")
     if record.status == "interrupted":

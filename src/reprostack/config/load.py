@@ -54,6 +54,8 @@ def parse_config(text: str, *, root: Path, path: Path | None) -> Config:
     label = path.name if path is not None else CONFIG_NAME
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # Constructing can fail too (an unknown tag such as `!python/object`).
+        data: Any = {} if node is None else yaml.SafeLoader("").construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{label}:{mark.line + 1}" if mark is not None else label
@@ -62,13 +64,18 @@ def parse_config(text: str, *, root: Path, path: Path | None) -> Config:
             [f"{where}: not valid YAML: {problem}"],
             hint="check the indentation and quoting on that line",
         ) from exc
-    data: Any = {} if node is None else yaml.SafeLoader("").construct_document(node)
     lines: Lines = {}
     raw: dict[tuple[str, ...], str] = {}
+    duplicates: list[tuple[tuple[str, ...], int, int]] = []
     if node is not None:
-        _record_lines(node, (), lines, raw)
+        _record_lines(node, (), lines, raw, duplicates)
     validator = Validator(label, lines, root, raw)
     config = validator.build(data, text_sha256=hashlib.sha256(text.encode()).hexdigest(), path=path)
+    for key_path, first, line in duplicates:
+        validator.problems.append(
+            f"{label}:{line}: {'.'.join(key_path)}: given twice (first on line {first}); "
+            "YAML would keep only this one silently: remove one"
+        )
     if validator.problems:
         raise ConfigError(validator.problems, hint=f"fix {label} and run the command again")
     assert config is not None
@@ -76,11 +83,17 @@ def parse_config(text: str, *, root: Path, path: Path | None) -> Config:
 
 
 def _record_lines(
-    node: yaml.Node, path: tuple[str, ...], lines: Lines, raw: dict[tuple[str, ...], str]
+    node: yaml.Node,
+    path: tuple[str, ...],
+    lines: Lines,
+    raw: dict[tuple[str, ...], str],
+    duplicates: list[tuple[tuple[str, ...], int, int]],
 ) -> None:
     """Map every key path (``("lock", "tool")``) to its 1-based line and scalar text.
 
-    The text as written matters for messages: YAML reads ``python: 3.10`` as 3.1.
+    The text as written matters for messages: YAML reads ``python: 3.10`` as 3.1. A key
+    given twice in one mapping is collected in ``duplicates`` (path, first line, line): YAML
+    keeps the last value without a word.
     """
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.ScalarNode):
@@ -88,10 +101,13 @@ def _record_lines(
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             child = (*path, str(key_node.value))
-            lines[child] = key_node.start_mark.line + 1
-            _record_lines(value_node, child, lines, raw)
+            line = key_node.start_mark.line + 1
+            if child in lines and child != path:
+                duplicates.append((child, lines[child], line))
+            lines[child] = line
+            _record_lines(value_node, child, lines, raw, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*path, str(index))
             lines[child] = item.start_mark.line + 1
-            _record_lines(item, child, lines, raw)
+            _record_lines(item, child, lines, raw, duplicates)

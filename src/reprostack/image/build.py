@@ -154,6 +154,7 @@ def build_image(
             image_id = _build_buildkit(plan, context, labels, no_cache, log, config.platform)
         else:
             image_id = _build_legacy(client, plan, context, labels, no_cache, log, config)
+    log.emit("done", image_id)  # lets a progress printer close its last step
     _tag(client, image_id, plan.tag)
     _tag(client, image_id, plan.latest_tag)
     return BuiltImage(

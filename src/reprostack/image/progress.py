@@ -38,7 +38,7 @@ def count_instructions(dockerfile: str) -> int:
 class BuildEvent:
     """One thing worth telling the user: a step started, was cached, or printed a line."""
 
-    kind: str  # "step" | "cached" | "output" | "info"
+    kind: str  # "step" | "cached" | "output" | "info" | "done"
     text: str
     elapsed: float  # seconds since the build started
     step: int = 0  # 1-based step within its stage (legacy: within the file)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from reprostack.config import Config
 from reprostack.errors import CheckFailed, ReproError
@@ -24,6 +24,9 @@ from reprostack.runs.gpus import device_requests
 from reprostack.runs.local import RunFailedToStart
 from reprostack.runs.record import RunRecord
 from reprostack.runs.session import RunRequest, RunSession
+
+if TYPE_CHECKING:
+    from reprostack.image.progress import ProgressCallback
 
 RUN_MOUNT = "/repro/run"
 DEV_WORKDIR = "/workspace"
@@ -94,15 +97,19 @@ def run_in_container(
     image_ref: str | None = None,
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
+    progress: ProgressCallback | None = None,
 ) -> RunRecord:
-    """Run ``request`` in its mode's image (built first when missing or stale)."""
+    """Run ``request`` in its mode's image (built first when missing or stale).
+
+    ``progress`` receives the build's events when the image has to be built.
+    """
     from reprostack.engine import connect, nvidia_runtime
 
     client = connect()
     if image_ref is None:
         from reprostack.image.build import ensure_image
 
-        image_ref = ensure_image(config, request.mode)
+        image_ref = ensure_image(config, request.mode, progress=progress, client=client)
     image = client.images.get(image_ref)
     session = RunSession(config, request)
     try:
