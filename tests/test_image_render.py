@@ -58,6 +58,10 @@ CASES: dict[str, tuple[str, dict[str, object]]] = {
         'python: "3.11"\ncuda: auto\n',
         {"prod_pins": {"torch": "2.5.1", "nvidia-cuda-runtime-cu12": "12.4.127"}},
     ),
+    "cpu-py3.11-ca-index-secret": (
+        'python: "3.11"\ncuda: none\nbuild: {host_ca_bundle: true}\n',
+        {"has_ca": True, "index_secret": True},
+    ),
     "override-with-python": (
         'python: "3.11"\nbase_image: local/debian-python:bookworm\n',
         {"local_pin": True},
@@ -88,6 +92,8 @@ def _render(case: str, variant: str) -> str:
         has_ca=bool(options.get("has_ca", False)),
         dev_lock=bool(options.get("dev_lock", True)),
         install_project=bool(options.get("install_project", True)),
+        index_secret=bool(options.get("index_secret", False)),
+        dev_index_secret=bool(options.get("index_secret", False)),
     )  # fmt: skip
     return render_dockerfile(inputs)
 

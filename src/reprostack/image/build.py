@@ -2,11 +2,15 @@
 
 BuildKit is used through the docker CLI where one can drive it; otherwise the SDK drives the
 legacy builder. Either way the tags and labels are the same, and nothing is pulled except a
-base image that is not on the engine yet (explicitly, so that it can be pinned).
+base image that is not on the engine yet (explicitly, so that it can be pinned). A lock whose
+index needs credentials builds with BuildKit only: the values reach the pip steps as a secret
+(see :mod:`reprostack.image.credentials`); the legacy builder has no way to keep them out of
+a layer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -18,13 +22,8 @@ from typing import Any
 from reprostack.config import Config
 from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
 from reprostack.image.bases import choose_base
-from reprostack.image.context import (
-    credential_indexes,
-    export_code,
-    index_options,
-    wheelhouses,
-    write_lock_dir,
-)
+from reprostack.image.context import export_code, index_options, wheelhouses, write_lock_dir
+from reprostack.image.credentials import SECRET_ID, secret_file, secret_text
 from reprostack.image.pins import PINS_NAME, BasePin, check_pin, read_pins, resolve_pin, write_pins
 from reprostack.image.plan import ImagePlan, _lock_pins, lock_dir_of, plan_image
 from reprostack.image.progress import BuildLog, ProgressCallback, count_instructions
@@ -117,13 +116,17 @@ def build_image(
     repin: bool = False,
     reuse: bool = True,
     client: Any = None,
+    network: str | None = None,
 ) -> BuiltImage:
     """Build the ``variant`` image of ``config`` and tag it by content.
 
     The inputs are those of :func:`reprostack.image.plan.plan_image` (whose docstring lists
     what goes into the content hash). When the content tag already exists and neither
-    ``no_cache`` nor ``reuse=False`` is given, nothing is built. Returns the BuiltImage; raises
-    BuildFailed (exit 1) when a step fails, EnvironmentMissing (exit 3) without an engine.
+    ``no_cache`` nor ``reuse=False`` is given, nothing is built. ``network`` is the build's
+    network mode (``host`` reaches an index on the host's loopback). Returns the BuiltImage;
+    raises BuildFailed (exit 1) when a step fails, EnvironmentMissing (exit 3) without an
+    engine, and for a lock needing index credentials without BuildKit or without the
+    variables it names.
     """
     from reprostack.engine import connect, image_facts
 
@@ -144,16 +147,23 @@ def build_image(
                 id=facts["image_id"], tags=(plan.tag, plan.latest_tag), labels=facts["labels"],
                 content_hash=plan.content_hash, plan=plan, reused=True,
             )  # fmt: skip
-    _refuse_credentials(plan)
     chosen = _choose_builder(builder)
-    with tempfile.TemporaryDirectory(prefix="repro-build-") as tmp:
-        context = Path(tmp)
+    if plan.credentials and chosen != "buildkit":
+        _refuse_credentials(plan, builder)
+    secret = secret_text(plan.credentials) if plan.credentials else None
+    with contextlib.ExitStack() as stack:
+        # The secret's folder is its own temporary folder, never inside the context.
+        secret_path = stack.enter_context(secret_file(secret)) if secret is not None else None
+        context = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="repro-build-")))
         prepare_context(plan, context)
         log = BuildLog(progress, limit=count_instructions(plan.dockerfile))
         if chosen == "buildkit":
-            image_id = _build_buildkit(plan, context, labels, no_cache, log, config.platform)
+            image_id = _build_buildkit(
+                plan, context, labels, no_cache, log, config.platform, secret_path, network
+            )
         else:
-            image_id = _build_legacy(client, plan, context, labels, no_cache, log, config)
+            image_id = _build_legacy(client, plan, context, labels, no_cache, log, config,
+                                     network)  # fmt: skip
     log.emit("done", image_id)  # lets a progress printer close its last step
     _tag(client, image_id, plan.tag)
     _tag(client, image_id, plan.latest_tag)
@@ -184,24 +194,32 @@ def prepare_context(plan: ImagePlan, context: Path) -> None:
         export_code(plan.code, context / "code", wheelhouses(plan.prod_lock, root))
 
 
-def _refuse_credentials(plan: ImagePlan) -> None:
-    """Never let an index credential become a build argument, an ENV or a layer."""
-    locks = [plan.prod_lock, *([plan.dev_lock] if plan.dev_lock else [])]
-    for lock in locks:
-        lines = credential_indexes(lock.read_text(encoding="utf-8"))
-        if lines:
-            raise EnvironmentMissing(
-                f"{lock.name} uses an index that needs credentials ({lines[0]}); builds "
-                "cannot receive them without putting them into an image layer",
-                hint="mirror the packages to a project wheelhouse (--find-links) or an index "
-                "without credentials; BuildKit secret support is not implemented yet",
-            )
+def _refuse_credentials(plan: ImagePlan, builder: str) -> None:
+    """Refuse a build whose index needs credentials when BuildKit is not the builder.
+
+    The legacy builder could only receive them as a build argument, an ENV or a file in the
+    context, and each of those ends up in the image.
+    """
+    if _wanted(builder) == "legacy":
+        why = "the legacy builder was asked for"
+        hint = "build with --builder buildkit (and without REPRO_BUILDER=legacy)"
+    else:
+        why = "no docker CLI here can drive BuildKit"
+        hint = (
+            "install a docker CLI that drives BuildKit (the buildx plugin, or a docker CLI "
+            "older than 23.0, which uses DOCKER_BUILDKIT=1), then build again"
+        )
+    raise EnvironmentMissing(
+        f"{plan.credentials[0]}: this index needs credentials, which reach a build only as a "
+        f"BuildKit secret, and {why} (it could only put them into an image layer)",
+        hint=hint + "; or mirror the packages to a project wheelhouse (--find-links)",
+    )
 
 
 def _choose_builder(builder: str) -> str:
     from reprostack.engine import buildkit_available
 
-    wanted = os.environ.get("REPRO_BUILDER", builder) if builder == "auto" else builder
+    wanted = _wanted(builder)
     if wanted == "legacy":
         return "legacy"
     if buildkit_available():
@@ -214,6 +232,11 @@ def _choose_builder(builder: str) -> str:
     return "legacy"
 
 
+def _wanted(builder: str) -> str:
+    """Return the builder asked for: ``builder``, or REPRO_BUILDER when it is ``auto``."""
+    return os.environ.get("REPRO_BUILDER", builder) if builder == "auto" else builder
+
+
 def _build_legacy(
     client: Any,
     plan: ImagePlan,
@@ -222,6 +245,7 @@ def _build_legacy(
     no_cache: bool,
     log: BuildLog,
     config: Config,
+    network: str | None = None,
 ) -> str:
     """Drive the legacy builder through the SDK, streaming its output into ``log``."""
     from reprostack.engine import engine_errors
@@ -245,6 +269,7 @@ def _build_legacy(
             nocache=no_cache,
             decode=True,
             platform=_platform_arg(client, config.platform),
+            network_mode=network,
         )
         for chunk in stream:
             if "stream" in chunk:
@@ -279,8 +304,14 @@ def _build_buildkit(
     no_cache: bool,
     log: BuildLog,
     platform: str,
+    secret: Path | None = None,
+    network: str | None = None,
 ) -> str:
-    """Run a BuildKit build through the docker CLI (DOCKER_HOST is passed on as it is)."""
+    """Run a BuildKit build through the docker CLI (DOCKER_HOST is passed on as it is).
+
+    ``secret`` is the file holding the index credentials; the CLI hands it to BuildKit, which
+    mounts it only into the steps that ask for it (the argv names the file, not its content).
+    """
     from reprostack.engine import docker_cli
 
     cli = docker_cli()
@@ -293,6 +324,10 @@ def _build_buildkit(
         argv += ["--label", f"{key}={value}"]
     if no_cache:
         argv.append("--no-cache")
+    if secret is not None:
+        argv += ["--secret", f"id={SECRET_ID},src={secret}"]
+    if network is not None:
+        argv += ["--network", network]
     argv.append(str(context))
     try:
         proc = subprocess.Popen(

@@ -11,7 +11,13 @@ from reprostack import __version__
 from reprostack.config import Config
 from reprostack.errors import UsageError
 from reprostack.image.bases import BaseChoice, choose_base
-from reprostack.image.context import CodeSource, ca_bundle, code_source, project_is_package
+from reprostack.image.context import (
+    CodeSource,
+    ca_bundle,
+    code_source,
+    credential_indexes,
+    project_is_package,
+)
 from reprostack.image.pins import PINS_NAME, BasePin, read_pins
 from reprostack.image.render import (
     DOCKERFILE_DIR,
@@ -47,6 +53,9 @@ class ImagePlan:
     tag: str  # localhost/repro-<name>:<variant>-<12 hex>
     latest_tag: str
     labels: dict[str, str] = field(default_factory=dict)  # all but `.created`
+    # Lock lines whose index needs credentials (``prod.txt: --index-url https://${U}:${P}@…``):
+    # their values reach the build only as a BuildKit secret.
+    credentials: tuple[str, ...] = ()
 
     @property
     def base_pinned(self) -> str:
@@ -89,6 +98,11 @@ def plan_image(
         dev_lock = _require_lock(config, folder / "dev.txt")
     pins = read_pins(folder / PINS_NAME)
     prod_text = prod_lock.read_text(encoding="utf-8")
+    prod_credentials = [f"prod.txt: {line}" for line in credential_indexes(prod_text)]
+    credentials = list(prod_credentials)
+    if dev_lock is not None:
+        dev_text = dev_lock.read_text(encoding="utf-8")
+        credentials += [f"dev.txt: {line}" for line in credential_indexes(dev_text)]
     base = choose_base(config, _lock_pins(prod_text), _python_facts(pins))
     ca = ca_bundle(config)
     code = code_source(config, sha, patch) if variant == "prod" else None
@@ -105,6 +119,9 @@ def plan_image(
                 has_ca=ca is not None,
                 dev_lock=dev_lock is not None,
                 install_project=install_project,
+                index_secret=bool(prod_credentials),
+                # dev.txt names prod.txt as constraints: pip reads prod's index options too.
+                dev_index_secret=bool(credentials),
             )
         )
     _, body = split_header(text)
@@ -126,7 +143,7 @@ def plan_image(
     plan = ImagePlan(
         variant=variant, dockerfile=text, base=base, pins=pins, prod_lock=prod_lock,
         dev_lock=dev_lock, ca=ca, code=code, install_project=install_project,
-        content_hash=digest, tag=tag, latest_tag=latest,
+        content_hash=digest, tag=tag, latest_tag=latest, credentials=tuple(credentials),
     )  # fmt: skip
     return _with_labels(plan, config)
 
@@ -140,9 +157,14 @@ def render_inputs(
     has_ca: bool,
     dev_lock: bool,
     install_project: bool,
+    index_secret: bool = False,
+    dev_index_secret: bool = False,
 ) -> RenderInputs:
     """Return the RenderInputs of one Dockerfile: the config, the bases as pinned, and what
-    the context will hold."""
+    the context will hold.
+
+    ``index_secret``: prod's lock needs index credentials, so its pip steps mount the BuildKit
+    secret; ``dev_index_secret``: the same for the dev lock's step."""
     return RenderInputs(
         variant=variant,
         base=base,
@@ -155,6 +177,8 @@ def render_inputs(
         has_ca=has_ca,
         dev_lock=dev_lock,
         install_project=install_project,
+        index_secret=index_secret,
+        dev_index_secret=dev_index_secret,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from reprostack.atomic import write_text
 from reprostack.errors import UsageError
 from reprostack.image.bases import PYTHON_DEADSNAKES, PYTHON_PRESENT, BaseChoice
+from reprostack.image.credentials import SECRET_ID
 
 VARIANTS = ("dev", "prod")
 DOCKERFILE_DIR = "dockerfiles"
@@ -46,6 +47,10 @@ class RenderInputs:
     has_ca: bool = False
     dev_lock: bool = False
     install_project: bool = False
+    # The lock's index needs credentials: its pip steps mount them as a BuildKit secret
+    # (``RUN --mount=type=secret``), which only BuildKit can build.
+    index_secret: bool = False
+    dev_index_secret: bool = False
 
 
 def render_dockerfile(inputs: RenderInputs) -> str:
@@ -139,6 +144,9 @@ def _context(inputs: RenderInputs) -> dict[str, Any]:
         "has_ca": inputs.has_ca,
         "dev_lock": inputs.dev_lock,
         "install_project": inputs.install_project,
+        "index_secret": inputs.index_secret,
+        "dev_index_secret": inputs.dev_index_secret,
+        "secret_id": SECRET_ID,
         "builder_ca": BUILDER_CA,
         "tmp_ca": TMP_CA,
         "deadsnakes": base.python_install == PYTHON_DEADSNAKES,
