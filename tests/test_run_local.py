@@ -125,8 +125,8 @@ def test_malformed_config_exits_125_before_anything_runs(tmp_path: Path) -> None
 def test_sigint_reaches_the_child_and_the_record_says_interrupted(tmp_path: Path) -> None:
     project = demo_project(tmp_path / "p")
     (project / "slow.py").write_text(
-        "import sys, time\nprint('started', flush=True)\n"
-        "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
+        "import sys, time\n"
+        "try:\n    print('started', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
         "    print('child saw ctrl-c', flush=True)\n    sys.exit(130)\n"
     )
     proc = subprocess.Popen(

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from types import FrameType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from reprostack.config import Config
 from reprostack.errors import ReproError
@@ -82,7 +82,13 @@ def _execute(
     stderr: BinaryIO | None,
 ) -> RunRecord:
     folder = session.folder
-    with open(folder / "stdout.log", "wb") as out_log, open(folder / "stderr.log", "wb") as err_log:
+    # The handlers go in before the child starts: a Ctrl-C in between must not kill repro
+    # with a traceback and leave the child running unrecorded.
+    with (
+        SignalForwarder() as forwarder,
+        open(folder / "stdout.log", "wb") as out_log,
+        open(folder / "stderr.log", "wb") as err_log,
+    ):
         try:
             child = subprocess.Popen(
                 command,
@@ -97,6 +103,7 @@ def _execute(
             raise RunFailedToStart(
                 message, hint="check the command name, its path and that it is executable"
             ) from exc
+        forwarder.attach(child)
         session.started(command)
         tees = [
             Tee(child.stdout, out_log, stdout or sys.stdout.buffer),  # type: ignore[arg-type]
@@ -104,41 +111,57 @@ def _execute(
         ]
         for tee in tees:
             tee.start()
-        interrupted = _wait_forwarding_signals(child)
+        child.wait()
         for tee in tees:
             tee.join()
     code = child.returncode
     exit_code = 128 - code if code < 0 else code  # killed by signal N -> 128+N, as shells do
-    return session.finish(exit_code, interrupted=interrupted)
+    return session.finish(exit_code, interrupted=forwarder.interrupts > 0)
 
 
-def _wait_forwarding_signals(child: subprocess.Popen[bytes]) -> bool:
-    """Wait for the child; pass SIGINT/SIGTERM/SIGHUP on. Returns whether it was interrupted.
+class SignalForwarder:
+    """Pass SIGINT/SIGTERM/SIGHUP on to the child while it runs; count the interrupts.
 
     A Ctrl-C typed at the terminal already reaches the child (same process group), so SIGINT
     is forwarded only when repro is not the terminal's foreground group (``kill -INT`` from
-    elsewhere). A second Ctrl-C kills the child.
+    elsewhere). A second Ctrl-C kills the child. A signal that arrives before the child
+    exists is passed on as soon as it does.
     """
-    interrupts = 0
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        nonlocal interrupts
-        interrupts += 1
+    HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
+        self.interrupts = 0
+        self._early: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> SignalForwarder:
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in self.HANDLED}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def attach(self, child: subprocess.Popen[bytes]) -> None:
+        """Start forwarding to ``child``; deliver a signal that came before it started."""
+        self.child = child
+        if self._early is not None:
+            child.send_signal(self._early)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        self.interrupts += 1
+        child = self.child
+        if child is None:
+            self._early = signum
+            return
         if child.poll() is not None:
             return
-        if signum == signal.SIGINT and interrupts > 1:
+        if signum == signal.SIGINT and self.interrupts > 1:
             child.kill()
         elif signum != signal.SIGINT or not _terminal_delivers_sigint():
             child.send_signal(signum)
-
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.signal(sig, forward) for sig in handled}
-    try:
-        child.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return interrupts > 0
 
 
 def _terminal_delivers_sigint() -> bool:
