@@ -278,28 +278,6 @@ def test_uv_resolves_markers_for_an_older_python(project: Path, local_index: Loc
     assert "zeta" in pins(project / "lockfiles/prod.txt")
 
 
-@pytest.mark.parametrize(("python", "platform"), [("3.12", "linux/amd64"), ("3.11", "linux/arm64")])
-def test_pip_tools_refuses_a_target_unlike_the_host(
-    python: str, platform: str, project: Path, local_index: LocalIndex
-) -> None:
-    if sys.version_info[:2] != (3, 11) or os.uname().machine != "x86_64":
-        pytest.skip("the expected messages assume a linux/amd64 host with Python 3.11")
-    write_project(project, tool="pip-tools", python=python, platform=platform,
-                  prod=f"--index-url {local_index.url}\nalpha\n")  # fmt: skip
-    result = repro("lock")
-    assert result.exit_code == 3
-    differs = (
-        "this host runs Python 3.11, the image Python 3.12"
-        if python == "3.12"
-        else "this host is linux/x86_64, the image is linux/arm64"
-    )
-    assert result.stderr == (
-        f"repro: error: pip-tools resolves for the machine it runs on, and {differs}\n"
-        "hint: set `lock: {tool: uv}` in repro.yaml (uv resolves for any Python and platform), "
-        f"or run `repro lock` on a {platform} machine with Python {python}\n"
-    )
-
-
 def test_index_credentials_stay_references(
     project: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:

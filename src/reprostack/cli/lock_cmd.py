@@ -17,11 +17,16 @@ from reprostack.errors import CheckFailed
               help="Re-resolve only PKG (repeatable).")  # fmt: skip
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 naming every lock that is stale.")  # fmt: skip
-def lock(only: bool | None, upgrade: bool, packages: tuple[str, ...], check: bool) -> None:
+@click.option("--in-image", is_flag=True,
+              help="pip-tools: resolve in the base image even when this host matches.")  # fmt: skip
+def lock(
+    only: bool | None, upgrade: bool, packages: tuple[str, ...], check: bool, in_image: bool
+) -> None:
     """Resolve inputs to hashed locks (lockfiles/prod.txt, lockfiles/dev.txt).
 
-    Locks are resolved for repro.yaml's python and platform, not this host. With unchanged
-    inputs nothing is resolved.
+    Locks are resolved for repro.yaml's python and platform, not this host: pip-tools runs
+    inside the base image (a Docker engine is needed) when this host does not match. With
+    unchanged inputs nothing is resolved.
     """
     from reprostack.config import load_config
     from reprostack.lock import lock_project
@@ -29,7 +34,7 @@ def lock(only: bool | None, upgrade: bool, packages: tuple[str, ...], check: boo
     config = load_config(required=True)
     variants = ("prod", "dev") if only is None else (("dev",) if only else ("prod",))
     outcomes = lock_project(config, variants, upgrade=upgrade, check=check,
-                            upgrade_packages=packages)  # fmt: skip
+                            upgrade_packages=packages, in_image=in_image)  # fmt: skip
     for outcome in outcomes:
         info(outcome.message)
     stale = [o for o in outcomes if o.status == "stale"]

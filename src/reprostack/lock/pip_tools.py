@@ -1,4 +1,5 @@
-"""pip-tools: ``pip-compile --generate-hashes`` run as a command, on a host that matches."""
+"""pip-tools: ``pip-compile --generate-hashes`` run as a command, on a host that matches the
+target, otherwise inside the project's builder base image (see ``lock.in_image``)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,37 @@ import importlib.metadata
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reprostack.errors import EnvironmentMissing
 from reprostack.lock.base import LockRequest, run_tool, tool_env
 from reprostack.lock.failures import explain
 
+if TYPE_CHECKING:
+    from reprostack.lock.in_image import ImageResolver
+
 # pip's default of 5 retries with back-off turns a down index into a minute of silence.
 _PIP_ARGS = "--retries 1 --timeout 30"
+_ARGS = [
+    "--no-config", "--quiet", "--generate-hashes", "--allow-unsafe", "--strip-extras",
+    "--no-header", "--no-emit-options", "--pip-args", _PIP_ARGS,
+]  # fmt: skip
 _HINT = "install it with `pip install pip-tools` (a dependency of reprostack) or use lock.tool: uv"
 
 
 class PipToolsLocker:
-    """Resolve with pip-compile; it evaluates markers for the host, so the host must match."""
+    """Resolve with pip-compile; it evaluates markers for the interpreter running it, so it
+    runs on the host when the host matches the target and in the builder base otherwise."""
 
     name = "pip-tools"
 
-    def __init__(self, index_urls: list[str]) -> None:
+    def __init__(
+        self, index_urls: list[str], image: ImageResolver | None = None, in_image: bool = False
+    ) -> None:
         self.index_urls = index_urls
+        # Without an image resolver a host that does not match is refused (exit 3).
+        self.image = image
+        self.in_image = in_image
 
     def version(self) -> str:
         """Return ``pip-tools X.Y.Z`` for the interpreter that will run it."""
@@ -43,19 +58,23 @@ class PipToolsLocker:
             )
 
     def generate(self, request: LockRequest, out: Path) -> str:
-        """Run pip-compile into ``out``; return ``pip-tools X.Y.Z``."""
+        """Run pip-compile into ``out``; return ``pip-tools X.Y.Z`` (``... (in <base>)`` when
+        it ran inside the base image)."""
         version = self.version()
+        mismatch = request.target.host_mismatch()
+        what = os.path.relpath(request.output, request.root)
+        if self.image is not None and (self.in_image or mismatch):
+            done = self.image.compile(request, _ARGS + _common_args(request), out, mismatch,
+                                      self.index_urls)  # fmt: skip
+            if done.returncode != 0:
+                raise explain("pip-compile", done.output, what, self.index_urls)
+            return done.tool
         self.check_host(request)
-        argv = [
-            sys.executable, "-m", "piptools", "compile", "--no-config", "--quiet",
-            "--generate-hashes", "--allow-unsafe", "--strip-extras", "--no-header",
-            "--no-emit-options", "--pip-args", _PIP_ARGS,
-            "--output-file", os.path.relpath(out, request.root),
-        ]  # fmt: skip
+        argv = [sys.executable, "-m", "piptools", "compile", *_ARGS,
+                "--output-file", os.path.relpath(out, request.root)]  # fmt: skip
         argv += _common_args(request)
         proc = run_tool(argv, cwd=request.root, env=tool_env(), missing_hint=_HINT)
         if proc.returncode != 0:
-            what = os.path.relpath(request.output, request.root)
             raise explain("pip-compile", proc.stderr + proc.stdout, what, self.index_urls)
         return version
 

@@ -63,11 +63,14 @@ def lock_project(
     upgrade: bool = False,
     check: bool = False,
     upgrade_packages: Sequence[str] = (),
+    in_image: bool = False,
 ) -> list[LockOutcome]:
     """Bring the project's locks up to date with its inputs (or, with ``check``, only look).
 
-    Returns one LockOutcome per requested variant, prod first. Nothing is resolved for a lock
-    whose header says it already matches its inputs, unless an upgrade is asked for.
+    pip-tools runs inside the builder base image when this host does not match the target,
+    or always with ``in_image``. Returns one LockOutcome per requested variant, prod first.
+    Nothing is resolved for a lock whose header says it already matches its inputs, unless an
+    upgrade is asked for.
     """
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
@@ -76,11 +79,17 @@ def lock_project(
         raise UsageError("--check only looks; it cannot be combined with --upgrade")
     target = Target(config.python, config.platform)
     tool = config.lock.tool or detect_tool(config.root, config.lock.inputs)
+    if in_image and tool != "pip-tools":
+        raise UsageError(
+            f"--in-image is for pip-tools; {tool} resolves for repro.yaml's python and "
+            "platform on any host"
+            + (" (it reads the universal poetry.lock)" if tool == "poetry" else ""),
+        )
     outcomes = []
     for variant in VARIANTS:
         if variant not in variants:
             continue
-        plan = _plan(config, tool, variant)
+        plan = _plan(config, tool, variant, in_image)
         if plan is None:
             outcomes.append(_skipped(config, variant))
             continue
@@ -114,7 +123,7 @@ def _skipped(config: Config, variant: str) -> LockOutcome:
     return LockOutcome(variant, path, "skipped", f"{rel}: no {variant} inputs, nothing to lock")
 
 
-def _plan(config: Config, tool: str, variant: str) -> _Plan | None:
+def _plan(config: Config, tool: str, variant: str, in_image: bool = False) -> _Plan | None:
     """Work out one lock's inputs; None when a dev lock has no dev inputs."""
     root = config.root
     output = lock_path(config, variant)
@@ -144,9 +153,10 @@ def _plan(config: Config, tool: str, variant: str) -> _Plan | None:
 
             locker = UvLocker(urls)
         else:
+            from reprostack.lock.in_image import ImageResolver
             from reprostack.lock.pip_tools import PipToolsLocker
 
-            locker = PipToolsLocker(urls)
+            locker = PipToolsLocker(urls, ImageResolver(config), in_image)
     plan = _Plan(variant, output, rel, inputs, locker, options)
     if variant == "dev":
         prod = lock_path(config, "prod")
