@@ -55,8 +55,7 @@ def test_values_and_argv() -> None:
 
 @given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=20))
 def test_password_in_userinfo_never_survives(password: str) -> None:
-    secret = "pw" + "".join(
-        c for c in password if c not in "/@ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0"
-    )
+    # Anything but the URL's own delimiters and ASCII whitespace may sit in a password.
+    secret = "pw" + "".join(c for c in password if c not in "/@ \t\n\r\x0b\x0c")
     url = f"https://user:{secret}@host.example.com/path"
     assert secret not in redact_url(url)

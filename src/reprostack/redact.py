@@ -12,7 +12,10 @@ REDACTED = "<redacted>"
 _SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "COOKIE")
 _SECRET_NAME_RE = re.compile("|".join(_SECRET_WORDS), re.IGNORECASE)
 # scheme://user:pass@host or scheme://token@host, anywhere inside a longer value.
-_URL_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+# ASCII whitespace ends a URL; any other character (U+2028 included) may be in a password.
+_URL_USERINFO_RE = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@", re.ASCII
+)
 _ENV_REF_RE = re.compile(r"^(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|:)+$")
 
 
