@@ -85,8 +85,9 @@ def test_init_lock_build_run_replay_rebuild_and_refuse(
     original = runs(project)[0]
     record = yaml.safe_load((project / "runs" / original / "run.yaml").read_text())
     assert record["mode"] == "dev"
-    image_id = record["image"]["image_id"]
-    assert record["image"]["image_tag"].startswith("localhost/repro-e2e:dev-")
+    image_id = record["image"]["id"]
+    assert record["image"]["digest"] is None  # until pushed to a registry
+    assert record["image"]["tag"].startswith("localhost/repro-e2e:dev-")
 
     # The project moves on: a new commit and a dirty tree.
     (project / "VERSION").write_text("second\n")

@@ -84,11 +84,11 @@ def test_dev_run_in_a_real_container(tmp_path: Path, base_image: str, docker_cli
     assert (uid, cwd) == (os.getuid(), "/workspace")
     assert (folder / "outputs" / "who.json").stat().st_uid == os.getuid()
     saved = yaml.safe_load((folder / "run.yaml").read_text())
-    assert saved["image"]["image_id"].startswith("sha256:")
+    assert saved["image"]["id"].startswith("sha256:")
     assert saved["mode"] == "dev"
     fp = json.loads((folder / "fingerprint.json").read_text())
     assert fp["python"]["executable"] == "/usr/bin/python3"  # the container's Python
-    assert fp["container"]["image_id"] == saved["image"]["image_id"]
+    assert fp["container"]["image_id"] == saved["image"]["id"]
     assert fp["git"]["branch"] == "main"  # the host's git
     assert leftover_containers(docker_client, record.id) == []
 

@@ -71,6 +71,7 @@ def test_local_run_records_everything(tmp_path: Path) -> None:
         7,
     )
     assert record["git_sha"] == git(project, "rev-parse", "HEAD")
+    assert record["lock_hashes"] == {}  # the demo project has no lockfiles yet
     assert record["dirty"] is True
     assert record["started_at"] < record["ended_at"]
     assert (run / "stdout.log").read_text() == result.stdout

@@ -23,7 +23,7 @@ RECORDS = st.builds(
     exit_code=st.none() | st.integers(0, 255),
     seed=st.none() | st.integers(-(2**40), 2**40),
     image=st.none() | st.fixed_dictionaries({"image_id": TEXT, "image_digest": st.none() | TEXT}),
-    locks=st.dictionaries(TEXT, TEXT, max_size=3),
+    lock_hashes=st.dictionaries(TEXT, TEXT, max_size=3),
     replay_of=st.none() | st.from_regex(RUN_ID_RE, fullmatch=True),
     dirty=st.booleans(),
     error=st.none() | TEXT,

@@ -89,6 +89,16 @@ def container_env(
     return env
 
 
+def record_image(facts: dict[str, Any]) -> dict[str, Any]:
+    """run.yaml's ``image``: id, digest (null until pushed), tag, and the pinned base."""
+    return {
+        "id": facts["image_id"],
+        "digest": facts["image_digest"],
+        "tag": facts["image_tag"],
+        "base": facts["base_image"],
+    }
+
+
 def run_in_container(
     config: Config,
     request: RunRequest,
@@ -141,7 +151,7 @@ def run_in_container(
         session.fail_before_start(f"could not create the container: {exc}")
         raise RunFailedToStart(f"could not create the container: {exc}") from exc
     try:
-        session.started(command, facts)
+        session.started(command, record_image(facts))
         container.start()
         code, interrupted = _stream_and_wait(client, container, session.folder, stdout, stderr)
     finally:
@@ -241,7 +251,7 @@ def replay_in_container(
 
     client = connect()
     record = read_record(original)
-    image_id = (record.image or {}).get("image_id")
+    image_id = (record.image or {}).get("id")
     present = False
     if image_id and not rebuild:
         try:

@@ -34,7 +34,7 @@ class RunRecord:
     started_at: str = field(default_factory=utc_now)
     ended_at: str | None = None
     image: dict[str, Any] | None = None
-    locks: dict[str, str] = field(default_factory=dict)
+    lock_hashes: dict[str, str] = field(default_factory=dict)
     replay_of: str | None = None
     command: list[str] = field(default_factory=list)
     cwd: str = "."

@@ -96,7 +96,7 @@ class RunSession:
         self.record.configs = capture_configs(
             self.request.argv, self.request.cwd, self.folder / "config"
         )
-        self.record.locks = lockfile_hashes(self.config.root)
+        self.record.lock_hashes = lockfile_hashes(self.config.root)
         self.record.git_sha = state.info["sha"] if state.info else None
         self.record.dirty = bool(state.info and state.info["dirty"])
         write_record(self.folder, self.record)
