@@ -16,9 +16,9 @@ import yaml
 
 from projects import demo_project
 from reprostack.config import load_config
-from reprostack.errors import EnvironmentMissing
+from reprostack.errors import EnvironmentMissing, UsageError
 from reprostack.runs.container import run_in_container, volumes_for, workdir_for
-from reprostack.runs.gpus import device_requests
+from reprostack.runs.gpus import device_requests, gpu_visibility
 from reprostack.runs.session import RunRequest
 
 
@@ -28,6 +28,11 @@ def test_gpu_requests() -> None:
     assert device_requests("auto", has_nvidia_runtime=True)[0]["Count"] == -1
     assert device_requests("2", has_nvidia_runtime=True)[0]["Count"] == 2
     assert device_requests('"device=0,3"', True)[0]["DeviceIDs"] == ["0", "3"]
+    assert [gpu_visibility(r) for r in ("none", "auto", "all", "2", "device=1,3")] == [
+        "", None, None, "0,1", "1,3",
+    ]  # fmt: skip
+    with pytest.raises(UsageError):
+        gpu_visibility("two")
     with pytest.raises(EnvironmentMissing) as caught:
         device_requests("all", has_nvidia_runtime=False)
     assert caught.value.exit_code == 3

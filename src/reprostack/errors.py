@@ -43,5 +43,12 @@ class EnvironmentMissing(ReproError):
     exit_code = 3
 
 
+class RunFailedToStart(ReproError):
+    """repro failed before the command started; the run record says why (exit 125, as
+    ``docker run``)."""
+
+    exit_code = 125
+
+
 class RunNotFound(UsageError):
     """A run id, prefix or ``last`` that matches no run, or more than one."""

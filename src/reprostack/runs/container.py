@@ -16,12 +16,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from reprostack.config import Config
-from reprostack.errors import CheckFailed, ReproError
+from reprostack.errors import CheckFailed
 from reprostack.fingerprint.image import container_facts, merge, run_probe
-from reprostack.fingerprint.project import project_fingerprint
 from reprostack.runs.diff import diff_fingerprints, render_diff
 from reprostack.runs.gpus import device_requests
-from reprostack.runs.local import RunFailedToStart
 from reprostack.runs.record import RunRecord
 from reprostack.runs.session import RunRequest, RunSession
 
@@ -122,20 +120,14 @@ def run_in_container(
         image_ref = ensure_image(config, request.mode, progress=progress, client=client)
     image = client.images.get(image_ref)
     session = RunSession(config, request)
-    try:
+    with session.before_start("could not prepare the container run"):
         requests = device_requests(gpus or config.run.gpus, nvidia_runtime(client))
         facts = container_facts(image)
         env = container_env(session, facts, dict(os.environ))
-        host, _ = project_fingerprint(config, env)
-        session.prepare(env, merge(host, run_probe(client, image.id), facts))
-    except ReproError as exc:
-        session.fail_before_start(exc.message)
-        raise RunFailedToStart(exc.message, exc.hint) from exc
-    except Exception as exc:
-        session.fail_before_start(f"could not prepare the container run: {exc}")
-        raise RunFailedToStart(f"could not prepare the container run: {exc}") from exc
+        inside = run_probe(client, image.id)
+        session.prepare(env, lambda host: merge(host, inside, facts))
     command = container_command(request.argv)
-    try:
+    with session.before_start("could not create the container"):
         container = client.containers.create(
             image.id,
             command,
@@ -147,9 +139,6 @@ def run_in_container(
             init=True,  # a real PID 1 passes Ctrl-C on and reaps children
             labels={"dev.reprostack.run": session.run_id},
         )
-    except Exception as exc:
-        session.fail_before_start(f"could not create the container: {exc}")
-        raise RunFailedToStart(f"could not create the container: {exc}") from exc
     try:
         session.started(command, record_image(facts))
         container.start()

@@ -11,19 +11,14 @@ from types import FrameType
 from typing import Any, BinaryIO
 
 from reprostack.config import Config
-from reprostack.errors import ReproError
+from reprostack.errors import RunFailedToStart, UsageError
+from reprostack.runs.gpus import gpu_visibility
 from reprostack.runs.record import RunRecord
 from reprostack.runs.session import RunRequest, RunSession
 from reprostack.runs.stream import Tee
 
-PRESTART_EXIT = 125  # as `docker run`: repro failed before the command started
+PRESTART_EXIT = RunFailedToStart.exit_code  # 125, as `docker run`: nothing started
 INTERRUPTED_EXIT = 130
-
-
-class RunFailedToStart(ReproError):
-    """repro could not start the command; the record says why (exit 125)."""
-
-    exit_code = PRESTART_EXIT
 
 
 def resolve_command(argv: list[str], python: str = sys.executable) -> list[str]:
@@ -31,17 +26,6 @@ def resolve_command(argv: list[str], python: str = sys.executable) -> list[str]:
     if argv and argv[0].endswith(".py"):
         return [python, *argv]
     return list(argv)
-
-
-def gpu_visibility(gpus: str) -> str | None:
-    """``CUDA_VISIBLE_DEVICES`` for a ``run.gpus`` request; None leaves the caller's value."""
-    if gpus == "none":
-        return ""
-    if gpus.isdigit():
-        return ",".join(str(i) for i in range(int(gpus)))
-    if gpus.strip('"').startswith("device="):
-        return gpus.strip('"').split("=", 1)[1]
-    return None  # auto / all: every GPU the host shows
 
 
 def run_local(
@@ -66,11 +50,8 @@ def run_local(
     command = resolve_command(request.argv)
     if command and command[0] == sys.executable:
         env.setdefault("PYTHONUNBUFFERED", "1")  # live logs: a pipe would buffer prints
-    try:
+    with session.before_start("could not record the run"):
         session.prepare(env)
-    except Exception as exc:  # the record must say why, whatever broke
-        session.fail_before_start(f"could not record the run: {exc}")
-        raise RunFailedToStart(f"could not record the run: {exc}") from exc
     return _execute(session, command, env, stdout, stderr)
 
 
@@ -89,20 +70,20 @@ def _execute(
         open(folder / "stdout.log", "wb") as out_log,
         open(folder / "stderr.log", "wb") as err_log,
     ):
-        try:
-            child = subprocess.Popen(
-                command,
-                cwd=session.request.cwd,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except OSError as exc:
-            message = f"cannot start {command[0]!r}: {exc.strerror or exc}"
-            session.fail_before_start(message)
-            raise RunFailedToStart(
-                message, hint="check the command name, its path and that it is executable"
-            ) from exc
+        with session.before_start("cannot start the command"):
+            try:
+                child = subprocess.Popen(
+                    command,
+                    cwd=session.request.cwd,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot start {command[0]!r}: {exc.strerror or exc}",
+                    hint="check the command name, its path and that it is executable",
+                ) from exc
         forwarder.attach(child)
         session.started(command)
         tees = [

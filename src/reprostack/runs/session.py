@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from reprostack import __version__
 from reprostack.atomic import write_bytes
 from reprostack.config import CONFIG_NAME, Config
+from reprostack.errors import ReproError, RunFailedToStart
 from reprostack.fingerprint.collect import lockfile_hashes
 from reprostack.fingerprint.project import project_fingerprint
 from reprostack.redact import redact_argv
@@ -85,13 +87,35 @@ class RunSession:
             env.setdefault("PYTHONHASHSEED", str(self.request.seed))
         return env
 
+    @contextmanager
+    def before_start(self, what: str) -> Iterator[None]:
+        """Record any failure inside the block as the run's error and raise RunFailedToStart.
+
+        ``what`` prefixes errors that are not repro's own (``could not record the run: ...``).
+        """
+        try:
+            yield
+        except ReproError as exc:
+            self.fail_before_start(exc.message)
+            raise RunFailedToStart(exc.message, exc.hint) from exc
+        except Exception as exc:  # the record must say why, whatever broke
+            message = f"{what}: {exc}"
+            self.fail_before_start(message)
+            raise RunFailedToStart(message) from exc
+
     def prepare(
-        self, run_env: Mapping[str, str], fingerprint: dict[str, Any] | None = None
+        self,
+        run_env: Mapping[str, str],
+        adjust: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
-        """Record the fingerprint, the patch, env/ copies and config/ copies."""
-        state_fp, state = project_fingerprint(self.config, run_env)
+        """Record the fingerprint, the patch, env/ copies and config/ copies.
+
+        ``adjust`` turns the host fingerprint into the run's (a container run merges in the
+        image's facts), so the host is read once.
+        """
+        host_fp, state = project_fingerprint(self.config, run_env)
         write_bytes(self.folder / PATCH_FILE, state.patch)
-        write_fingerprint(self.folder, fingerprint or state_fp)
+        write_fingerprint(self.folder, adjust(host_fp) if adjust else host_fp)
         self._copy_env_files()
         self.record.configs = capture_configs(
             self.request.argv, self.request.cwd, self.folder / "config"
