@@ -18,6 +18,9 @@ import pytest
 from reprostack import engine
 from reprostack.errors import EnvironmentMissing
 
+# Fixtures of the loopback package index (local_index, tool_caches, project) for every module.
+pytest_plugins = ["pkgindex"]
+
 BASE_IMAGE = os.environ.get("REPRO_BASE_IMAGE", "local/debian-python:bookworm")
 _SKIP_TAG = "[engine unavailable]"
 _START_HINT = 'start one with: eval "$(ci/engine.sh start)" && ci/base-image.sh'

@@ -179,6 +179,15 @@ def tool_caches(local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch) -> Pat
     return caches
 
 
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool_caches: Path) -> Path:
+    """An empty project folder, the current directory, with the tools' caches isolated."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    return root
+
+
 def write_project(
     root: Path,
     *,

@@ -35,14 +35,6 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool_caches: Path) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    return root
-
-
-@pytest.fixture
 def in_image_env(monkeypatch: pytest.MonkeyPatch, wheelhouse: Path) -> None:
     monkeypatch.setenv("REPRO_LOCK_NETWORK", "host")
     monkeypatch.setenv("REPRO_LOCK_TOOL_WHEELS", str(wheelhouse))
