@@ -17,6 +17,12 @@ from reprostack.cli.output import info
 @click.option("--dev", "mode", flag_value="dev", help="Run in the dev image (tree mounted).")
 @click.option("--prod", "mode", flag_value="prod", help="Run in the prod image (code baked in).")
 @click.option("--seed", type=int, default=None, help="Exported as REPRO_SEED and PYTHONHASHSEED.")
+@click.option(
+    "--deterministic/--no-deterministic",
+    default=None,
+    help="Seed random/NumPy/torch at start-up and set the determinism switches "
+    "(default: run.deterministic in repro.yaml).",
+)
 @click.option("--gpus", default=None, help="auto, none, all, a count, or 'device=0,1'.")
 @click.option(
     "-v",
@@ -30,6 +36,7 @@ from reprostack.cli.output import info
 def run(
     mode: str | None,
     seed: int | None,
+    deterministic: bool | None,
     gpus: str | None,
     volumes: tuple[str, ...],
     command: tuple[str, ...],
@@ -53,6 +60,7 @@ def run(
             seed=seed,
             mounts=[*config.run.mounts, *volumes],
             cwd=Path.cwd(),
+            deterministic=config.run.deterministic if deterministic is None else deterministic,
         )
         if chosen == "local":
             record = run_local(config, request, gpus=gpus)

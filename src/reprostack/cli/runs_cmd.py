@@ -63,18 +63,22 @@ def show(run_ref: str, show_fp: bool) -> None:
 @click.argument("b", metavar="B")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 def diff(a: str, b: str, as_json: bool) -> None:
-    """Show what differs between the fingerprints of runs A and B."""
+    """Show what differs between runs A and B: fingerprints and determinism controls."""
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
-    from reprostack.runs.diff import diff_fingerprints, render_diff
-    from reprostack.runs.record import read_fingerprint
+    from reprostack.runs.diff import diff_runs, render_diff
+    from reprostack.runs.record import read_fingerprint, read_record
     from reprostack.runs.store import resolve_run
 
     with handle_errors():
         config = load_config()
-        first = read_fingerprint(resolve_run(config.runs_dir, a))
-        second = read_fingerprint(resolve_run(config.runs_dir, b))
-    result = diff_fingerprints(first, second)
+        first, second = resolve_run(config.runs_dir, a), resolve_run(config.runs_dir, b)
+        result = diff_runs(
+            read_fingerprint(first),
+            read_fingerprint(second),
+            read_record(first).determinism,
+            read_record(second).determinism,
+        )
     if as_json:
         click.echo(json.dumps(result.changes, indent=2))
     else:

@@ -13,6 +13,8 @@ class LockConfig:
     tool: str | None = None  # pip-tools | poetry | uv; None = detect from the inputs
     inputs: tuple[str, ...] = ()
     dev_inputs: tuple[str, ...] = ()
+    # Resolve as the index stood then: "2025-06-01" (midnight UTC) or an RFC 3339 time.
+    exclude_newer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class RunConfig:
     mounts: tuple[str, ...] = ()
     pass_env: tuple[str, ...] = ()
     dir: str = "runs"
+    # Seed random/NumPy/torch and set the determinism switches for every run.
+    deterministic: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from pathlib import Path
 from typing import Any
 
 from reprostack.config.schema import BuildConfig, Config, LockConfig, RunConfig
+from reprostack.errors import UsageError
 from reprostack.redact import is_secret_name
 
 # The keys each mapping accepts; anything else is a typo until proven otherwise.
@@ -26,10 +28,10 @@ TOP_KEYS = (
     "dev",
     "run",
 )
-LOCK_KEYS = ("tool", "inputs", "dev_inputs")
+LOCK_KEYS = ("tool", "inputs", "dev_inputs", "exclude_newer")
 BUILD_KEYS = ("ca_certificates", "host_ca_bundle")
 DEV_KEYS = ("system_packages",)
-RUN_KEYS = ("mode", "gpus", "mounts", "pass_env", "dir")
+RUN_KEYS = ("mode", "gpus", "mounts", "pass_env", "dir", "deterministic")
 
 LOCK_TOOLS = ("pip-tools", "poetry", "uv")
 RUN_MODES = ("local", "dev", "prod")
@@ -208,7 +210,27 @@ class Validator:
             tool=tool,
             inputs=self.strings(data, "inputs", ("lock",)),
             dev_inputs=self.strings(data, "dev_inputs", ("lock",)),
+            exclude_newer=self._exclude_newer(data.get("exclude_newer")),
         )
+
+    def _exclude_newer(self, raw: Any) -> str | None:
+        from reprostack.asof import parse_as_of
+
+        if raw is None:
+            return None
+        # YAML reads an unquoted 2025-06-01 as a date: what the user wrote is what they meant.
+        if isinstance(raw, (datetime.date, datetime.datetime)):
+            text: Any = self.raw.get(("lock", "exclude_newer"), raw.isoformat())
+        else:
+            text = raw
+        if not isinstance(text, str):
+            self.problem(("lock", "exclude_newer"), f"expected a date, got {_kind(raw)}")
+            return None
+        try:
+            return parse_as_of(text)
+        except UsageError as error:
+            self.problem(("lock", "exclude_newer"), error.message)
+            return None
 
     def _build(self, raw: Any) -> BuildConfig:
         data = self.mapping(raw, ("build",), BUILD_KEYS)
@@ -281,7 +303,12 @@ class Validator:
         run_dir = self.text(data, "dir", ("run",), "runs") or "runs"
         if Path(run_dir).is_absolute() or ".." in Path(run_dir).parts:
             self.problem(("run", "dir"), f"'{run_dir}' must be a folder inside the project")
-        return RunConfig(mode=mode, gpus=gpus, mounts=mounts, pass_env=pass_env, dir=run_dir)
+        deterministic = data.get("deterministic", False)
+        if not isinstance(deterministic, bool):
+            self.problem(("run", "deterministic"), "expected true or false")
+            deterministic = False
+        return RunConfig(mode=mode, gpus=gpus, mounts=mounts, pass_env=pass_env, dir=run_dir,
+                         deterministic=deterministic)  # fmt: skip
 
 
 def _kind(value: Any) -> str:

@@ -120,6 +120,7 @@ def replay_run(
             seed=original.seed,
             replay_of=original.id,
             mounts=list(original.mounts),
+            deterministic=original.determinism is not None,
             cwd=code_root / original.cwd
             if not Path(original.cwd).is_absolute()
             else Path(original.cwd),

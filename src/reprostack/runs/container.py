@@ -10,12 +10,13 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from reprostack.config import Config
+from reprostack.determinism import HOOK_DIR, HOOK_MOUNT
 from reprostack.errors import CheckFailed
 from reprostack.fingerprint.image import container_facts, merge, run_probe
 from reprostack.runs.diff import diff_fingerprints, render_diff
@@ -43,6 +44,8 @@ def container_command(argv: list[str]) -> list[str]:
 def volumes_for(config: Config, request: RunRequest, folder: Path) -> dict[str, dict[str, str]]:
     """The run folder, the working tree (dev), user mounts, and absolute path arguments."""
     volumes = {str(folder.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}}
+    if request.deterministic:
+        volumes[str(HOOK_DIR)] = {"bind": HOOK_MOUNT, "mode": "ro"}
     if request.mode == "dev":
         volumes[str(config.root.resolve())] = {"bind": DEV_WORKDIR, "mode": "rw"}
     for mount in request.mounts:
@@ -71,10 +74,20 @@ def workdir_for(config: Config, request: RunRequest) -> str:
 
 
 def container_env(
-    session: RunSession, image: dict[str, Any], caller: dict[str, str]
+    session: RunSession,
+    image: dict[str, Any],
+    caller: dict[str, str],
+    image_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The command's environment: repro.yaml env, REPRO_*, pass_env from the caller, image ids."""
-    env = session.run_env({"HOME": "/tmp"})
+    """The command's environment: repro.yaml env, REPRO_*, pass_env from the caller, image ids.
+
+    ``image_env`` is the image's own ENV: a PYTHONPATH set there is kept behind the hook's.
+    """
+    base = {"HOME": "/tmp"}
+    pythonpath = (image_env or {}).get("PYTHONPATH")
+    if session.request.deterministic and pythonpath:
+        base["PYTHONPATH"] = pythonpath
+    env = session.run_env(base, hook_dir=HOOK_MOUNT, run_dir=RUN_MOUNT)
     env["REPRO_RUN_DIR"] = RUN_MOUNT
     env["REPRO_OUTPUT_DIR"] = f"{RUN_MOUNT}/outputs"
     env["REPRO_IMAGE_ID"] = image["image_id"] or ""
@@ -85,6 +98,12 @@ def container_env(
         if name in caller:
             env[name] = caller[name]
     return env
+
+
+def image_environment(image: Any) -> dict[str, str]:
+    """The ENV an image's processes start with (``NAME=value`` pairs of its config)."""
+    pairs = (image.attrs.get("Config") or {}).get("Env") or []
+    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
 
 
 def record_image(facts: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +142,7 @@ def run_in_container(
     with session.before_start("could not prepare the container run"):
         requests = device_requests(gpus or config.run.gpus, nvidia_runtime(client))
         facts = container_facts(image)
-        env = container_env(session, facts, dict(os.environ))
+        env = container_env(session, facts, dict(os.environ), image_environment(image))
         inside = run_probe(client, image.id)
         session.prepare(env, lambda host: merge(host, inside, facts))
     command = container_command(request.argv)

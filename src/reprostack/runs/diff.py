@@ -101,3 +101,30 @@ def render_diff(diff: FingerprintDiff) -> str:
         parts.append(f"{group}:")
         parts.extend(f"  {line}" for line in lines)
     return "\n".join(parts)
+
+
+def diff_determinism(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[str]:
+    """What differs between two runs' ``determinism:`` blocks (run.yaml), one line each."""
+    if a is None and b is None:
+        return []
+    if a is None or b is None:
+        def state(block: dict[str, Any] | None) -> str:
+            return "off" if block is None else f"on (seed {block.get('seed')})"
+
+        return [f"determinism: {state(a)} -> {state(b)}"]
+    keys = ("seed", "env", "applied", "not_applied")
+    return _compare({k: a.get(k) for k in keys}, {k: b.get(k) for k in keys}, "determinism")
+
+
+def diff_runs(
+    a_fp: dict[str, Any],
+    b_fp: dict[str, Any],
+    a_determinism: dict[str, Any] | None,
+    b_determinism: dict[str, Any] | None,
+) -> FingerprintDiff:
+    """``repro diff``: the fingerprints' differences, then the determinism controls'."""
+    result = diff_fingerprints(a_fp, b_fp)
+    lines = diff_determinism(a_determinism, b_determinism)
+    if lines:
+        result.changes["determinism"] = lines
+    return result

@@ -39,6 +39,8 @@ class RunRecord:
     command: list[str] = field(default_factory=list)
     cwd: str = "."
     seed: int | None = None
+    # `--deterministic`: what was set, what the startup hook applied, what it could not.
+    determinism: dict[str, Any] | None = None
     git_sha: str | None = None
     dirty: bool = False
     host: str | None = None

@@ -16,6 +16,15 @@ from typing import Any
 from reprostack import __version__
 from reprostack.atomic import write_bytes
 from reprostack.config import CONFIG_NAME, Config
+from reprostack.determinism import (
+    DEFAULT_SEED,
+    HOOK_DIR,
+    REPORT_FILE,
+    deterministic_env,
+    planned,
+    read_report,
+    settle,
+)
 from reprostack.errors import ReproError, RunFailedToStart
 from reprostack.fingerprint.collect import lockfile_hashes
 from reprostack.fingerprint.project import project_fingerprint
@@ -48,6 +57,12 @@ class RunRequest:
     replay_of: str | None = None
     mounts: list[str] = field(default_factory=list)
     cwd: Path = field(default_factory=Path.cwd)
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        # Seeding needs a seed: a deterministic run without one records (and replays) 0.
+        if self.deterministic and self.seed is None:
+            self.seed = DEFAULT_SEED
 
 
 class RunSession:
@@ -71,11 +86,18 @@ class RunSession:
             config_sha256=config.sha256 or None,
             reprostack_version=__version__,
         )
+        self._packages: list[str] = []
         # Written at once: even a crash in the next step leaves a record saying what was asked.
         write_record(self.folder, self.record)
 
-    def run_env(self, base: Mapping[str, str]) -> dict[str, str]:
-        """The environment the command gets: repro.yaml's env, then the REPRO_* variables."""
+    def run_env(
+        self, base: Mapping[str, str], *, hook_dir: str | None = None, run_dir: str | None = None
+    ) -> dict[str, str]:
+        """The environment the command gets: repro.yaml's env, then the REPRO_* variables.
+
+        ``hook_dir`` and ``run_dir`` are where the command sees the determinism hook and the
+        run folder (container paths in a container; the host's by default).
+        """
         env = dict(base)
         env.update(self.config.env)
         env["REPRO_RUN_ID"] = self.run_id
@@ -85,6 +107,11 @@ class RunSession:
             env["REPRO_SEED"] = str(self.request.seed)
             # Hash randomisation is the one source of nondeterminism Python itself adds.
             env.setdefault("PYTHONHASHSEED", str(self.request.seed))
+        if self.request.deterministic:
+            assert self.request.seed is not None  # RunRequest gives a deterministic run one
+            report = f"{run_dir or self.folder}/{REPORT_FILE}"
+            env.update(deterministic_env(self.request.seed, env, report=report,
+                                         hook_dir=hook_dir or str(HOOK_DIR)))  # fmt: skip
         return env
 
     @contextmanager
@@ -115,7 +142,11 @@ class RunSession:
         """
         host_fp, state = project_fingerprint(self.config, run_env)
         write_bytes(self.folder / PATCH_FILE, state.patch)
-        write_fingerprint(self.folder, adjust(host_fp) if adjust else host_fp)
+        fingerprint = adjust(host_fp) if adjust else host_fp
+        write_fingerprint(self.folder, fingerprint)
+        self._packages = list(fingerprint.get("packages") or {})
+        if self.request.deterministic and self.request.seed is not None:
+            self.record.determinism = planned(self.request.seed, run_env)
         self._copy_env_files()
         self.record.configs = capture_configs(
             self.request.argv, self.request.cwd, self.folder / "config"
@@ -139,6 +170,9 @@ class RunSession:
             self.record.status = "succeeded" if exit_code == 0 else "failed"
         self.record.exit_code = exit_code
         self.record.ended_at = utc_now()
+        if self.record.determinism is not None:
+            entries = read_report(self.folder / REPORT_FILE)
+            self.record.determinism = settle(self.record.determinism, entries, self._packages)
         write_record(self.folder, self.record)
         return self.record
 
