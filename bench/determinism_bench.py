@@ -17,13 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from _common import CACHE, ROOT, report
 
 sys.path.insert(0, str(ROOT / "src"))
 
-from reprostack.determinism import HOOK_DIR, deterministic_env  # noqa: E402
+from reprostack.determinism import HOOK_DIR, deterministic_env
 
 PAIRS = 41
 GOAL_MS = 5.0
@@ -77,8 +76,10 @@ def main() -> int:
         report(name, value, f"<= {GOAL_MS} ms", value <= GOAL_MS, "ms")
     # Not the goal's case (an installed reprostack has its bytecode): shown so the cost of a
     # read-only mount into an image with another Python is known, not hidden.
-    print(f"{'hook: added to `python -c pass`, no bytecode cache':<58} {uncached:8.3f}ms  "
-          "(information: compiles the hook at every start)")
+    print(
+        f"{'hook: added to `python -c pass`, no bytecode cache':<58} {uncached:8.3f}ms  "
+        "(information: compiles the hook at every start)"
+    )
     return 0 if all(value <= GOAL_MS for _, value in figures) else 1
 
 

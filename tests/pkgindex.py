@@ -1,5 +1,8 @@
 """A real package index on loopback for lock tests: tiny wheels, PEP 503 pages, sha256 links.
 
+Each project page also exists in PEP 691's JSON form with PEP 700's ``upload-time`` per
+file, served when the client asks for it (uv and pip do), so "as of a date" resolves offline.
+
 Wheels are written directly (a zip with METADATA, WHEEL and RECORD), which takes milliseconds;
 no build backend is involved.
 """
@@ -11,12 +14,14 @@ import hashlib
 import html
 import http.server
 import io
+import json
 import re
 import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,13 +39,15 @@ class Dist:
     extras: tuple[str, ...] = ()
     requires_python: str | None = None
     tag: str = "py3-none-any"
+    # PEP 700's upload-time: when the release reached the index.
+    uploaded: str = "2020-06-01T00:00:00Z"
 
 
 # The catalogue every lock test resolves against: dependencies, extras, markers, a conflict.
 CATALOGUE = (
-    Dist("alpha", "1.0.0"),
-    Dist("alpha", "1.1.0"),
-    Dist("alpha", "2.0.0"),
+    Dist("alpha", "1.0.0", uploaded="2021-01-10T08:00:00Z"),
+    Dist("alpha", "1.1.0", uploaded="2022-03-15T12:30:00Z"),
+    Dist("alpha", "2.0.0", uploaded="2023-09-01T00:00:00Z"),
     Dist("beta", "1.0.0", requires=("alpha>=1.0,<2",)),
     Dist(
         "gamma",
@@ -105,25 +112,50 @@ def build_index(root: Path, dists: tuple[Dist, ...] = CATALOGUE) -> Path:
     files = root / "files"
     simple = root / "simple"
     files.mkdir(parents=True, exist_ok=True)
-    by_project: dict[str, list[Path]] = {}
+    by_project: dict[str, list[tuple[Dist, Path]]] = {}
     for dist in dists:
-        by_project.setdefault(normalise(dist.name), []).append(build_wheel(dist, files))
+        by_project.setdefault(normalise(dist.name), []).append((dist, build_wheel(dist, files)))
     links = []
-    for project, wheels in sorted(by_project.items()):
+    for project, built in sorted(by_project.items()):
         (simple / project).mkdir(parents=True, exist_ok=True)
         anchors = []
-        for wheel in wheels:
+        entries = []
+        for dist, wheel in built:
             digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
             anchors.append(f'<a href="../../files/{wheel.name}#sha256={digest}">'
                            f"{html.escape(wheel.name)}</a><br/>")  # fmt: skip
+            entry = {"filename": wheel.name, "url": f"../../files/{wheel.name}",
+                     "hashes": {"sha256": digest}, "upload-time": dist.uploaded}  # fmt: skip
+            if dist.requires_python:
+                entry["requires-python"] = dist.requires_python
+            entries.append(entry)
         page = "<!DOCTYPE html><html><body>\n" + "\n".join(anchors) + "\n</body></html>\n"
         (simple / project / "index.html").write_text(page)
+        document = {"meta": {"api-version": "1.1"}, "name": project, "files": entries,
+                    "versions": sorted({d.version for d, _ in built})}  # fmt: skip
+        (simple / project / JSON_PAGE).write_text(json.dumps(document, indent=1))
         links.append(f'<a href="{project}/">{project}</a><br/>')
     (simple / "index.html").write_text("<html><body>\n" + "\n".join(links) + "\n</body></html>\n")
     return root
 
 
+JSON_PAGE = "index.json"
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
+    def send_head(self) -> Any:
+        # PEP 691 content negotiation: a client that accepts JSON gets the JSON page.
+        page = Path(self.translate_path(self.path)) / JSON_PAGE
+        if JSON_TYPE in self.headers.get("Accept", "") and page.is_file():
+            data = page.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", JSON_TYPE)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return io.BytesIO(data)
+        return super().send_head()
+
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output clean
 

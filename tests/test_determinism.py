@@ -28,7 +28,9 @@ PROBE = Path(__file__).parent / "determinism" / "probe.py"
 REPRO = [sys.executable, "-m", "reprostack"]
 
 
-def repro(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def repro(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*REPRO, *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, check=False, timeout=180)  # fmt: skip
 

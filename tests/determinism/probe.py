@@ -3,7 +3,6 @@
 import json
 import os
 import random
-import sys
 
 values = {"random": [random.random() for _ in range(3)], "hash": hash("reprostack")}
 try:

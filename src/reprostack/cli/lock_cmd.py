@@ -19,8 +19,17 @@ from reprostack.errors import CheckFailed
               help="Write nothing; exit 1 naming every lock that is stale.")  # fmt: skip
 @click.option("--in-image", is_flag=True,
               help="pip-tools: resolve in the base image even when this host matches.")  # fmt: skip
+@click.option("--as-of", "as_of", metavar="DATE", default=None,
+              help="Resolve as the index stood on DATE (2025-06-01, midnight UTC, or an "
+              "RFC 3339 time); 'none' drops a date. Default: lock.exclude_newer, else the "
+              "date in the lock's header.")  # fmt: skip
 def lock(
-    only: bool | None, upgrade: bool, packages: tuple[str, ...], check: bool, in_image: bool
+    only: bool | None,
+    upgrade: bool,
+    packages: tuple[str, ...],
+    check: bool,
+    in_image: bool,
+    as_of: str | None,
 ) -> None:
     """Resolve inputs to hashed locks (lockfiles/prod.txt, lockfiles/dev.txt).
 
@@ -28,13 +37,20 @@ def lock(
     inside the base image (a Docker engine is needed) when this host does not match. With
     unchanged inputs nothing is resolved.
     """
+    from reprostack.asof import parse_as_of
     from reprostack.config import load_config
     from reprostack.lock import lock_project
+    from reprostack.lock.project import AS_OF_NONE
 
+    if as_of is not None and as_of.lower() != AS_OF_NONE:
+        as_of = parse_as_of(as_of)
+    elif as_of is not None:
+        as_of = AS_OF_NONE
     config = load_config(required=True)
     variants = ("prod", "dev") if only is None else (("dev",) if only else ("prod",))
     outcomes = lock_project(config, variants, upgrade=upgrade, check=check,
-                            upgrade_packages=packages, in_image=in_image)  # fmt: skip
+                            upgrade_packages=packages, in_image=in_image,
+                            as_of=as_of)  # fmt: skip
     for outcome in outcomes:
         info(outcome.message)
     stale = [o for o in outcomes if o.status == "stale"]

@@ -102,6 +102,8 @@ class LockRequest:
     output: Path
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
+    # Resolve as the index stood then (reprostack.asof's form); None: as it stands now.
+    exclude_newer: str | None = None
 
 
 class Locker(Protocol):

@@ -34,6 +34,8 @@ class LockHeader:
     inputs_sha256: str
     body_sha256: str
     format_version: str = FORMAT_VERSION
+    # The date the lock was resolved as of (``repro lock --as-of``); None: no limit.
+    exclude_newer: str | None = None
     # Anything this version does not know, kept so a newer header still reads.
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -58,6 +60,8 @@ def render(header: LockHeader, body: str) -> str:
         f"# python: {header.python}",
         f"# platform: {header.platform}",
     ]
+    if header.exclude_newer:
+        lines.append(f"# exclude-newer: {header.exclude_newer}")
     lines += [f"# index: {url}" for url in header.index_urls]
     lines += [f"# input: {label} sha256:{digest}" for label, digest in header.inputs.items()]
     lines += [
@@ -100,7 +104,7 @@ def parse(text: str, where: str) -> LockHeader:
             [f"{where}: not written by `repro lock` (its header lacks {', '.join(missing)})"],
             hint="run `repro lock` to write it",
         )
-    known = {*required}
+    known = {*required, "exclude-newer"}
     return LockHeader(
         variant=values["variant"],
         tool=values["tool"],
@@ -111,6 +115,7 @@ def parse(text: str, where: str) -> LockHeader:
         inputs_sha256=values["inputs-sha256"],
         body_sha256=values["body-sha256"],
         format_version=values["repro-lock"],
+        exclude_newer=values.get("exclude-newer"),
         extra={k: v for k, v in values.items() if k not in known},
     )
 

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reprostack.asof import as_timestamp
+from reprostack.doctor.compat import version_tuple
 from reprostack.errors import EnvironmentMissing
 from reprostack.lock.base import LockRequest, run_tool, tool_env
 from reprostack.lock.failures import explain
@@ -22,6 +24,7 @@ _ARGS = [
     "--no-config", "--quiet", "--generate-hashes", "--allow-unsafe", "--strip-extras",
     "--no-header", "--no-emit-options", "--pip-args", _PIP_ARGS,
 ]  # fmt: skip
+PIP_AS_OF = (26, 0)  # the first pip with --uploaded-prior-to
 _HINT = "install it with `pip install pip-tools` (a dependency of reprostack) or use lock.tool: uv"
 
 
@@ -63,16 +66,18 @@ class PipToolsLocker:
         version = self.version()
         mismatch = request.target.host_mismatch()
         what = os.path.relpath(request.output, request.root)
+        as_of = _as_of_args(request)
         if self.image is not None and (self.in_image or mismatch):
-            done = self.image.compile(request, _ARGS + _common_args(request), out, mismatch,
-                                      self.index_urls)  # fmt: skip
+            # The image gets this host's pip and pip-tools versions, so the check above holds.
+            done = self.image.compile(request, _ARGS + _common_args(request) + as_of, out,
+                                      mismatch, self.index_urls)  # fmt: skip
             if done.returncode != 0:
                 raise explain("pip-compile", done.output, what, self.index_urls)
             return done.tool
         self.check_host(request)
         argv = [sys.executable, "-m", "piptools", "compile", *_ARGS,
                 "--output-file", os.path.relpath(out, request.root)]  # fmt: skip
-        argv += _common_args(request)
+        argv += _common_args(request) + as_of
         proc = run_tool(argv, cwd=request.root, env=tool_env(), missing_hint=_HINT)
         if proc.returncode != 0:
             raise explain("pip-compile", proc.stderr + proc.stdout, what, self.index_urls)
@@ -85,6 +90,24 @@ class PipToolsLocker:
     def extra_inputs(self, request: LockRequest) -> list[Path]:
         """pip-compile reads only the inputs."""
         return []
+
+
+def _as_of_args(request: LockRequest) -> list[str]:
+    """pip-compile's ``--uploaded-prior-to``, which needs pip >= 26.0 (exit 3 without it)."""
+    if not request.exclude_newer:
+        return []
+    try:
+        pip = importlib.metadata.version("pip")
+    except importlib.metadata.PackageNotFoundError:
+        pip = "none"
+    if version_tuple(pip) < PIP_AS_OF:
+        raise EnvironmentMissing(
+            f"pip-tools resolves as of a date only with pip >= 26.0 (--uploaded-prior-to); "
+            f"this environment has pip {pip}",
+            hint="upgrade pip (`pip install -U 'pip>=26'`) or set `lock: {tool: uv}` in "
+            "repro.yaml (uv's --exclude-newer)",
+        )
+    return ["--uploaded-prior-to", as_timestamp(request.exclude_newer)]
 
 
 def _common_args(request: LockRequest) -> list[str]:

@@ -90,6 +90,13 @@ class PoetryLocker:
 
     def generate(self, request: LockRequest, out: Path) -> str:
         """Refresh poetry.lock when needed, then write the variant's hashed requirements."""
+        if request.exclude_newer:
+            raise EnvironmentMissing(
+                "Poetry cannot resolve as of a date (it has no option to leave out files "
+                "uploaded later); of the lock tools, only uv and pip-tools (with pip >= 26) can",
+                hint="remove lock.exclude_newer / --as-of, or set `lock: {tool: uv}` in "
+                "repro.yaml (uv reads pyproject.toml too)",
+            )
         lock = request.root / "poetry.lock"
         upgrading = request.upgrade or bool(request.upgrade_packages)
         if upgrading or not lock.is_file() or self._stale(request):

@@ -21,6 +21,7 @@ from reprostack.lock.indexes import IndexOption, check_option, dedupe, index_url
 from reprostack.lock.pins import drift, parse_pins
 
 LOCK_DIR = "lockfiles"
+AS_OF_NONE = "none"  # `repro lock --as-of none`: resolve as the index stands now
 VARIANTS = ("prod", "dev")
 
 
@@ -64,6 +65,7 @@ def lock_project(
     check: bool = False,
     upgrade_packages: Sequence[str] = (),
     in_image: bool = False,
+    as_of: str | None = None,
 ) -> list[LockOutcome]:
     """Bring the project's locks up to date with its inputs (or, with ``check``, only look).
 
@@ -71,6 +73,10 @@ def lock_project(
     or always with ``in_image``. Returns one LockOutcome per requested variant, prod first.
     Nothing is resolved for a lock whose header says it already matches its inputs, unless an
     upgrade is asked for.
+
+    ``as_of`` (a date in reprostack.asof's form, or ``"none"`` to drop one) overrides
+    ``lock.exclude_newer``; with neither, a lock keeps the date its header names, so a re-lock
+    months later resolves as of the same day.
     """
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
@@ -93,12 +99,13 @@ def lock_project(
         if plan is None:
             outcomes.append(_skipped(config, variant))
             continue
+        exclude_newer = _exclude_newer(config, as_of, plan)
         request = LockRequest(
             root=config.root, variant=variant, target=target, inputs=plan.inputs,
             constraints=plan.constraints, output=plan.output, upgrade=upgrade,
-            upgrade_packages=tuple(upgrade_packages),
+            upgrade_packages=tuple(upgrade_packages), exclude_newer=exclude_newer,
         )  # fmt: skip
-        reasons = _stale_reasons(plan, tool, target)
+        reasons = _stale_reasons(plan, tool, target, exclude_newer)
         if check:
             # The header covers every file the tool reads, so an unchanged set of inputs cannot
             # have gone stale: ask the tool (Poetry takes a second) only to explain a change.
@@ -115,6 +122,18 @@ def lock_project(
             continue
         outcomes.append(_generate(plan, request, tool, target))
     return outcomes
+
+
+def _exclude_newer(config: Config, as_of: str | None, plan: _Plan) -> str | None:
+    """The date this lock resolves as of: --as-of, else repro.yaml, else its own header's."""
+    if as_of is not None:
+        return None if as_of == AS_OF_NONE else as_of
+    if config.lock.exclude_newer:
+        return config.lock.exclude_newer
+    try:
+        return lockheader.read_lock_header(plan.output).exclude_newer
+    except (UsageError, ConfigError):  # no lock yet, or not one of ours
+        return None
 
 
 def _skipped(config: Config, variant: str) -> LockOutcome:
@@ -233,7 +252,8 @@ def _includes(path: Path, seen: set[Path]) -> list[Path]:
 def _hash_inputs(
     plan: _Plan, request: LockRequest, tool: str, target: Target
 ) -> tuple[dict[str, str], str]:
-    """Return ({label: sha256}, inputs-sha256) over the files, python, platform and tool."""
+    """Return ({label: sha256}, inputs-sha256) over the files, python, platform, tool and
+    the as-of date (only when there is one, so older locks keep their digest)."""
     hashed = {
         label: hashlib.sha256(path.read_bytes()).hexdigest()
         for label, path in _input_files(plan, request).items()
@@ -241,15 +261,20 @@ def _hash_inputs(
     total = hashlib.sha256()
     total.update(f"repro-lock/{lockheader.FORMAT_VERSION}\n{plan.variant}\n{tool}\n".encode())
     total.update(f"{target.python}\n{target.platform}\n".encode())
+    if request.exclude_newer:
+        total.update(f"exclude-newer\n{request.exclude_newer}\n".encode())
     for label, digest in hashed.items():
         total.update(f"{label}\0{digest}\n".encode())
     return hashed, total.hexdigest()
 
 
-def _stale_reasons(plan: _Plan, tool: str, target: Target) -> list[str]:
+def _stale_reasons(
+    plan: _Plan, tool: str, target: Target, exclude_newer: str | None = None
+) -> list[str]:
     """Return why the lock on disk does not match its inputs (empty: up to date)."""
     request = LockRequest(plan.output.parent.parent, plan.variant, target, plan.inputs,
-                          plan.constraints, plan.output)  # fmt: skip
+                          plan.constraints, plan.output,
+                          exclude_newer=exclude_newer)  # fmt: skip
     if not plan.output.is_file():
         return [f"{plan.rel} does not exist"]
     text = plan.output.read_text(encoding="utf-8")
@@ -265,6 +290,9 @@ def _stale_reasons(plan: _Plan, tool: str, target: Target) -> list[str]:
         reasons.append(f"python changed in repro.yaml: {old.python} -> {target.python}")
     if old.platform != target.platform:
         reasons.append(f"platform changed in repro.yaml: {old.platform} -> {target.platform}")
+    if old.exclude_newer != exclude_newer:
+        reasons.append(f"as-of date (exclude-newer) changed: {old.exclude_newer or 'none'} -> "
+                       f"{exclude_newer or 'none'}")  # fmt: skip
     constraint_label = _rel(request.root, plan.constraints) if plan.constraints else None
     for label, sha in hashed.items():
         if label not in old.inputs:
@@ -314,13 +342,15 @@ def _generate(plan: _Plan, request: LockRequest, tool: str, target: Target) -> L
     new = LockHeader(
         variant=plan.variant, tool=tool_version, python=target.python, platform=target.platform,
         index_urls=tuple(_header_urls(plan)), inputs=hashed, inputs_sha256=digest,
-        body_sha256=lockheader.body_sha256(body),
+        body_sha256=lockheader.body_sha256(body), exclude_newer=request.exclude_newer,
     )  # fmt: skip
     write_text(plan.output, lockheader.render(new, body))
     count = len(pins)
+    as_of = f" as of {request.exclude_newer}" if request.exclude_newer else ""
     return LockOutcome(
         plan.variant, plan.output, "written",
-        f"{plan.rel}: {count} packages resolved with {tool_version} for {target.describe()}",
+        f"{plan.rel}: {count} packages resolved with {tool_version} for {target.describe()}"
+        f"{as_of}",
         tool=tool_version, packages=count,
     )  # fmt: skip
 

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from reprostack.asof import as_timestamp
 from reprostack.errors import EnvironmentMissing
 from reprostack.lock.base import LockRequest, run_tool, tool_env
 from reprostack.lock.failures import explain
@@ -72,6 +73,9 @@ class UvLocker:
             "--output-file", os.path.relpath(out, request.root),
         ]  # fmt: skip
         argv += common_args(request)
+        if request.exclude_newer:
+            # A timestamp, never a bare date: uv reads a date in the local time zone.
+            argv += ["--exclude-newer", as_timestamp(request.exclude_newer)]
         # uv would otherwise look for a Python 3.x on the host; the target is all it needs.
         env = tool_env({"UV_PYTHON_DOWNLOADS": "never"})
         proc = run_tool(argv, cwd=request.root, env=env, missing_hint=_HINT)
