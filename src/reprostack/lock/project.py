@@ -321,8 +321,9 @@ def _generate(plan: _Plan, request: LockRequest, tool: str, target: Target) -> L
     tmp = Path(tmp_name)
     try:
         # The tools prefer the pins already in their output file: without --upgrade, a
-        # re-lock moves only what the changed inputs force to move.
-        if plan.output.is_file() and not request.upgrade:
+        # re-lock moves only what the changed inputs force to move. Not with an as-of date:
+        # then the lock is a function of inputs, target and date alone, whatever came before.
+        if plan.output.is_file() and not request.upgrade and not request.exclude_newer:
             shutil.copyfile(plan.output, tmp)
         tool_version = plan.locker.generate(request, tmp)
         tool_body = tmp.read_text(encoding="utf-8")

@@ -108,6 +108,7 @@ def diff_determinism(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list
     if a is None and b is None:
         return []
     if a is None or b is None:
+
         def state(block: dict[str, Any] | None) -> str:
             return "off" if block is None else f"on (seed {block.get('seed')})"
 
