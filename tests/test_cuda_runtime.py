@@ -90,14 +90,18 @@ def test_wheels_are_what_torch_loads(tmp_path: Path) -> None:
     _write(tmp_path / "root/usr/include/cudnn_version.h", CUDNN_H)
     env = {"CUDA_VERSION": "12.6.3", "NV_CUDNN_VERSION": "9.5.1.17-1"}
     found = read_cuda(WHEELS, env, root=tmp_path / "root", site_dirs=[site])
-    assert found == {"runtime_version": "12.4.127", "cudnn_version": "9.1.0.70"}
+    assert found == {
+        "runtime_version": "12.4.127",
+        "cudnn_version": "9.1.0.70",
+        "nccl_version": None,
+    }
 
 
 def test_torch_built_for_another_cuda_beats_a_stray_wheel(tmp_path: Path) -> None:
     site = _torch_site(tmp_path / "site", "cuda = '11.8'")
     packages = {"torch": "2.1.0+cu118", "nvidia-cuda-runtime-cu12": "12.4.127"}
     found = read_cuda(packages, {}, root=tmp_path, site_dirs=[site])
-    assert found == {"runtime_version": "11.8", "cudnn_version": None}
+    assert found == {"runtime_version": "11.8", "cudnn_version": None, "nccl_version": None}
 
 
 def test_wheel_matching_torchs_major_wins_over_another_major(tmp_path: Path) -> None:
@@ -107,12 +111,12 @@ def test_wheel_matching_torchs_major_wins_over_another_major(tmp_path: Path) -> 
         "nvidia-cuda-runtime-cu12": "12.4.127",
     }
     found = read_cuda(packages, {}, root=tmp_path, site_dirs=[])
-    assert found == {"runtime_version": "11.8.89", "cudnn_version": None}
+    assert found == {"runtime_version": "11.8.89", "cudnn_version": None, "nccl_version": None}
 
 
 def test_torch_tag_when_version_py_is_not_found(tmp_path: Path) -> None:
     found = read_cuda({"torch": "2.4.1+cu124"}, {}, root=tmp_path, site_dirs=[tmp_path])
-    assert found == {"runtime_version": "12.4", "cudnn_version": None}
+    assert found == {"runtime_version": "12.4", "cudnn_version": None, "nccl_version": None}
 
 
 def test_first_torch_on_the_path_decides(tmp_path: Path) -> None:
@@ -121,15 +125,15 @@ def test_first_torch_on_the_path_decides(tmp_path: Path) -> None:
     _write(tmp_path / "root/usr/local/cuda/version.txt", "CUDA Version 10.2.89\n")
     # A CPU build first on the path loads no CUDA of its own: the system toolkit is next.
     found = read_cuda({"torch": "2.4.1+cu124"}, {}, root=tmp_path / "root", site_dirs=[cpu, gpu])
-    assert found == {"runtime_version": "10.2.89", "cudnn_version": None}
+    assert found == {"runtime_version": "10.2.89", "cudnn_version": None, "nccl_version": None}
     found = read_cuda({}, {}, root=tmp_path / "root", site_dirs=[gpu, cpu])
-    assert found == {"runtime_version": "12.1", "cudnn_version": None}
+    assert found == {"runtime_version": "12.1", "cudnn_version": None, "nccl_version": None}
 
 
 def test_version_json_prefers_the_cudart_component(tmp_path: Path) -> None:
     _write(tmp_path / "usr/local/cuda/version.json", json.dumps(VERSION_JSON))
     found = read_cuda({"torch": "2.4.1+cpu"}, {}, root=tmp_path, site_dirs=[])
-    assert found == {"runtime_version": "11.8.89", "cudnn_version": None}
+    assert found == {"runtime_version": "11.8.89", "cudnn_version": None, "nccl_version": None}
 
 
 def test_version_json_without_cudart_gives_the_sdk(tmp_path: Path) -> None:
@@ -137,6 +141,7 @@ def test_version_json_without_cudart_gives_the_sdk(tmp_path: Path) -> None:
     assert read_cuda({}, {}, root=tmp_path, site_dirs=[]) == {
         "runtime_version": "11.8.0",
         "cudnn_version": None,
+        "nccl_version": None,
     }
 
 
@@ -146,6 +151,7 @@ def test_broken_version_json_falls_back_to_version_txt(tmp_path: Path) -> None:
     assert read_cuda({}, {}, root=tmp_path, site_dirs=[]) == {
         "runtime_version": "10.2.89",
         "cudnn_version": None,
+        "nccl_version": None,
     }
 
 
@@ -156,6 +162,7 @@ def test_system_files_beat_the_environment(tmp_path: Path) -> None:
     assert read_cuda({}, env, root=tmp_path, site_dirs=[]) == {
         "runtime_version": "11.8.89",
         "cudnn_version": "8.9.7",
+        "nccl_version": None,
     }
 
 
@@ -164,6 +171,7 @@ def test_toolkit_cudnn_header(tmp_path: Path) -> None:
     assert read_cuda({}, {}, root=tmp_path, site_dirs=[]) == {
         "runtime_version": None,
         "cudnn_version": "8.9.7",
+        "nccl_version": None,
     }
 
 
@@ -183,7 +191,11 @@ def test_environment_of_nvidia_cuda_images(
     if expected is None:
         assert found is None
     else:
-        assert found == {"runtime_version": expected[0], "cudnn_version": expected[1]}
+        assert found == {
+            "runtime_version": expected[0],
+            "cudnn_version": expected[1],
+            "nccl_version": None,
+        }
 
 
 def test_nothing_found_is_none(tmp_path: Path) -> None:

@@ -70,8 +70,10 @@ def test_the_date_in_the_header_sticks_for_a_relock(project: Path, local_index: 
 def test_check_calls_a_changed_date_stale(project: Path, local_index: LocalIndex) -> None:
     alpha_project(project, local_index, extra='lock:\n  exclude_newer: "2022-06-01"\n')
     # write_project already wrote a lock: block (tool: uv); put the date inside it.
-    text = (project / "repro.yaml").read_text().replace(
-        "lock:\n  tool: uv\nlock:\n  exclude_newer", "lock:\n  tool: uv\n  exclude_newer"
+    text = (
+        (project / "repro.yaml")
+        .read_text()
+        .replace("lock:\n  tool: uv\nlock:\n  exclude_newer", "lock:\n  tool: uv\n  exclude_newer")
     )
     (project / "repro.yaml").write_text(text)
     result = repro("lock")

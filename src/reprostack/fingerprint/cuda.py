@@ -18,6 +18,16 @@ the Python packages are what torch and friends actually load:
      ``/usr/include/<triplet>/`` or ``/usr/local/cuda/include``;
   3. ``NV_CUDNN_VERSION`` or ``CUDNN_VERSION`` from the environment.
 
+``nccl_version``
+  1. an ``nvidia-nccl[-cuXX]`` wheel (what torch from PyPI loads), the one matching torch's
+     CUDA major first;
+  2. the library file the loader finds, ``libnccl.so.2.21.5``, in the distributions' and the
+     toolkit's library folders;
+  3. ``nccl.h`` (NCCL_MAJOR/MINOR/PATCH) under ``/usr/include`` or ``/usr/local/cuda``;
+  4. ``NCCL_VERSION`` from the environment (set by the nvidia/cuda images).
+  A torch that links NCCL statically (1.x wheels) shows none of these: ``None`` then, as
+  importing torch to ask it is what this module never does.
+
 Versions are reported as precisely as their source states them ("12.4.127", "12.4"); compare
 runtimes on major.minor.
 """
@@ -34,6 +44,14 @@ from typing import Any
 
 _RUNTIME_WHEEL = re.compile(r"nvidia-cuda-runtime(?:-cu(\d+))?")
 _CUDNN_WHEEL = re.compile(r"nvidia-cudnn(?:-cu(\d+))?")
+_NCCL_WHEEL = re.compile(r"nvidia-nccl(?:-cu(\d+))?")
+_NCCL_DEFINE = re.compile(r"^\s*#\s*define\s+NCCL_(MAJOR|MINOR|PATCH)\s+(\d+)", re.MULTILINE)
+_NCCL_LIBRARY = re.compile(r"libnccl\.so\.(\d+\.\d+\.\d+)$")
+# Where distributions (Debian/Ubuntu multiarch, RHEL) and the CUDA toolkit put libnccl.
+_LIBRARY_DIRS = (
+    "usr/lib/x86_64-linux-gnu", "usr/lib/aarch64-linux-gnu", "usr/lib64", "usr/lib",
+    "usr/local/cuda/lib64", "usr/local/nccl/lib",
+)  # fmt: skip
 _TORCH_CUDA_LINE = re.compile(
     r"""^cuda\s*(?::[^=\n]*)?=\s*(?:'([^'\n]*)'|"([^"\n]*)"|None)\s*$""", re.MULTILINE
 )
@@ -52,15 +70,17 @@ def read_cuda(
 
     ``packages`` is the environment's normalised ``{name: version}``; ``root`` and
     ``site_dirs`` (default: the importable entries of ``sys.path``) exist for tests.
-    Returns ``{"runtime_version", "cudnn_version"}``, or ``None`` when neither is found.
+    Returns ``{"runtime_version", "cudnn_version", "nccl_version"}``, or ``None`` when none
+    is found.
     """
     environ = os.environ if env is None else env
     dirs = _default_site_dirs() if site_dirs is None else site_dirs
     runtime = _runtime_version(packages, environ, root, dirs)
     cudnn = _cudnn_version(packages, environ, root)
-    if runtime is None and cudnn is None:
+    nccl = _nccl_version(packages, environ, root, _major(_torch_cuda(packages, dirs)))
+    if runtime is None and cudnn is None and nccl is None:
         return None
-    return {"runtime_version": runtime, "cudnn_version": cudnn}
+    return {"runtime_version": runtime, "cudnn_version": cudnn, "nccl_version": nccl}
 
 
 def torch_cuda_tag(version: str) -> str | None:
@@ -183,6 +203,37 @@ def _cudnn_version(packages: Mapping[str, str], env: Mapping[str, str], root: Pa
         if version:
             return version
     return None
+
+
+def _nccl_version(
+    packages: Mapping[str, str], env: Mapping[str, str], root: Path, torch_major: str | None
+) -> str | None:
+    """Return the NCCL version by the precedence in the module docstring."""
+    wheel = _wheel_version(packages, _NCCL_WHEEL, torch_major)
+    if wheel is not None:
+        return wheel
+    found = [
+        match.group(1)
+        for folder in _LIBRARY_DIRS
+        for path in _list(root / folder, "libnccl.so.*")
+        if (match := _NCCL_LIBRARY.search(path.name))
+    ]
+    if found:
+        # Two installed side by side: the loader takes libnccl.so.2, the newest's symlink.
+        return max(found, key=lambda v: tuple(int(p) for p in v.split(".")))
+    for header in (root / "usr/include/nccl.h", root / "usr/local/cuda/include/nccl.h"):
+        parts = dict(_NCCL_DEFINE.findall(_read_text(header) or ""))
+        if {"MAJOR", "MINOR", "PATCH"} <= parts.keys():
+            return ".".join(parts[key] for key in ("MAJOR", "MINOR", "PATCH"))
+    return _clean(env.get("NCCL_VERSION"))
+
+
+def _list(folder: Path, pattern: str) -> list[Path]:
+    """Return ``folder``'s entries matching ``pattern`` (none when it cannot be read)."""
+    try:
+        return sorted(folder.glob(pattern))
+    except OSError:
+        return []
 
 
 def _cudnn_headers(root: Path) -> Iterable[Path]:

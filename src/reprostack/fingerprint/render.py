@@ -63,6 +63,7 @@ def render_table(fp: dict[str, Any], max_packages: int = 12) -> str:
     cuda = fp.get("cuda")
     add("cuda runtime", cuda.get("runtime_version") if cuda else None)
     add("cudnn", cuda.get("cudnn_version") if cuda else None)
+    add("nccl", cuda.get("nccl_version") if cuda else None)
     container = fp.get("container")
     if container:
         add("image", f"{container.get('image_tag')} ({container.get('image_id')})")
