@@ -145,9 +145,13 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
     def send_head(self) -> Any:
-        # PEP 691 content negotiation: a client that accepts JSON gets the JSON page.
+        # PEP 691 content negotiation: a client that accepts JSON gets the JSON page. Except
+        # pip before 26 (no --uploaded-prior-to to use upload times for): reading JSON pages,
+        # pip 23 drops the "conflict is caused by" lines that lock tests check for.
         page = Path(self.translate_path(self.path)) / JSON_PAGE
-        if JSON_TYPE in self.headers.get("Accept", "") and page.is_file():
+        agent = re.match(r"pip/(\d+)", self.headers.get("User-Agent", ""))
+        old_pip = agent is not None and int(agent.group(1)) < 26
+        if JSON_TYPE in self.headers.get("Accept", "") and page.is_file() and not old_pip:
             data = page.read_bytes()
             self.send_response(200)
             self.send_header("Content-Type", JSON_TYPE)
