@@ -70,10 +70,30 @@ def check_gpu_stack(
     return findings
 
 
+def check_torch_arch(config: Config, nvidia: dict[str, Any] | None) -> list[Finding]:
+    """The host's torch build (as a local run imports it) against each GPU's capability.
+
+    Skipped without GPUs, without torch, or for a project that asks for no CUDA.
+    """
+    from reprostack.doctor.torch_arch import check_torch_build, query_torch_build
+    from reprostack.fingerprint.python_env import read_packages
+
+    if nvidia is None or not nvidia.get("gpus") or config.cuda == "none":
+        return []
+    if "torch" not in read_packages():
+        return []
+    build = query_torch_build()
+    if isinstance(build, str):
+        return [Finding("warn", f"cannot check torch's GPU architectures: {build}",
+                        "fix the torch installation of this Python")]  # fmt: skip
+    return check_torch_build(build, nvidia["gpus"])
+
+
 def run_checks(
     config: Config, image_fingerprint: Callable[[Any], dict[str, Any] | None] | None = None
 ) -> list[Finding]:
-    """Every check, in the order a user fixes things: engine, locks, driver and GPUs."""
+    """Every check, in the order a user fixes things: engine, locks, driver and GPUs, then
+    the GPUs against the architectures of the torch build this Python imports."""
     from reprostack.fingerprint.nvidia import probe_nvidia
 
     findings, client = check_engine()
@@ -81,6 +101,7 @@ def run_checks(
     image_fp = image_fingerprint(client) if (image_fingerprint and client is not None) else None
     probe = probe_nvidia()
     findings += check_gpu_stack(probe.info, expected_cuda(config, image_fp), probe.problem)
+    findings += check_torch_arch(config, probe.info)
     return findings
 
 
