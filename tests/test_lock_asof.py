@@ -177,3 +177,17 @@ def test_as_of_against_the_public_index(tmp_path: Path, monkeypatch: pytest.Monk
     locked = pins(tmp_path / "lockfiles/prod.txt")
     assert locked["requests"] == "2.32.3"
     assert locked["urllib3"] == "2.2.1"  # 2.2.2 came out on 2024-06-17
+
+
+def test_header_round_trip_with_a_date() -> None:
+    from reprostack.lock.header import LockHeader, body_sha256, parse, render
+
+    body = "alpha==1.0.0 \\\n    --hash=sha256:" + "0" * 64 + "\n"
+    header = LockHeader("prod", "uv 0.13.9", "3.11", "linux/amd64", (), {"requirements.in": "1"},
+                        "2" * 64, body_sha256(body), exclude_newer="2024-06-01")  # fmt: skip
+    text = render(header, body)
+    assert "# platform: linux/amd64\n# exclude-newer: 2024-06-01\n" in text
+    assert parse(text, "prod.txt") == header
+    without = render(LockHeader(**{**header.__dict__, "exclude_newer": None}), body)
+    assert "exclude-newer" not in without
+    assert parse(without, "prod.txt").exclude_newer is None
