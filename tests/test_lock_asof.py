@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -93,7 +94,9 @@ def test_check_calls_a_changed_date_stale(project: Path, local_index: LocalIndex
     assert pins(project / "lockfiles/prod.txt") == {"alpha": "1.0.0"}
 
 
-def test_pip_tools_needs_pip_26_and_poetry_cannot(project: Path, local_index: LocalIndex) -> None:
+def test_pip_tools_needs_pip_26_and_poetry_cannot(
+    project: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from importlib.metadata import version
 
     from reprostack.doctor.compat import version_tuple
@@ -115,9 +118,7 @@ def test_pip_tools_needs_pip_26_and_poetry_cannot(project: Path, local_index: Lo
         '[tool.poetry]\nname = "demo"\nversion = "0"\n[tool.poetry.dependencies]\n'
         'python = "^3.11"\n'
     )
-    import os
-
-    os.chdir(poetry)
+    monkeypatch.chdir(poetry)
     refused = repro("lock", "--as-of", "2022-01-01")
     assert refused.exit_code == 3
     assert "Poetry cannot resolve as of a date" in refused.stderr
@@ -191,3 +192,30 @@ def test_header_round_trip_with_a_date() -> None:
     without = render(LockHeader(**{**header.__dict__, "exclude_newer": None}), body)
     assert "exclude-newer" not in without
     assert parse(without, "prod.txt").exclude_newer is None
+
+
+@pytest.mark.network
+def test_pip_tools_with_pip_26_uses_uploaded_prior_to(
+    project: Path, local_index: LocalIndex, tmp_path: Path
+) -> None:
+    """pip >= 26 (fetched from the package index) first on the path of repro and pip-compile."""
+    import subprocess
+    import sys
+
+    newer_pip = tmp_path / "pip26"
+    fetched = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(newer_pip),
+         "pip>=26"], capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    if fetched.returncode != 0:
+        pytest.skip(f"pip >= 26 could not be fetched: {fetched.stderr.strip()[-300:]}")
+    alpha_project(project, local_index, tool="pip-tools")
+    src = Path(__file__).resolve().parent.parent / "src"
+    env = {**os.environ, "PYTHONPATH": f"{newer_pip}{os.pathsep}{src}"}
+    for date, expected in (("2022-01-01", "1.0.0"), ("2022-06-01", "1.1.0")):
+        done = subprocess.run([sys.executable, "-m", "reprostack", "lock", "--as-of", date],
+                              cwd=project, env=env, capture_output=True, text=True,
+                              check=False, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "with pip-tools" in done.stderr and f"as of {date}" in done.stderr
+        assert pins(project / "lockfiles/prod.txt") == {"alpha": expected}
