@@ -47,6 +47,13 @@ class RunRecord:
     config_sha256: str | None = None
     reprostack_version: str | None = None
     error: str | None = None
+    # Experiments: flat params, per-metric summaries (last, min, max, steps) and what could not
+    # be read; the tracker's run id and whether it has the run (reprostack.experiments).
+    params: dict[str, Any] = field(default_factory=dict)
+    params_skipped: list[str] = field(default_factory=list)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics_problems: list[str] = field(default_factory=list)
+    tracking: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data in a stable key order, ready for YAML."""

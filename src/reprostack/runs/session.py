@@ -17,6 +17,7 @@ from reprostack import __version__
 from reprostack.atomic import write_bytes
 from reprostack.config import CONFIG_NAME, Config
 from reprostack.errors import ReproError, RunFailedToStart
+from reprostack.experiments.capture import capture_metrics, capture_params
 from reprostack.fingerprint.collect import lockfile_hashes
 from reprostack.fingerprint.project import project_fingerprint
 from reprostack.redact import redact_argv
@@ -120,6 +121,7 @@ class RunSession:
         self.record.configs = capture_configs(
             self.request.argv, self.request.cwd, self.folder / "config"
         )
+        capture_params(self.folder, self.record)
         self.record.lock_hashes = lockfile_hashes(self.config.root)
         self.record.git_sha = state.info["sha"] if state.info else None
         self.record.dirty = bool(state.info and state.info["dirty"])
@@ -132,14 +134,23 @@ class RunSession:
         write_record(self.folder, self.record)
 
     def finish(self, exit_code: int, interrupted: bool = False) -> RunRecord:
-        """Close the record with the command's exit code."""
+        """Close the record with the command's exit code and its metrics' summary.
+
+        Then the run goes to the tracker named in repro.yaml (its client is imported only
+        now, after the command); a tracker problem is written down, never raised.
+        """
         if interrupted:
             self.record.status = "interrupted"
         else:
             self.record.status = "succeeded" if exit_code == 0 else "failed"
         self.record.exit_code = exit_code
         self.record.ended_at = utc_now()
+        capture_metrics(self.folder, self.record)
         write_record(self.folder, self.record)
+        if self.config.tracking.mlflow is not None:
+            from reprostack.experiments.tracking import after_run
+
+            after_run(self.config.tracking.mlflow, self.folder, self.record)
         return self.record
 
     def fail_before_start(self, message: str) -> RunRecord:
