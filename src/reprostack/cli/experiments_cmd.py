@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,7 +29,7 @@ def compare(run_refs: tuple[str, ...], as_json: bool) -> None:
         config = load_config()
         folders = [resolve_run(config.runs_dir, ref) for ref in run_refs]
         records = [read_record(folder) for folder in folders]
-        fingerprints = []
+        fingerprints: list[dict[str, Any] | None] = []
         for folder in folders:
             try:
                 fingerprints.append(read_fingerprint(folder))
@@ -68,7 +69,7 @@ def plot(run_refs: tuple[str, ...], metrics: tuple[str, ...], output: Path) -> N
         folders = [resolve_run(config.runs_dir, ref) for ref in run_refs]
         records = [read_record(folder) for folder in folders]
         series = []
-        for record, folder in zip(records, folders):
+        for record, folder in zip(records, folders, strict=True):
             metrics_read = read_metrics(folder / "outputs")
             for problem in metrics_read.problems:
                 info(f"repro: {record.id}: {problem}")

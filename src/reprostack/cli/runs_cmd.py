@@ -16,12 +16,12 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.experiments.table import runs_json, runs_table
-    from reprostack.runs.record import read_record
+    from reprostack.runs.record import RunRecord, read_record
     from reprostack.runs.store import list_run_ids
 
     with handle_errors():
         config = load_config()
-        records = []
+        records: list[RunRecord] = []
         for rid in list_run_ids(config.runs_dir):
             if len(records) >= limit:
                 break  # only the records shown are read

@@ -295,7 +295,6 @@ class Validator:
             self.problem(("run", "dir"), f"'{run_dir}' must be a folder inside the project")
         return RunConfig(mode=mode, gpus=gpus, mounts=mounts, pass_env=pass_env, dir=run_dir)
 
-
     def _tracking(self, raw: Any, project: str) -> TrackingConfig:
         data = self.mapping(raw, ("tracking",), TRACKING_KEYS)
         if data.get("mlflow") is None:

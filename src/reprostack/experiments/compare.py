@@ -56,7 +56,7 @@ def compare_runs(records: list[RunRecord], fingerprints: list[dict[str, Any] | N
             "best_run": _winner(result.runs, bests, lower_is_better(name)),
         }
     first = fingerprints[0]
-    for record, fingerprint in zip(records[1:], fingerprints[1:]):
+    for record, fingerprint in zip(records[1:], fingerprints[1:], strict=True):
         if first is None or fingerprint is None:
             result.notes.append(f"{record.id}: stack not compared (fingerprint.json unreadable)")
             continue
@@ -68,7 +68,8 @@ def compare_runs(records: list[RunRecord], fingerprints: list[dict[str, Any] | N
 
 
 def _winner(runs: list[str], values: list[float | None], lower: bool) -> str | None:
-    scored = [(v, run) for v, run in zip(values, runs) if v is not None and math.isfinite(v)]
+    pairs = zip(values, runs, strict=True)
+    scored = [(v, run) for v, run in pairs if v is not None and math.isfinite(v)]
     if len(scored) < 2:
         return None
     return (min(scored) if lower else max(scored))[1]
@@ -86,14 +87,12 @@ def render_comparison(comparison: Comparison, width: int | None = None) -> str:
         rows.append([f"{name} (last)", *(number(v) for v in entry["last"])])
         marked = [
             number(v) + (" *" if run == entry["best_run"] else "")
-            for v, run in zip(entry["best"], runs)
+            for v, run in zip(entry["best"], runs, strict=True)
         ]
         rows.append([f"{name} (best, {entry['goal']})", *marked])
     parts = []
     if rows:
-        parts.append(
-            table_text(["", *runs], rows, right=range(1, len(runs) + 1), width=width)
-        )
+        parts.append(table_text(["", *runs], rows, right=range(1, len(runs) + 1), width=width))
     else:
         parts.append("no params differ and no metrics were recorded")
     if not comparison.params:

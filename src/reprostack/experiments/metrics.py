@@ -133,6 +133,11 @@ def read_tensorboard(outputs: Path, files: list[Path], into: Metrics) -> None:
             rel = folder.relative_to(outputs).as_posix() or "."
             into.problems.append(f"{rel}: TensorBoard events not readable ({exc}); skipped")
             continue
+        if not scalars:
+            # Damaged files read as empty too: say so rather than stay silent.
+            rel = folder.relative_to(outputs).as_posix() or "."
+            count = sum(1 for f in files if f.parent == folder)
+            into.problems.append(f"{rel}: no scalars in {count} TensorBoard event file(s)")
         for tag, points in scalars.items():
             name = f"{prefix}/{tag}" if prefix else tag
             for step, value in points:
@@ -141,7 +146,7 @@ def read_tensorboard(outputs: Path, files: list[Path], into: Metrics) -> None:
 
 def _common_parts(folders: list[Path]) -> list[str]:
     parts: list[str] = []
-    for group in zip(*(f.parts for f in folders)):
+    for group in zip(*(f.parts for f in folders), strict=False):
         if len(set(group)) != 1:
             break
         parts.append(group[0])

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mlflow.entities import Metric, Param, RunTag, ViewType
+from mlflow.entities import Metric, Param, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -58,13 +58,12 @@ def log_run(
 
     started = _millis(record.started_at)
     ended = _millis(record.ended_at) or started
-    run = client.create_run(
-        experiment_id, start_time=started, tags=tags_for(record, raw, fingerprint), run_name=record.id
-    )
+    tags = tags_for(record, raw, fingerprint)
+    run = client.create_run(experiment_id, start_time=started, tags=tags, run_name=record.id)
     run_id = str(run.info.run_id)
     param_list = [Param(_key(k), _param_value(v)) for k, v in sorted(params.items())]
-    for chunk in _chunks(param_list, _PARAM_BATCH):
-        client.log_batch(run_id, params=chunk)
+    for param_chunk in _chunks(param_list, _PARAM_BATCH):
+        client.log_batch(run_id, params=param_chunk)
     metric_list = [
         Metric(_key(name), value, ended or 0, step)
         for name, points in sorted(series.items())
@@ -80,9 +79,7 @@ def log_run(
     return run_id
 
 
-def tags_for(
-    record: RunRecord, raw: dict[str, Any], fingerprint: dict[str, Any]
-) -> dict[str, str]:
+def tags_for(record: RunRecord, raw: dict[str, Any], fingerprint: dict[str, Any]) -> dict[str, str]:
     """The facts a tracker user filters by: run id, code, image, driver, CUDA, GPUs, data.
 
     ``raw`` is run.yaml as read (datasets, when the record names them, are tagged by digest).
@@ -152,7 +149,10 @@ def _key(name: str) -> str:
 
 
 def _param_value(value: Any) -> str:
-    text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    if value is None:
+        text = "null"
+    else:
+        text = str(value).lower() if isinstance(value, bool) else str(value)
     return text if len(text) <= _PARAM_VALUE_MAX else text[: _PARAM_VALUE_MAX - 3] + "..."
 
 

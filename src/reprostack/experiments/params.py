@@ -40,7 +40,9 @@ class Params:
     skipped: list[str] = field(default_factory=list)
 
 
-def flatten(value: Any, prefix: str = "", out: dict[str, Scalar] | None = None) -> dict[str, Scalar]:
+def flatten(
+    value: Any, prefix: str = "", out: dict[str, Scalar] | None = None
+) -> dict[str, Scalar]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``. Lists stay one value (``[64, 64]``), shown as JSON."""
     out = {} if out is None else out
     if isinstance(value, dict):

@@ -62,7 +62,7 @@ def plot_data(
                 "steps": [step for step, _ in run_series[name]],
                 "values": [v if math.isfinite(v) else None for _, v in run_series[name]],
             }
-            for record, run_series in zip(records, series)
+            for record, run_series in zip(records, series, strict=True)
             if name in run_series
         ]
     return {"metrics": chosen, "lines": lines}
@@ -88,7 +88,7 @@ def draw(data: dict[str, Any], out: Path) -> None:
     # The object API (no pyplot): no GUI backend is chosen, nothing global changes.
     figure = Figure(figsize=(6.4 * columns, 4.0 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=False):
         for line in data["lines"][name]:
             values = [math.nan if v is None else v for v in line["values"]]
             marker = "o" if len(values) < 2 else None

@@ -36,7 +36,7 @@ def format_duration(seconds: float | None) -> str:
         return "-"
     if seconds < 10:
         return f"{seconds:.1f}s"
-    whole = int(round(seconds))
+    whole = round(seconds)
     if whole < 60:
         return f"{whole}s"
     if whole < 3600:

@@ -99,9 +99,7 @@ def sync_run(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> SyncOutco
     except (Exception, KeyboardInterrupt) as exc:
         detail = exc.message if isinstance(exc, TrackerUnavailable) else _describe(exc)
         previous = tracking_state(record).get("run_id")
-        record.tracking = {
-            "mlflow": {**base, "run_id": previous, "synced": False, "error": detail}
-        }
+        record.tracking = {"mlflow": {**base, "run_id": previous, "synced": False, "error": detail}}
         write_record(folder, record)
         return SyncOutcome(record.id, "failed", detail=detail)
     record.tracking = {
@@ -117,6 +115,8 @@ def _log(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> str:
     # settings win.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    # repro prints its own line per run; the client's "View run at" would land in stdout.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     try:
         from reprostack.experiments.mlflow_client import log_run
     except ImportError as exc:
