@@ -38,7 +38,8 @@ FLAT = {
         ),
         (
             "c.yaml",
-            "model: {depth: 4, layers: [64, 64]}\noptim:\n  lr: 0.1\n  nesterov: true\nname: base\n",
+            "model: {depth: 4, layers: [64, 64]}\n"
+            "optim:\n  lr: 0.1\n  nesterov: true\nname: base\n",
         ),
         (
             "c.toml",
@@ -73,9 +74,7 @@ def test_overrides_typed_as_yaml_reads_them() -> None:
 
 def test_run_params_merge_files_then_arguments_and_redact(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "train.yaml").write_text(
-        "optim: {lr: 0.1}\ndb: {password: hunter2}\n"
-    )
+    (tmp_path / "config" / "train.yaml").write_text("optim: {lr: 0.1}\ndb: {password: hunter2}\n")
     (tmp_path / "config" / "broken.json").write_text('{"lr": 0.1,\n  oops}\n')
     configs = [
         {"path": "/p/train.yaml", "copy": "config/train.yaml", "not_copied": None},

@@ -68,11 +68,15 @@ def compare_runs(records: list[RunRecord], fingerprints: list[dict[str, Any] | N
 
 
 def _winner(runs: list[str], values: list[float | None], lower: bool) -> str | None:
-    pairs = zip(values, runs, strict=True)
-    scored = [(v, run) for v, run in pairs if v is not None and math.isfinite(v)]
-    if len(scored) < 2:
-        return None
-    return (min(scored) if lower else max(scored))[1]
+    """The run with the best value; a tie goes to the run named first."""
+    winner: tuple[float, str] | None = None
+    for value, run in zip(values, runs, strict=True):
+        if value is None or not math.isfinite(value):
+            continue
+        if winner is None or (value < winner[0] if lower else value > winner[0]):
+            winner = (value, run)
+    scored = sum(1 for v in values if v is not None and math.isfinite(v))
+    return winner[1] if winner is not None and scored > 1 else None
 
 
 def render_comparison(comparison: Comparison, width: int | None = None) -> str:
