@@ -51,13 +51,14 @@ class MlflowServer:
         """Start the server and wait until it answers."""
         self.folder.mkdir(parents=True, exist_ok=True)
         log = (self.folder / "server.log").open("ab")
+        command = [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
+            "--artifacts-destination", str(self.folder / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+        ]  # fmt: skip
         self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "mlflow", "server",
-                "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
-                "--artifacts-destination", str(self.folder / "artifacts"),
-                "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-            ],  # fmt: skip
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group: stop() ends the workers too

@@ -26,7 +26,9 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 TESTS = Path(__file__).resolve().parent
 
 
-def repro(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def repro(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*REPRO, *args],
         cwd=cwd,
@@ -58,9 +60,7 @@ def runs_of(client: MlflowClient, experiment: str, run_id: str) -> list[Any]:
     found = client.get_experiment_by_name(experiment)
     assert found is not None
     return list(
-        client.search_runs(
-            [found.experiment_id], filter_string=f"tags.`repro.run_id` = '{run_id}'"
-        )
+        client.search_runs([found.experiment_id], filter_string=f"tags.`repro.run_id` = '{run_id}'")
     )
 
 
@@ -137,7 +137,7 @@ def test_a_tracker_that_is_down_never_fails_a_run(
         assert result.returncode == 0, result.stderr
         assert "repro: not synced to MLflow: the MLflow server at" in result.stderr
         assert "`repro sync` sends it later" in result.stderr
-        folder, record = only_record(root)
+        _, record = only_record(root)
         assert record["status"] == "succeeded"
         assert record["metrics"]["loss"]["steps"] == 10  # the run's own record is whole
         state = record["tracking"]["mlflow"]
