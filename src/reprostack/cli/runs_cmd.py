@@ -17,12 +17,12 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
     from reprostack.config import load_config
     from reprostack.experiments.table import runs_json, runs_table
     from reprostack.runs.record import RunRecord, read_record
-    from reprostack.runs.store import list_run_ids
+    from reprostack.runs.store import iter_run_ids
 
     with handle_errors():
         config = load_config()
         records: list[RunRecord] = []
-        for rid in list_run_ids(config.runs_dir):
+        for rid in iter_run_ids(config.runs_dir):
             if len(records) >= limit:
                 break  # only the records shown are read
             record = read_record(config.runs_dir / rid)

@@ -79,7 +79,7 @@ def _winner(runs: list[str], values: list[float | None], lower: bool) -> str | N
     return winner[1] if winner is not None and scored > 1 else None
 
 
-def render_comparison(comparison: Comparison, width: int | None = None) -> str:
+def render_comparison(comparison: Comparison) -> str:
     """Text for the terminal: one table of params and metrics, then the stack groups."""
     runs = comparison.runs
     rows: list[list[str]] = []
@@ -96,7 +96,7 @@ def render_comparison(comparison: Comparison, width: int | None = None) -> str:
         rows.append([f"{name} (best, {entry['goal']})", *marked])
     parts = []
     if rows:
-        parts.append(table_text(["", *runs], rows, right=range(1, len(runs) + 1), width=width))
+        parts.append(table_text(["", *runs], rows, right=range(1, len(runs) + 1)))
     else:
         parts.append("no params differ and no metrics were recorded")
     if not comparison.params:

@@ -8,10 +8,8 @@ changes the value, not the file. A file that does not parse is skipped with a wo
 
 from __future__ import annotations
 
-import configparser
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +17,6 @@ from typing import Any
 import yaml
 
 from reprostack.redact import REDACTED, is_secret_name
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 Scalar = str | int | float | bool | None
 
@@ -61,6 +54,15 @@ def flatten(
 
 def parse_config_file(path: Path) -> dict[str, Scalar]:
     """Flatten one JSON, YAML, TOML or INI/CFG file; raise ValueError saying why it cannot."""
+    # Imported here: `repro runs` needs this module's `differing`, not its parsers.
+    import configparser
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+
     suffix = path.suffix.lower()
     text = path.read_text(encoding="utf-8")
     try:

@@ -60,7 +60,7 @@ def last_value(record: RunRecord, name: str) -> Any:
     return entry.get("last") if isinstance(entry, dict) else None
 
 
-def runs_table(records: list[RunRecord], width: int | None = None) -> str:
+def runs_table(records: list[RunRecord]) -> str:
     """The table ``repro runs`` prints."""
     params = differing([r.params or {} for r in records]) if len(records) > 1 else []
     metrics = metric_names(records)
@@ -74,7 +74,7 @@ def runs_table(records: list[RunRecord], width: int | None = None) -> str:
         rows.append(row)
     first_number = len(BASE_HEADERS) + len(shown_params)
     right = [3, *range(first_number, len(headers))]
-    text = table_text(headers, rows, right=right, width=width)
+    text = table_text(headers, rows, right=right)
     hidden = (len(params) - len(shown_params)) + (len(metrics) - len(shown_metrics))
     if hidden:
         text += f"\n({hidden} more param/metric columns: `repro runs --json` has them all)"

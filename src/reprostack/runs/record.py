@@ -76,7 +76,9 @@ def write_record(folder: Path, record: RunRecord) -> None:
 
 def read_record(folder: Path) -> RunRecord:
     """Read ``run.yaml`` from a run folder."""
-    data = yaml.safe_load((folder / RUN_FILE).read_text(encoding="utf-8"))
+    # libyaml's loader when PyYAML has it: ~10x faster, and `repro runs` reads many records.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load((folder / RUN_FILE).read_text(encoding="utf-8"), Loader=loader)
     if not isinstance(data, dict):
         raise ValueError(f"{folder / RUN_FILE} is not a run record")
     return RunRecord.from_dict(data)
