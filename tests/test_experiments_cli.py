@@ -87,7 +87,7 @@ def test_runs_table_has_a_header_differing_params_and_last_metrics(table_project
     result = CliRunner().invoke(cli, ["runs"], catch_exceptions=False)
     assert result.exit_code == 0
     assert result.output.splitlines() == [
-        "id                     mode    status      duration   commit      lr    acc   loss",
+        "id                     mode    status      duration   commit       lr   acc   loss",
         "─" * 82,
         "20260101-140000-cccc   local   running            -   01234567    0.5     -      -",
         "20260101-130000-bbbb   local   failed          4.2s   01234567+   0.5   0.8    nan",

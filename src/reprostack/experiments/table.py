@@ -72,13 +72,22 @@ def runs_table(records: list[RunRecord]) -> str:
         row += [number((r.params or {}).get(key)) for key in shown_params]
         row += [number(last_value(r, name)) for name in shown_metrics]
         rows.append(row)
-    first_number = len(BASE_HEADERS) + len(shown_params)
-    right = [3, *range(first_number, len(headers))]
+    numeric = [
+        len(BASE_HEADERS) + index
+        for index, key in enumerate(shown_params)
+        if all(_is_number((r.params or {}).get(key)) for r in records)
+    ]
+    right = [3, *numeric, *range(len(BASE_HEADERS) + len(shown_params), len(headers))]
     text = table_text(headers, rows, right=right)
     hidden = (len(params) - len(shown_params)) + (len(metrics) - len(shown_metrics))
     if hidden:
         text += f"\n({hidden} more param/metric columns: `repro runs --json` has them all)"
     return text
+
+
+def _is_number(value: Any) -> bool:
+    """Numbers (and absent values) line up on the right; text on the left."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def json_safe(value: Any) -> Any:
