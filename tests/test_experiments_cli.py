@@ -238,3 +238,44 @@ def test_a_config_that_does_not_parse_is_skipped_with_a_word(tmp_path: Path) -> 
     assert data["params"] == {"seed": 4}
     assert data["params_skipped"] == ["bad.yaml: params skipped: not valid YAML (line 2)"]
     assert data["metrics"]["mean"]["steps"] == 1  # from metrics.json
+
+
+TB_SCRIPT = """\
+import os
+from tensorboardX import SummaryWriter
+with SummaryWriter(os.path.join(os.environ["REPRO_OUTPUT_DIR"], "tb")) as writer:
+    for step in range(5):
+        writer.add_scalar("train/loss", 1.0 / (step + 1), step)
+"""
+
+
+def test_tensorboard_events_of_a_run_are_summarised_into_its_record(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "p", {"repro.yaml": "name: tb\n", "tb.py": TB_SCRIPT})
+    result = repro(root, "run", "tb.py")
+    assert result.returncode == 0, result.stderr
+    (folder,) = (root / "runs").iterdir()
+    data = yaml.safe_load((folder / "run.yaml").read_text())
+    assert data["metrics"] == {  # TensorBoard stores float32
+        "train/loss": {
+            "last": pytest.approx(0.2),
+            "min": pytest.approx(0.2),
+            "max": 1.0,
+            "steps": 5,
+            "last_step": 4,
+        }
+    }
+    assert data["metrics_problems"] == []
+
+
+def test_nothing_heavy_on_the_run_start_path() -> None:
+    script = (
+        "import sys\n"
+        "import reprostack.cli.run_cmd, reprostack.runs.local, reprostack.runs.session\n"
+        "heavy = ('mlflow', 'matplotlib', 'tensorboard', 'numpy', 'rich')\n"
+        "print(','.join(m for m in heavy if m in sys.modules) or 'none')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "none"
