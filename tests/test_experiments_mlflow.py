@@ -188,3 +188,29 @@ def test_sync_without_a_tracker_says_how_to_add_one(tmp_path: Path) -> None:
         "repro: error: no tracker in repro.yaml\n"
         "hint: add: tracking: {mlflow: {uri: http://HOST:5000, experiment: NAME}}\n"
     )
+
+
+def test_sync_goes_on_past_a_damaged_record(tmp_path: Path) -> None:
+    from mlflow_server import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"  # nobody listens: fails fast, no retries
+    root = make_repo(
+        tmp_path, {"repro.yaml": f"name: demo\ntracking: {{mlflow: {{uri: '{uri}'}}}}\n"}
+    )
+    damaged = root / "runs" / "20260101-120000-dddd"
+    damaged.mkdir(parents=True)
+    (damaged / "run.yaml").write_text("- not\n- a record\n")
+    good = root / "runs" / "20260101-130000-eeee"
+    good.mkdir()
+    (good / "run.yaml").write_text(
+        yaml.safe_dump({"id": good.name, "argv": ["x"], "mode": "local", "status": "succeeded"})
+    )
+    result = repro(root, "sync")
+    assert result.returncode == 3
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("20260101-120000-dddd  skipped: run.yaml not readable")
+    assert lines[1].startswith(f"20260101-130000-eeee  failed: the MLflow server at {uri}")
+    assert "repro: error: 2 run(s) not synced" in result.stderr
+    state = yaml.safe_load((good / "run.yaml").read_text())["tracking"]["mlflow"]
+    assert state["synced"] is False
+    assert state["experiment"] == "demo"  # the project's name when none is given

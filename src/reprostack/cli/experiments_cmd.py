@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,8 @@ def plot(run_refs: tuple[str, ...], metrics: tuple[str, ...], output: Path) -> N
 @click.argument("run_refs", metavar="[RUN…]", nargs=-1)
 def sync(run_refs: tuple[str, ...]) -> None:
     """Send runs to the tracker of repro.yaml (MLflow); without RUN, every run not yet sent."""
+    import yaml
+
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.errors import UsageError
@@ -105,10 +108,19 @@ def sync(run_refs: tuple[str, ...]) -> None:
         failed = 0
         sent = 0
         for folder in folders:
-            record = read_record(folder)
+            try:
+                record = read_record(folder)
+            except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
+                click.echo(f"{folder.name}  skipped: run.yaml not readable ({exc})")
+                failed += 1
+                continue
             if not run_refs and (is_synced(record) or record.status == "running"):
                 continue
-            outcome = sync_run(mlflow, folder, record)
+            try:
+                outcome = sync_run(mlflow, folder, record)
+            except KeyboardInterrupt:
+                info(f"repro: interrupted; {record.id} is recorded as not synced")
+                sys.exit(130)
             sent += 1
             where = f" (mlflow run {outcome.tracker_run_id})" if outcome.tracker_run_id else ""
             detail = f": {outcome.detail}" if outcome.detail else ""

@@ -7,6 +7,7 @@ nothing: the tracker is searched for the run's ``repro.run_id`` tag first.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.error
 import urllib.request
@@ -101,6 +102,8 @@ def sync_run(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> SyncOutco
         previous = tracking_state(record).get("run_id")
         record.tracking = {"mlflow": {**base, "run_id": previous, "synced": False, "error": detail}}
         write_record(folder, record)
+        if isinstance(exc, KeyboardInterrupt):
+            raise  # written down first; the caller decides whether Ctrl-C ends it all
         return SyncOutcome(record.id, "failed", detail=detail)
     record.tracking = {
         "mlflow": {**base, "run_id": tracker_run_id, "synced": True, "synced_at": utc_now()}
@@ -166,4 +169,5 @@ def after_run(mlflow: MlflowConfig | None, folder: Path, record: RunRecord) -> N
         }
         write_record(folder, record)
         return
-    sync_run(mlflow, folder, record)
+    with contextlib.suppress(KeyboardInterrupt):  # the run is over and recorded
+        sync_run(mlflow, folder, record)
