@@ -88,6 +88,7 @@ def sync_run(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> SyncOutco
     """Send one run to MLflow unless it is there already; record the outcome in run.yaml.
 
     Never raises for a tracker problem: the outcome (and the record) says what went wrong.
+    A Ctrl-C while sending is written down as "not synced", then raised.
     """
     if is_synced(record):
         state = tracking_state(record)
