@@ -18,8 +18,9 @@ import pytest
 from reprostack import engine
 from reprostack.errors import EnvironmentMissing
 
-# Fixtures of the loopback package index (local_index, tool_caches, project) for every module.
-pytest_plugins = ["pkgindex"]
+# Fixtures of the loopback package index (local_index, tool_caches, project) and the MLflow
+# server (mlflow_server, started only when a test asks for it) for every module.
+pytest_plugins = ["pkgindex", "mlflow_server"]
 
 BASE_IMAGE = os.environ.get("REPRO_BASE_IMAGE", "local/debian-python:bookworm")
 _SKIP_TAG = "[engine unavailable]"

@@ -42,6 +42,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Write a tarball that lets another machine replay a run.",
     ),
     "doctor": ("reprostack.cli.doctor_cmd", "doctor", "Check engine, locks, driver vs CUDA."),
+    "compare": (
+        "reprostack.cli.experiments_cmd",
+        "compare",
+        "Params, metrics and stack of runs, side by side.",
+    ),
+    "plot": ("reprostack.cli.experiments_cmd", "plot", "Draw metric curves of runs."),
+    "sync": ("reprostack.cli.experiments_cmd", "sync", "Send runs to the tracker (MLflow)."),
 }
 
 

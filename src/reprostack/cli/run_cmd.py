@@ -71,6 +71,9 @@ def run(
             record = run_in_container(config, request, gpus=gpus, progress=BuildProgress())
     run_dir = config.runs_dir / record.id
     info(f"repro: run {record.id} {record.status} (exit {record.exit_code}); record in {run_dir}")
+    mlflow = (record.tracking or {}).get("mlflow") or {}
+    if mlflow and not mlflow.get("synced"):
+        info(f"repro: not synced to MLflow: {mlflow.get('error')}; `repro sync` sends it later")
     if record.status == "interrupted":
         sys.exit(INTERRUPTED_EXIT)
     sys.exit(record.exit_code or 0)

@@ -9,29 +9,32 @@ import click
 
 @click.command()
 @click.option("-n", "--limit", type=int, default=20, show_default=True, help="How many runs.")
+@click.option("--status", default=None, help="Only runs with this status (e.g. failed).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
-def runs(limit: int, as_json: bool) -> None:
-    """List recorded runs, newest first."""
+def runs(limit: int, status: str | None, as_json: bool) -> None:
+    """List recorded runs, newest first, with the params that differ and last metrics."""
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
-    from reprostack.runs.record import read_record
-    from reprostack.runs.store import list_run_ids
+    from reprostack.experiments.table import runs_json, runs_table
+    from reprostack.runs.record import RunRecord, read_record
+    from reprostack.runs.store import iter_run_ids
 
     with handle_errors():
         config = load_config()
-        records = [read_record(config.runs_dir / rid) for rid in list_run_ids(config.runs_dir)]
-    records = records[:limit]
+        records: list[RunRecord] = []
+        for rid in iter_run_ids(config.runs_dir):
+            if len(records) >= limit:
+                break  # only the records shown are read
+            record = read_record(config.runs_dir / rid)
+            if status is None or record.status == status:
+                records.append(record)
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in records], indent=2))
+        click.echo(json.dumps(runs_json(records), indent=2))
         return
     if not records:
-        click.echo(f"no runs in {config.runs_dir}")
+        click.echo(f"no runs in {config.runs_dir}" + (f" with status {status}" if status else ""))
         return
-    for r in records:
-        code = "" if r.exit_code is None else str(r.exit_code)
-        sha = (r.git_sha or "-")[:8] + ("+" if r.dirty else "")
-        command = " ".join(r.argv)
-        click.echo(f"{r.id}  {r.mode:<5}  {r.status:<11}  {code:>3}  {sha:<9}  {command}")
+    click.echo(runs_table(records))
 
 
 @click.command()

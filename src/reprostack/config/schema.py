@@ -40,6 +40,21 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class MlflowConfig:
+    """Where finished runs are logged: ``tracking.mlflow`` in repro.yaml."""
+
+    uri: str
+    experiment: str
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Experiment trackers that receive every finished run: ``tracking:`` in repro.yaml."""
+
+    mlflow: MlflowConfig | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated ``repro.yaml`` plus where it lives."""
 
@@ -57,6 +72,7 @@ class Config:
     env: dict[str, str] = field(default_factory=dict)
     dev_system_packages: tuple[str, ...] = ()
     run: RunConfig = field(default_factory=RunConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     # The file it was read from; None when the project has no repro.yaml (defaults apply).
     path: Path | None = None
     # sha256 of the file's bytes; "" without a file.

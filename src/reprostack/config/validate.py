@@ -8,9 +8,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reprostack.config.schema import BuildConfig, Config, LockConfig, RunConfig
+from reprostack.config.schema import (
+    BuildConfig,
+    Config,
+    LockConfig,
+    MlflowConfig,
+    RunConfig,
+    TrackingConfig,
+)
 from reprostack.errors import UsageError
-from reprostack.redact import is_secret_name
+from reprostack.redact import is_secret_name, redact_url
 
 # The keys each mapping accepts; anything else is a typo until proven otherwise.
 TOP_KEYS = (
@@ -27,11 +34,14 @@ TOP_KEYS = (
     "env",
     "dev",
     "run",
+    "tracking",
 )
 LOCK_KEYS = ("tool", "inputs", "dev_inputs", "exclude_newer")
 BUILD_KEYS = ("ca_certificates", "host_ca_bundle")
 DEV_KEYS = ("system_packages",)
 RUN_KEYS = ("mode", "gpus", "mounts", "pass_env", "dir", "deterministic")
+TRACKING_KEYS = ("mlflow",)
+MLFLOW_KEYS = ("uri", "experiment")
 
 LOCK_TOOLS = ("pip-tools", "poetry", "uv")
 RUN_MODES = ("local", "dev", "prod")
@@ -183,6 +193,7 @@ class Validator:
         dev = self.mapping(top.get("dev"), ("dev",), DEV_KEYS)
         dev_packages = self.strings(dev, "system_packages", ("dev",))
         run = self._run(top.get("run"))
+        tracking = self._tracking(top.get("tracking"), name)
         return Config(
             root=self.root,
             name=name,
@@ -198,6 +209,7 @@ class Validator:
             env=env,
             dev_system_packages=dev_packages,
             run=run,
+            tracking=tracking,
             path=path,
             sha256=text_sha256 if path is not None else "",
         )
@@ -309,6 +321,26 @@ class Validator:
             deterministic = False
         return RunConfig(mode=mode, gpus=gpus, mounts=mounts, pass_env=pass_env, dir=run_dir,
                          deterministic=deterministic)  # fmt: skip
+
+    def _tracking(self, raw: Any, project: str) -> TrackingConfig:
+        data = self.mapping(raw, ("tracking",), TRACKING_KEYS)
+        if data.get("mlflow") is None:
+            return TrackingConfig()
+        path = ("tracking", "mlflow")
+        mlflow = self.mapping(data["mlflow"], path, MLFLOW_KEYS)
+        uri = self.text(mlflow, "uri", path, None)
+        if not uri:
+            self.problem((*path, "uri"), "missing; the tracking server, e.g. http://mlflow:5000")
+            return TrackingConfig()
+        if redact_url(uri) != uri:
+            # repro.yaml is copied into every run record: credentials must not be in it.
+            self.problem(
+                (*path, "uri"),
+                "holds credentials; remove them and set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment",
+            )
+        experiment = self.text(mlflow, "experiment", path, None) or project
+        return TrackingConfig(mlflow=MlflowConfig(uri=uri, experiment=experiment))
 
 
 def _kind(value: Any) -> str:

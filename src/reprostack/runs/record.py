@@ -49,6 +49,13 @@ class RunRecord:
     config_sha256: str | None = None
     reprostack_version: str | None = None
     error: str | None = None
+    # Experiments: flat params, per-metric summaries (last, min, max, steps) and what could not
+    # be read; the tracker's run id and whether it has the run (reprostack.experiments).
+    params: dict[str, Any] = field(default_factory=dict)
+    params_skipped: list[str] = field(default_factory=list)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics_problems: list[str] = field(default_factory=list)
+    tracking: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data in a stable key order, ready for YAML."""
@@ -71,7 +78,9 @@ def write_record(folder: Path, record: RunRecord) -> None:
 
 def read_record(folder: Path) -> RunRecord:
     """Read ``run.yaml`` from a run folder."""
-    data = yaml.safe_load((folder / RUN_FILE).read_text(encoding="utf-8"))
+    # libyaml's loader when PyYAML has it: ~10x faster, and `repro runs` reads many records.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load((folder / RUN_FILE).read_text(encoding="utf-8"), Loader=loader)
     if not isinstance(data, dict):
         raise ValueError(f"{folder / RUN_FILE} is not a run record")
     return RunRecord.from_dict(data)

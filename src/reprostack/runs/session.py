@@ -26,6 +26,7 @@ from reprostack.determinism import (
     settle,
 )
 from reprostack.errors import ReproError, RunFailedToStart
+from reprostack.experiments.capture import capture_metrics, capture_params
 from reprostack.fingerprint.collect import lockfile_hashes
 from reprostack.fingerprint.project import project_fingerprint
 from reprostack.redact import redact_argv
@@ -151,6 +152,7 @@ class RunSession:
         self.record.configs = capture_configs(
             self.request.argv, self.request.cwd, self.folder / "config"
         )
+        capture_params(self.folder, self.record)
         self.record.lock_hashes = lockfile_hashes(self.config.root)
         self.record.git_sha = state.info["sha"] if state.info else None
         self.record.dirty = bool(state.info and state.info["dirty"])
@@ -163,7 +165,11 @@ class RunSession:
         write_record(self.folder, self.record)
 
     def finish(self, exit_code: int, interrupted: bool = False) -> RunRecord:
-        """Close the record with the command's exit code."""
+        """Close the record with the command's exit code and its metrics' summary.
+
+        Then the run goes to the tracker named in repro.yaml (its client is imported only
+        now, after the command); a tracker problem is written down, never raised.
+        """
         if interrupted:
             self.record.status = "interrupted"
         else:
@@ -173,7 +179,12 @@ class RunSession:
         if self.record.determinism is not None:
             entries = read_report(self.folder / REPORT_FILE)
             self.record.determinism = settle(self.record.determinism, entries, self._packages)
+        capture_metrics(self.folder, self.record)
         write_record(self.folder, self.record)
+        if self.config.tracking.mlflow is not None:
+            from reprostack.experiments.tracking import after_run
+
+            after_run(self.config.tracking.mlflow, self.folder, self.record)
         return self.record
 
     def fail_before_start(self, message: str) -> RunRecord:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from reprostack.errors import RunNotFound
@@ -9,14 +11,24 @@ from reprostack.runs.ids import RUN_ID_RE
 from reprostack.runs.record import RUN_FILE
 
 
+def iter_run_ids(runs_dir: Path) -> Iterator[str]:
+    """Ids of the recorded runs, newest first (ids sort by their UTC start time), lazily.
+
+    Only the folders a caller takes are checked for a ``run.yaml``: ``repro runs -n 20``
+    over 10,000 runs stats 20 files, not 10,000.
+    """
+    if not runs_dir.is_dir():
+        return
+    with os.scandir(runs_dir) as entries:
+        names = [entry.name for entry in entries if RUN_ID_RE.match(entry.name)]
+    for name in sorted(names, reverse=True):
+        if os.path.isfile(os.path.join(runs_dir, name, RUN_FILE)):
+            yield name
+
+
 def list_run_ids(runs_dir: Path) -> list[str]:
     """Ids of the recorded runs, newest first (ids sort by their UTC start time)."""
-    if not runs_dir.is_dir():
-        return []
-    ids = [
-        p.name for p in runs_dir.iterdir() if RUN_ID_RE.match(p.name) and (p / RUN_FILE).is_file()
-    ]
-    return sorted(ids, reverse=True)
+    return list(iter_run_ids(runs_dir))
 
 
 def resolve_run(runs_dir: Path, ref: str) -> Path:

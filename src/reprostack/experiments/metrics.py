@@ -1,0 +1,200 @@
+"""Metrics a run wrote: ``metrics.jsonl``, ``metrics.json`` and TensorBoard event files.
+
+Everything is read into one shape, ``{name: [(step, value), ...]}``, and summarised into the
+record when the run ends (last, min, max, steps), so listing runs never re-reads event files.
+A bad line is reported with its line number and the rest of the file is still read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reprostack.experiments.logger import METRICS_JSONL
+
+METRICS_JSON = "metrics.json"
+EVENTS_GLOB = "events.out.tfevents.*"
+# Metrics whose names hold one of these are better when lower; every other one when higher.
+_LOWER_IS_BETTER = ("loss", "err", "mse", "mae", "rmse", "perplexity", "ppl", "wer", "cer")
+
+Series = list[tuple[int, float]]
+
+
+@dataclass
+class Metrics:
+    """Every metric's points in step order, and what could not be read."""
+
+    series: dict[str, Series] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, name: str, step: int, value: float) -> None:
+        """Append one point."""
+        self.series.setdefault(name, []).append((step, value))
+
+
+def lower_is_better(name: str) -> bool:
+    """Whether a metric is a cost (loss, error) rather than a score (accuracy)."""
+    lowered = name.lower()
+    return any(word in lowered for word in _LOWER_IS_BETTER)
+
+
+def _number(value: Any) -> float | None:
+    """A metric value as float; None for what is not a number (text, booleans, lists)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _flat_numbers(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
+    """``{"val": {"acc": 0.8}}`` -> ``("val/acc", 0.8)``: TensorBoard's way of naming."""
+    for key, value in data.items():
+        name = f"{prefix}/{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            yield from _flat_numbers(value, name)
+        else:
+            number = _number(value)
+            if number is not None:
+                yield name, number
+
+
+def read_jsonl(path: Path, into: Metrics) -> None:
+    """Read ``{"step": 3, "loss": 0.4}`` lines; a line without a step gets the next index."""
+    label = path.name
+    counters: dict[str, int] = {}
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                # Python's json reads NaN and Infinity, which json.dumps writes for them.
+                line = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+                into.problems.append(f"{label}:{number}: not a JSON line ({reason}); skipped")
+                continue
+            if not isinstance(line, dict):
+                into.problems.append(f"{label}:{number}: not a JSON object; skipped")
+                continue
+            step = line.pop("step", None)
+            if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+                into.problems.append(f"{label}:{number}: step {step!r} is not an integer; skipped")
+                continue
+            for name, value in _flat_numbers(line):
+                at = counters.get(name, 0) if step is None else step
+                counters[name] = at + 1
+                into.add(name, at, value)
+
+
+def read_final_json(path: Path, into: Metrics) -> None:
+    """``metrics.json``: final values; used for names that ``metrics.jsonl`` does not have."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        into.problems.append(f"{path.name}: not readable as JSON ({exc}); skipped")
+        return
+    if not isinstance(data, dict):
+        into.problems.append(f"{path.name}: not a JSON object; skipped")
+        return
+    for name, value in _flat_numbers(data):
+        if name not in into.series:
+            into.add(name, 0, value)
+
+
+def event_files(outputs: Path) -> list[Path]:
+    """TensorBoard event files anywhere under ``outputs``, sorted."""
+    return sorted(p for p in outputs.rglob(EVENTS_GLOB) if p.is_file())
+
+
+def read_tensorboard(outputs: Path, files: list[Path], into: Metrics) -> None:
+    """Scalars of every event file, with TensorBoard's own reader.
+
+    Files in one folder share names (``loss``); with several folders (``tb/train``,
+    ``tb/val``) names get the folder below their common parent (``train/loss``).
+    """
+    try:
+        from reprostack.experiments.tensorboard import read_scalars
+    except ImportError:
+        into.problems.append(
+            f"{len(files)} TensorBoard event file(s) not read: the reader is not installed "
+            "(pip install 'reprostack[tensorboard]')"
+        )
+        return
+    folders = sorted({f.parent for f in files})
+    common = folders[0] if len(folders) == 1 else Path(*_common_parts(folders))
+    for folder in folders:
+        prefix = folder.relative_to(common).as_posix() if folder != common else ""
+        try:
+            scalars = read_scalars(folder)
+        except Exception as exc:  # a damaged event file must not lose the other metrics
+            rel = folder.relative_to(outputs).as_posix() or "."
+            into.problems.append(f"{rel}: TensorBoard events not readable ({exc}); skipped")
+            continue
+        if not scalars:
+            # Damaged files read as empty too: say so rather than stay silent.
+            rel = folder.relative_to(outputs).as_posix() or "."
+            count = sum(1 for f in files if f.parent == folder)
+            into.problems.append(f"{rel}: no scalars in {count} TensorBoard event file(s)")
+        for tag, points in scalars.items():
+            name = f"{prefix}/{tag}" if prefix else tag
+            for step, value in points:
+                into.add(name, step, value)
+
+
+def _common_parts(folders: list[Path]) -> list[str]:
+    parts: list[str] = []
+    for group in zip(*(f.parts for f in folders), strict=False):
+        if len(set(group)) != 1:
+            break
+        parts.append(group[0])
+    return parts
+
+
+def read_metrics(outputs: Path) -> Metrics:
+    """All metrics under a run's ``outputs/`` folder, each series sorted by step."""
+    result = Metrics()
+    if not outputs.is_dir():
+        return result
+    jsonl = outputs / METRICS_JSONL
+    if jsonl.is_file():
+        read_jsonl(jsonl, result)
+    files = event_files(outputs)
+    if files:
+        read_tensorboard(outputs, files, result)
+    final = outputs / METRICS_JSON
+    if final.is_file():
+        read_final_json(final, result)
+    for points in result.series.values():
+        points.sort(key=lambda point: point[0])  # stable: equal steps keep their order
+    return result
+
+
+def summarise(series: dict[str, Series]) -> dict[str, dict[str, Any]]:
+    """``{name: {last, min, max, steps, last_step}}``; min/max over finite values only.
+
+    ``non_finite`` counts NaN/inf points, so a diverged run is visible at a glance.
+    """
+    summary: dict[str, dict[str, Any]] = {}
+    for name in sorted(series):
+        points = series[name]
+        finite = [value for _, value in points if math.isfinite(value)]
+        entry: dict[str, Any] = {
+            "last": points[-1][1],
+            "min": min(finite) if finite else None,
+            "max": max(finite) if finite else None,
+            "steps": len(points),
+            "last_step": points[-1][0],
+        }
+        if len(finite) != len(points):
+            entry["non_finite"] = len(points) - len(finite)
+        summary[name] = entry
+    return summary
+
+
+def best(name: str, entry: dict[str, Any]) -> float | None:
+    """The best value of a summarised metric: min for costs, max for scores."""
+    value = entry.get("min") if lower_is_better(name) else entry.get("max")
+    return value if isinstance(value, (int, float)) else None

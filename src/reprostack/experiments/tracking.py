@@ -1,0 +1,174 @@
+"""Send finished runs to the experiment tracker (MLflow), and remember in run.yaml that it has them.
+
+A tracker that is down, refuses, or is not installed never fails a run: the record says
+``synced: false`` with the reason, and ``repro sync`` sends it later. Sending twice creates
+nothing: the tracker is searched for the run's ``repro.run_id`` tag first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reprostack.config.schema import MlflowConfig
+from reprostack.errors import EnvironmentMissing
+from reprostack.experiments.metrics import read_metrics
+from reprostack.experiments.params import collect_params
+from reprostack.redact import redact_url
+from reprostack.runs.record import (
+    RUN_FILE,
+    RunRecord,
+    read_fingerprint,
+    utc_now,
+    write_record,
+)
+
+EXTRA_HINT = "pip install 'reprostack[mlflow]'"
+
+
+class TrackerUnavailable(EnvironmentMissing):
+    """The tracker cannot be reached, refused the run, or its client is not installed."""
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What happened to one run: ``synced``, ``already synced``, ``skipped`` or ``failed``."""
+
+    run_id: str
+    result: str
+    tracker_run_id: str | None = None
+    detail: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when the tracker does not have the run after this attempt."""
+        return self.result == "failed"
+
+
+def tracking_state(record: RunRecord) -> dict[str, Any]:
+    """The ``tracking.mlflow`` entry of a record ({} when the run was never sent)."""
+    state = (record.tracking or {}).get("mlflow")
+    return dict(state) if isinstance(state, dict) else {}
+
+
+def is_synced(record: RunRecord) -> bool:
+    """Whether the tracker is recorded as having this run."""
+    state = tracking_state(record)
+    return bool(state.get("synced") and state.get("run_id"))
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast on a server that is down: MLflow's client would retry for minutes."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            if answer.status == 200:
+                return
+            problem = f"HTTP {answer.status}"
+    except urllib.error.HTTPError as exc:
+        problem = f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        problem = str(getattr(exc, "reason", exc))
+    raise TrackerUnavailable(
+        f"the MLflow server at {redact_url(uri)} does not answer ({problem})",
+        hint="start it, or check tracking.mlflow.uri in repro.yaml; then run `repro sync`",
+    )
+
+
+def sync_run(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> SyncOutcome:
+    """Send one run to MLflow unless it is there already; record the outcome in run.yaml.
+
+    Never raises for a tracker problem: the outcome (and the record) says what went wrong.
+    A Ctrl-C while sending is written down as "not synced", then raised.
+    """
+    if is_synced(record):
+        state = tracking_state(record)
+        return SyncOutcome(record.id, "already synced", state["run_id"])
+    if record.status == "running":
+        return SyncOutcome(record.id, "skipped", detail="still running")
+    base = {"uri": redact_url(mlflow.uri), "experiment": mlflow.experiment}
+    try:
+        tracker_run_id = _log(mlflow, folder, record)
+    except (Exception, KeyboardInterrupt) as exc:
+        detail = exc.message if isinstance(exc, TrackerUnavailable) else _describe(exc)
+        previous = tracking_state(record).get("run_id")
+        record.tracking = {"mlflow": {**base, "run_id": previous, "synced": False, "error": detail}}
+        write_record(folder, record)
+        if isinstance(exc, KeyboardInterrupt):
+            raise  # written down first; the caller decides whether Ctrl-C ends it all
+        return SyncOutcome(record.id, "failed", detail=detail)
+    record.tracking = {
+        "mlflow": {**base, "run_id": tracker_run_id, "synced": True, "synced_at": utc_now()}
+    }
+    write_record(folder, record)
+    return SyncOutcome(record.id, "synced", tracker_run_id)
+
+
+def _log(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> str:
+    check_reachable(mlflow.uri)
+    # A refusing server (5xx) would otherwise be retried for minutes; the user's own
+    # settings win.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    # repro prints its own line per run; the client's "View run at" would land in stdout.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    try:
+        from reprostack.experiments.mlflow_client import log_run
+    except ImportError as exc:
+        raise TrackerUnavailable(
+            f"the MLflow client is not installed ({exc})", hint=EXTRA_HINT
+        ) from exc
+    raw = yaml.safe_load((folder / RUN_FILE).read_text(encoding="utf-8"))
+    params = record.params or collect_params(folder, record.configs, record.argv).values
+    series = read_metrics(folder / "outputs").series
+    try:
+        fingerprint = read_fingerprint(folder)
+    except (OSError, ValueError):
+        fingerprint = {}  # tags from it are left out; the record itself still goes
+    return log_run(
+        uri=mlflow.uri,
+        experiment=mlflow.experiment,
+        folder=folder,
+        record=record,
+        raw=raw if isinstance(raw, dict) else {},
+        fingerprint=fingerprint,
+        params=params,
+        series=series,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted while sending"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def after_run(mlflow: MlflowConfig | None, folder: Path, record: RunRecord) -> None:
+    """Log a run that just ended, when repro.yaml names a tracker. Never raises."""
+    if mlflow is None:
+        return
+    if record.status == "interrupted":
+        # Someone pressed Ctrl-C: leave now; `repro sync` sends it when they want.
+        record.tracking = {
+            "mlflow": {
+                "uri": redact_url(mlflow.uri),
+                "experiment": mlflow.experiment,
+                "run_id": None,
+                "synced": False,
+                "error": "interrupted run: not sent (`repro sync` sends it)",
+            }
+        }
+        write_record(folder, record)
+        return
+    with contextlib.suppress(KeyboardInterrupt):  # the run is over and recorded
+        sync_run(mlflow, folder, record)
