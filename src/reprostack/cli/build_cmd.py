@@ -105,8 +105,10 @@ def _verify(config: Any, client: Any, builder: str, prod: bool) -> None:
 
     if not prod:
         raise UsageError("--verify checks the prod image: use `repro build --prod --verify`")
-    info("verifying: two prod builds without cache")
-    result = verify_build(config, client=client, builder=builder)
+    info("verifying: two prod builds without cache (untagged, removed afterwards)")
+    printer = BuildProgress()
+    result = verify_build(config, client=client, builder=builder, progress=printer)
+    printer.flush()
     if result.reproducible:
         info(f"reproducible: {result.files} paths identical in two clean builds")
         return

@@ -104,6 +104,7 @@ def plan_image(
         dev_text = dev_lock.read_text(encoding="utf-8")
         credentials += [f"dev.txt: {line}" for line in credential_indexes(dev_text)]
     base = choose_base(config, _lock_pins(prod_text), _python_facts(pins))
+    builder = needs_builder(prod_text)
     ca = ca_bundle(config)
     code = code_source(config, sha, patch) if variant == "prod" else None
     install_project = variant == "prod" and project_is_package(config, code)
@@ -122,6 +123,7 @@ def plan_image(
                 index_secret=bool(prod_credentials),
                 # dev.txt names prod.txt as constraints: pip reads prod's index options too.
                 dev_index_secret=bool(credentials),
+                builder_stage=builder,
             )
         )
     _, body = split_header(text)
@@ -134,7 +136,7 @@ def plan_image(
         "platform": config.platform,
         "dockerfile": _sha256(body.encode("utf-8")),
         "locks": locks,
-        "bases": {ref: pins[ref].describe() for ref in base.refs if ref in pins},
+        "bases": {ref: pins[ref].describe() for ref in used_refs(base, builder) if ref in pins},
         "ca": _sha256(ca) if ca is not None else None,
         "code": {"tree": code.tree, "patch": code.patch_sha256} if code else None,
     }
@@ -159,6 +161,7 @@ def render_inputs(
     install_project: bool,
     index_secret: bool = False,
     dev_index_secret: bool = False,
+    builder_stage: bool = True,
 ) -> RenderInputs:
     """Return the RenderInputs of one Dockerfile: the config, the bases as pinned, and what
     the context will hold.
@@ -179,6 +182,7 @@ def render_inputs(
         install_project=install_project,
         index_secret=index_secret,
         dev_index_secret=dev_index_secret,
+        builder_stage=builder_stage,
     )
 
 
@@ -266,6 +270,22 @@ def _lock_pins(text: str) -> dict[str, str]:
         if match:
             pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
     return pins
+
+
+def needs_builder(prod_text: str) -> bool:
+    """Return whether the image needs a builder stage (compilers) for this prod lock.
+
+    Not when the lock's header says every pin has a wheel for the image (``# wheels: all``,
+    written by `repro lock` after reading the index); otherwise, and for a lock that does not
+    say, it does: compiling is the safe assumption.
+    """
+    head = prod_text.partition("\n\n")[0]
+    return "# wheels: all" not in head.splitlines()
+
+
+def used_refs(base: BaseChoice, builder: bool) -> tuple[str, ...]:
+    """Return the base references a build uses: the runtime base alone without a builder."""
+    return base.refs if builder else (base.runtime,)
 
 
 def _python_facts(pins: dict[str, BasePin]) -> dict[str, str | None]:

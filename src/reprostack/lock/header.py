@@ -34,6 +34,9 @@ class LockHeader:
     inputs_sha256: str
     body_sha256: str
     format_version: str = FORMAT_VERSION
+    # "all" when every pin has a wheel for the target (the image then needs no builder
+    # stage), "missing: a, b" naming the pins without one, "" when it could not be told.
+    wheels: str = ""
     # Anything this version does not know, kept so a newer header still reads.
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -60,6 +63,8 @@ def render(header: LockHeader, body: str) -> str:
     ]
     lines += [f"# index: {url}" for url in header.index_urls]
     lines += [f"# input: {label} sha256:{digest}" for label, digest in header.inputs.items()]
+    if header.wheels:
+        lines.append(f"# wheels: {header.wheels}")
     lines += [
         f"# inputs-sha256: {header.inputs_sha256}",
         f"# body-sha256: {header.body_sha256}",
@@ -100,7 +105,7 @@ def parse(text: str, where: str) -> LockHeader:
             [f"{where}: not written by `repro lock` (its header lacks {', '.join(missing)})"],
             hint="run `repro lock` to write it",
         )
-    known = {*required}
+    known = {*required, "wheels"}
     return LockHeader(
         variant=values["variant"],
         tool=values["tool"],
@@ -111,6 +116,7 @@ def parse(text: str, where: str) -> LockHeader:
         inputs_sha256=values["inputs-sha256"],
         body_sha256=values["body-sha256"],
         format_version=values["repro-lock"],
+        wheels=values.get("wheels", ""),
         extra={k: v for k, v in values.items() if k not in known},
     )
 

@@ -19,6 +19,7 @@ from reprostack.lock.detect import default_inputs, detect_tool, parse_spec
 from reprostack.lock.header import LockHeader
 from reprostack.lock.indexes import IndexOption, check_option, dedupe, index_urls
 from reprostack.lock.pins import drift, parse_pins
+from reprostack.lock.wheels import wheel_summary
 
 LOCK_DIR = "lockfiles"
 VARIANTS = ("prod", "dev")
@@ -311,10 +312,12 @@ def _generate(plan: _Plan, request: LockRequest, tool: str, target: Target) -> L
                 hint="the dev inputs need other versions than prod; loosen them",
             )
     hashed, digest = _hash_inputs(plan, request, tool, target)
+    # Only prod's packages are installed where a builder stage could be needed.
+    wheels = wheel_summary(body, target, plan.output.parent) if plan.variant == "prod" else ""
     new = LockHeader(
         variant=plan.variant, tool=tool_version, python=target.python, platform=target.platform,
         index_urls=tuple(_header_urls(plan)), inputs=hashed, inputs_sha256=digest,
-        body_sha256=lockheader.body_sha256(body),
+        body_sha256=lockheader.body_sha256(body), wheels=wheels,
     )  # fmt: skip
     write_text(plan.output, lockheader.render(new, body))
     count = len(pins)
