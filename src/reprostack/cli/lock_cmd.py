@@ -37,6 +37,9 @@ def lock(
                             upgrade_packages=packages, in_image=in_image)  # fmt: skip
     for outcome in outcomes:
         info(outcome.message)
+        if outcome.status == "written" and outcome.packages == 0:
+            info(f"warning: {outcome.path.name} is empty: the inputs list no packages "
+                 "(lock.inputs in repro.yaml names them)")  # fmt: skip
     stale = [o for o in outcomes if o.status == "stale"]
     if stale:
         raise CheckFailed(
