@@ -13,6 +13,10 @@ class LockConfig:
     tool: str | None = None  # pip-tools | poetry | uv; None = detect from the inputs
     inputs: tuple[str, ...] = ()
     dev_inputs: tuple[str, ...] = ()
+    # Extras of the project's pyproject.toml (PEP 621 optional-dependencies, Poetry extras)
+    # and dependency groups (PEP 735 with uv, Poetry groups) that go into the prod lock.
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

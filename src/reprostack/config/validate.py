@@ -26,7 +26,7 @@ TOP_KEYS = (
     "dev",
     "run",
 )
-LOCK_KEYS = ("tool", "inputs", "dev_inputs")
+LOCK_KEYS = ("tool", "inputs", "dev_inputs", "extras", "groups")
 BUILD_KEYS = ("ca_certificates", "host_ca_bundle")
 DEV_KEYS = ("system_packages",)
 RUN_KEYS = ("mode", "gpus", "mounts", "pass_env", "dir")
@@ -208,6 +208,8 @@ class Validator:
             tool=tool,
             inputs=self.strings(data, "inputs", ("lock",)),
             dev_inputs=self.strings(data, "dev_inputs", ("lock",)),
+            extras=self.strings(data, "extras", ("lock",)),
+            groups=self.strings(data, "groups", ("lock",)),
         )
 
     def _build(self, raw: Any) -> BuildConfig:

@@ -77,12 +77,15 @@ def plan_image(
     lock_dir: Path | None = None,
     sha: str | None = None,
     patch: bytes | None = None,
+    code_required: bool = True,
 ) -> ImagePlan:
     """Work out the image ``variant`` of ``config`` would be, without touching an engine.
 
     ``dockerfile``, ``lock_dir``, ``sha`` and ``patch`` replace today's files (to rebuild a
     run from its recorded ``env/``): by default the Dockerfile is rendered from repro.yaml,
     the locks are read from ``lockfiles/`` and prod's code is HEAD plus the uncommitted changes.
+    ``code_required=False`` (rendering only) lets a project outside git or before its first
+    commit plan prod too: the Dockerfile does not depend on the code, only a build does.
 
     The content hash (the tag's 12 hex) covers: the Dockerfile body (its header only names
     its sources), the sha256 of the prod lock (and of the dev lock for dev), every base pin
@@ -106,7 +109,13 @@ def plan_image(
     base = choose_base(config, _lock_pins(prod_text), _python_facts(pins))
     builder = needs_builder(prod_text)
     ca = ca_bundle(config)
-    code = code_source(config, sha, patch) if variant == "prod" else None
+    code = None
+    if variant == "prod":
+        try:
+            code = code_source(config, sha, patch)
+        except UsageError:
+            if code_required:
+                raise
     install_project = variant == "prod" and project_is_package(config, code)
     if dockerfile is not None:
         text = dockerfile.read_text(encoding="utf-8")
@@ -194,7 +203,7 @@ def write_dockerfiles(
     Returns (path, changed) per variant. Raises UsageError when a file was edited by hand
     and ``force`` is not set; nothing is written then.
     """
-    plans = [plan_image(config, variant) for variant in variants]
+    plans = [plan_image(config, variant, code_required=False) for variant in variants]
     folder = config.root / DOCKERFILE_DIR
     # Check every file before writing any, so a refusal leaves the folder as it was.
     if not force:

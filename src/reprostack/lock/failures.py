@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 from reprostack.errors import ConfigError, EnvironmentMissing, ReproError
 from reprostack.redact import redact_url
 
-MAX_LINES = 15
+# The tool's own explanation is kept whole (a build backend's error can be long); only a
+# runaway output is cut.
+MAX_LINES = 80
 
 # Lines that only repeat what the message already says, or are the tool talking to itself.
 _NOISE_RE = re.compile(
@@ -20,6 +22,10 @@ _NOT_FOUND_RES = (
     re.compile(r"No matching distribution found for (?P<name>[A-Za-z0-9._-]+)"),
     re.compile(r"Could not find a version that matches (?P<name>[A-Za-z0-9._-]+)"),
     re.compile(r"Package (?P<name>[A-Za-z0-9._-]+) not found", re.IGNORECASE),
+)
+_MISSING_VERSION_RE = re.compile(
+    r"Could not find a version that satisfies the requirement (?P<req>\S+)"
+    r" \(from versions: (?P<versions>[^)]*)\)"
 )
 _UNREACHABLE_RE = re.compile(
     r"Connection refused|Failed to establish a new connection|Name or service not known|"
@@ -87,6 +93,18 @@ def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
             f"{tool} could not reach the package index {shown} while resolving {what}",
             hint="check the URL and your network (or proxy), then run `repro lock` again",
         )
+    versions = _MISSING_VERSION_RE.search(output)
+    if versions and versions.group("versions").strip() != "none":
+        req, known = versions.group("req"), versions.group("versions").strip()
+        local = "+" in req
+        return ConfigError(
+            [f"{tool}: no release matches {req} on the indexes of {what}; "
+             f"versions there: {known}", *detail],
+            hint=("a +cuXXX/+cpu version comes from PyTorch's own index: add "
+                  "`--extra-index-url https://download.pytorch.org/whl/cuXXX` to the inputs"
+                  if local else "choose one of the versions listed, or add the index that "
+                  "has it"),
+        )  # fmt: skip
     for regex in _NOT_FOUND_RES:
         match = regex.search(output)
         if match:

@@ -95,7 +95,7 @@ class PoetryLocker:
         if upgrading or not lock.is_file() or self._stale(request):
             self._run_poetry(request, lock.is_file())
         text = convert(request.root, read_toml(lock, "poetry.lock"), request.variant,
-                       request.target)  # fmt: skip
+                       request.target, request.extras, request.groups)  # fmt: skip
         out.write_text(text, encoding="utf-8")
         return self.version()
 
@@ -204,8 +204,17 @@ class _Walk:
         return sorted({str(f["hash"]) for f in files if str(f.get("hash", "")).startswith("sha")})
 
 
-def convert(root: Path, data: dict[str, Any], variant: str, target: Target) -> str:
+def convert(
+    root: Path,
+    data: dict[str, Any],
+    variant: str,
+    target: Target,
+    extras: tuple[str, ...] = (),
+    groups: tuple[str, ...] = (),
+) -> str:
     """Return the hashed requirements of ``variant`` (main group, or every group for dev).
+
+    ``extras`` (Poetry extras) and ``groups`` (besides main) go into prod as well.
 
     Raises ConfigError when poetry.lock lacks a declared package or pins one without hashes.
     """
@@ -222,11 +231,21 @@ def convert(root: Path, data: dict[str, Any], variant: str, target: Target) -> s
              f"{target.python}"],
             hint="make tool.poetry.dependencies.python include the image's Python",
         )  # fmt: skip
-    groups = ["main"] if variant == "prod" else sorted(package.dependency_group_names())
+    unknown = [g for g in groups if not package.has_dependency_group(g)]
+    unknown += [e for e in extras if e not in {str(x) for x in package.extras}]
+    if unknown:
+        known = sorted({*package.dependency_group_names(), *map(str, package.extras)} - {"main"})
+        raise ConfigError(
+            [f"repro.yaml: lock: pyproject.toml has no extra or group {', '.join(unknown)}"],
+            hint=f"it has: {', '.join(known) or 'none'}",
+        )
+    chosen = ["main", *groups] if variant == "prod" else sorted(package.dependency_group_names())
+    wanted = {str(d.name) for e in extras for d in package.extras.get(e, [])}  # type: ignore[call-overload]
     walk = _Walk(data, target)
-    for group in groups:
+    for group in chosen:
         for dep in package.dependency_group(group).dependencies:
-            if dep.is_optional() or not dep.marker.validate(walk.env):
+            optional = dep.is_optional() and str(dep.name) not in wanted
+            if optional or not dep.marker.validate(walk.env):
                 continue
             walk.visit(dep.name, str(dep.constraint), dep.extras, "pyproject.toml")
     lines = []

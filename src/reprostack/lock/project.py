@@ -19,6 +19,7 @@ from reprostack.lock.detect import default_inputs, detect_tool, parse_spec
 from reprostack.lock.header import LockHeader
 from reprostack.lock.indexes import IndexOption, check_option, dedupe, index_urls
 from reprostack.lock.pins import drift, parse_pins
+from reprostack.lock.reach import ensure_reachable
 from reprostack.lock.wheels import wheel_summary
 
 LOCK_DIR = "lockfiles"
@@ -97,7 +98,8 @@ def lock_project(
         request = LockRequest(
             root=config.root, variant=variant, target=target, inputs=plan.inputs,
             constraints=plan.constraints, output=plan.output, upgrade=upgrade,
-            upgrade_packages=tuple(upgrade_packages),
+            upgrade_packages=tuple(upgrade_packages), extras=config.lock.extras,
+            groups=config.lock.groups,
         )  # fmt: skip
         reasons = _stale_reasons(plan, tool, target)
         if check:
@@ -143,6 +145,7 @@ def _plan(config: Config, tool: str, variant: str, in_image: bool = False) -> _P
         where = "repro.yaml: lock"
         specs = prod_specs + (dev_specs if variant == "dev" else [])
         inputs = tuple(dict.fromkeys(parse_spec(root, spec, where) for spec in specs))
+        inputs = _with_extras_and_groups(config, tool, inputs)
         options = []
         for item in inputs:
             if not item.rel.endswith(".toml"):
@@ -168,6 +171,38 @@ def _plan(config: Config, tool: str, variant: str, in_image: bool = False) -> _P
             )
         plan.constraints = prod
     return plan
+
+
+def _with_extras_and_groups(
+    config: Config, tool: str, inputs: tuple[InputFile, ...]
+) -> tuple[InputFile, ...]:
+    """Return the inputs with lock.extras on the pyproject input; check lock.groups' tool.
+
+    The extras become part of the input's label (``pyproject.toml[gpu]``), so the header
+    records them and changing them makes the lock stale.
+    """
+    lock = config.lock
+    tomls = [item for item in inputs if item.rel.endswith(".toml")]
+    if (lock.extras or lock.groups) and not tomls:
+        raise ConfigError(
+            ["repro.yaml: lock.extras/lock.groups choose from a pyproject.toml, and lock.inputs "
+             "has none"],
+            hint="add pyproject.toml to lock.inputs, or remove lock.extras/lock.groups",
+        )  # fmt: skip
+    if lock.groups and tool != "uv":
+        raise ConfigError(
+            [f"repro.yaml: lock.groups: {tool} cannot install dependency groups (PEP 735)"],
+            hint="set lock.tool: uv, or list the packages in an extra (lock.extras)",
+        )
+    if not lock.extras and not lock.groups:
+        return inputs
+    out = []
+    for item in inputs:
+        if item.rel.endswith(".toml"):
+            extras = tuple(sorted({*item.extras, *lock.extras}))
+            item = InputFile(item.path, item.rel, extras, tuple(sorted(lock.groups)))
+        out.append(item)
+    return tuple(out)
 
 
 def _specs(config: Config, tool: str) -> tuple[list[str], list[str]]:
@@ -297,6 +332,8 @@ def _generate(plan: _Plan, request: LockRequest, tool: str, target: Target) -> L
         # re-lock moves only what the changed inputs force to move.
         if plan.output.is_file() and not request.upgrade:
             shutil.copyfile(plan.output, tmp)
+        if tool != "poetry":  # Poetry names its sources itself, and names them well
+            ensure_reachable(index_urls(plan.options), plan.options, plan.rel)
         tool_version = plan.locker.generate(request, tmp)
         tool_body = tmp.read_text(encoding="utf-8")
     finally:

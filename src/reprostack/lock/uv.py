@@ -72,6 +72,8 @@ class UvLocker:
             "--output-file", os.path.relpath(out, request.root),
         ]  # fmt: skip
         argv += common_args(request)
+        for group in request.groups:
+            argv += ["--group", f"pyproject.toml:{group}"]
         # uv would otherwise look for a Python 3.x on the host; the target is all it needs.
         env = tool_env({"UV_PYTHON_DOWNLOADS": "never"})
         proc = run_tool(argv, cwd=request.root, env=env, missing_hint=_HINT)
