@@ -7,11 +7,13 @@ poetry-core) and keeps what the target Python and platform install, so no host m
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import shutil
 import sys
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +105,9 @@ class PoetryLocker:
         """Ask Poetry when it is installed; otherwise check every declared pin is in the lock."""
         exe = find_poetry()
         if exe is not None:
-            proc = run_tool([exe, "check", "--lock", "--no-interaction"], cwd=request.root,
-                            env=tool_env(), missing_hint=_HINT)  # fmt: skip
+            with _side_effects_kept_aside() as env:
+                proc = run_tool([exe, "check", "--lock", "--no-interaction"], cwd=request.root,
+                                env=env, missing_hint=_HINT)  # fmt: skip
             if proc.returncode != 0 and "poetry.lock" in proc.stdout + proc.stderr:
                 return ["poetry.lock is out of date with pyproject.toml"]
             return []
@@ -130,10 +133,24 @@ class PoetryLocker:
             argv = [exe, "update", "--lock", *request.upgrade_packages]
         else:
             argv = [exe, "lock"]
-        proc = run_tool([*argv, "--no-interaction"], cwd=request.root, env=tool_env(),
-                        missing_hint=_HINT)  # fmt: skip
+        with _side_effects_kept_aside() as env:
+            proc = run_tool([*argv, "--no-interaction"], cwd=request.root, env=env,
+                            missing_hint=_HINT)  # fmt: skip
         if proc.returncode != 0:
             raise explain("poetry", proc.stderr + proc.stdout, "poetry.lock", self.index_urls)
+
+
+@contextlib.contextmanager
+def _side_effects_kept_aside() -> Iterator[dict[str, str]]:
+    """Yield the environment Poetry runs in: virtualenvs go to a temporary folder, removed after.
+
+    Locking needs no environment, but Poetry makes one for the project with the host's
+    Python (in ~/.cache/pypoetry/virtualenvs) when it looks for the project's interpreter;
+    that is a host side effect, and the wrong Python besides.
+    """
+    with tempfile.TemporaryDirectory(prefix="repro-poetry-") as folder:
+        yield tool_env({"POETRY_VIRTUALENVS_PATH": folder, "POETRY_VIRTUALENVS_CREATE": "false",
+                        "POETRY_VIRTUALENVS_IN_PROJECT": "false"})  # fmt: skip
 
 
 def _marker_ok(marker: str | None, env: dict[str, Any]) -> bool:
