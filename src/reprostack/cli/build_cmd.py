@@ -43,6 +43,7 @@ def dockerfile(dev: bool, prod: bool, force: bool) -> None:
                                            force=force):  # fmt: skip
         shown = path.relative_to(config.root)
         info(f"{'wrote' if changed else 'unchanged'} {shown}")
+    _warn_two_cuda_runtimes(config)
 
 
 @click.command(help=BUILD_HELP)
@@ -79,6 +80,7 @@ def build(
     # Pin first, so that the Dockerfiles written below name the bases exactly as built.
     pin_bases(config, client=client, repin=repin)
     write_dockerfiles(config, variants, force=force)
+    _warn_two_cuda_runtimes(config)
     for variant in variants:
         info(f"building the {variant} image")
         printer = BuildProgress()
@@ -96,6 +98,14 @@ def build(
         click.echo(built.tags[0])
     if verify:
         _verify(config, client, builder, prod)
+
+
+def _warn_two_cuda_runtimes(config: Config) -> None:
+    from reprostack.doctor.checks import check_cuda_sources
+
+    for finding in check_cuda_sources(config):
+        info(f"warning: {finding.message}")
+        info(f"  fix: {finding.fix}")
 
 
 def _verify(config: Any, client: Any, builder: str, prod: bool) -> None:

@@ -34,6 +34,13 @@ _UNREACHABLE_RE = re.compile(
     r"404 Client Error|Not Found for url",
     re.IGNORECASE,
 )
+# git's own words when a git+ dependency's server cannot be reached.
+_GIT_DOWN_RE = re.compile(
+    r"unable to access '|Could not resolve host|Failed to connect to|Couldn't connect to server|"
+    r"Git operation failed|failed to clone",
+    re.IGNORECASE,
+)
+_URL_RE = re.compile(r"(?:git\+)?https?://[^\s'`\"<>]+")
 _CONFLICT_RE = re.compile(
     r"No solution found|ResolutionImpossible|conflicting dependencies|"
     r"Could not find a version that matches|requirements are unsatisfiable|"
@@ -83,7 +90,17 @@ def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
     unsatisfiable set -> ConfigError (exit 2) naming them, with the tool's explanation.
     """
     detail = trim(output)
-    unreachable = _UNREACHABLE_RE.search(output)
+    unreachable = _UNREACHABLE_RE.search(output) or _GIT_DOWN_RE.search(output)
+    direct = _direct_urls(output, urls)
+    if unreachable and direct and not _conflict_without_network(output):
+        # A git+ or URL dependency, not an index, could not be fetched: the environment
+        # lacks it (exit 3), like an index that is down.
+        return EnvironmentMissing(
+            "\n".join([f"{tool} could not fetch {direct[0]} (a direct URL or git dependency) "
+                        f"while resolving {what}", *detail]),
+            hint="check the URL, your network and proxy, and that git can reach it; then "
+            "run `repro lock` again",
+        )  # fmt: skip
     remote = [url for url in urls if urlsplit(url).scheme in ("http", "https")]
     # pip names only the path it failed on; then every remote index is a suspect.
     down = [url for url in remote if _mentions(output, url)] or remote
@@ -120,6 +137,17 @@ def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
             hint="loosen or change one of the conflicting requirements named above",
         )
     return ConfigError([f"{tool} failed while resolving {what}:", *detail])
+
+
+def _direct_urls(output: str, urls: list[str]) -> list[str]:
+    """Return URLs the failure names that are not the lock's indexes (git+, direct wheels)."""
+    index_hosts = {urlsplit(url).netloc.rpartition("@")[2] for url in urls}
+    found = []
+    for match in _URL_RE.finditer(output):
+        url = match.group(0).rstrip(".,:;)")
+        if urlsplit(url.removeprefix("git+")).netloc not in index_hosts and url not in found:
+            found.append(redact_url(url))
+    return found
 
 
 def _mentions(output: str, url: str) -> bool:

@@ -91,6 +91,13 @@ def lock_project(
     for variant in VARIANTS:
         if variant not in variants:
             continue
+        if check and variant == "dev" and not lock_path(config, "prod").is_file():
+            # Only looking: a missing prod lock makes dev stale (exit 1), as for every other
+            # missing lock; resolving dev would need it (an error, exit 2).
+            stale = _dev_without_prod(config, tool, in_image)
+            if stale is not None:
+                outcomes.append(stale)
+                continue
         plan = _plan(config, tool, variant, in_image)
         if plan is None:
             outcomes.append(_skipped(config, variant))
@@ -118,6 +125,18 @@ def lock_project(
             continue
         outcomes.append(_generate(plan, request, tool, target))
     return outcomes
+
+
+def _dev_without_prod(config: Config, tool: str, in_image: bool) -> LockOutcome | None:
+    """Return dev's "stale" outcome when prod's lock is missing (None: no dev inputs)."""
+    try:
+        _plan(config, tool, "dev", in_image)
+    except UsageError:
+        rel = f"{LOCK_DIR}/dev.txt"
+        reason = f"{LOCK_DIR}/prod.txt, which it is compiled against, does not exist"
+        return LockOutcome("dev", lock_path(config, "dev"), "stale", f"{rel} is stale: {reason}",
+                           (reason,))  # fmt: skip
+    return None
 
 
 def _skipped(config: Config, variant: str) -> LockOutcome:
