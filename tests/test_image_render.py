@@ -215,8 +215,11 @@ def test_a_lock_of_wheels_installs_straight_into_deps_without_a_builder() -> Non
     assert "AS builder" not in prod and "--from=builder" not in prod
     deps = prod.split("AS deps", 1)[1].split("\nFROM ", 1)[0]
     assert "--only-binary=:all:" in deps and "export SOURCE_DATE_EPOCH=0" in deps
-    # The CA bundle serves apt and pip, then goes in the pip step.
-    assert "rm -rf /tmp/repro-lock /tmp/repro-ca.crt" in deps
+    # The CA bundle comes with the lock in one COPY and goes with it in the pip step; apt's
+    # copy goes in the apt step.
+    assert "COPY ca/ca-bundle.crt prod/ /tmp/repro-lock/" in deps
+    assert "PIP_CERT=/tmp/repro-lock/ca-bundle.crt" in deps and "rm -rf /tmp/repro-lock\n" in deps
+    assert "rm -f /tmp/repro-ca.crt" in deps
     assert "FROM deps AS project" in prod
     # git is a dev tool here: prod does not carry it.
     assert "    git \\" not in prod
