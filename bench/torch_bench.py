@@ -110,10 +110,17 @@ def _size(client: Any, image_id: str) -> int:
 
 
 def _remove(client: Any, ids: set[str]) -> None:
+    """Remove the images this run made, children before parents."""
+    created = {}
     for image_id in ids:
         try:
+            created[image_id] = client.images.get(image_id).attrs.get("Created", "")
+        except Exception:  # already gone
+            continue
+    for image_id in sorted(created, key=created.__getitem__, reverse=True):
+        try:
             client.images.remove(image_id, force=True, noprune=False)
-        except Exception as exc:  # already gone with a child, or in use elsewhere
+        except Exception as exc:  # gone with a child, or used by another build meanwhile
             if "No such image" not in str(exc):
                 print(f"left {image_id[:19]}: {exc}", file=sys.stderr)
 

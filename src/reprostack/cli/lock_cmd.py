@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from reprostack.cli.output import info
@@ -34,7 +36,8 @@ def lock(
     config = load_config(required=True)
     variants = ("prod", "dev") if only is None else (("dev",) if only else ("prod",))
     outcomes = lock_project(config, variants, upgrade=upgrade, check=check,
-                            upgrade_packages=packages, in_image=in_image)  # fmt: skip
+                            upgrade_packages=packages, in_image=in_image,
+                            say=info, live=sys.stderr.isatty())  # fmt: skip
     for outcome in outcomes:
         info(outcome.message)
         if outcome.status == "written" and outcome.packages == 0:

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from reprostack.lock.detect import default_inputs, detect_tool, parse_spec
 from reprostack.lock.header import LockHeader
 from reprostack.lock.indexes import IndexOption, check_option, dedupe, index_urls
 from reprostack.lock.pins import drift, parse_pins
+from reprostack.lock.progress import Say, heartbeat, slow_tool_hint
 from reprostack.lock.reach import ensure_reachable
 from reprostack.lock.wheels import wheel_summary
 
@@ -66,13 +68,16 @@ def lock_project(
     check: bool = False,
     upgrade_packages: Sequence[str] = (),
     in_image: bool = False,
+    say: Say | None = None,
+    live: bool = False,
 ) -> list[LockOutcome]:
     """Bring the project's locks up to date with its inputs (or, with ``check``, only look).
 
     pip-tools runs inside the builder base image when this host does not match the target,
     or always with ``in_image``. Returns one LockOutcome per requested variant, prod first.
     Nothing is resolved for a lock whose header says it already matches its inputs, unless an
-    upgrade is asked for.
+    upgrade is asked for. ``say`` hears hints (a faster tool), and with ``live`` (a terminal)
+    what is being resolved and its elapsed time while a resolver runs for more than seconds.
     """
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
@@ -123,7 +128,7 @@ def lock_project(
             outcomes.append(LockOutcome(variant, plan.output, "up-to-date",
                                         f"{plan.rel} is up to date"))  # fmt: skip
             continue
-        outcomes.append(_generate(plan, request, tool, target))
+        outcomes.append(_generate(plan, request, tool, target, say, live))
     return outcomes
 
 
@@ -339,7 +344,14 @@ def _stale_reasons(plan: _Plan, tool: str, target: Target) -> list[str]:
     return reasons
 
 
-def _generate(plan: _Plan, request: LockRequest, tool: str, target: Target) -> LockOutcome:
+def _generate(
+    plan: _Plan,
+    request: LockRequest,
+    tool: str,
+    target: Target,
+    say: Say | None = None,
+    live: bool = False,
+) -> LockOutcome:
     """Resolve into a temp file beside the lock, then replace the lock atomically."""
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{plan.variant}.", suffix=".txt.tmp",
@@ -353,7 +365,13 @@ def _generate(plan: _Plan, request: LockRequest, tool: str, target: Target) -> L
             shutil.copyfile(plan.output, tmp)
         if tool != "poetry":  # Poetry names its sources itself, and names them well
             ensure_reachable(index_urls(plan.options), plan.options, plan.rel)
-        tool_version = plan.locker.generate(request, tmp)
+        started = time.monotonic()
+        inputs = ", ".join(item.label() for item in plan.inputs)
+        with heartbeat(say if live else None, f"resolving {plan.rel} from {inputs} with {tool}"):
+            tool_version = plan.locker.generate(request, tmp)
+        hint = slow_tool_hint(tool, time.monotonic() - started)
+        if hint and say is not None:
+            say(f"hint: {hint}")
         tool_body = tmp.read_text(encoding="utf-8")
     finally:
         tmp.unlink(missing_ok=True)
