@@ -74,8 +74,11 @@ CASES: dict[str, tuple[str, dict[str, object]]] = {
     ),
     "wheels-auto-cuda-wheels-py3.11-scripts": (
         'python: "3.11"\ncuda: auto\n',
-        {"prod_pins": {"torch": "2.5.1", "nvidia-cuda-runtime-cu12": "12.4.127"},
-         "builder_stage": False, "install_project": False},
+        {
+            "prod_pins": {"torch": "2.5.1", "nvidia-cuda-runtime-cu12": "12.4.127"},
+            "builder_stage": False,
+            "install_project": False,
+        },
     ),
     "override-with-python": (
         'python: "3.11"\nbase_image: local/debian-python:bookworm\n',

@@ -161,8 +161,10 @@ def test_replay_of_an_export_without_outputs_says_so(tmp_path: Path) -> None:
     subprocess.run(["git", "clone", "-q", str(work), str(elsewhere)], check=True)
     replay = repro(elsewhere, "replay", str(tmp_path / "run.tar.gz"))
     assert replay.returncode == 0, replay.stderr
-    assert "outputs: not compared: the original run's outputs were not exported (make the " \
+    assert (
+        "outputs: not compared: the original run's outputs were not exported (make the "
         "export with `repro export --outputs`); the replay wrote 2 files" in replay.stderr
+    )
     assert "of 2 files identical" not in replay.stderr
 
 

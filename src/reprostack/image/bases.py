@@ -196,7 +196,7 @@ def two_runtimes(config: Config, pins: Mapping[str, str]) -> str | None:
     if wheels is None:
         return None
     base = choose_base(config, pins)
-    if base.kind != "cuda":
+    if base.kind != "cuda" or base.cuda is None:
         return None
     runtime = next((f"{n}=={v}" for n, v in sorted(pins.items()) if _is_runtime_wheel(n)), "")
     return (

@@ -85,7 +85,7 @@ class InputFile:
     groups: tuple[str, ...] = ()  # PEP 735 dependency groups (uv)
 
     def label(self) -> str:
-        """Return ``pyproject.toml[dev]``, ``pyproject.toml (groups: lint)`` or ``requirements.in``."""
+        """Return the label: ``pyproject.toml[dev]``, ``x.toml (groups: lint)``, ``a.in``."""
         text = f"{self.rel}[{','.join(self.extras)}]" if self.extras else self.rel
         return f"{text} (groups: {','.join(self.groups)})" if self.groups else text
 

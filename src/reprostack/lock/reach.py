@@ -37,7 +37,8 @@ def ensure_reachable(urls: list[str], options: list[IndexOption], what: str) -> 
     reachable = [redact_url(url) for url, reason in reasons.items() if not reason]
     raise EnvironmentMissing(
         f"cannot resolve {what}: {'this package index' if len(down) == 1 else 'these indexes'}"
-        " cannot be reached:\n" + "\n".join(lines)
+        " cannot be reached:\n"
+        + "\n".join(lines)
         + (f"\nreachable: {', '.join(reachable)}" if reachable else ""),
         hint="check the URL, your network and proxy (build.ca_certificates for a "
         "TLS-intercepting one), or remove the index from the inputs; then run `repro lock`",

@@ -134,8 +134,10 @@ def _has_wheel(
             unknown = True
             continue
         for filename, digest in listing:
-            if filename.endswith(".whl") and wheel_fits(filename, supported) and (
-                not hashes or digest in hashes
+            if (
+                filename.endswith(".whl")
+                and wheel_fits(filename, supported)
+                and (not hashes or digest in hashes)
             ):
                 return True
     return None if unknown else False
