@@ -368,7 +368,7 @@ def _build_buildkit(
 
 
 def _failure(plan: ImagePlan, log: BuildLog, error: str) -> BuildFailed:
-    step = log.current or "(before the first step)"
+    step = log.failed or log.current or "(before the first step)"
     lines = [f"building {plan.tag} failed at {step}", f"  {error}"]
     if log.tail:
         lines.append("  last lines of output:")

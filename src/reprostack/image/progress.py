@@ -121,9 +121,10 @@ class BuildLog:
                     self._kit_from.add(vertex)
                 else:
                     self.rebuilt.append(text)
-                self.current = self._kit_steps[vertex]
                 self._kit_tails[vertex] = deque(maxlen=TAIL_LINES)
-                self.tail = self._kit_tails[vertex]
+                if not self.failed:  # after a failure, the failed step stays the one named
+                    self.current = self._kit_steps[vertex]
+                    self.tail = self._kit_tails[vertex]
                 self.emit("step", text, step=int(step.group(3)), total=int(step.group(4)),
                           stage=stage)  # fmt: skip
             return
