@@ -64,6 +64,11 @@ def test_replay_restores_code_and_reproduces_outputs(tmp_path: Path) -> None:
     assert len(new) == 1
     record = yaml.safe_load((project / "runs" / new[0] / "run.yaml").read_text())
     assert record["replay_of"] == original
+    # The replay ran in a detached worktree; it stands for the original's branch.
+    fingerprint = json.loads((project / "runs" / new[0] / "fingerprint.json").read_text())
+    assert fingerprint["git"]["branch"] == "main"
+    diff = repro(project, "diff", original, new[0])
+    assert "git.branch" not in diff.stdout + diff.stderr
     assert record["seed"] == 5
     assert record["argv"] == ["det.py"]
     first_fp = json.loads((project / "runs" / original / "fingerprint.json").read_text())
