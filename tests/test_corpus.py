@@ -238,7 +238,9 @@ def test_a_real_project_locks_against_the_real_index(
     locked = _repro("lock", "--prod")
     assert locked.exit_code == 0, locked.output
     pins = _pins(root / "lockfiles" / "prod.txt")
-    assert {"torch", "six", "tqdm", CUDA_RUNTIME} <= set(pins)
+    assert {"torch", "six", "tqdm"} <= set(pins)
+    # CUDA 12 wheels are named nvidia-cuda-runtime-cu12, CUDA 13's nvidia-cuda-runtime.
+    assert any(name.startswith("nvidia-cuda-runtime") for name in pins), sorted(pins)
     assert _repro("lock", "--check").exit_code == 0
     assert _repro("dockerfile").exit_code == 0
     prod = (root / "dockerfiles" / "Dockerfile.prod").read_text()
