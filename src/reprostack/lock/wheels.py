@@ -8,10 +8,13 @@ downloaded; one page is read per project (and a local ``--find-links`` folder is
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import html
 import os
 import re
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -129,7 +132,7 @@ def _has_wheel(
     """Return whether a pin has a fitting wheel; None when a source could not be read."""
     name, hashes = item
     unknown = False
-    for listing in _listings(name, sources):
+    for listing in _listings(name, sources, hashes):
         if listing is None:
             unknown = True
             continue
@@ -143,11 +146,17 @@ def _has_wheel(
     return None if unknown else False
 
 
-def _listings(name: str, sources: _Sources) -> Iterable[list[tuple[str, str]] | None]:
-    """Yield each source's (filename, sha256) list for project ``name`` (None: unreadable)."""
+def _listings(
+    name: str, sources: _Sources, hashes: set[str]
+) -> Iterable[list[tuple[str, str]] | None]:
+    """Yield each source's (filename, sha256) list for project ``name`` (None: unreadable).
+
+    With ``hashes``, index pages are searched for those files only: a page such as torch's
+    lists thousands of files, and parsing every link costs seconds.
+    """
     for folder in sources.find_links:
         if "://" in folder:
-            yield _page(folder)
+            yield _page(folder, hashes)
             continue
         files = []
         for path in sorted(Path(folder).glob("*.whl")):
@@ -155,25 +164,49 @@ def _listings(name: str, sources: _Sources) -> Iterable[list[tuple[str, str]] | 
                 files.append((path.name, hashlib.sha256(path.read_bytes()).hexdigest()))
         yield files
     for index in sources.indexes:
-        yield _page(index.rstrip("/") + f"/{name}/")
+        yield _page(index.rstrip("/") + f"/{name}/", hashes)
 
 
-def _page(url: str) -> list[tuple[str, str]] | None:
-    """Return (filename, sha256) of each link on a PEP 503 page; [] when there is no page."""
-    request = urllib.request.Request(url, headers={"Accept": "text/html"})
+@functools.lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every page: loading a CA bundle costs more than a request."""
+    return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or None)
+
+
+def _page(url: str, hashes: set[str] = frozenset()) -> list[tuple[str, str]] | None:  # type: ignore[assignment]
+    """Return (filename, sha256) of the links on a PEP 503 page (only those of ``hashes``
+    when given); [] when there is no page, None when it cannot be read."""
+    # Pages of big projects (torch) run to megabytes; compressed they are a tenth of that.
+    request = urllib.request.Request(url, headers={"Accept": "text/html",
+                                                   "Accept-Encoding": "gzip"})  # fmt: skip
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            text = answer.read().decode("utf-8", "replace")
+        with urllib.request.urlopen(request, timeout=30, context=_tls()) as answer:
+            data = answer.read()
+            if answer.headers.get("Content-Encoding") == "gzip":
+                data = gzip.decompress(data)
+            text = data.decode("utf-8", "replace")
             base = answer.geturl()
     except urllib.error.HTTPError as exc:
         return [] if exc.code == 404 else None
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, OSError, ValueError, EOFError):
         return None
     files = []
-    for href in _ANCHOR.findall(text):
+    hrefs = _hrefs_of(text, hashes) if hashes else _ANCHOR.findall(text)
+    for href in hrefs:
         link = urljoin(base, html.unescape(href))
         path, _, fragment = link.partition("#")
         filename = urlsplit(path).path.rsplit("/", 1)[-1]
         digest = fragment[len("sha256=") :] if fragment.startswith("sha256=") else ""
         files.append((unquote(filename), digest))
     return files
+
+
+def _hrefs_of(text: str, hashes: set[str]) -> list[str]:
+    """Return the href of each link on a page whose ``#sha256=`` is one of ``hashes``."""
+    found = []
+    for digest in hashes:
+        at = text.find(f"sha256={digest}")
+        start = text.rfind('href="', 0, at) if at >= 0 else -1
+        if start >= 0:
+            found.append(text[start + len('href="') : at + len(f"sha256={digest}")])
+    return found
