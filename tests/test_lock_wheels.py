@@ -14,7 +14,8 @@ TARGET = Target("3.11", "linux/amd64")
 
 def _pin(wheel: Path) -> str:
     name, version = wheel.name.split("-")[:2]
-    return f"{name}=={version} \\\n    --hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}\n"
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    return f"{name}=={version} \\\n    --hash=sha256:{digest}\n"
 
 
 def test_the_target_accepts_manylinux_and_pure_wheels_only() -> None:
