@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,12 @@ def test_two_clean_prod_builds_are_identical(
 ) -> None:
     project = tmp_path / "verify"
     shutil.copytree(CASE, project)
+    # A system package runs apt, dpkg and ldconfig: their logs, caches and aux-cache must not
+    # make the two builds differ.
+    # A name of its own: the engine is shared, and other builds of the case must not count.
+    name = f"verify-{uuid.uuid4().hex[:8]}"
+    config = (project / "repro.yaml").read_text().replace("name: case-scripts", f"name: {name}")
+    (project / "repro.yaml").write_text(config + "system_packages: [libgomp1]\n")
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
     git(
@@ -54,3 +61,16 @@ def test_two_clean_prod_builds_are_identical(
     assert "reproducible: " in result.stderr
     assert "paths identical in two clean builds" in result.stderr
     assert "differs:" not in result.stdout
+    assert "AS builder" not in (project / "dockerfiles" / "Dockerfile.prod").read_text()
+    # The two verification builds were throw-away: untagged and removed. Only the tagged
+    # image of the build itself is left, and the tags point at it.
+    ours = docker_client.images.list(
+        filters={"label": [f"org.opencontainers.image.title=localhost/repro-{name}",
+                           "dev.reprostack.variant=prod"]}
+    )  # fmt: skip
+    tag = result.stdout.split()[0]
+    assert [image.tags for image in ours if not image.tags] == []
+    latest = docker_client.images.get(tag.rsplit(":", 1)[0] + ":prod-latest")
+    assert latest.id == docker_client.images.get(tag).id
+    for image in ours:
+        docker_client.images.remove(image.id, force=True)

@@ -82,7 +82,10 @@ def test_image_fingerprint_merges_container_facts(project: Path, base_image: str
     assert data["python"]["executable"] == "/usr/bin/python3"
     assert data["os"]["distro"] == "Debian GNU/Linux 12 (bookworm)"
     assert "click" not in data["packages"]  # the image's packages, not the host's
-    assert data["git"]["branch"] == "main"  # still the host's project
+    # The image's own facts, never this checkout's: the base image has no repro labels, so
+    # no code and no locks are claimed, and its environment is its own.
+    assert data["git"] is None and data["lockfiles"] == {}
+    assert data["env"] == {"LANG": "C.UTF-8"}  # what the base image sets, not this shell
 
 
 @pytest.mark.engine

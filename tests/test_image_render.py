@@ -62,6 +62,24 @@ CASES: dict[str, tuple[str, dict[str, object]]] = {
         'python: "3.11"\ncuda: none\nbuild: {host_ca_bundle: true}\n',
         {"has_ca": True, "index_secret": True},
     ),
+    # Every locked package has a wheel for the image: no builder stage.
+    "wheels-cpu-py3.11-ca-git-dev": (
+        'python: "3.11"\ncuda: none\nsystem_packages: [libgomp1]\ndev: {system_packages: [git]}\n'
+        "build: {host_ca_bundle: true}\n",
+        {"has_ca": True, "builder_stage": False},
+    ),
+    "wheels-cuda12.4-py3.11-index-secret": (
+        'python: "3.11"\ncuda: "12.4.1"\nos: ubuntu22.04\n',
+        {"builder_stage": False, "index_secret": True},
+    ),
+    "wheels-auto-cuda-wheels-py3.11-scripts": (
+        'python: "3.11"\ncuda: auto\n',
+        {
+            "prod_pins": {"torch": "2.5.1", "nvidia-cuda-runtime-cu12": "12.4.127"},
+            "builder_stage": False,
+            "install_project": False,
+        },
+    ),
     "override-with-python": (
         'python: "3.11"\nbase_image: local/debian-python:bookworm\n',
         {"local_pin": True},
@@ -94,6 +112,7 @@ def _render(case: str, variant: str) -> str:
         install_project=bool(options.get("install_project", True)),
         index_secret=bool(options.get("index_secret", False)),
         dev_index_secret=bool(options.get("index_secret", False)),
+        builder_stage=bool(options.get("builder_stage", True)),
     )  # fmt: skip
     return render_dockerfile(inputs)
 
@@ -192,3 +211,28 @@ def test_write_refuses_a_hand_edited_file(tmp_path: Path) -> None:
         write_dockerfile(path, text)
     assert write_dockerfile(path, text, force=True) is True
     assert path.read_text() == text
+
+
+def test_a_lock_of_wheels_installs_straight_into_deps_without_a_builder() -> None:
+    prod = split_header(_render("wheels-cpu-py3.11-ca-git-dev", "prod"))[1]
+    assert "AS builder" not in prod and "--from=builder" not in prod
+    deps = prod.split("AS deps", 1)[1].split("\nFROM ", 1)[0]
+    assert "--only-binary=:all:" in deps and "export SOURCE_DATE_EPOCH=0" in deps
+    # The CA bundle comes with the lock in one COPY and goes with it in the pip step; apt's
+    # copy goes in the apt step.
+    assert "COPY ca/ca-bundle.crt prod/ /tmp/repro-lock/" in deps
+    assert "PIP_CERT=/tmp/repro-lock/ca-bundle.crt" in deps and "rm -rf /tmp/repro-lock\n" in deps
+    assert "rm -f /tmp/repro-ca.crt" in deps
+    assert "FROM deps AS project" in prod
+    # git is a dev tool here: prod does not carry it.
+    assert "    git \\" not in prod
+    assert "    git \\" in split_header(_render("wheels-cpu-py3.11-ca-git-dev", "dev"))[1]
+    cuda = _render("wheels-cuda12.4-py3.11-index-secret", "prod")
+    assert "devel" not in cuda and "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04 AS deps" in cuda
+
+
+def test_apt_steps_leave_no_build_time_state() -> None:
+    text = _render("cpu-py3.10", "prod")
+    for leftover in ("/var/lib/apt/lists/*", "/var/cache/apt/*.bin", "/var/log/apt/*",
+                     "/var/log/dpkg.log", "/var/cache/ldconfig/aux-cache"):  # fmt: skip
+        assert leftover in text

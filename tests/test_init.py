@@ -28,8 +28,13 @@ def test_init_writes_config_inputs_and_ignores(runner: CliRunner) -> None:
         "wrote   requirements-dev.in\n"
         "wrote   .dockerignore\n"
         "wrote   .gitignore\n"
+        "warning: requirements.in lists no packages yet: add the project's dependencies "
+        "before `repro lock`\n"
     )
     config = load_config(Path.cwd(), required=True)
+    assert config.system_packages == () and config.dev_system_packages == ("git",)
+    assert config.cuda == "none" and "os:" not in Path("repro.yaml").read_text()
+    assert "ca_certificates: []" in Path("repro.yaml").read_text()
     assert config.name == "my-model"
     assert config.lock.inputs == ("requirements.in",)
     assert config.lock.dev_inputs == ("requirements-dev.in",)
@@ -80,3 +85,55 @@ def test_init_with_an_invalid_cuda_fails_with_the_field(runner: CliRunner) -> No
     result = runner.invoke(cli, ["init", "--cuda", "12.x"])
     assert result.exit_code == 2
     assert "repro.yaml:5: cuda: '12.x' is not a CUDA version" in result.output
+
+
+def _init(runner: CliRunner, *args: str) -> str:
+    result = runner.invoke(cli, ["init", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_init_adopts_requirements_txt_and_a_dev_file(runner: CliRunner) -> None:
+    Path("requirements.txt").write_text("torch>=2.1\nnumpy\n")
+    Path("requirements-dev.txt").write_text("pytest\n")
+    output = _init(runner)
+    assert "adopted requirements.txt (dev: requirements-dev.txt): requirements.txt, locked " \
+        "with pip-tools\n" in output  # fmt: skip
+    assert "cuda: auto follows the lock" in output
+    assert not Path("requirements.in").exists()
+    config = load_config(Path.cwd())
+    assert config.lock.inputs == ("requirements.txt",)
+    assert config.lock.dev_inputs == ("requirements-dev.txt",)
+    assert config.cuda == "auto"
+
+
+def test_init_adopts_pep621_dependencies_and_names_the_extras(runner: CliRunner) -> None:
+    Path("pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "1"\ndependencies = ["numpy"]\n'
+        '[project.optional-dependencies]\ndev = ["pytest"]\ngpu = ["torch"]\n'
+    )
+    output = _init(runner, "--cuda", "none")
+    assert "adopted pyproject.toml (dev: pyproject.toml[dev]): PEP 621 [project] " \
+        "dependencies, locked with pip-tools" in output  # fmt: skip
+    assert "pyproject.toml has extras gpu: list the ones the image needs under lock.extras" \
+        in output  # fmt: skip
+    config = load_config(Path.cwd())
+    assert (config.lock.tool, config.cuda) == ("pip-tools", "none")
+
+
+def test_init_adopts_a_uv_project(runner: CliRunner) -> None:
+    Path("pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "1"\ndependencies = ["jax"]\n'
+        '[dependency-groups]\nlint = ["ruff"]\n'
+    )
+    Path("uv.lock").write_text("version = 1\n")
+    output = _init(runner)
+    assert "a uv project, locked with uv" in output
+    assert "dependency groups lint" in output
+    assert load_config(Path.cwd()).lock.tool == "uv"
+
+
+def test_init_warns_about_an_empty_input_set(runner: CliRunner) -> None:
+    Path("requirements.txt").write_text("# nothing yet\n")
+    output = _init(runner)
+    assert "warning: requirements.txt lists no packages: `repro lock` would lock nothing" in output

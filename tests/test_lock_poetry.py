@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def test_poetry_project_locks_prod_and_dev(poetry_project: Path, local_index: Lo
                           "linuxonly": "1.0.0"}  # fmt: skip
     assert pins(dev) == {**pins(prod), "devtool": "3.0.0"}
     assert "--hash=sha256:" in prod.read_text()
+    # Poetry's side effects stayed in a temporary folder: no virtualenv for the host's Python.
+    assert not (Path(os.environ["POETRY_CACHE_DIR"]) / "virtualenvs").exists()
     assert repro("lock").stderr == (
         "lockfiles/prod.txt is up to date\nlockfiles/dev.txt is up to date\n"
     )

@@ -206,11 +206,10 @@ def test_unreachable_index_names_the_url(tool: str, project: Path) -> None:
     write_project(project, tool=tool, prod=f"--index-url {url}\nbeta\n")
     result = repro("lock", "--prod")
     assert result.exit_code == 3, result.output
-    shown = "uv" if tool == "uv" else "pip-compile"
-    assert result.stderr.splitlines()[0] == (
-        f"repro: error: {shown} could not reach the package index {url} while resolving "
-        "lockfiles/prod.txt"
-    )
+    assert result.stderr.splitlines()[:2] == [
+        "repro: error: cannot resolve lockfiles/prod.txt: this package index cannot be reached:",
+        f"  {url} (requirements.in:1): [Errno 111] Connection refused",
+    ]
 
 
 def test_upgrade_moves_pins_only_when_asked(project: Path, local_index: LocalIndex) -> None:

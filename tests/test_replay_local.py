@@ -64,6 +64,11 @@ def test_replay_restores_code_and_reproduces_outputs(tmp_path: Path) -> None:
     assert len(new) == 1
     record = yaml.safe_load((project / "runs" / new[0] / "run.yaml").read_text())
     assert record["replay_of"] == original
+    # The replay ran in a detached worktree; it stands for the original's branch.
+    fingerprint = json.loads((project / "runs" / new[0] / "fingerprint.json").read_text())
+    assert fingerprint["git"]["branch"] == "main"
+    diff = repro(project, "diff", original, new[0])
+    assert "git.branch" not in diff.stdout + diff.stderr
     assert record["seed"] == 5
     assert record["argv"] == ["det.py"]
     first_fp = json.loads((project / "runs" / original / "fingerprint.json").read_text())
@@ -147,6 +152,25 @@ def test_export_and_replay_on_a_clone_without_the_commit(tmp_path: Path) -> None
     assert "outputs: all 2 files byte-identical" in replay.stderr
     assert len(run_ids(elsewhere)) == 2  # the imported original and its replay
     assert "VERSION" not in git(elsewhere, "status", "--porcelain")
+
+
+def test_replay_of_an_export_without_outputs_says_so(tmp_path: Path) -> None:
+    work = demo_project(tmp_path / "work")
+    (work / "det.py").write_text(DETERMINISTIC)
+    (work / "VERSION").write_text("v\n")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "det")
+    assert repro(work, "run", "--seed", "1", "det.py").returncode == 0
+    assert repro(work, "export", "last", "-o", str(tmp_path / "run.tar.gz")).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    subprocess.run(["git", "clone", "-q", str(work), str(elsewhere)], check=True)
+    replay = repro(elsewhere, "replay", str(tmp_path / "run.tar.gz"))
+    assert replay.returncode == 0, replay.stderr
+    assert (
+        "outputs: not compared: the original run's outputs were not exported (make the "
+        "export with `repro export --outputs`); the replay wrote 2 files" in replay.stderr
+    )
+    assert "of 2 files identical" not in replay.stderr
 
 
 def test_import_rejects_a_foreign_archive(tmp_path: Path) -> None:

@@ -62,23 +62,12 @@ class InitReport:
     written: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was adopted, and why
+    warnings: list[str] = field(default_factory=list)
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "project"
-
-
-def detect_inputs(root: Path) -> tuple[str, list[str], list[str]]:
-    """Choose the lock tool and inputs from what the project already has."""
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        text = pyproject.read_text(encoding="utf-8", errors="replace")
-        if "[tool.poetry" in text:
-            return "poetry", ["pyproject.toml"], []
-        if "[project]" in text:
-            return "pip-tools", ["pyproject.toml"], []
-    dev = ["requirements-dev.in"] if (root / "requirements-dev.in").is_file() else []
-    return "pip-tools", ["requirements.in"], dev
 
 
 def render_config(
@@ -87,21 +76,33 @@ def render_config(
     """The text of a fresh repro.yaml, with comments a new user needs."""
 
     def yaml_list(items: list[str]) -> str:
-        return "[" + ", ".join(items) + "]"
+        # ``pyproject.toml[dev]`` holds brackets: such an item is quoted.
+        return "[" + ", ".join(f'"{i}"' if "[" in i else i for i in items) + "]"
 
+    # os: names the nvidia/cuda base's OS; CPU images (and CUDA from wheels) use the official
+    # Debian-based Python images, so writing an Ubuntu release there would be wrong.
+    os_line = (
+        "os: ubuntu22.04                   # the nvidia/cuda base's OS\n"
+        if cuda not in ("none", "auto")
+        else ""
+    )
     return f"""\
 # repro.yaml: the one config for images, locks and runs (see `repro --help`).
 name: {name}                      # images: localhost/repro-{name}:<variant>-<hash>
 python: "{python}"
 platform: linux/amd64
-cuda: "{cuda}"                     # "none" for CPU images, "auto" to follow the torch pin
-os: ubuntu22.04
-base_image: null                  # set to override the CUDA/CPU base entirely
-system_packages: [git]
+cuda: "{cuda}"                     # "none" for CPU images, "auto" to follow the lock
+{os_line}base_image: null                  # set to override the CUDA/CPU base entirely
+system_packages: []               # apt packages the code needs at run time (prod and dev)
+dev:
+  system_packages: [git]          # dev-only tools; prod gets its code from `git archive`
 lock:
   tool: {tool}
   inputs: {yaml_list(inputs)}
   dev_inputs: {yaml_list(dev_inputs)}
+build:
+  # Behind a TLS-intercepting proxy (pip: CERTIFICATE_VERIFY_FAILED), list its CA bundle:
+  ca_certificates: []             # e.g. [certs/proxy-ca.pem]; or host_ca_bundle: true
 env: {{OMP_NUM_THREADS: "1"}}      # configuration only: secrets go in run.pass_env
 run:
   mode: local                     # local | dev | prod
@@ -136,20 +137,28 @@ def init_project(
     root: Path,
     *,
     name: str | None = None,
-    cuda: str = "none",
+    cuda: str | None = None,
     layout: bool = False,
     force: bool = False,
 ) -> InitReport:
-    """Write the project files into ``root``; existing files are kept unless ``force``."""
+    """Write the project files into ``root``; existing files are kept unless ``force``.
+
+    The project's own dependency files are adopted as the lock's inputs (see
+    :mod:`reprostack.adopt`); ``cuda`` None follows them (``auto`` for a CUDA-capable
+    framework, else ``none``). The report says what was adopted and warns about empty inputs.
+    """
+    from reprostack.adopt import adopt_inputs
+
     report = InitReport()
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    had_inputs = any((root / f).is_file() for f in ("requirements.in", "pyproject.toml"))
-    tool, inputs, dev_inputs = detect_inputs(root)
-    if not had_inputs:
-        dev_inputs = ["requirements-dev.in"]
-    text = render_config(_slug(name or root.name), python, cuda, tool, inputs, dev_inputs)
+    adopted = adopt_inputs(root)
+    report.notes += adopted.notes
+    report.warnings += adopted.warnings
+    chosen_cuda = cuda if cuda is not None else adopted.cuda
+    text = render_config(_slug(name or root.name), python, chosen_cuda, adopted.tool,
+                         adopted.inputs, adopted.dev_inputs)  # fmt: skip
     _write(root, CONFIG_NAME, text, force, report)
-    if not had_inputs:
+    if not adopted.found:
         _write(
             root,
             "requirements.in",
@@ -163,6 +172,10 @@ def init_project(
             "# Dev-only tools; locked against the prod lock.\npytest\n",
             force,
             report,
+        )
+        report.warnings.append(
+            "requirements.in lists no packages yet: add the project's dependencies before "
+            "`repro lock`"
         )
     _write(root, ".dockerignore", DOCKERIGNORE, force, report)
     gitignore = GITIGNORE_LINES + (LAYOUT_GITIGNORE_LINES if layout else ())

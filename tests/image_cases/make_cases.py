@@ -26,6 +26,9 @@ CASES = {
     "package": (("alpha", "beta"), ("devtool",)),
     "scripts": (("alpha",), None),
 }
+# Cases whose prod lock says every pin has a wheel for the image (`# wheels: all`, which
+# `repro lock` writes after reading the index): their images have no builder stage.
+WHEELS_ONLY = ("scripts",)
 
 
 def _b64(data: bytes) -> str:
@@ -54,7 +57,7 @@ def make_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...])
     return path
 
 
-def lock_text(variant: str, names: tuple[str, ...], wheels: Path) -> str:
+def lock_text(variant: str, names: tuple[str, ...], wheels: Path, all_wheels: bool = False) -> str:
     """Return a lock in the format `repro lock` writes: header, blank line, hashed body."""
     body = "--no-index\n--find-links ../wheels\n\n"
     for name in sorted(names):
@@ -71,6 +74,7 @@ def lock_text(variant: str, names: tuple[str, ...], wheels: Path) -> str:
         "# tool: hand 1",
         "# python: 3.11",
         "# platform: linux/amd64",
+        *(["# wheels: all"] if all_wheels else []),
         f"# inputs-sha256: {inputs}",
         f"# body-sha256: {hashlib.sha256(body.encode()).hexdigest()}",
     ]
@@ -88,7 +92,7 @@ def main() -> None:
             make_wheel(wheels, name, *WHEELS[name])
         locks = HERE / case / "lockfiles"
         locks.mkdir(exist_ok=True)
-        (locks / "prod.txt").write_text(lock_text("prod", prod, wheels))
+        (locks / "prod.txt").write_text(lock_text("prod", prod, wheels, case in WHEELS_ONLY))
         if dev is not None:
             # dev.txt repeats prod's pins, as a lock compiled with -c prod.txt does.
             (locks / "dev.txt").write_text(lock_text("dev", (*prod, *dev), wheels))

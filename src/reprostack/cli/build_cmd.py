@@ -43,6 +43,7 @@ def dockerfile(dev: bool, prod: bool, force: bool) -> None:
                                            force=force):  # fmt: skip
         shown = path.relative_to(config.root)
         info(f"{'wrote' if changed else 'unchanged'} {shown}")
+    _warn_two_cuda_runtimes(config)
 
 
 @click.command(help=BUILD_HELP)
@@ -79,6 +80,7 @@ def build(
     # Pin first, so that the Dockerfiles written below name the bases exactly as built.
     pin_bases(config, client=client, repin=repin)
     write_dockerfiles(config, variants, force=force)
+    _warn_two_cuda_runtimes(config)
     for variant in variants:
         info(f"building the {variant} image")
         printer = BuildProgress()
@@ -98,6 +100,14 @@ def build(
         _verify(config, client, builder, prod)
 
 
+def _warn_two_cuda_runtimes(config: Config) -> None:
+    from reprostack.doctor.checks import check_cuda_sources
+
+    for finding in check_cuda_sources(config):
+        info(f"warning: {finding.message}")
+        info(f"  fix: {finding.fix}")
+
+
 def _verify(config: Any, client: Any, builder: str, prod: bool) -> None:
     """Two clean prod builds, compared file by file."""
     from reprostack.errors import CheckFailed, UsageError
@@ -105,8 +115,10 @@ def _verify(config: Any, client: Any, builder: str, prod: bool) -> None:
 
     if not prod:
         raise UsageError("--verify checks the prod image: use `repro build --prod --verify`")
-    info("verifying: two prod builds without cache")
-    result = verify_build(config, client=client, builder=builder)
+    info("verifying: two prod builds without cache (untagged, removed afterwards)")
+    printer = BuildProgress()
+    result = verify_build(config, client=client, builder=builder, progress=printer)
+    printer.flush()
     if result.reproducible:
         info(f"reproducible: {result.files} paths identical in two clean builds")
         return

@@ -6,18 +6,29 @@ from pathlib import Path
 
 import click
 
+from reprostack.cli.output import info
+
 
 @click.command()
 @click.option("--name", default=None, help="Project name (default: the folder's name).")
-@click.option("--cuda", default="none", show_default=True, help="CUDA version, 'none' or 'auto'.")
+@click.option(
+    "--cuda",
+    default=None,
+    help="CUDA version, 'none' or 'auto' (default: auto when the inputs name a CUDA-capable "
+    "framework such as torch, else none).",
+)
 @click.option(
     "--layout",
     is_flag=True,
     help="Also create data/, configs/, outputs/, playground/, scripts/ and debug/.",
 )
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
-def init(name: str | None, cuda: str, layout: bool, force: bool) -> None:
-    """Write repro.yaml, requirements.in, .dockerignore and .gitignore entries."""
+def init(name: str | None, cuda: str | None, layout: bool, force: bool) -> None:
+    """Write repro.yaml, .dockerignore and .gitignore entries; adopt the project's inputs.
+
+    An existing requirements.txt/.in, PEP 621 or Poetry pyproject.toml (or a uv project)
+    becomes lock.inputs; without one, an empty requirements.in is written.
+    """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.init import init_project
@@ -32,3 +43,7 @@ def init(name: str | None, cuda: str, layout: bool, force: bool) -> None:
         click.echo(f"updated {path}")
     for path in report.kept:
         click.echo(f"kept    {path} (exists; --force overwrites)")
+    for note in report.notes:
+        info(note)
+    for warning in report.warnings:
+        info(f"warning: {warning}")

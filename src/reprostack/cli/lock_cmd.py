@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from reprostack.cli.output import info
@@ -50,9 +52,12 @@ def lock(
     variants = ("prod", "dev") if only is None else (("dev",) if only else ("prod",))
     outcomes = lock_project(config, variants, upgrade=upgrade, check=check,
                             upgrade_packages=packages, in_image=in_image,
-                            as_of=as_of)  # fmt: skip
+                            as_of=as_of, say=info, live=sys.stderr.isatty())  # fmt: skip
     for outcome in outcomes:
         info(outcome.message)
+        if outcome.status == "written" and outcome.packages == 0:
+            info(f"warning: {outcome.path.name} is empty: the inputs list no packages "
+                 "(lock.inputs in repro.yaml names them)")  # fmt: skip
     stale = [o for o in outcomes if o.status == "stale"]
     if stale:
         raise CheckFailed(

@@ -15,6 +15,10 @@ class LockConfig:
     dev_inputs: tuple[str, ...] = ()
     # Resolve as the index stood then: "2025-06-01" (midnight UTC) or an RFC 3339 time.
     exclude_newer: str | None = None
+    # Extras of the project's pyproject.toml (PEP 621 optional-dependencies, Poetry extras)
+    # and dependency groups (PEP 735 with uv, Poetry groups) that go into the prod lock.
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

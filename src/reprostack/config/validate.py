@@ -36,7 +36,7 @@ TOP_KEYS = (
     "run",
     "tracking",
 )
-LOCK_KEYS = ("tool", "inputs", "dev_inputs", "exclude_newer")
+LOCK_KEYS = ("tool", "inputs", "dev_inputs", "exclude_newer", "extras", "groups")
 BUILD_KEYS = ("ca_certificates", "host_ca_bundle")
 DEV_KEYS = ("system_packages",)
 RUN_KEYS = ("mode", "gpus", "mounts", "pass_env", "dir", "deterministic")
@@ -223,6 +223,8 @@ class Validator:
             inputs=self.strings(data, "inputs", ("lock",)),
             dev_inputs=self.strings(data, "dev_inputs", ("lock",)),
             exclude_newer=self._exclude_newer(data.get("exclude_newer")),
+            extras=self.strings(data, "extras", ("lock",)),
+            groups=self.strings(data, "groups", ("lock",)),
         )
 
     def _exclude_newer(self, raw: Any) -> str | None:

@@ -40,12 +40,43 @@ def check_locks(config: Config) -> list[Finding]:
 
 
 def expected_cuda(config: Config, image_fp: dict[str, Any] | None) -> str | None:
-    """The CUDA runtime the code will load: the image's when known, else repro.yaml's."""
+    """The CUDA runtime the code will load: the image's when known, else repro.yaml's, else
+    the one the lock brings (``cuda: auto``: CUDA wheels, or a ``+cuXXX`` torch's base)."""
     if image_fp and image_fp.get("cuda") and image_fp["cuda"].get("runtime_version"):
         return str(image_fp["cuda"]["runtime_version"])
     if config.cuda not in ("none", "auto"):
         return config.cuda
+    pins = _prod_pins(config)
+    if config.cuda == "auto" and pins is not None:
+        from reprostack.image.bases import choose_base
+
+        try:
+            return choose_base(config, pins).cuda
+        except ReproError:
+            return None
     return None
+
+
+def check_cuda_sources(config: Config) -> list[Finding]:
+    """Whether the base and the lock would put two CUDA runtimes into the image."""
+    from reprostack.image.bases import two_runtimes
+
+    pins = _prod_pins(config)
+    try:
+        problem = two_runtimes(config, pins) if pins is not None else None
+    except ReproError:
+        return []  # the base choice itself is wrong; `repro dockerfile` says why
+    if problem is None:
+        return []
+    message, _, fix = problem.partition("; ")
+    return [Finding("warn", message, fix)]
+
+
+def _prod_pins(config: Config) -> dict[str, str] | None:
+    from reprostack.image.plan import _lock_pins
+
+    lock = config.root / "lockfiles" / "prod.txt"
+    return _lock_pins(lock.read_text("utf-8")) if lock.is_file() else None
 
 
 def check_gpu_stack(
@@ -53,7 +84,7 @@ def check_gpu_stack(
 ) -> list[Finding]:
     """The host driver against the CUDA runtime, and each GPU against it."""
     if cuda is None:
-        return [Finding("ok", "CPU image: no NVIDIA driver needed")]
+        return [Finding("ok", "CPU image: no CUDA in it, no NVIDIA driver needed")]
     if nvidia is None:
         return [
             Finding(
@@ -98,6 +129,7 @@ def run_checks(
 
     findings, client = check_engine()
     findings += check_locks(config)
+    findings += check_cuda_sources(config)
     image_fp = image_fingerprint(client) if (image_fingerprint and client is not None) else None
     probe = probe_nvidia()
     findings += check_gpu_stack(probe.info, expected_cuda(config, image_fp), probe.problem)

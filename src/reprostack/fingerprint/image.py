@@ -91,4 +91,38 @@ def fingerprint_image(config: Config, image_ref: str) -> dict[str, Any]:
             hint="build it with `repro build`, or `docker pull` it yourself",
         ) from exc
     host, _ = project_fingerprint(config)
-    return merge(host, run_probe(client, image.id), container_facts(image))
+    merged = merge(host, run_probe(client, image.id), container_facts(image))
+    # The image's own facts, not this checkout's: the code and locks it was built from (its
+    # labels) and the environment it sets. The machine facts (hardware, driver, GPUs) stay:
+    # they are where the image would run.
+    merged.update(image_own_facts(image.labels or {}, image.attrs))
+    return merged
+
+
+def image_own_facts(labels: dict[str, str], attrs: dict[str, Any]) -> dict[str, Any]:
+    """Return the ``git``, ``lockfiles`` and ``env`` blocks an image itself carries.
+
+    ``git`` comes from the OCI labels a repro build writes (null for an image without them:
+    nothing is known, so nothing is claimed); branch and dirtiness are not in an image.
+    """
+    from reprostack.fingerprint.envvars import read_env
+    from reprostack.image.tags import LABEL_PREFIX
+
+    revision = labels.get("org.opencontainers.image.revision")
+    git = None
+    if revision:
+        git = {
+            "sha": revision,
+            "branch": None,
+            "dirty": bool(labels.get(LABEL_PREFIX + "patch-sha256")),
+            "patch_sha256": labels.get(LABEL_PREFIX + "patch-sha256"),
+            "remote_url": labels.get("org.opencontainers.image.source"),
+        }
+    lockfiles = {}
+    for label, path in (("lock-sha256", "lockfiles/prod.txt"),
+                        ("dev-lock-sha256", "lockfiles/dev.txt")):  # fmt: skip
+        if labels.get(LABEL_PREFIX + label):
+            lockfiles[path] = labels[LABEL_PREFIX + label]
+    env_lines = (attrs.get("Config") or {}).get("Env") or []
+    environ = dict(line.split("=", 1) for line in env_lines if "=" in line)
+    return {"git": git, "lockfiles": lockfiles, "env": read_env(environ)}

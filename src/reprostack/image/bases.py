@@ -184,6 +184,35 @@ def _auto_base(config: Config, pins: Mapping[str, str] | None) -> BaseChoice:
     return _cpu_base(config)
 
 
+def two_runtimes(config: Config, pins: Mapping[str, str]) -> str | None:
+    """Return a warning when the image would carry two CUDA runtimes, else None.
+
+    That is an nvidia/cuda base (``cuda:`` a version, or a ``+cuXXX`` torch under ``auto``)
+    under a lock that also installs CUDA as pip wheels (``nvidia-*-cuXX``).
+    """
+    if config.base_image or config.cuda == "none":
+        return None
+    wheels = wheel_cuda(pins)
+    if wheels is None:
+        return None
+    base = choose_base(config, pins)
+    if base.kind != "cuda" or base.cuda is None:
+        return None
+    runtime = next((f"{n}=={v}" for n, v in sorted(pins.items()) if _is_runtime_wheel(n)), "")
+    return (
+        f"the image would carry two CUDA runtimes: CUDA {base.cuda} from the base "
+        f"{base.runtime} and CUDA {wheels} from pip wheels"
+        + (f" ({runtime})" if runtime else "")
+        + "; set cuda: auto (the wheels' CUDA on the plain base), or lock a torch built for "
+        f"CUDA {base.cuda} (+cu{base.cuda.replace('.', '')} from PyTorch's index)"
+    )
+
+
+def _is_runtime_wheel(name: str) -> bool:
+    """``nvidia-cuda-runtime-cu12`` and, from CUDA 13 on, plain ``nvidia-cuda-runtime``."""
+    return name.startswith(_RUNTIME_WHEEL) or name == _RUNTIME_WHEEL.removesuffix("-cu")
+
+
 def wheel_cuda(pins: Mapping[str, str]) -> str | None:
     """Return the CUDA major.minor that pip wheels in a lock carry, or None when there are none.
 
@@ -192,11 +221,12 @@ def wheel_cuda(pins: Mapping[str, str]) -> str | None:
     as a last resort the wheels' major (``12.x``) is recorded.
     """
     majors = sorted({m.group(1) for m in map(_CUDA_WHEEL.match, pins) if m is not None})
-    if not majors:
+    runtime = [v for n, v in sorted(pins.items()) if _is_runtime_wheel(n)]
+    if not majors and not runtime:
         return None
-    for name, version in sorted(pins.items()):
-        if name.startswith(_RUNTIME_WHEEL):
-            return ".".join(version.split(".")[:2])
+    if runtime:
+        # Exact, whatever the other wheels are named (CUDA 13's drop the -cuXX suffix).
+        return ".".join(runtime[0].split(".")[:2])
     torch = pins.get("torch")
     if torch and "+" not in torch:
         minor = ".".join(torch.split(".")[:2])

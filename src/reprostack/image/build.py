@@ -25,7 +25,14 @@ from reprostack.image.bases import choose_base
 from reprostack.image.context import export_code, index_options, wheelhouses, write_lock_dir
 from reprostack.image.credentials import SECRET_ID, secret_file, secret_text
 from reprostack.image.pins import PINS_NAME, BasePin, check_pin, read_pins, resolve_pin, write_pins
-from reprostack.image.plan import ImagePlan, _lock_pins, lock_dir_of, plan_image
+from reprostack.image.plan import (
+    ImagePlan,
+    _lock_pins,
+    lock_dir_of,
+    needs_builder,
+    plan_image,
+    used_refs,
+)
 from reprostack.image.progress import BuildLog, ProgressCallback, count_instructions
 from reprostack.image.tags import LABEL_PREFIX, build_labels
 
@@ -84,10 +91,13 @@ def pin_bases(
     path = folder / PINS_NAME
     pins = read_pins(path)
     prod = folder / "prod.txt"
-    lock_pins = _lock_pins(prod.read_text("utf-8")) if prod.is_file() else None
-    base = choose_base(config, lock_pins, {})
+    prod_text = prod.read_text("utf-8") if prod.is_file() else None
+    base = choose_base(config, _lock_pins(prod_text) if prod_text is not None else None, {})
+    # A builder base that no stage uses is neither pulled nor pinned (a CUDA devel image is
+    # gigabytes).
+    builder = prod_text is None or needs_builder(prod_text)
     changed = False
-    for ref in base.refs:
+    for ref in used_refs(base, builder):
         probe = base.python_exe if base.kind == "override" else None
         pin = pins.get(ref)
         if pin is None or repin or (probe and not pin.probed):
@@ -117,13 +127,15 @@ def build_image(
     reuse: bool = True,
     client: Any = None,
     network: str | None = None,
+    tag: bool = True,
 ) -> BuiltImage:
     """Build the ``variant`` image of ``config`` and tag it by content.
 
     The inputs are those of :func:`reprostack.image.plan.plan_image` (whose docstring lists
     what goes into the content hash). When the content tag already exists and neither
     ``no_cache`` nor ``reuse=False`` is given, nothing is built. ``network`` is the build's
-    network mode (``host`` reaches an index on the host's loopback). Returns the BuiltImage;
+    network mode (``host`` reaches an index on the host's loopback). With ``tag=False`` the
+    image is left untagged (``--verify``'s throw-away builds). Returns the BuiltImage;
     raises BuildFailed (exit 1) when a step fails, EnvironmentMissing (exit 3) without an
     engine, and for a lock needing index credentials without BuildKit or without the
     variables it names.
@@ -165,8 +177,9 @@ def build_image(
             image_id = _build_legacy(client, plan, context, labels, no_cache, log, config,
                                      network)  # fmt: skip
     log.emit("done", image_id)  # lets a progress printer close its last step
-    _tag(client, image_id, plan.tag)
-    _tag(client, image_id, plan.latest_tag)
+    if tag:
+        _tag(client, image_id, plan.tag)
+        _tag(client, image_id, plan.latest_tag)
     return BuiltImage(
         id=image_id, tags=(plan.tag, plan.latest_tag), labels=labels,
         content_hash=plan.content_hash, plan=plan, builder=chosen, steps=log.steps,
@@ -349,21 +362,33 @@ def _build_buildkit(
     finally:
         shutil.rmtree(iidfile.parent, ignore_errors=True)
     if code != 0 or not image_id:
-        last = log.tail[-1] if log.tail else f"docker build exited {code}"
-        raise _failure(plan, log, last)
+        errors = [line for line in log.summary if line.startswith("ERROR")]
+        raise _failure(plan, log, errors[-1] if errors else f"docker build exited {code}")
     return image_id
 
 
 def _failure(plan: ImagePlan, log: BuildLog, error: str) -> BuildFailed:
-    step = log.current or "(before the first step)"
+    step = log.failed or log.current or "(before the first step)"
     lines = [f"building {plan.tag} failed at {step}", f"  {error}"]
     if log.tail:
         lines.append("  last lines of output:")
         lines += [f"    {line}" for line in log.tail]
-    return BuildFailed(
-        "\n".join(lines),
-        hint="fix what the output above points at (the lock, repro.yaml, the code), then "
-        "run `repro build` again",
+    return BuildFailed("\n".join(lines), hint=_failure_hint([error, *log.tail]))
+
+
+def _failure_hint(output: list[str]) -> str:
+    """Return the fix for a failed build: a specific one for what is recognised."""
+    if any("CERTIFICATE_VERIFY_FAILED" in line or "certificate verify failed" in line.lower()
+           for line in output):  # fmt: skip
+        return (
+            "a TLS-intercepting proxy (or a private index with its own CA) is in the way: list "
+            "its CA bundle under `build.ca_certificates:` in repro.yaml (e.g. "
+            "[certs/proxy-ca.pem]), or set `build.host_ca_bundle: true` to trust this host's "
+            "bundle, then run `repro build` again"
+        )
+    return (
+        "fix what the output above points at (the lock, repro.yaml, the code), then run "
+        "`repro build` again"
     )
 
 

@@ -77,12 +77,15 @@ def plan_image(
     lock_dir: Path | None = None,
     sha: str | None = None,
     patch: bytes | None = None,
+    code_required: bool = True,
 ) -> ImagePlan:
     """Work out the image ``variant`` of ``config`` would be, without touching an engine.
 
     ``dockerfile``, ``lock_dir``, ``sha`` and ``patch`` replace today's files (to rebuild a
     run from its recorded ``env/``): by default the Dockerfile is rendered from repro.yaml,
     the locks are read from ``lockfiles/`` and prod's code is HEAD plus the uncommitted changes.
+    ``code_required=False`` (rendering only) lets a project outside git or before its first
+    commit plan prod too: the Dockerfile does not depend on the code, only a build does.
 
     The content hash (the tag's 12 hex) covers: the Dockerfile body (its header only names
     its sources), the sha256 of the prod lock (and of the dev lock for dev), every base pin
@@ -104,8 +107,15 @@ def plan_image(
         dev_text = dev_lock.read_text(encoding="utf-8")
         credentials += [f"dev.txt: {line}" for line in credential_indexes(dev_text)]
     base = choose_base(config, _lock_pins(prod_text), _python_facts(pins))
+    builder = needs_builder(prod_text)
     ca = ca_bundle(config)
-    code = code_source(config, sha, patch) if variant == "prod" else None
+    code = None
+    if variant == "prod":
+        try:
+            code = code_source(config, sha, patch)
+        except UsageError:
+            if code_required:
+                raise
     install_project = variant == "prod" and project_is_package(config, code)
     if dockerfile is not None:
         text = dockerfile.read_text(encoding="utf-8")
@@ -122,6 +132,7 @@ def plan_image(
                 index_secret=bool(prod_credentials),
                 # dev.txt names prod.txt as constraints: pip reads prod's index options too.
                 dev_index_secret=bool(credentials),
+                builder_stage=builder,
             )
         )
     _, body = split_header(text)
@@ -134,7 +145,7 @@ def plan_image(
         "platform": config.platform,
         "dockerfile": _sha256(body.encode("utf-8")),
         "locks": locks,
-        "bases": {ref: pins[ref].describe() for ref in base.refs if ref in pins},
+        "bases": {ref: pins[ref].describe() for ref in used_refs(base, builder) if ref in pins},
         "ca": _sha256(ca) if ca is not None else None,
         "code": {"tree": code.tree, "patch": code.patch_sha256} if code else None,
     }
@@ -159,6 +170,7 @@ def render_inputs(
     install_project: bool,
     index_secret: bool = False,
     dev_index_secret: bool = False,
+    builder_stage: bool = True,
 ) -> RenderInputs:
     """Return the RenderInputs of one Dockerfile: the config, the bases as pinned, and what
     the context will hold.
@@ -179,6 +191,7 @@ def render_inputs(
         install_project=install_project,
         index_secret=index_secret,
         dev_index_secret=dev_index_secret,
+        builder_stage=builder_stage,
     )
 
 
@@ -190,7 +203,7 @@ def write_dockerfiles(
     Returns (path, changed) per variant. Raises UsageError when a file was edited by hand
     and ``force`` is not set; nothing is written then.
     """
-    plans = [plan_image(config, variant) for variant in variants]
+    plans = [plan_image(config, variant, code_required=False) for variant in variants]
     folder = config.root / DOCKERFILE_DIR
     # Check every file before writing any, so a refusal leaves the folder as it was.
     if not force:
@@ -266,6 +279,22 @@ def _lock_pins(text: str) -> dict[str, str]:
         if match:
             pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
     return pins
+
+
+def needs_builder(prod_text: str) -> bool:
+    """Return whether the image needs a builder stage (compilers) for this prod lock.
+
+    Not when the lock's header says every pin has a wheel for the image (``# wheels: all``,
+    written by `repro lock` after reading the index); otherwise, and for a lock that does not
+    say, it does: compiling is the safe assumption.
+    """
+    head = prod_text.partition("\n\n")[0]
+    return "# wheels: all" not in head.splitlines()
+
+
+def used_refs(base: BaseChoice, builder: bool) -> tuple[str, ...]:
+    """Return the base references a build uses: the runtime base alone without a builder."""
+    return base.refs if builder else (base.runtime,)
 
 
 def _python_facts(pins: dict[str, BasePin]) -> dict[str, str | None]:

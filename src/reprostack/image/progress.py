@@ -64,8 +64,13 @@ class BuildLog:
     rebuilt: list[str] = field(default_factory=list)  # steps that ran (not FROM, not cached)
     current: str = ""
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    # BuildKit runs stages in parallel and interleaves their lines: each step (vertex) keeps
+    # its own tail, and the one that printed ERROR is the step that failed.
+    failed: str = ""
+    summary: list[str] = field(default_factory=list)  # BuildKit's closing lines (no ``#N``)
     _kit_steps: dict[str, str] = field(default_factory=dict)
     _kit_from: set[str] = field(default_factory=set)
+    _kit_tails: dict[str, deque[str]] = field(default_factory=dict)
 
     def emit(self, kind: str, text: str, **where: object) -> None:
         """Send one event to the callback, if there is one."""
@@ -116,14 +121,19 @@ class BuildLog:
                     self._kit_from.add(vertex)
                 else:
                     self.rebuilt.append(text)
-                self.current = self._kit_steps[vertex]
-                self.tail.clear()
+                self._kit_tails[vertex] = deque(maxlen=TAIL_LINES)
+                if not self.failed:  # after a failure, the failed step stays the one named
+                    self.current = self._kit_steps[vertex]
+                    self.tail = self._kit_tails[vertex]
                 self.emit("step", text, step=int(step.group(3)), total=int(step.group(4)),
                           stage=stage)  # fmt: skip
             return
         done = _KIT_DONE.match(line)
         if done:
             vertex = done.group(1)
+            if done.group(2).startswith("ERROR") and vertex in self._kit_steps and not self.failed:
+                self.failed = self.current = self._kit_steps[vertex]
+                self.tail = self._kit_tails[vertex]
             if done.group(2) == "CACHED" and vertex in self._kit_steps \
                     and vertex not in self._kit_from:  # fmt: skip
                 self.cached += 1
@@ -134,10 +144,12 @@ class BuildLog:
             return
         output = _KIT_LINE.match(line)
         if output:
-            self.tail.append(output.group(2))
+            tail = self._kit_tails.get(output.group(1))
+            if tail is not None and not self.failed:
+                tail.append(output.group(2))
             self.emit("output", output.group(2))
         elif line and not line.startswith("#"):
-            self.tail.append(line)
+            self.summary.append(line)
 
     @property
     def elapsed(self) -> float:

@@ -51,6 +51,9 @@ class RenderInputs:
     # (``RUN --mount=type=secret``), which only BuildKit can build.
     index_secret: bool = False
     dev_index_secret: bool = False
+    # False when the prod lock says every package has a wheel for the image: the packages
+    # then install straight into deps, and there is no builder stage at all.
+    builder_stage: bool = True
 
 
 def render_dockerfile(inputs: RenderInputs) -> str:
@@ -150,6 +153,7 @@ def _context(inputs: RenderInputs) -> dict[str, Any]:
         "builder_ca": BUILDER_CA,
         "tmp_ca": TMP_CA,
         "deadsnakes": base.python_install == PYTHON_DEADSNAKES,
+        "builder_stage": inputs.builder_stage,
     }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from reprostack.config import Config
+from reprostack.image.progress import ProgressCallback
 
 # What a file is, for the comparison: everything but its timestamps.
 FileFacts = tuple[str, int, int, int, str]
@@ -79,13 +80,40 @@ def compare_filesystems(a: dict[str, FileFacts], b: dict[str, FileFacts]) -> lis
     return sorted(path for path in set(a) | set(b) if a.get(path) != b.get(path))
 
 
-def verify_build(config: Config, *, client: Any, builder: str = "auto") -> VerifyResult:
-    """Build the prod image twice without cache and compare the results."""
+def verify_build(
+    config: Config,
+    *,
+    client: Any,
+    builder: str = "auto",
+    progress: ProgressCallback | None = None,
+) -> VerifyResult:
+    """Build the prod image twice without cache and compare the results.
+
+    The two builds are throw-away: they are never tagged (the user's tags keep pointing where
+    they did) and both images are removed afterwards, whatever the outcome.
+    """
     from reprostack.image.build import build_image
 
-    ids = [
-        build_image(config, "prod", no_cache=True, reuse=False, client=client, builder=builder).id
-        for _ in range(2)
-    ]
-    first, second = (filesystem_facts(client, image_id) for image_id in ids)
+    ids: list[str] = []
+    try:
+        for _ in range(2):
+            built = build_image(config, "prod", no_cache=True, reuse=False, client=client,
+                                builder=builder, tag=False, progress=progress)  # fmt: skip
+            ids.append(built.id)
+        first, second = (filesystem_facts(client, image_id) for image_id in ids)
+    finally:
+        for image_id in ids:
+            remove_untagged(client, image_id)
     return VerifyResult(ids[0], ids[1], len(first), compare_filesystems(first, second))
+
+
+def remove_untagged(client: Any, image_id: str) -> None:
+    """Remove an image unless something tags it (then it is the user's, and stays)."""
+    from reprostack.engine import engine_errors, image_facts
+
+    facts = image_facts(client, image_id)
+    if facts is None or facts["image_tags"]:
+        return
+    with engine_errors(f"removing image {image_id[:19]}"):
+        # noprune=False: its untagged parent layers (the legacy builder's) go with it.
+        client.images.remove(image_id, force=False, noprune=False)

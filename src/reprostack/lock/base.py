@@ -82,10 +82,12 @@ class InputFile:
     path: Path
     rel: str  # relative to the project root, POSIX separators: how messages name it
     extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()  # PEP 735 dependency groups (uv)
 
     def label(self) -> str:
-        """Return ``pyproject.toml[dev]`` or ``requirements.in``."""
-        return f"{self.rel}[{','.join(self.extras)}]" if self.extras else self.rel
+        """Return the label: ``pyproject.toml[dev]``, ``x.toml (groups: lint)``, ``a.in``."""
+        text = f"{self.rel}[{','.join(self.extras)}]" if self.extras else self.rel
+        return f"{text} (groups: {','.join(self.groups)})" if self.groups else text
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,10 @@ class LockRequest:
     upgrade_packages: tuple[str, ...] = ()
     # Resolve as the index stood then (reprostack.asof's form); None: as it stands now.
     exclude_newer: str | None = None
+    # lock.extras / lock.groups of repro.yaml (pip-tools and uv take extras on the pyproject
+    # input itself; groups are uv's and Poetry's).
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
 
 
 class Locker(Protocol):

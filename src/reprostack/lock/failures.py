@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 from reprostack.errors import ConfigError, EnvironmentMissing, ReproError
 from reprostack.redact import redact_url
 
-MAX_LINES = 15
+# The tool's own explanation is kept whole (a build backend's error can be long); only a
+# runaway output is cut.
+MAX_LINES = 80
 
 # Lines that only repeat what the message already says, or are the tool talking to itself.
 _NOISE_RE = re.compile(
@@ -21,6 +23,10 @@ _NOT_FOUND_RES = (
     re.compile(r"Could not find a version that matches (?P<name>[A-Za-z0-9._-]+)"),
     re.compile(r"Package (?P<name>[A-Za-z0-9._-]+) not found", re.IGNORECASE),
 )
+_MISSING_VERSION_RE = re.compile(
+    r"Could not find a version that satisfies the requirement (?P<req>\S+)"
+    r" \(from versions: (?P<versions>[^)]*)\)"
+)
 _UNREACHABLE_RE = re.compile(
     r"Connection refused|Failed to establish a new connection|Name or service not known|"
     r"dns error|failed to lookup address|tcp connect error|timed out|"
@@ -28,6 +34,13 @@ _UNREACHABLE_RE = re.compile(
     r"404 Client Error|Not Found for url",
     re.IGNORECASE,
 )
+# git's own words when a git+ dependency's server cannot be reached.
+_GIT_DOWN_RE = re.compile(
+    r"unable to access '|Could not resolve host|Failed to connect to|Couldn't connect to server|"
+    r"Git operation failed|failed to clone",
+    re.IGNORECASE,
+)
+_URL_RE = re.compile(r"(?:git\+)?https?://[^\s'`\"<>]+")
 _CONFLICT_RE = re.compile(
     r"No solution found|ResolutionImpossible|conflicting dependencies|"
     r"Could not find a version that matches|requirements are unsatisfiable|"
@@ -37,10 +50,11 @@ _CONFLICT_RE = re.compile(
 
 
 # pip-compile reports a conflict as "Cannot install A and B" and leaves the why in the
-# ResolutionImpossible repr of its traceback: requirement text and the wheel that asked for it.
+# ResolutionImpossible repr of its traceback: requirement text and the wheel that asked for it
+# (its link ends in '#sha256=' from an HTML page, or ' (from ...' from a PEP 691 JSON page).
 _PIP_CAUSE_RE = re.compile(
     r"SpecifierRequirement\('(?P<req>[^']+)'\), parent=(?:None|LinkCandidate\('[^']*/"
-    r"(?P<file>[^/'#]+?)\.(?:whl|tar\.gz|zip)[#'])"
+    r"(?P<file>[^/'# ]+?)\.(?:whl|tar\.gz|zip)[#' ])"
 )
 
 
@@ -77,7 +91,17 @@ def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
     unsatisfiable set -> ConfigError (exit 2) naming them, with the tool's explanation.
     """
     detail = trim(output)
-    unreachable = _UNREACHABLE_RE.search(output)
+    unreachable = _UNREACHABLE_RE.search(output) or _GIT_DOWN_RE.search(output)
+    direct = _direct_urls(output, urls)
+    if unreachable and direct and not _conflict_without_network(output):
+        # A git+ or URL dependency, not an index, could not be fetched: the environment
+        # lacks it (exit 3), like an index that is down.
+        return EnvironmentMissing(
+            "\n".join([f"{tool} could not fetch {direct[0]} (a direct URL or git dependency) "
+                        f"while resolving {what}", *detail]),
+            hint="check the URL, your network and proxy, and that git can reach it; then "
+            "run `repro lock` again",
+        )  # fmt: skip
     remote = [url for url in urls if urlsplit(url).scheme in ("http", "https")]
     # pip names only the path it failed on; then every remote index is a suspect.
     down = [url for url in remote if _mentions(output, url)] or remote
@@ -87,6 +111,18 @@ def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
             f"{tool} could not reach the package index {shown} while resolving {what}",
             hint="check the URL and your network (or proxy), then run `repro lock` again",
         )
+    versions = _MISSING_VERSION_RE.search(output)
+    if versions and versions.group("versions").strip() != "none":
+        req, known = versions.group("req"), versions.group("versions").strip()
+        local = "+" in req
+        return ConfigError(
+            [f"{tool}: no release matches {req} on the indexes of {what}; "
+             f"versions there: {known}", *detail],
+            hint=("a +cuXXX/+cpu version comes from PyTorch's own index: add "
+                  "`--extra-index-url https://download.pytorch.org/whl/cuXXX` to the inputs"
+                  if local else "choose one of the versions listed, or add the index that "
+                  "has it"),
+        )  # fmt: skip
     for regex in _NOT_FOUND_RES:
         match = regex.search(output)
         if match:
@@ -102,6 +138,17 @@ def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
             hint="loosen or change one of the conflicting requirements named above",
         )
     return ConfigError([f"{tool} failed while resolving {what}:", *detail])
+
+
+def _direct_urls(output: str, urls: list[str]) -> list[str]:
+    """Return URLs the failure names that are not the lock's indexes (git+, direct wheels)."""
+    index_hosts = {urlsplit(url).netloc.rpartition("@")[2] for url in urls}
+    found = []
+    for match in _URL_RE.finditer(output):
+        url = match.group(0).rstrip(".,:;)")
+        if urlsplit(url.removeprefix("git+")).netloc not in index_hosts and url not in found:
+            found.append(redact_url(url))
+    return found
 
 
 def _mentions(output: str, url: str) -> bool:

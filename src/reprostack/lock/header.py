@@ -36,6 +36,9 @@ class LockHeader:
     format_version: str = FORMAT_VERSION
     # The date the lock was resolved as of (``repro lock --as-of``); None: no limit.
     exclude_newer: str | None = None
+    # "all" when every pin has a wheel for the target (the image then needs no builder
+    # stage), "missing: a, b" naming the pins without one, "" when it could not be told.
+    wheels: str = ""
     # Anything this version does not know, kept so a newer header still reads.
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -64,6 +67,8 @@ def render(header: LockHeader, body: str) -> str:
         lines.append(f"# exclude-newer: {header.exclude_newer}")
     lines += [f"# index: {url}" for url in header.index_urls]
     lines += [f"# input: {label} sha256:{digest}" for label, digest in header.inputs.items()]
+    if header.wheels:
+        lines.append(f"# wheels: {header.wheels}")
     lines += [
         f"# inputs-sha256: {header.inputs_sha256}",
         f"# body-sha256: {header.body_sha256}",
@@ -104,7 +109,7 @@ def parse(text: str, where: str) -> LockHeader:
             [f"{where}: not written by `repro lock` (its header lacks {', '.join(missing)})"],
             hint="run `repro lock` to write it",
         )
-    known = {*required, "exclude-newer"}
+    known = {*required, "exclude-newer", "wheels"}
     return LockHeader(
         variant=values["variant"],
         tool=values["tool"],
@@ -116,6 +121,7 @@ def parse(text: str, where: str) -> LockHeader:
         body_sha256=values["body-sha256"],
         format_version=values["repro-lock"],
         exclude_newer=values.get("exclude-newer"),
+        wheels=values.get("wheels", ""),
         extra={k: v for k, v in values.items() if k not in known},
     )
 

@@ -7,11 +7,13 @@ poetry-core) and keeps what the target Python and platform install, so no host m
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import shutil
 import sys
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +104,7 @@ class PoetryLocker:
         if upgrading or not lock.is_file() or self._stale(request):
             self._run_poetry(request, lock.is_file())
         text = convert(request.root, read_toml(lock, "poetry.lock"), request.variant,
-                       request.target)  # fmt: skip
+                       request.target, request.extras, request.groups)  # fmt: skip
         out.write_text(text, encoding="utf-8")
         return self.version()
 
@@ -110,8 +112,9 @@ class PoetryLocker:
         """Ask Poetry when it is installed; otherwise check every declared pin is in the lock."""
         exe = find_poetry()
         if exe is not None:
-            proc = run_tool([exe, "check", "--lock", "--no-interaction"], cwd=request.root,
-                            env=tool_env(), missing_hint=_HINT)  # fmt: skip
+            with _side_effects_kept_aside() as env:
+                proc = run_tool([exe, "check", "--lock", "--no-interaction"], cwd=request.root,
+                                env=env, missing_hint=_HINT)  # fmt: skip
             if proc.returncode != 0 and "poetry.lock" in proc.stdout + proc.stderr:
                 return ["poetry.lock is out of date with pyproject.toml"]
             return []
@@ -137,10 +140,24 @@ class PoetryLocker:
             argv = [exe, "update", "--lock", *request.upgrade_packages]
         else:
             argv = [exe, "lock"]
-        proc = run_tool([*argv, "--no-interaction"], cwd=request.root, env=tool_env(),
-                        missing_hint=_HINT)  # fmt: skip
+        with _side_effects_kept_aside() as env:
+            proc = run_tool([*argv, "--no-interaction"], cwd=request.root, env=env,
+                            missing_hint=_HINT)  # fmt: skip
         if proc.returncode != 0:
             raise explain("poetry", proc.stderr + proc.stdout, "poetry.lock", self.index_urls)
+
+
+@contextlib.contextmanager
+def _side_effects_kept_aside() -> Iterator[dict[str, str]]:
+    """Yield the environment Poetry runs in: virtualenvs go to a temporary folder, removed after.
+
+    Locking needs no environment, but Poetry makes one for the project with the host's
+    Python (in ~/.cache/pypoetry/virtualenvs) when it looks for the project's interpreter;
+    that is a host side effect, and the wrong Python besides.
+    """
+    with tempfile.TemporaryDirectory(prefix="repro-poetry-") as folder:
+        yield tool_env({"POETRY_VIRTUALENVS_PATH": folder, "POETRY_VIRTUALENVS_CREATE": "false",
+                        "POETRY_VIRTUALENVS_IN_PROJECT": "false"})  # fmt: skip
 
 
 def _marker_ok(marker: str | None, env: dict[str, Any]) -> bool:
@@ -211,8 +228,17 @@ class _Walk:
         return sorted({str(f["hash"]) for f in files if str(f.get("hash", "")).startswith("sha")})
 
 
-def convert(root: Path, data: dict[str, Any], variant: str, target: Target) -> str:
+def convert(
+    root: Path,
+    data: dict[str, Any],
+    variant: str,
+    target: Target,
+    extras: tuple[str, ...] = (),
+    groups: tuple[str, ...] = (),
+) -> str:
     """Return the hashed requirements of ``variant`` (main group, or every group for dev).
+
+    ``extras`` (Poetry extras) and ``groups`` (besides main) go into prod as well.
 
     Raises ConfigError when poetry.lock lacks a declared package or pins one without hashes.
     """
@@ -229,11 +255,21 @@ def convert(root: Path, data: dict[str, Any], variant: str, target: Target) -> s
              f"{target.python}"],
             hint="make tool.poetry.dependencies.python include the image's Python",
         )  # fmt: skip
-    groups = ["main"] if variant == "prod" else sorted(package.dependency_group_names())
+    unknown = [g for g in groups if not package.has_dependency_group(g)]
+    unknown += [e for e in extras if e not in {str(x) for x in package.extras}]
+    if unknown:
+        known = sorted({*package.dependency_group_names(), *map(str, package.extras)} - {"main"})
+        raise ConfigError(
+            [f"repro.yaml: lock: pyproject.toml has no extra or group {', '.join(unknown)}"],
+            hint=f"it has: {', '.join(known) or 'none'}",
+        )
+    chosen = ["main", *groups] if variant == "prod" else sorted(package.dependency_group_names())
+    wanted = {str(d.name) for e in extras for d in package.extras.get(e, [])}  # type: ignore[call-overload]
     walk = _Walk(data, target)
-    for group in groups:
+    for group in chosen:
         for dep in package.dependency_group(group).dependencies:
-            if dep.is_optional() or not dep.marker.validate(walk.env):
+            optional = dep.is_optional() and str(dep.name) not in wanted
+            if optional or not dep.marker.validate(walk.env):
                 continue
             walk.visit(dep.name, str(dep.constraint), dep.extras, "pyproject.toml")
     lines = []

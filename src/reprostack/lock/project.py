@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,9 @@ from reprostack.lock.detect import default_inputs, detect_tool, parse_spec
 from reprostack.lock.header import LockHeader
 from reprostack.lock.indexes import IndexOption, check_option, dedupe, index_urls
 from reprostack.lock.pins import drift, parse_pins
+from reprostack.lock.progress import Say, heartbeat, slow_tool_hint
+from reprostack.lock.reach import ensure_reachable
+from reprostack.lock.wheels import wheel_summary
 
 LOCK_DIR = "lockfiles"
 AS_OF_NONE = "none"  # `repro lock --as-of none`: resolve as the index stands now
@@ -66,6 +70,8 @@ def lock_project(
     upgrade_packages: Sequence[str] = (),
     in_image: bool = False,
     as_of: str | None = None,
+    say: Say | None = None,
+    live: bool = False,
 ) -> list[LockOutcome]:
     """Bring the project's locks up to date with its inputs (or, with ``check``, only look).
 
@@ -76,7 +82,9 @@ def lock_project(
 
     ``as_of`` (a date in reprostack.asof's form, or ``"none"`` to drop one) overrides
     ``lock.exclude_newer``; with neither, a lock keeps the date its header names, so a re-lock
-    months later resolves as of the same day.
+    months later resolves as of the same day. ``say`` hears hints (a faster tool), and with
+    ``live`` (a terminal) what is being resolved and its elapsed time while a resolver runs for
+    more than seconds.
     """
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
@@ -95,6 +103,13 @@ def lock_project(
     for variant in VARIANTS:
         if variant not in variants:
             continue
+        if check and variant == "dev" and not lock_path(config, "prod").is_file():
+            # Only looking: a missing prod lock makes dev stale (exit 1), as for every other
+            # missing lock; resolving dev would need it (an error, exit 2).
+            stale = _dev_without_prod(config, tool, in_image)
+            if stale is not None:
+                outcomes.append(stale)
+                continue
         plan = _plan(config, tool, variant, in_image)
         if plan is None:
             outcomes.append(_skipped(config, variant))
@@ -104,6 +119,8 @@ def lock_project(
             root=config.root, variant=variant, target=target, inputs=plan.inputs,
             constraints=plan.constraints, output=plan.output, upgrade=upgrade,
             upgrade_packages=tuple(upgrade_packages), exclude_newer=exclude_newer,
+            extras=config.lock.extras,
+            groups=config.lock.groups,
         )  # fmt: skip
         reasons = _stale_reasons(plan, tool, target, exclude_newer)
         if check:
@@ -120,7 +137,7 @@ def lock_project(
             outcomes.append(LockOutcome(variant, plan.output, "up-to-date",
                                         f"{plan.rel} is up to date"))  # fmt: skip
             continue
-        outcomes.append(_generate(plan, request, tool, target))
+        outcomes.append(_generate(plan, request, tool, target, say, live))
     return outcomes
 
 
@@ -134,6 +151,18 @@ def _exclude_newer(config: Config, as_of: str | None, plan: _Plan) -> str | None
         return lockheader.read_lock_header(plan.output).exclude_newer
     except (UsageError, ConfigError):  # no lock yet, or not one of ours
         return None
+
+
+def _dev_without_prod(config: Config, tool: str, in_image: bool) -> LockOutcome | None:
+    """Return dev's "stale" outcome when prod's lock is missing (None: no dev inputs)."""
+    try:
+        _plan(config, tool, "dev", in_image)
+    except UsageError:
+        rel = f"{LOCK_DIR}/dev.txt"
+        reason = f"{LOCK_DIR}/prod.txt, which it is compiled against, does not exist"
+        return LockOutcome("dev", lock_path(config, "dev"), "stale", f"{rel} is stale: {reason}",
+                           (reason,))  # fmt: skip
+    return None
 
 
 def _skipped(config: Config, variant: str) -> LockOutcome:
@@ -161,6 +190,7 @@ def _plan(config: Config, tool: str, variant: str, in_image: bool = False) -> _P
         where = "repro.yaml: lock"
         specs = prod_specs + (dev_specs if variant == "dev" else [])
         inputs = tuple(dict.fromkeys(parse_spec(root, spec, where) for spec in specs))
+        inputs = _with_extras_and_groups(config, tool, inputs)
         options = []
         for item in inputs:
             if not item.rel.endswith(".toml"):
@@ -186,6 +216,38 @@ def _plan(config: Config, tool: str, variant: str, in_image: bool = False) -> _P
             )
         plan.constraints = prod
     return plan
+
+
+def _with_extras_and_groups(
+    config: Config, tool: str, inputs: tuple[InputFile, ...]
+) -> tuple[InputFile, ...]:
+    """Return the inputs with lock.extras on the pyproject input; check lock.groups' tool.
+
+    The extras become part of the input's label (``pyproject.toml[gpu]``), so the header
+    records them and changing them makes the lock stale.
+    """
+    lock = config.lock
+    tomls = [item for item in inputs if item.rel.endswith(".toml")]
+    if (lock.extras or lock.groups) and not tomls:
+        raise ConfigError(
+            ["repro.yaml: lock.extras/lock.groups choose from a pyproject.toml, and lock.inputs "
+             "has none"],
+            hint="add pyproject.toml to lock.inputs, or remove lock.extras/lock.groups",
+        )  # fmt: skip
+    if lock.groups and tool != "uv":
+        raise ConfigError(
+            [f"repro.yaml: lock.groups: {tool} cannot install dependency groups (PEP 735)"],
+            hint="set lock.tool: uv, or list the packages in an extra (lock.extras)",
+        )
+    if not lock.extras and not lock.groups:
+        return inputs
+    out = []
+    for item in inputs:
+        if item.rel.endswith(".toml"):
+            extras = tuple(sorted({*item.extras, *lock.extras}))
+            item = InputFile(item.path, item.rel, extras, tuple(sorted(lock.groups)))
+        out.append(item)
+    return tuple(out)
 
 
 def _specs(config: Config, tool: str) -> tuple[list[str], list[str]]:
@@ -312,7 +374,14 @@ def _stale_reasons(
     return reasons
 
 
-def _generate(plan: _Plan, request: LockRequest, tool: str, target: Target) -> LockOutcome:
+def _generate(
+    plan: _Plan,
+    request: LockRequest,
+    tool: str,
+    target: Target,
+    say: Say | None = None,
+    live: bool = False,
+) -> LockOutcome:
     """Resolve into a temp file beside the lock, then replace the lock atomically."""
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{plan.variant}.", suffix=".txt.tmp",
@@ -325,7 +394,15 @@ def _generate(plan: _Plan, request: LockRequest, tool: str, target: Target) -> L
         # then the lock is a function of inputs, target and date alone, whatever came before.
         if plan.output.is_file() and not request.upgrade and not request.exclude_newer:
             shutil.copyfile(plan.output, tmp)
-        tool_version = plan.locker.generate(request, tmp)
+        if tool != "poetry":  # Poetry names its sources itself, and names them well
+            ensure_reachable(index_urls(plan.options), plan.options, plan.rel)
+        started = time.monotonic()
+        inputs = ", ".join(item.label() for item in plan.inputs)
+        with heartbeat(say if live else None, f"resolving {plan.rel} from {inputs} with {tool}"):
+            tool_version = plan.locker.generate(request, tmp)
+        hint = slow_tool_hint(tool, time.monotonic() - started)
+        if hint and say is not None:
+            say(f"hint: {hint}")
         tool_body = tmp.read_text(encoding="utf-8")
     finally:
         tmp.unlink(missing_ok=True)
@@ -340,10 +417,13 @@ def _generate(plan: _Plan, request: LockRequest, tool: str, target: Target) -> L
                 hint="the dev inputs need other versions than prod; loosen them",
             )
     hashed, digest = _hash_inputs(plan, request, tool, target)
+    # Only prod's packages are installed where a builder stage could be needed.
+    wheels = wheel_summary(body, target, plan.output.parent) if plan.variant == "prod" else ""
     new = LockHeader(
         variant=plan.variant, tool=tool_version, python=target.python, platform=target.platform,
         index_urls=tuple(_header_urls(plan)), inputs=hashed, inputs_sha256=digest,
         body_sha256=lockheader.body_sha256(body), exclude_newer=request.exclude_newer,
+        wheels=wheels,
     )  # fmt: skip
     write_text(plan.output, lockheader.render(new, body))
     count = len(pins)

@@ -76,6 +76,8 @@ class UvLocker:
         if request.exclude_newer:
             # A timestamp, never a bare date: uv reads a date in the local time zone.
             argv += ["--exclude-newer", as_timestamp(request.exclude_newer)]
+        for group in request.groups:
+            argv += ["--group", f"pyproject.toml:{group}"]
         # uv would otherwise look for a Python 3.x on the host; the target is all it needs.
         env = tool_env({"UV_PYTHON_DOWNLOADS": "never"})
         proc = run_tool(argv, cwd=request.root, env=env, missing_hint=_HINT)

@@ -100,7 +100,10 @@ def import_export(archive: Path, runs_dir: Path, repo: Path | None) -> str:
         if not target.exists():
             runs_dir.mkdir(parents=True, exist_ok=True)
             shutil.copytree(staging / run_id, target)
-            (target / "outputs").mkdir(exist_ok=True)
+            if manifest.get("outputs"):
+                (target / "outputs").mkdir(exist_ok=True)
+            # Without --outputs there is no outputs/ at all: an empty folder would read as
+            # "the run wrote nothing", and a replay would report every file as different.
     return run_id
 
 

@@ -29,15 +29,22 @@ class OutputComparison:
     different: list[str] = field(default_factory=list)
     only_original: list[str] = field(default_factory=list)
     only_replay: list[str] = field(default_factory=list)
+    # False when the original's outputs are not here (a run imported from an export made
+    # without --outputs): nothing can be compared, and nothing is claimed.
+    original_present: bool = True
 
     @property
     def matches(self) -> bool:
         """True when both runs wrote the same files with the same bytes."""
+        if not self.original_present:
+            return False
         return not (self.different or self.only_original or self.only_replay)
 
 
 def compare_outputs(original: Path, replay: Path) -> OutputComparison:
-    """Compare the files under two ``outputs/`` folders."""
+    """Compare the files under two ``outputs/`` folders (the original's may be absent)."""
+    if not original.is_dir():
+        return OutputComparison(only_replay=sorted(output_hashes(replay)), original_present=False)
     a, b = output_hashes(original), output_hashes(replay)
     result = OutputComparison()
     for name in sorted(set(a) | set(b)):
@@ -54,6 +61,12 @@ def compare_outputs(original: Path, replay: Path) -> OutputComparison:
 
 def render_comparison(result: OutputComparison) -> str:
     """One line per file: ``=`` identical, ``!`` different, ``-``/``+`` on one side only."""
+    if not result.original_present:
+        return (
+            "outputs: not compared: the original run's outputs were not exported (make the "
+            f"export with `repro export --outputs`); the replay wrote {len(result.only_replay)} "
+            f"file{'' if len(result.only_replay) == 1 else 's'}"
+        )
     lines = [f"  = {n}" for n in result.identical]
     lines += [f"  ! {n} (differs)" for n in result.different]
     lines += [f"  - {n} (only in the original)" for n in result.only_original]

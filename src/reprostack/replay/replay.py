@@ -119,6 +119,7 @@ def replay_run(
             mode=original.mode,
             seed=original.seed,
             replay_of=original.id,
+            branch=(recorded_fp.get("git") or {}).get("branch"),
             mounts=list(original.mounts),
             deterministic=original.determinism is not None,
             cwd=code_root / original.cwd

@@ -57,6 +57,9 @@ class RunRequest:
     seed: int | None = None
     replay_of: str | None = None
     mounts: list[str] = field(default_factory=list)
+    # A replay runs in a detached worktree of the recorded commit: the branch it stands for
+    # is the original run's, recorded as such (git itself would say none).
+    branch: str | None = None
     cwd: Path = field(default_factory=Path.cwd)
     deterministic: bool = False
 
@@ -142,6 +145,9 @@ class RunSession:
         image's facts), so the host is read once.
         """
         host_fp, state = project_fingerprint(self.config, run_env)
+        git = host_fp.get("git")
+        if self.request.branch and isinstance(git, dict) and git.get("branch") is None:
+            host_fp["git"] = {**git, "branch": self.request.branch}
         write_bytes(self.folder / PATCH_FILE, state.patch)
         fingerprint = adjust(host_fp) if adjust else host_fp
         write_fingerprint(self.folder, fingerprint)

@@ -1,0 +1,200 @@
+"""Benchmark `repro build --prod` of a real torch project against naive Dockerfiles.
+
+    DOCKER_HOST=... .venv/bin/python bench/torch_bench.py [--requirement torch] [--keep]
+
+The project locks ``--requirement`` (default ``torch``) from the real index with uv, and is
+built cold, side by side, by `repro build --prod` and by the Dockerfile people write first:
+
+    FROM base; venv; COPY the lock; pip install -r; COPY . .        (naive)
+    FROM base; COPY . .; venv; pip install -r                       (naive, code first)
+
+on the same local base with the same (legacy) builder, each trusting the host's CA bundle.
+Goals: cold build <= 1.0x naive, prod size <= 0.95x naive, the build cache after one build
+<= 1.2x the image, a code-only rebuild >= 5x faster than the code-first variant's.
+Images are tagged under a name of their own and removed at the end (``--keep`` keeps them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import report  # the benchmarks' shared printer
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = os.environ.get("REPRO_BASE_IMAGE", "local/debian-python:bookworm")
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+CA_SETUP = """COPY bench-ca.crt /usr/local/share/bench-ca.crt
+ENV PIP_CERT=/usr/local/share/bench-ca.crt
+"""
+NAIVE = """FROM {base}
+{ca}RUN python3 -m venv /venv
+COPY lockfiles/prod.txt /tmp/prod.txt
+RUN /venv/bin/pip install -r /tmp/prod.txt
+COPY . /app
+"""
+CODE_FIRST = """FROM {base}
+{ca}COPY . /app
+RUN python3 -m venv /venv && /venv/bin/pip install -r /app/lockfiles/prod.txt
+"""
+TRAIN = "import sys\n\nprint('training with', sys.version)\n"
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=b@example.com", "-c", "user.name=bench", *args],
+                   cwd=root, check=True, capture_output=True)  # fmt: skip
+
+
+def _project(tmp: Path, name: str, requirement: str) -> Path:
+    root = tmp / name
+    root.mkdir()
+    (root / "repro.yaml").write_text(
+        f'name: {name}\npython: "3.11"\nbase_image: {BASE}\n'
+        "build: {host_ca_bundle: true}\nlock: {tool: uv}\n"
+    )
+    (root / "requirements.in").write_text(requirement + "\n")
+    (root / "train.py").write_text(TRAIN)
+    ca = CA_SETUP if HOST_CA.is_file() else ""
+    if ca:
+        shutil.copyfile(HOST_CA, root / "bench-ca.crt")
+    (root / "Dockerfile.naive").write_text(NAIVE.format(base=BASE, ca=ca))
+    (root / "Dockerfile.codefirst").write_text(CODE_FIRST.format(base=BASE, ca=ca))
+    (root / ".gitignore").write_text("bench-ca.crt\n")
+    subprocess.run([sys.executable, "-m", "reprostack", "lock", "--prod"], cwd=root, check=True)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "bench project")
+    return root
+
+
+def _naive(client: Any, root: Path, dockerfile: str, tag: str, nocache: bool) -> tuple[float, str]:
+    started = time.monotonic()
+    image, _ = client.images.build(path=str(root), dockerfile=dockerfile, tag=tag,
+                                   nocache=nocache, rm=True, pull=False)  # fmt: skip
+    return time.monotonic() - started, str(image.id)
+
+
+def _image_ids(client: Any) -> set[str]:
+    return {image.id for image in client.images.list(all=True)}
+
+
+def _created(client: Any, build: Callable[[], Any]) -> tuple[Any, int, set[str]]:
+    """Run ``build``; return its result, the bytes of the layers it added, the new image ids.
+
+    Every image the build left (the final one, its steps', a builder stage's) is the build
+    cache; a layer shared by several of them counts once. The engine may be shared: an image
+    another build made meanwhile would be counted too, so run this on a quiet engine.
+    """
+    before = _image_ids(client)
+    result = build()
+    new = _image_ids(client) - before
+    layers: dict[str, int] = {}
+    for image_id in new:
+        for entry in client.api.history(image_id):
+            if entry.get("Id") in new:
+                layers[entry["Id"]] = int(entry.get("Size") or 0)
+    return result, sum(layers.values()), new
+
+
+def _size(client: Any, image_id: str) -> int:
+    return int(client.images.get(image_id).attrs["Size"])
+
+
+def _remove(client: Any, ids: set[str]) -> None:
+    """Remove the images this run made, children before parents."""
+    created = {}
+    for image_id in ids:
+        try:
+            created[image_id] = client.images.get(image_id).attrs.get("Created", "")
+        except Exception:  # already gone
+            continue
+    for image_id in sorted(created, key=created.__getitem__, reverse=True):
+        try:
+            client.images.remove(image_id, force=True, noprune=False)
+        except Exception as exc:  # gone with a child, or used by another build meanwhile
+            if "No such image" not in str(exc):
+                print(f"left {image_id[:19]}: {exc}", file=sys.stderr)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requirement", default="torch", help="what the project depends on")
+    parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from reprostack.config import load_config
+    from reprostack.engine import connect
+    from reprostack.image.build import build_image, pin_bases
+
+    client = connect()
+    token = f"{time.time_ns() % 10**9:09d}"
+    name = f"torchbench-{token}"
+    naive_tag = f"localhost/repro-{name}-naive"
+    made: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="repro-bench-") as tmp:
+        root = _project(Path(tmp), name, args.requirement)
+        config = load_config(root, required=True)
+        pin_bases(config, client=client)
+        _git(root, "add", "-A")
+        _git(root, "commit", "-qm", "pins")
+        try:
+            ours, ours_cache, new = _created(client, lambda: build_image(
+                config, "prod", builder="legacy", no_cache=True, client=client))  # fmt: skip
+            made |= new
+            (naive_cold, naive_id), naive_cache, new = _created(client, lambda: _naive(
+                client, root, "Dockerfile.naive", f"{naive_tag}:1", True))  # fmt: skip
+            made |= new
+            _, _, new = _created(client, lambda: _naive(
+                client, root, "Dockerfile.codefirst", f"{naive_tag}:first", True))  # fmt: skip
+            made |= new
+
+            (root / "train.py").write_text(TRAIN + f"# change {token}\n")
+            _git(root, "commit", "-qam", "code change")
+            ours_change, _, new = _created(client, lambda: build_image(
+                config, "prod", builder="legacy", client=client))  # fmt: skip
+            made |= new
+            (first_change, _), _, new = _created(client, lambda: _naive(
+                client, root, "Dockerfile.codefirst", f"{naive_tag}:first", False))  # fmt: skip
+            made |= new
+
+            ours_size, naive_size = _size(client, ours.id), _size(client, naive_id)
+            base_size = _size(client, BASE)
+        finally:
+            if not args.keep:
+                _remove(client, made)
+    mib = 1 << 20
+    print(f"project: {args.requirement!r} from the index, base {BASE} "
+          f"({base_size / mib:.0f} MiB), legacy builder on both sides")  # fmt: skip
+    print(f"{'':40}{'repro':>10}{'naive':>10}{'ratio':>9}")
+    rows = [
+        ("cold build (s)", ours.seconds, naive_cold),
+        ("prod image size (MiB)", ours_size / mib, naive_size / mib),
+        ("build cache after one build (MiB)", (base_size + ours_cache) / mib,
+         (base_size + naive_cache) / mib),
+        ("code-only rebuild (s; naive: code first)", ours_change.seconds, first_change),
+    ]  # fmt: skip
+    for label, mine, theirs in rows:
+        print(f"{label:40}{mine:10.2f}{theirs:10.2f}{mine / theirs:9.2f}x")
+    cold = ours.seconds / naive_cold
+    size = ours_size / naive_size
+    cache = (base_size + ours_cache) / ours_size
+    speedup = first_change / ours_change.seconds
+    report("cold build / naive (same base, same builder)", cold, "<= 1.0x", cold <= 1.0, "x")
+    report("prod image size / naive", size, "<= 0.95x", size <= 0.95, "x")
+    report("build cache after one build / prod image", cache, "<= 1.2x", cache <= 1.2, "x")
+    report("code-only rebuild speed-up vs code-first naive", speedup, ">= 5x", speedup >= 5, "x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""What ``repro init`` adopts from a project that already declares its dependencies.
+
+Most projects ship ``requirements.txt``; others a pip-tools ``requirements.in``, a PEP 621
+``[project]`` table, a Poetry project or a uv project. The first of those found (in the order
+a maintainer would expect: the most specific first) becomes ``lock.inputs``, and the choice is
+said out loud. An input set that lists no package is a warning: locking it locks nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reprostack.lock.detect import read_toml
+
+# Dev requirement files, in the spellings projects use.
+_DEV_FILES = (
+    "requirements-dev.in",
+    "requirements-dev.txt",
+    "requirements_dev.txt",
+    "dev-requirements.txt",
+    "requirements/dev.txt",
+)
+# A framework that ships CUDA builds: the image should follow the lock's CUDA (cuda: auto).
+_GPU_FRAMEWORK = re.compile(
+    r"^\s*[\"']?(torch|torchvision|torchaudio|tensorflow|jax|jaxlib|cupy[\w-]*|nvidia-[\w-]+)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_REQUIREMENT = re.compile(r"^\s*[A-Za-z0-9]", re.MULTILINE)
+
+
+@dataclass
+class Adopted:
+    """The lock tool and inputs chosen for a project, and what to tell the user about them."""
+
+    tool: str
+    inputs: list[str]
+    dev_inputs: list[str]
+    cuda: str  # "auto" when a CUDA-capable framework is among the inputs, else "none"
+    found: bool  # False: nothing to adopt; init writes requirements.in itself
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def adopt_inputs(root: Path) -> Adopted:
+    """Return what ``repro init`` should put under ``lock:`` for the project at ``root``."""
+    pyproject = root / "pyproject.toml"
+    data: dict[str, Any] = read_toml(pyproject, "pyproject.toml") if pyproject.is_file() else {}
+    project = data.get("project") or {}
+    poetry = (data.get("tool") or {}).get("poetry")
+    if poetry is not None:
+        return _finish(root, "poetry", ["pyproject.toml"], [], "a Poetry project")
+    dev = [name for name in _DEV_FILES if (root / name).is_file()][:1]
+    if (root / "requirements.in").is_file():
+        dev = ["requirements-dev.in"] if (root / "requirements-dev.in").is_file() else []
+        return _finish(root, "pip-tools", ["requirements.in"], dev, "pip-tools inputs")
+    uv = (root / "uv.lock").is_file() or "uv" in (data.get("tool") or {})
+    if project.get("dependencies") or (project and not (root / "requirements.txt").is_file()):
+        extras = project.get("optional-dependencies") or {}
+        groups = data.get("dependency-groups") or {}
+        dev = ["pyproject.toml[dev]"] if "dev" in extras else dev
+        kind = "a uv project" if uv else "PEP 621 [project] dependencies"
+        adopted = _finish(root, "uv" if uv else "pip-tools", ["pyproject.toml"], dev, kind)
+        others = sorted(set(extras) - {"dev"})
+        if others:
+            adopted.notes.append(
+                f"pyproject.toml has extras {', '.join(others)}: list the ones the image "
+                "needs under lock.extras"
+            )
+        if groups:
+            adopted.notes.append(
+                f"pyproject.toml has dependency groups {', '.join(sorted(groups))}: list the "
+                "ones the image needs under lock.groups (uv)"
+            )
+        return adopted
+    if (root / "requirements.txt").is_file():
+        return _finish(root, "pip-tools", ["requirements.txt"], dev, "requirements.txt")
+    return Adopted("pip-tools", ["requirements.in"], ["requirements-dev.in"], "none", False)
+
+
+def _finish(root: Path, tool: str, inputs: list[str], dev: list[str], kind: str) -> Adopted:
+    text = "\n".join(_text(root / name.split("[")[0]) for name in inputs)
+    adopted = Adopted(tool, inputs, dev, "auto" if _GPU_FRAMEWORK.search(text) else "none", True)
+    shown = ", ".join(inputs) + (f" (dev: {', '.join(dev)})" if dev else "")
+    adopted.notes.append(f"adopted {shown}: {kind}, locked with {tool}")
+    if adopted.cuda == "auto":
+        adopted.notes.append(
+            "a CUDA-capable framework is among the inputs: cuda: auto follows the lock "
+            "(CUDA from the wheels, or the nvidia/cuda base a +cuXXX pin asks for)"
+        )
+    if not _lists_packages(root, inputs, tool, text):
+        adopted.warnings.append(
+            f"{', '.join(inputs)} lists no packages: `repro lock` would lock nothing; add the "
+            "project's dependencies there"
+        )
+    return adopted
+
+
+def _lists_packages(root: Path, inputs: list[str], tool: str, text: str) -> bool:
+    """Return whether the inputs name at least one dependency."""
+    if inputs != ["pyproject.toml"]:
+        return bool(_REQUIREMENT.search(text))
+    data = read_toml(root / "pyproject.toml", "pyproject.toml")
+    if tool == "poetry":
+        poetry = data.get("tool", {}).get("poetry", {})
+        deps = {k for k in poetry.get("dependencies", {}) if k.lower() != "python"}
+        return bool(deps or data.get("project", {}).get("dependencies"))
+    project = data.get("project", {})
+    return bool(project.get("dependencies") or project.get("optional-dependencies"))
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
