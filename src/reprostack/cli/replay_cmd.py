@@ -27,7 +27,7 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
     from reprostack.replay.outputs import render_comparison
     from reprostack.replay.replay import replay_run
     from reprostack.runs.diff import render_diff
-    from reprostack.runs.local import INTERRUPTED_EXIT, PRESTART_EXIT
+    from reprostack.runs.local import PRESTART_EXIT, exit_status
 
     # A replay refused after comparing environments exits 1; any other failure before the
     # command starts exits 125, as for `repro run`.
@@ -50,10 +50,8 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
     info("fingerprint differences (expected: host only):")
     info("  " + render_diff(result.fingerprint_diff).replace("\n", "\n  "))
     info(render_comparison(result.outputs))
-    if record.status == "interrupted":
-        sys.exit(INTERRUPTED_EXIT)
-    if record.exit_code:
-        sys.exit(record.exit_code)
+    if exit_status(record):
+        sys.exit(exit_status(record))
     if strict and not result.outputs.matches:
         sys.exit(1)
 

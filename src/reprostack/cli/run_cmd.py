@@ -41,7 +41,7 @@ def run(
     """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
-    from reprostack.runs.local import INTERRUPTED_EXIT, PRESTART_EXIT, run_local
+    from reprostack.runs.local import PRESTART_EXIT, exit_status, run_local
     from reprostack.runs.session import RunRequest
 
     with handle_errors(exit_code=PRESTART_EXIT):
@@ -63,6 +63,6 @@ def run(
             record = run_in_container(config, request, gpus=gpus, progress=BuildProgress())
     run_dir = config.runs_dir / record.id
     info(f"repro: run {record.id} {record.status} (exit {record.exit_code}); record in {run_dir}")
-    if record.status == "interrupted":
-        sys.exit(INTERRUPTED_EXIT)
-    sys.exit(record.exit_code or 0)
+    if record.error:
+        info(f"repro: {record.error}")
+    sys.exit(exit_status(record))

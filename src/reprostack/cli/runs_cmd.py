@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from reprostack.runs.store import RunEntry
 
 
 @click.command()
@@ -14,24 +18,36 @@ def runs(limit: int, as_json: bool) -> None:
     """List recorded runs, newest first."""
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
-    from reprostack.runs.record import read_record
-    from reprostack.runs.store import list_run_ids
+    from reprostack.runs.store import list_runs
 
     with handle_errors():
         config = load_config()
-        records = [read_record(config.runs_dir / rid) for rid in list_run_ids(config.runs_dir)]
-    records = records[:limit]
+        entries = list_runs(config.runs_dir, limit=max(limit, 0))
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in records], indent=2))
+        click.echo(json.dumps([_as_json(e) for e in entries], indent=2))
         return
-    if not records:
+    if not entries:
         click.echo(f"no runs in {config.runs_dir}")
         return
-    for r in records:
+    for entry in entries:
+        r = entry.record
+        if r is None:
+            click.echo(
+                f"{entry.id}  {'-':<5}  {entry.status:<11}  {'':>3}  {'-':<9}  {entry.problem}"
+            )
+            continue
         code = "" if r.exit_code is None else str(r.exit_code)
-        sha = (r.git_sha or "-")[:8] + ("+" if r.dirty else "")
+        mark = "?" if r.dirty == "unknown" else "+" if r.dirty else ""
+        sha = (r.git_sha or "-")[:8] + mark
         command = " ".join(r.argv)
-        click.echo(f"{r.id}  {r.mode:<5}  {r.status:<11}  {code:>3}  {sha:<9}  {command}")
+        click.echo(f"{r.id}  {r.mode:<5}  {entry.status:<11}  {code:>3}  {sha:<9}  {command}")
+
+
+def _as_json(entry: RunEntry) -> dict[str, object]:
+    """The record as run.yaml holds it, its status as the listing sees it (lost, damaged)."""
+    if entry.record is None:
+        return {"id": entry.id, "status": entry.status, "problem": entry.problem}
+    return {**entry.record.to_dict(), "status": entry.status}
 
 
 @click.command()

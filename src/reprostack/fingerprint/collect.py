@@ -90,10 +90,17 @@ def collect(
     # git and nvidia-smi are subprocesses: run them while this thread reads metadata files.
     git_job = _Job(read_git, root, exclude) if git is None else None
     nvidia_job = _Job(read_nvidia, environ)
-    packages = read_packages()
-    cuda = read_cuda(packages, environ)
-    system, hardware = read_os(), read_hardware()
-    state = git_job.result() if git_job is not None else git
+    try:
+        packages = read_packages()
+        cuda = read_cuda(packages, environ)
+        system, hardware = read_os(), read_hardware()
+        state = git_job.result() if git_job is not None else git
+    except BaseException:
+        # A signal interrupting the run's start: let the git job clean up its scratch
+        # folders before the interpreter exits and stops daemon threads mid-way.
+        if git_job is not None:
+            git_job.join(timeout=10)
+        raise
     assert state is not None
     fingerprint = {
         "schema_version": SCHEMA_VERSION,
