@@ -71,7 +71,7 @@ def export(run_ref: str, output: Path | None, outputs: bool) -> None:
 
     `repro replay FILE.tar.gz` on another machine (in a clone of the project) replays it.
     """
-    from reprostack.cli.output import handle_errors
+    from reprostack.cli.output import handle_errors, info
     from reprostack.config import load_config
     from reprostack.errors import UsageError
     from reprostack.replay.code import repository_of
@@ -86,5 +86,7 @@ def export(run_ref: str, output: Path | None, outputs: bool) -> None:
         except UsageError:
             repo = None  # a run outside git exports without a code bundle
         dest = output or Path(f"repro-run-{folder.name}.tar.gz")
-        export_run(folder, repo, dest, outputs=outputs)
+        notes = export_run(folder, repo, dest, outputs=outputs)
+    for note in notes:
+        info(f"repro: {note}")
     click.echo(str(dest))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -140,7 +142,22 @@ def write_record(folder: Path, record: RunRecord) -> None:
     # allow_unicode=False: PyYAML writes NEL and line/paragraph separators raw and then reads
     # them back as line breaks; escaped, every string round-trips exactly.
     text = yaml.safe_dump(record.to_dict(), sort_keys=False, allow_unicode=False, width=100)
-    write_text(folder / RUN_FILE, text)
+    try:
+        write_text(folder / RUN_FILE, text)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not (folder / RUN_FILE).is_file():
+            raise
+        # A full disk has no room for a second copy, but the record's own blocks are reused
+        # when it is rewritten in place: better than a record saying `running` forever.
+        _rewrite_in_place(folder / RUN_FILE, text.encode("utf-8"))
+
+
+def _rewrite_in_place(path: Path, data: bytes) -> None:
+    with path.open("r+b") as handle:
+        handle.write(data)
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def read_record(folder: Path) -> RunRecord:
