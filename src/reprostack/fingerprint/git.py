@@ -136,7 +136,9 @@ def _capture_once(
         index = Path(tmp) / "index"
         real_index = git_dir / "index"
         if real_index.exists():
-            shutil.copyfile(real_index, index)
+            # copy2 keeps the index's mtime: git trusts cached stat data only for files older
+            # than the index, so a fresh mtime would hide a same-size edit made this second.
+            shutil.copy2(real_index, index)
         scratch_objects = Path(tmp) / "objects"
         scratch_objects.mkdir()
         env = {
