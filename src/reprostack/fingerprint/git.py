@@ -15,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,8 @@ def _capture(
             return _capture_once(repo, git_dir, objects, sha, exclude)
         except CaptureFailed as exc:
             error = str(exc)
+            if cancelled.is_set():
+                break
     return _Tree(dirty=UNKNOWN, error=error)
 
 
@@ -170,6 +173,14 @@ def _capture_once(
         if diff.returncode != 0:
             raise CaptureFailed(_message(diff, "diff"))
         tree.patch = diff.stdout
+    # Big files are hashed after the scratch folder is gone: a signal during a long hash
+    # then leaves nothing behind in the temporary folder.
+    for entry in tree.left_out:
+        if entry["sha256"] is None:
+            try:
+                entry["sha256"] = _sha256(repo / entry["path"])
+            except OSError as exc:
+                raise CaptureFailed(f"cannot read {entry['path']}: {exc.strerror}") from exc
     _capture_submodules(repo, sha, tree)
     tree.dirty = bool(tree.patch or tree.left_out or any(s["dirty"] for s in tree.submodules))
     if any(s["dirty"] == UNKNOWN for s in tree.submodules):
@@ -242,10 +253,7 @@ def _left_out(repo: Path, changes: _Changes, tree: _Tree) -> list[dict[str, Any]
             reason = "untracked file larger than 1 MiB"
         if reason is None:
             continue
-        try:
-            digest = _sha256(full) if data is None else hashlib.sha256(data).hexdigest()
-        except OSError as exc:
-            raise CaptureFailed(f"cannot read {path}: {exc.strerror}") from exc
+        digest = None if data is None else hashlib.sha256(data).hexdigest()  # big: hashed later
         tree.left_out.append(
             {"path": path, "sha256": digest, "size": info.st_size, "reason": reason}
         )
@@ -311,10 +319,16 @@ def _gitlinks(listing: bytes, *, tree_form: bool) -> dict[str, str]:
     return links
 
 
+# Set when the run's start is interrupted: a multi-GB hash then stops at the next block.
+cancelled = threading.Event()
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
+            if cancelled.is_set():
+                raise CaptureFailed("cancelled")
             digest.update(block)
     return digest.hexdigest()
 
