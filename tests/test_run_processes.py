@@ -6,6 +6,8 @@ Every test runs the real CLI on a real process tree and sends real signals.
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -216,3 +218,48 @@ def test_ctrl_c_before_the_command_starts_leaves_interrupted_and_no_leftovers(
             f"interrupted by {signal.Signals(signum).name} before the command started"
         )
         assert list(scratch.iterdir()) == []
+
+
+def pty_run(project: Path, script: str, keys: bytes, expect: bytes) -> tuple[int, bytes]:
+    """Run `repro run SCRIPT` on a real terminal; type ``keys`` once ``expect`` shows."""
+    pid, master = pty.fork()
+    if pid == 0:  # the child: a session leader whose controlling terminal is the pty
+        os.chdir(project)
+        os.execv(sys.executable, [*REPRO, "run", script])
+    seen = b""
+    typed = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not typed and expect in seen:
+            os.write(master, keys)
+            typed = True
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    return os.waitstatus_to_exitcode(status), seen
+
+
+def test_on_a_terminal_the_command_reads_input_and_gets_ctrl_c(tmp_path: Path) -> None:
+    project = demo_project(tmp_path / "p")
+    (project / "ask.py").write_text("name = input('name? ')\nprint('hello', name)\n")
+    code, seen = pty_run(project, "ask.py", b"ada\n", b"name? ")
+    assert code == 0, seen
+    assert b"hello ada" in seen
+    (project / "wait.py").write_text(
+        "import time\nprint('waiting', flush=True)\ntime.sleep(60)\n"
+    )
+    code, seen = pty_run(project, "wait.py", b"\x03", b"waiting")
+    assert code == 130, seen
+    statuses = sorted(
+        yaml.safe_load((p / "run.yaml").read_text())["status"]
+        for p in (project / "runs").iterdir()
+    )
+    assert statuses == ["interrupted", "succeeded"]
