@@ -8,6 +8,7 @@ URL userinfo (a password may hold ``@``), signed-URL parameters and fragments.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "<redacted>"
@@ -17,10 +18,11 @@ REDACTED = "<redacted>"
 _SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "COOKIE")
 _SECRET_NAME_RE = re.compile("|".join(_SECRET_WORDS), re.IGNORECASE)
 # scheme://user:pass@host or scheme://token@host, anywhere inside a longer value. The userinfo
-# runs to the last '@' before the path, so a password may hold '@'. ASCII whitespace ends a
+# runs to the last '@' before the path, so a password may hold '@' (or an unencoded '#' or
+# '?': a password is never left behind for the sake of an odd query). ASCII whitespace ends a
 # URL; any other character (U+2028 included) may be in a password.
 _URL_USERINFO_RE = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@", re.ASCII
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@", re.ASCII
 )
 _URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", re.ASCII)
 _ENV_REF_RE = re.compile(r"^(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|:)+$")
@@ -111,8 +113,15 @@ def redact_value(name: str, value: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Remove secrets from free text (an argument, an error message): URLs' credentials,
-    secret headers, ``Bearer`` tokens and ``password=X`` pairs."""
+    """Remove secrets from free text (an error message, a shell line): URLs' credentials,
+    secret headers, ``Bearer`` tokens, ``password=X`` pairs and ``--token X`` words."""
+    text = _redact_inside(text)
+    pieces = re.split(r"(\s+)", text)
+    pieces[0::2] = _redact_words(pieces[0::2], lambda word: word)
+    return "".join(pieces)
+
+
+def _redact_inside(text: str) -> str:
     text = _URL_RE.sub(lambda m: redact_url(m.group(0)), text)
     text = _HEADER_RE.sub(lambda m: f"{m.group('name')}: {REDACTED}", text)
     text = _SCHEME_RE.sub(lambda m: f"{m.group('scheme')} {REDACTED}", text)
@@ -130,12 +139,17 @@ def _inner(match: re.Match[str]) -> str:
 
 def redact_argv(argv: list[str]) -> list[str]:
     """Return ``argv`` with every secret value replaced by ``<redacted>``."""
+    return _redact_words(argv, _redact_inside)
+
+
+def _redact_words(words: list[str], inside: Callable[[str], str]) -> list[str]:
+    """``--token X`` hides X, ``NAME=X``/``a.password=X`` hide X; ``inside`` cleans the rest."""
     out: list[str] = []
     hide_next = False
-    for arg in argv:
+    for arg in words:
         if hide_next:
             hide_next = False
-            if not _OPTION_RE.match(arg):
+            if arg and not _OPTION_RE.match(arg):
                 out.append(REDACTED)
                 continue
         assignment = _ASSIGNMENT_RE.match(arg)
@@ -148,5 +162,5 @@ def redact_argv(argv: list[str]) -> list[str]:
             out.append(arg)
             hide_next = True
             continue
-        out.append(redact_text(arg))
+        out.append(inside(arg))
     return out

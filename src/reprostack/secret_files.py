@@ -62,7 +62,7 @@ _SETTINGS_MARKERS = (
     # a value on the same line (a bare `password:` announcing a nested block is no secret).
     (
         re.compile(
-            rb"""(?im)^[ \t"'-]*[\w.-]*(?:passw(?:or)?d|secret|token|api[_-]?key|apikey|"""
+            rb"""(?i)(?<![\w.-])["']?[\w.-]*(?:passw(?:or)?d|secret|token|api[_-]?key|apikey|"""
             rb"""access[_-]?key|private[_-]?key|credentials?|auth)["']?[ \t]*[:=][ \t]*"""
             rb"""["']?[^\s"'#{}\[\]&*|>]"""
         ),

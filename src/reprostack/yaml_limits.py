@@ -45,6 +45,8 @@ def check_limits(text: str, label: str, max_bytes: int = MAX_BYTES) -> None:
             aliases += 1
             if aliases > MAX_ALIASES:
                 _fail(label, event, f"more than {MAX_ALIASES} aliases")
+            if any(frame[0] == event.anchor for frame in frames):
+                _fail(label, event, f"the alias *{event.anchor} is inside its own anchor")
             size_of = anchors.get(event.anchor or "", 1)
         elif isinstance(event, yaml.CollectionStartEvent):
             if len(frames) > MAX_DEPTH:
@@ -64,7 +66,7 @@ def check_limits(text: str, label: str, max_bytes: int = MAX_BYTES) -> None:
 
 def _fail(label: str, event: yaml.Event, problem: str) -> None:
     line = event.start_mark.line + 1 if event.start_mark is not None else 1
-    raise YamlLimitExceeded(f"{label}:{line}: {problem} (an alias bomb or a runaway file?)")
+    raise YamlLimitExceeded(f"{label}:{line}: {problem}; a settings file cannot be read so")
 
 
 def safe_load_limited(text: str, label: str, max_bytes: int = MAX_BYTES) -> Any:
