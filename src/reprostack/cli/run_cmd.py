@@ -42,9 +42,9 @@ def run(
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.runs.local import PRESTART_EXIT, exit_status, run_local
-    from reprostack.runs.session import RunRequest
+    from reprostack.runs.session import RecordNotWritten, RunRequest
 
-    with handle_errors(exit_code=PRESTART_EXIT):
+    with handle_errors(exit_code=PRESTART_EXIT, keep=(RecordNotWritten,)):
         config = load_config()
         chosen = mode or config.run.mode
         request = RunRequest(

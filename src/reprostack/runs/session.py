@@ -169,7 +169,10 @@ class RunSession:
             self.record.status = "succeeded" if exit_code == 0 else "failed"
         self.record.exit_code = exit_code
         self.record.ended_at = utc_now()
-        write_record(self.folder, self.record)
+        try:
+            write_record(self.folder, self.record)
+        except OSError as exc:
+            raise RecordNotWritten(self.folder, exc, exit_code) from exc
         return self.record
 
     def fail_before_start(self, message: str) -> RunRecord:
@@ -200,6 +203,18 @@ class RunSession:
                     target = dest / path.relative_to(self.config.root)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target)
+
+
+class RecordNotWritten(ReproError):
+    """The command ran but its final record could not be written; exits with its code."""
+
+    def __init__(self, folder: Path, error: OSError, exit_code: int) -> None:
+        super().__init__(
+            f"the command ended (exit {exit_code}) but {folder / 'run.yaml'} could not be "
+            f"updated: {error.strerror or error}; `repro runs` will show it as lost",
+            hint="free space or fix the runs folder; stdout.log and stderr.log hold the output",
+        )
+        self.exit_code = exit_code
 
 
 class RunInterrupted(BaseException):
