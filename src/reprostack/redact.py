@@ -7,6 +7,7 @@ URL userinfo (a password may hold ``@``), signed-URL parameters and fragments.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -24,7 +25,6 @@ _SECRET_NAME_RE = re.compile("|".join(_SECRET_WORDS), re.IGNORECASE)
 _URL_USERINFO_RE = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@", re.ASCII
 )
-_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", re.ASCII)
 _ENV_REF_RE = re.compile(r"^(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|:)+$")
 
 # Words of an option or key name that make its value a secret (``--hf-pat``, ``db.password``,
@@ -43,14 +43,24 @@ _WORD_SPLIT_RE = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 # `key=value` and `NAME=value` (Hydra's +/++/~ prefixes allowed); `--opt=value`.
 _ASSIGNMENT_RE = re.compile(r"^(?P<name>(?:--?|[+~]{0,2})[A-Za-z_][\w.\-/]*)=(?P<value>.*)$", re.S)
 _OPTION_RE = re.compile(r"^--?[A-Za-z][\w.-]*$")
-# `Authorization: Bearer X`, `X-Api-Key: X`, `Cookie: a=b` in a header argument or a message.
-_HEADER_RE = re.compile(
-    r"(?i)(?P<name>(?:proxy-)?authorization|(?:set-)?cookie|x-[\w-]*(?:token|key|auth|secret"
-    r"|signature)[\w-]*|[\w-]*api-?key)[ \t]*:[ \t]*\S[^\r\n]*"
-)
-_SCHEME_RE = re.compile(r"(?i)\b(?P<scheme>bearer|basic|token)[ \t]+[A-Za-z0-9._~+/=:-]{6,}")
-# `password=X` inside a longer text (a DSN "host=db password=X", an error message).
-_INNER_RE = re.compile(r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=(?P<value>[^\s&;,'\"]+)")
+# Patterns for free text, compiled on first use: most command lines never need them, and
+# compiling costs milliseconds on every run's start.
+_TEXT_PATTERNS = {
+    "url": r"(?a)[A-Za-z][A-Za-z0-9+.-]*://\S+",
+    # `Authorization: Bearer X`, `X-Api-Key: X`, `Cookie: a=b` in a header argument or a message.
+    "header": (
+        r"(?i)(?P<name>(?:proxy-)?authorization|(?:set-)?cookie|x-[\w-]*(?:token|key|auth|secret"
+        r"|signature)[\w-]*|[\w-]*api-?key)[ \t]*:[ \t]*\S[^\r\n]*"
+    ),
+    "scheme": r"(?i)\b(?P<scheme>bearer|basic|token)[ \t]+[A-Za-z0-9._~+/=:-]{6,}",
+    # `password=X` inside a longer text (a DSN "host=db password=X", an error message).
+    "inner": r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=(?P<value>[^\s&;,'\"]+)",
+}
+
+
+@functools.cache
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(_TEXT_PATTERNS[name])
 
 
 def is_secret_name(name: str) -> bool:
@@ -122,10 +132,17 @@ def redact_text(text: str) -> str:
 
 
 def _redact_inside(text: str) -> str:
-    text = _URL_RE.sub(lambda m: redact_url(m.group(0)), text)
-    text = _HEADER_RE.sub(lambda m: f"{m.group('name')}: {REDACTED}", text)
-    text = _SCHEME_RE.sub(lambda m: f"{m.group('scheme')} {REDACTED}", text)
-    return _INNER_RE.sub(_inner, text)
+    # Each pattern runs only where its mark is present: an ordinary argument costs nothing.
+    if "://" in text:
+        text = _pattern("url").sub(lambda m: redact_url(m.group(0)), text)
+    if ":" in text:
+        text = _pattern("header").sub(lambda m: f"{m.group('name')}: {REDACTED}", text)
+    lowered = text.lower()
+    if "bearer" in lowered or "basic" in lowered or "token" in lowered:
+        text = _pattern("scheme").sub(lambda m: f"{m.group('scheme')} {REDACTED}", text)
+    if "=" in text:
+        text = _pattern("inner").sub(_inner, text)
+    return text
 
 
 def _secret_assignment(name: str) -> bool:

@@ -7,53 +7,34 @@ URL). Only its path and sha256 are recorded.
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import re
 from pathlib import PurePosixPath
 
-# Names that hold credentials whatever their content (checked against the last path parts).
-_SECRET_NAME_GLOBS = (
-    ".env",
-    ".env.*",
-    "*.env",
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "*.jks",
-    "*.keystore",
-    "id_rsa*",
-    "id_dsa*",
-    "id_ecdsa*",
-    "id_ed25519*",
-    ".netrc",
-    "_netrc",
-    ".pgpass",
-    ".pypirc",
-    ".npmrc",
-    ".git-credentials",
-    "credentials",
-    "credentials.json",
-    "*credentials*.json",
-    "service-account*.json",
-    "*service_account*.json",
-    "secrets.yaml",
-    "secrets.yml",
-    "secrets.json",
-    "secrets.toml",
-    "*.secret",
-    "*.secrets",
-    "aws.ini",
+# Names that hold credentials whatever their content (checked against the last path part).
+# Plain string tests, not globs: this runs for every changed file at every run's start.
+_SECRET_NAMES = frozenset(
+    {
+        *(".env", ".netrc", "_netrc", ".pgpass", ".pypirc", ".npmrc", ".git-credentials"),
+        *("credentials", "credentials.json", "aws.ini"),
+        *("secrets.yaml", "secrets.yml", "secrets.json", "secrets.toml"),
+    }
 )
+_SECRET_PREFIXES = (".env.", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
+_SECRET_SUFFIXES = (
+    *(".env", ".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".secret", ".secrets"),
+)
+_SECRET_JSON_WORDS = ("credentials", "service-account", "service_account")
 _SECRET_PAIRS = ((".docker", "config.json"), (".aws", "credentials"), (".aws", "config"))
 
-# What gives a file away as a key whatever its kind.
+# What gives a file away as a key whatever its kind. Patterns are compiled on first use (see
+# _compiled): most runs judge no file at all, and compiling costs milliseconds at every start.
 _KEY_MARKERS = (
-    (re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"), "holds a private key"),
-    (re.compile(rb'"type"\s*:\s*"service_account"'), "holds a service-account key"),
-    (re.compile(rb'"private_key"\s*:'), "holds a private key"),
-    (re.compile(rb'"auths?"\s*:\s*[{"]'), "holds registry credentials"),
-    (re.compile(rb"aws_secret_access_key\s*[=:]", re.IGNORECASE), "holds an AWS secret key"),
+    (rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----", "holds a private key"),
+    (rb'"type"\s*:\s*"service_account"', "holds a service-account key"),
+    (rb'"private_key"\s*:', "holds a private key"),
+    (rb'"auths?"\s*:\s*[{"]', "holds registry credentials"),
+    (rb"(?i)aws_secret_access_key\s*[=:]", "holds an AWS secret key"),
 )
 # What gives a settings file away. Code is not judged by these: `api_key = os.environ[...]` in
 # a script is no secret, and leaving code out of the patch would break replay.
@@ -61,14 +42,12 @@ _SETTINGS_MARKERS = (
     # `password: x`, `api_key = "x"`, `"token": "x"`, `DB_PASSWORD=x`: a secret-named key with
     # a value on the same line (a bare `password:` announcing a nested block is no secret).
     (
-        re.compile(
-            rb"""(?i)(?<![\w.-])["']?[\w.-]*(?:passw(?:or)?d|secret|token|api[_-]?key|apikey|"""
-            rb"""access[_-]?key|private[_-]?key|credentials?|auth)["']?[ \t]*[:=][ \t]*"""
-            rb"""["']?[^\s"'#{}\[\]&*|>]"""
-        ),
+        rb"""(?i)(?<![\w.-])["']?[\w.-]*(?:passw(?:or)?d|secret|token|api[_-]?key|apikey|"""
+        rb"""access[_-]?key|private[_-]?key|credentials?|auth)["']?[ \t]*[:=][ \t]*"""
+        rb"""["']?[^\s"'#{}\[\]&*|>]""",
         "holds a password or token",
     ),
-    (re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]+:[^/\s]+@"), "holds a credential URL"),
+    (rb"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]+:[^/\s]+@", "holds a credential URL"),
 )
 
 
@@ -78,7 +57,13 @@ def secret_name(path: str) -> bool:
     if not parts:
         return False
     name = parts[-1].lower()
-    if any(fnmatch.fnmatchcase(name, glob) for glob in _SECRET_NAME_GLOBS):
+    if (
+        name in _SECRET_NAMES
+        or name.startswith(_SECRET_PREFIXES)
+        or name.endswith(_SECRET_SUFFIXES)
+    ):
+        return True
+    if name.endswith(".json") and any(word in name for word in _SECRET_JSON_WORDS):
         return True
     return len(parts) >= 2 and (parts[-2].lower(), name) in _SECRET_PAIRS
 
@@ -91,11 +76,16 @@ def secret_content(data: bytes, settings: bool) -> str | None:
 
     ``settings``: judge it as a settings file too (a ``password:`` line, a credential URL).
     """
-    markers = _KEY_MARKERS + _SETTINGS_MARKERS if settings else _KEY_MARKERS
-    for marker, reason in markers:
+    for marker, reason in _compiled(settings):
         if marker.search(data):
             return reason
     return None
+
+
+@functools.cache
+def _compiled(settings: bool) -> tuple[tuple[re.Pattern[bytes], str], ...]:
+    markers = _KEY_MARKERS + _SETTINGS_MARKERS if settings else _KEY_MARKERS
+    return tuple((re.compile(pattern), reason) for pattern, reason in markers)
 
 
 def refusal(path: str, data: bytes | None, *, settings: bool | None = None) -> str | None:

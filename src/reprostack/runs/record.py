@@ -137,11 +137,17 @@ def _names(types: tuple[type, ...]) -> str:
     return " or ".join("null" if t is _NONE else t.__name__ for t in types)
 
 
+# libyaml's emitter where present: a record is written four times on every run's path.
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def write_record(folder: Path, record: RunRecord) -> None:
     """Write ``run.yaml`` atomically: readers never see half a record."""
     # allow_unicode=False: PyYAML writes NEL and line/paragraph separators raw and then reads
     # them back as line breaks; escaped, every string round-trips exactly.
-    text = yaml.safe_dump(record.to_dict(), sort_keys=False, allow_unicode=False, width=100)
+    text = yaml.dump(
+        record.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=False, width=100
+    )
     try:
         write_text(folder / RUN_FILE, text)
     except OSError as exc:
