@@ -163,7 +163,16 @@ def test_an_unreadable_file_makes_the_code_state_unknown_not_clean(tmp_path: Pat
 def test_submodules_are_recorded_and_restored_by_replay(tmp_path: Path) -> None:
     lib = make_repo(tmp_path / "lib", {"lib.py": "VALUE = 1\n"})
     project = demo_project(tmp_path / "p")
-    git(project, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    git(
+        project,
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        str(lib),
+        "vendor/lib",
+    )
     git(project, "commit", "-q", "-m", "add lib")
     (project / "vendor/lib/lib.py").write_text("VALUE = 2\n")
     (project / "vendor/lib/extra.py").write_text("EXTRA = 3\n")

@@ -253,13 +253,10 @@ def test_on_a_terminal_the_command_reads_input_and_gets_ctrl_c(tmp_path: Path) -
     code, seen = pty_run(project, "ask.py", b"ada\n", b"name? ")
     assert code == 0, seen
     assert b"hello ada" in seen
-    (project / "wait.py").write_text(
-        "import time\nprint('waiting', flush=True)\ntime.sleep(60)\n"
-    )
+    (project / "wait.py").write_text("import time\nprint('waiting', flush=True)\ntime.sleep(60)\n")
     code, seen = pty_run(project, "wait.py", b"\x03", b"waiting")
     assert code == 130, seen
     statuses = sorted(
-        yaml.safe_load((p / "run.yaml").read_text())["status"]
-        for p in (project / "runs").iterdir()
+        yaml.safe_load((p / "run.yaml").read_text())["status"] for p in (project / "runs").iterdir()
     )
     assert statuses == ["interrupted", "succeeded"]
