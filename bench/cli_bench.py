@@ -68,7 +68,12 @@ def main() -> None:
     subprocess.run(["git", "init", "-q", str(work)], check=True)
     (work / "noop.py").write_text("pass\n")
     (work / "repro.yaml").write_text("name: bench\n")
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null"}
+    # As installed, reprostack runs from bytecode: a PYTHONDONTWRITEBYTECODE inherited from a
+    # sandbox would compile every module from source on every command and time that instead.
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+    }
 
     fp = median_wall([repro, "fingerprint", "--json"], cwd=work, env=env)
     freeze = median_wall([python, "-m", "pip", "freeze"], cwd=work, env=env)
