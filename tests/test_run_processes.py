@@ -260,3 +260,45 @@ def test_on_a_terminal_the_command_reads_input_and_gets_ctrl_c(tmp_path: Path) -
         yaml.safe_load((p / "run.yaml").read_text())["status"] for p in (project / "runs").iterdir()
     )
     assert statuses == ["interrupted", "succeeded"]
+
+
+def state_of(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+
+def test_ctrl_z_suspends_the_job_and_fg_resumes_it(tmp_path: Path) -> None:
+    project = demo_project(tmp_path / "p")
+    (project / "nap.py").write_text(
+        "import time\nprint('tick', flush=True)\ntime.sleep(1)\nprint('done', flush=True)\n"
+    )
+    pid, master = pty.fork()
+    if pid == 0:
+        os.chdir(project)
+        os.execv(sys.executable, [*REPRO, "run", "nap.py"])
+    seen = b""
+    stopped = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if b"tick" in chunk:
+                os.write(master, b"\x1a")  # Ctrl-Z
+        if not stopped and b"tick" in seen and state_of(pid) == "T":
+            stopped = True  # repro itself is suspended, as a shell expects of its job
+            assert b"done" not in seen
+            time.sleep(1.5)
+            assert state_of(pid) == "T"
+            os.kill(pid, signal.SIGCONT)  # what `fg` sends
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    assert stopped, seen
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert b"done" in seen
+    (run,) = [p for p in (project / "runs").iterdir() if RUN_ID_RE.match(p.name)]
+    assert yaml.safe_load((run / "run.yaml").read_text())["status"] == "succeeded"

@@ -19,7 +19,7 @@ from reprostack.runs.signals import (
     SignalForwarder,
     child_setup,
     controlling_terminal,
-    take_back_terminal,
+    wait_in_foreground,
 )
 from reprostack.runs.stream import GRACE_SECONDS, Pump, Stream
 
@@ -119,8 +119,10 @@ def _execute(
         ]
         pump = Pump(streams)
         pump.start()
-        child.wait()
-        take_back_terminal(terminal)
+        if terminal is None:
+            child.wait()
+        else:
+            wait_in_foreground(child, terminal)
         pump.stop()
         pump.join()
     finally:

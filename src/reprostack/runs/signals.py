@@ -125,17 +125,36 @@ def child_setup(terminal: int | None) -> Callable[[], None]:
     return setup
 
 
-def take_back_terminal(terminal: int | None) -> None:
-    """Make repro the foreground group again after the child's group had the terminal."""
-    if terminal is None:
-        return
-    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+def _give_terminal(terminal: int, group: int) -> None:
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # a background tcsetpgrp stops
     try:
-        os.tcsetpgrp(terminal, os.getpgrp())
-    except OSError:
-        pass
+        with suppress(OSError):
+            os.tcsetpgrp(terminal, group)
     finally:
         signal.signal(signal.SIGTTOU, previous)
+
+
+def wait_in_foreground(child: subprocess.Popen[bytes], terminal: int) -> None:
+    """Wait for ``child`` while its group owns the terminal, with job control as a shell's.
+
+    Ctrl-Z stops the command's group, not repro: repro then takes the terminal back and
+    stops itself, so the shell sees the job stopped (instead of a terminal that hangs);
+    ``fg`` continues repro, which hands the terminal back and continues the command.
+    """
+    while True:
+        _, status = os.waitpid(child.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            break
+        _give_terminal(terminal, os.getpgrp())
+        # SIGSTOP, not SIGTSTP: the kernel discards SIGTSTP for an orphaned process group.
+        os.kill(os.getpid(), signal.SIGSTOP)
+        with suppress(OSError):  # continued: in the foreground again (fg) or not (bg)
+            if os.tcgetpgrp(terminal) == os.getpgrp():
+                _give_terminal(terminal, child.pid)
+        with suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGCONT)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    _give_terminal(terminal, os.getpgrp())
 
 
 def _prctl() -> Callable[..., int] | None:
