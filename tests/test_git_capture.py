@@ -16,6 +16,7 @@ import yaml
 from projects import GIT_ENV, demo_project, git, make_repo
 from reprostack.fingerprint.git import read_git
 from reprostack.runs.ids import RUN_ID_RE
+from reprostack.runs.store import list_run_ids
 
 REPRO = [sys.executable, "-m", "reprostack"]
 
@@ -200,7 +201,7 @@ def test_submodules_are_recorded_and_restored_by_replay(tmp_path: Path) -> None:
     (project / "vendor/lib/lib.py").write_text("VALUE = 9\n")
     replayed = repro(project, "replay", "last")
     assert replayed.returncode == 0, replayed.stderr
-    newest = runs_of(project)[-1]
+    newest = project / "runs" / list_run_ids(project / "runs")[0]  # by true start time
     assert newest != run
     assert (newest / "outputs" / "v.txt").read_text() == "23"
 
