@@ -16,6 +16,7 @@ import yaml
 
 from projects import git
 from reprostack.runs.diff import diff_fingerprints
+from reprostack.runs.store import list_run_ids
 
 pytestmark = pytest.mark.engine
 
@@ -50,7 +51,8 @@ def repro(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def runs(project: Path) -> list[str]:
-    return sorted(p.name for p in (project / "runs").iterdir())
+    """Run ids, oldest first by true start time (ids of one second sort by a random suffix)."""
+    return list(reversed(list_run_ids(project / "runs")))
 
 
 def fingerprint(project: Path, run_id: str) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def test_init_writes_config_inputs_and_ignores(runner: CliRunner) -> None:
     assert config.name == "my-model"
     assert config.lock.inputs == ("requirements.in",)
     assert config.lock.dev_inputs == ("requirements-dev.in",)
-    assert Path(".gitignore").read_text() == "/runs/\n"
+    assert Path(".gitignore").read_text() == "/runs/\n.env\n"
     assert "runs/" in Path(".dockerignore").read_text().splitlines()
     assert ".git" in Path(".dockerignore").read_text().splitlines()
 
@@ -50,11 +50,11 @@ def test_init_never_overwrites_without_force(runner: CliRunner) -> None:
     assert "kept    repro.yaml (exists; --force overwrites)" in result.output
     assert "updated .gitignore" in result.output
     assert Path("repro.yaml").read_text() == "name: mine\n"
-    assert Path(".gitignore").read_text() == "*.pyc\n/runs/\n"
+    assert Path(".gitignore").read_text() == "*.pyc\n/runs/\n.env\n"
     forced = runner.invoke(cli, ["init", "--force", "--name", "vision"], catch_exceptions=False)
     assert "wrote   repro.yaml" in forced.output
     assert load_config(Path.cwd()).name == "vision"
-    assert Path(".gitignore").read_text() == "*.pyc\n/runs/\n"  # no duplicate lines
+    assert Path(".gitignore").read_text() == "*.pyc\n/runs/\n.env\n"  # no duplicate lines
 
 
 def test_init_detects_a_poetry_project(runner: CliRunner) -> None:
@@ -73,6 +73,7 @@ def test_init_layout(runner: CliRunner) -> None:
     assert Path("data/README.md").read_text().startswith("# data/")
     assert Path(".gitignore").read_text().splitlines() == [
         "/runs/",
+        ".env",
         "/outputs/",
         "/debug/",
         "/data/*",

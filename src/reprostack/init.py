@@ -32,7 +32,7 @@ venv/
 *.key
 """
 
-GITIGNORE_LINES = ("/runs/",)
+GITIGNORE_LINES = ("/runs/", ".env")
 LAYOUT_GITIGNORE_LINES = ("/outputs/", "/debug/", "/data/*", "!/data/README.md", "!/data/toy/")
 
 LAYOUT_FILES = {

@@ -1,8 +1,15 @@
-"""Keep secrets out of every record: environment values and URLs with credentials."""
+"""Keep secrets out of every record: environment values, URLs with credentials, arguments.
+
+Arguments are redacted in every form people write them: ``--token X``, ``--api-key=X``,
+Hydra's ``db.password=X``, ``NAME=X`` before a command, ``-H 'Authorization: Bearer X'``,
+URL userinfo (a password may hold ``@``), signed-URL parameters and fragments.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "<redacted>"
@@ -11,12 +18,49 @@ REDACTED = "<redacted>"
 # DB_PASSWORD, GOOGLE_APPLICATION_CREDENTIALS, ...).
 _SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "COOKIE")
 _SECRET_NAME_RE = re.compile("|".join(_SECRET_WORDS), re.IGNORECASE)
-# scheme://user:pass@host or scheme://token@host, anywhere inside a longer value.
-# ASCII whitespace ends a URL; any other character (U+2028 included) may be in a password.
+# scheme://user:pass@host or scheme://token@host, anywhere inside a longer value. The userinfo
+# runs to the last '@' before the path, so a password may hold '@' (or an unencoded '#' or
+# '?': a password is never left behind for the sake of an odd query). ASCII whitespace ends a
+# URL; any other character (U+2028 included) may be in a password.
 _URL_USERINFO_RE = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@", re.ASCII
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@", re.ASCII
 )
 _ENV_REF_RE = re.compile(r"^(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|:)+$")
+
+# Words of an option or key name that make its value a secret (``--hf-pat``, ``db.password``,
+# ``apiKey``); whole words, so ``--max-tokens`` and ``tokenizer=bert`` stay readable.
+_SECRET_TOKENS = frozenset(
+    {
+        *("token", "secret", "secrets", "password", "passwd", "pwd", "pass", "passphrase"),
+        *("credential", "credentials", "creds", "auth", "authorization", "cookie", "cookies"),
+        *("apikey", "pat", "sig", "signature", "bearer", "privatekey", "sas", "accesstoken"),
+    }
+)
+_KEY_OWNERS = frozenset(
+    {"api", "access", "secret", "private", "client", "auth", "account", "master", "signing"}
+)
+_WORD_SPLIT_RE = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+# `key=value` and `NAME=value` (Hydra's +/++/~ prefixes allowed); `--opt=value`.
+_ASSIGNMENT_RE = re.compile(r"^(?P<name>(?:--?|[+~]{0,2})[A-Za-z_][\w.\-/]*)=(?P<value>.*)$", re.S)
+_OPTION_RE = re.compile(r"^--?[A-Za-z][\w.-]*$")
+# Patterns for free text, compiled on first use: most command lines never need them, and
+# compiling costs milliseconds on every run's start.
+_TEXT_PATTERNS = {
+    "url": r"(?a)[A-Za-z][A-Za-z0-9+.-]*://\S+",
+    # `Authorization: Bearer X`, `X-Api-Key: X`, `Cookie: a=b` in a header argument or a message.
+    "header": (
+        r"(?i)(?P<name>(?:proxy-)?authorization|(?:set-)?cookie|x-[\w-]*(?:token|key|auth|secret"
+        r"|signature)[\w-]*|[\w-]*api-?key)[ \t]*:[ \t]*\S[^\r\n]*"
+    ),
+    "scheme": r"(?i)\b(?P<scheme>bearer|basic|token)[ \t]+[A-Za-z0-9._~+/=:-]{6,}",
+    # `password=X` inside a longer text (a DSN "host=db password=X", an error message).
+    "inner": r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=(?P<value>[^\s&;,'\"]+)",
+}
+
+
+@functools.cache
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(_TEXT_PATTERNS[name])
 
 
 def is_secret_name(name: str) -> bool:
@@ -24,8 +68,32 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME_RE.search(name))
 
 
+def is_secret_key(name: str) -> bool:
+    """Whether an option or key name (``--hf-pat``, ``db.password``, ``API_KEY``) is secret."""
+    words = [w.lower() for w in _WORD_SPLIT_RE.split(name) if w]
+    if not words:
+        return False
+    if any(word in _SECRET_TOKENS for word in words):
+        return True
+    if words[-1] in ("key", "keys"):
+        return True
+    return any(w == "key" and i and words[i - 1] in _KEY_OWNERS for i, w in enumerate(words))
+
+
+def _secret_param(name: str) -> bool:
+    return is_secret_key(name) or name.lower() == "code"  # an OAuth code is a credential
+
+
+def _redact_pairs(text: str, separator: str = "&") -> str:
+    pairs = parse_qsl(text, keep_blank_values=True)
+    if not any(_secret_param(key) for key, _ in pairs):
+        return text
+    clean = [(key, REDACTED if _secret_param(key) else value) for key, value in pairs]
+    return urlencode(clean, safe="<>")
+
+
 def redact_url(url: str) -> str:
-    """Return ``url`` without credentials: userinfo and secret-looking query values.
+    """Return ``url`` without credentials: userinfo, secret query values and fragments.
 
     ``${ENV_VAR}`` references are kept: they name a secret without holding it.
     """
@@ -38,16 +106,13 @@ def redact_url(url: str) -> str:
 
     text = _URL_USERINFO_RE.sub(_userinfo, url)
     parts = urlsplit(text)
-    if not parts.query:
+    if not parts.query and "=" not in parts.fragment:
         return text
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if not any(is_secret_name(key) or key.lower() in ("sig", "signature") for key, _ in pairs):
+    query = _redact_pairs(parts.query) if parts.query else parts.query
+    fragment = _redact_pairs(parts.fragment) if "=" in parts.fragment else parts.fragment
+    if (query, fragment) == (parts.query, parts.fragment):
         return text
-    clean = [
-        (key, REDACTED if is_secret_name(key) or key.lower() in ("sig", "signature") else value)
-        for key, value in pairs
-    ]
-    return urlunsplit(parts._replace(query=urlencode(clean, safe="<>")))
+    return urlunsplit(parts._replace(query=query, fragment=fragment))
 
 
 def redact_value(name: str, value: str) -> str:
@@ -57,21 +122,62 @@ def redact_value(name: str, value: str) -> str:
     return redact_url(value)
 
 
+def redact_text(text: str) -> str:
+    """Remove secrets from free text (an error message, a shell line): URLs' credentials,
+    secret headers, ``Bearer`` tokens, ``password=X`` pairs and ``--token X`` words."""
+    text = _redact_inside(text)
+    pieces = re.split(r"(\s+)", text)
+    pieces[0::2] = _redact_words(pieces[0::2], lambda word: word)
+    return "".join(pieces)
+
+
+def _redact_inside(text: str) -> str:
+    # Each pattern runs only where its mark is present: an ordinary argument costs nothing.
+    if "://" in text:
+        text = _pattern("url").sub(lambda m: redact_url(m.group(0)), text)
+    if ":" in text:
+        text = _pattern("header").sub(lambda m: f"{m.group('name')}: {REDACTED}", text)
+    lowered = text.lower()
+    if "bearer" in lowered or "basic" in lowered or "token" in lowered:
+        text = _pattern("scheme").sub(lambda m: f"{m.group('scheme')} {REDACTED}", text)
+    if "=" in text:
+        text = _pattern("inner").sub(_inner, text)
+    return text
+
+
+def _secret_assignment(name: str) -> bool:
+    return is_secret_key(name) or (name.isupper() and is_secret_name(name))
+
+
+def _inner(match: re.Match[str]) -> str:
+    name = match.group("name")
+    return f"{name}={REDACTED}" if _secret_assignment(name) else match.group(0)
+
+
 def redact_argv(argv: list[str]) -> list[str]:
-    """Return ``argv`` with URL credentials and ``--token=...``-style values removed."""
+    """Return ``argv`` with every secret value replaced by ``<redacted>``."""
+    return _redact_words(argv, _redact_inside)
+
+
+def _redact_words(words: list[str], inside: Callable[[str], str]) -> list[str]:
+    """``--token X`` hides X, ``NAME=X``/``a.password=X`` hide X; ``inside`` cleans the rest."""
     out: list[str] = []
     hide_next = False
-    for arg in argv:
+    for arg in words:
         if hide_next:
-            out.append(REDACTED)
             hide_next = False
+            if arg and not _OPTION_RE.match(arg):
+                out.append(REDACTED)
+                continue
+        assignment = _ASSIGNMENT_RE.match(arg)
+        if assignment:
+            name = assignment.group("name")
+            if _secret_assignment(name.lstrip("-+~")):
+                out.append(f"{name}={REDACTED}")
+                continue
+        elif _OPTION_RE.match(arg) and is_secret_key(arg.lstrip("-")):
+            out.append(arg)
+            hide_next = True
             continue
-        if arg.startswith("--") and is_secret_name(arg.split("=", 1)[0]):
-            if "=" in arg:
-                out.append(arg.split("=", 1)[0] + "=" + REDACTED)
-            else:
-                out.append(arg)
-                hide_next = True
-            continue
-        out.append(redact_url(arg))
+        out.append(inside(arg))
     return out

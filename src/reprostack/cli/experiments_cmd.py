@@ -84,13 +84,12 @@ def plot(run_refs: tuple[str, ...], metrics: tuple[str, ...], output: Path) -> N
 @click.argument("run_refs", metavar="[RUN…]", nargs=-1)
 def sync(run_refs: tuple[str, ...]) -> None:
     """Send runs to the tracker of repro.yaml (MLflow); without RUN, every run not yet sent."""
-    import yaml
 
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.errors import UsageError
     from reprostack.experiments.tracking import TrackerUnavailable, is_synced, sync_run
-    from reprostack.runs.record import read_record
+    from reprostack.runs.record import DamagedRecord, read_record
     from reprostack.runs.store import list_run_ids, resolve_run
 
     with handle_errors():
@@ -110,8 +109,8 @@ def sync(run_refs: tuple[str, ...]) -> None:
         for folder in folders:
             try:
                 record = read_record(folder)
-            except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
-                click.echo(f"{folder.name}  skipped: run.yaml not readable ({exc})")
+            except DamagedRecord as exc:
+                click.echo(f"{folder.name}  skipped: run.yaml not readable ({exc.reason})")
                 failed += 1
                 continue
             if not run_refs and (is_synced(record) or record.status == "running"):

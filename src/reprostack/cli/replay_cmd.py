@@ -27,7 +27,7 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
     from reprostack.replay.outputs import render_comparison
     from reprostack.replay.replay import replay_run
     from reprostack.runs.diff import render_diff
-    from reprostack.runs.local import INTERRUPTED_EXIT, PRESTART_EXIT
+    from reprostack.runs.local import PRESTART_EXIT, exit_status
 
     # A replay refused after comparing environments exits 1; any other failure before the
     # command starts exits 125, as for `repro run`.
@@ -50,10 +50,8 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
     info("fingerprint differences (expected: host only):")
     info("  " + render_diff(result.fingerprint_diff).replace("\n", "\n  "))
     info(render_comparison(result.outputs))
-    if record.status == "interrupted":
-        sys.exit(INTERRUPTED_EXIT)
-    if record.exit_code:
-        sys.exit(record.exit_code)
+    if exit_status(record):
+        sys.exit(exit_status(record))
     if strict and not result.outputs.matches:
         sys.exit(1)
 
@@ -73,7 +71,7 @@ def export(run_ref: str, output: Path | None, outputs: bool) -> None:
 
     `repro replay FILE.tar.gz` on another machine (in a clone of the project) replays it.
     """
-    from reprostack.cli.output import handle_errors
+    from reprostack.cli.output import handle_errors, info
     from reprostack.config import load_config
     from reprostack.errors import UsageError
     from reprostack.replay.code import repository_of
@@ -88,5 +86,7 @@ def export(run_ref: str, output: Path | None, outputs: bool) -> None:
         except UsageError:
             repo = None  # a run outside git exports without a code bundle
         dest = output or Path(f"repro-run-{folder.name}.tar.gz")
-        export_run(folder, repo, dest, outputs=outputs)
+        notes = export_run(folder, repo, dest, outputs=outputs)
+    for note in notes:
+        info(f"repro: {note}")
     click.echo(str(dest))

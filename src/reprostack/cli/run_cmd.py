@@ -48,10 +48,10 @@ def run(
     """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
-    from reprostack.runs.local import INTERRUPTED_EXIT, PRESTART_EXIT, run_local
-    from reprostack.runs.session import RunRequest
+    from reprostack.runs.local import PRESTART_EXIT, exit_status, run_local
+    from reprostack.runs.session import RecordNotWritten, RunRequest
 
-    with handle_errors(exit_code=PRESTART_EXIT):
+    with handle_errors(exit_code=PRESTART_EXIT, keep=(RecordNotWritten,)):
         config = load_config()
         chosen = mode or config.run.mode
         request = RunRequest(
@@ -74,6 +74,6 @@ def run(
     mlflow = (record.tracking or {}).get("mlflow") or {}
     if mlflow and not mlflow.get("synced"):
         info(f"repro: not synced to MLflow: {mlflow.get('error')}; `repro sync` sends it later")
-    if record.status == "interrupted":
-        sys.exit(INTERRUPTED_EXIT)
-    sys.exit(record.exit_code or 0)
+    if record.error:
+        info(f"repro: {record.error}")
+    sys.exit(exit_status(record))

@@ -16,25 +16,19 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.experiments.table import runs_json, runs_table
-    from reprostack.runs.record import RunRecord, read_record
-    from reprostack.runs.store import iter_run_ids
+    from reprostack.runs.store import list_runs
 
     with handle_errors():
         config = load_config()
-        records: list[RunRecord] = []
-        for rid in iter_run_ids(config.runs_dir):
-            if len(records) >= limit:
-                break  # only the records shown are read
-            record = read_record(config.runs_dir / rid)
-            if status is None or record.status == status:
-                records.append(record)
+        # Only the records shown are read (and, with --status, those passed over on the way).
+        entries = list_runs(config.runs_dir, limit=max(limit, 0), status=status)
     if as_json:
-        click.echo(json.dumps(runs_json(records), indent=2))
+        click.echo(json.dumps(runs_json(entries), indent=2))
         return
-    if not records:
+    if not entries:
         click.echo(f"no runs in {config.runs_dir}" + (f" with status {status}" if status else ""))
         return
-    click.echo(runs_table(records))
+    click.echo(runs_table(entries))
 
 
 @click.command()

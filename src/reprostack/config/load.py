@@ -11,6 +11,7 @@ import yaml
 from reprostack.config.schema import Config
 from reprostack.config.validate import Validator
 from reprostack.errors import ConfigError
+from reprostack.yaml_limits import YamlLimitExceeded, check_limits
 
 CONFIG_NAME = "repro.yaml"
 
@@ -53,9 +54,15 @@ def parse_config(text: str, *, root: Path, path: Path | None) -> Config:
     """Parse and validate the text of a ``repro.yaml``; raise ConfigError listing every problem."""
     label = path.name if path is not None else CONFIG_NAME
     try:
+        # Budgets first: the composer below recurses and the line walk expands aliases.
+        check_limits(text, label)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         # Constructing can fail too (an unknown tag such as `!python/object`).
         data: Any = {} if node is None else yaml.SafeLoader("").construct_document(node)
+    except YamlLimitExceeded as exc:
+        raise ConfigError(
+            [str(exc)], hint=f"{label} is read with limits; write the values out plainly"
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{label}:{mark.line + 1}" if mark is not None else label

@@ -317,6 +317,13 @@ class Validator:
         run_dir = self.text(data, "dir", ("run",), "runs") or "runs"
         if Path(run_dir).is_absolute() or ".." in Path(run_dir).parts:
             self.problem(("run", "dir"), f"'{run_dir}' must be a folder inside the project")
+        elif not Path(run_dir).parts:
+            self.problem(
+                ("run", "dir"),
+                f"'{run_dir}' is the project itself; runs need a folder of their own: try 'runs'",
+            )
+        elif Path(run_dir).parts[0] == ".git":
+            self.problem(("run", "dir"), f"'{run_dir}' is inside .git; try 'runs'")
         deterministic = data.get("deterministic", False)
         if not isinstance(deterministic, bool):
             self.problem(("run", "deterministic"), "expected true or false")

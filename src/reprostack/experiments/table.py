@@ -1,6 +1,8 @@
 """The ``repro runs`` table: one row per run, the params that differ, each metric's last value.
 
-Fed by records already read, so the store decides which records are read (only those shown).
+Fed by the store's entries, so the store decides which records are read (only those shown);
+a damaged record is a row of its own that says so, a ``running`` one whose process is gone
+reads ``lost``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from reprostack.experiments.params import differing
 from reprostack.experiments.render import number, table_text
 from reprostack.runs.record import RunRecord
+from reprostack.runs.store import RunEntry
 
 # Beyond this many param or metric columns the table stops being readable; --json has all.
 MAX_COLUMNS = 6
@@ -45,8 +48,9 @@ def format_duration(seconds: float | None) -> str:
 
 
 def commit_text(record: RunRecord) -> str:
-    """Eight characters of the git sha, ``+`` when the tree was dirty."""
-    return (record.git_sha or "-")[:8] + ("+" if record.dirty else "")
+    """Eight characters of the git sha, ``+`` when the tree was dirty, ``?`` when unknown."""
+    mark = "?" if record.dirty == "unknown" else "+" if record.dirty else ""
+    return (record.git_sha or "-")[:8] + mark
 
 
 def metric_names(records: list[RunRecord]) -> list[str]:
@@ -60,15 +64,20 @@ def last_value(record: RunRecord, name: str) -> Any:
     return entry.get("last") if isinstance(entry, dict) else None
 
 
-def runs_table(records: list[RunRecord]) -> str:
-    """The table ``repro runs`` prints."""
+def runs_table(entries: list[RunEntry]) -> str:
+    """The table ``repro runs`` prints; damaged records are named below it with the reason."""
+    records = [e.record for e in entries if e.record is not None]
     params = differing([r.params or {} for r in records]) if len(records) > 1 else []
     metrics = metric_names(records)
     shown_params, shown_metrics = params[:MAX_COLUMNS], metrics[:MAX_COLUMNS]
     headers = [*BASE_HEADERS, *shown_params, *shown_metrics]
     rows = []
-    for r in records:
-        row = [r.id, r.mode, r.status, format_duration(duration_seconds(r)), commit_text(r)]
+    for entry in entries:
+        r = entry.record
+        if r is None:
+            rows.append([entry.id, "-", entry.status, "", "-"] + [""] * (len(headers) - 5))
+            continue
+        row = [r.id, r.mode, entry.status, format_duration(duration_seconds(r)), commit_text(r)]
         row += [number((r.params or {}).get(key)) for key in shown_params]
         row += [number(last_value(r, name)) for name in shown_metrics]
         rows.append(row)
@@ -82,6 +91,9 @@ def runs_table(records: list[RunRecord]) -> str:
     hidden = (len(params) - len(shown_params)) + (len(metrics) - len(shown_metrics))
     if hidden:
         text += f"\n({hidden} more param/metric columns: `repro runs --json` has them all)"
+    for entry in entries:
+        if entry.record is None:
+            text += f"\n{entry.id}: damaged record: {entry.problem}"
     return text
 
 
@@ -101,11 +113,18 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def runs_json(records: list[RunRecord]) -> list[dict[str, Any]]:
-    """``repro runs --json``: each record's keys, plus ``duration_s``; valid JSON throughout."""
-    out = []
-    for r in records:
+def runs_json(entries: list[RunEntry]) -> list[dict[str, Any]]:
+    """``repro runs --json``: each record's keys, its listed status (``lost``, ``damaged``)
+    and ``duration_s``; a damaged record is its id, status and problem. Valid JSON throughout.
+    """
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        r = entry.record
+        if r is None:
+            out.append({"id": entry.id, "status": entry.status, "problem": entry.problem})
+            continue
         data = r.to_dict()
+        data["status"] = entry.status
         data["duration_s"] = duration_seconds(r)
         out.append(json_safe(data))
     return out

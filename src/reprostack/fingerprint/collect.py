@@ -12,6 +12,7 @@ from typing import Any
 from reprostack.fingerprint.cuda import read_cuda
 from reprostack.fingerprint.envvars import read_env
 from reprostack.fingerprint.git import GitState, read_git
+from reprostack.fingerprint.git import cancelled as git_cancelled
 from reprostack.fingerprint.nvidia import read_nvidia
 from reprostack.fingerprint.python_env import read_packages, read_python
 from reprostack.fingerprint.system import read_hardware, read_os
@@ -90,10 +91,19 @@ def collect(
     # git and nvidia-smi are subprocesses: run them while this thread reads metadata files.
     git_job = _Job(read_git, root, exclude) if git is None else None
     nvidia_job = _Job(read_nvidia, environ)
-    packages = read_packages()
-    cuda = read_cuda(packages, environ)
-    system, hardware = read_os(), read_hardware()
-    state = git_job.result() if git_job is not None else git
+    try:
+        packages = read_packages()
+        cuda = read_cuda(packages, environ)
+        system, hardware = read_os(), read_hardware()
+        state = git_job.result() if git_job is not None else git
+    except BaseException:
+        # A signal interrupting the run's start: let the git job clean up its scratch
+        # folders before the interpreter exits and stops daemon threads mid-way.
+        if git_job is not None:
+            git_cancelled.set()
+            git_job.join(timeout=10)
+            git_cancelled.clear()
+        raise
     assert state is not None
     fingerprint = {
         "schema_version": SCHEMA_VERSION,

@@ -1,25 +1,51 @@
-"""Git facts of the working tree: the commit, the branch, and the uncommitted changes."""
+"""Git facts of the working tree: the commit, the branch, and the uncommitted changes.
+
+The patch is captured so that it never says less than the truth: when git cannot capture it
+(a file vanishes or is unreadable), ``dirty`` is ``"unknown"`` with git's message, never
+``False`` with an empty patch. Capturing writes nothing into the user's repository: files are
+staged into a scratch index whose new objects go to a scratch object folder (the repository's
+own objects are borrowed read-only as alternates).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reprostack.redact import redact_url
+from reprostack.secret_files import refusal
+
+# Untracked files above this size are recorded by sha256 only (checkpoints, data, archives).
+MAX_PATCHED_UNTRACKED = 1024 * 1024
+UNKNOWN = "unknown"
+# A file created or deleted while git runs makes a capture fail; the next try usually works.
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
 class GitState:
-    """What the fingerprint records, plus the patch itself (kept out of the JSON)."""
+    """What the fingerprint records, plus the patches themselves (kept out of the JSON).
+
+    ``submodule_patches`` maps a submodule's path (from the top of the repository) to its own
+    patch; ``left_out`` names the changed files kept out of every patch, with their sha256.
+    """
 
     info: dict[str, Any] | None
     patch: bytes = b""
+    submodule_patches: dict[str, bytes] = field(default_factory=dict)
+    left_out: list[dict[str, Any]] = field(default_factory=list)
+
+
+class CaptureFailed(Exception):
+    """git could not capture the working tree; the message is git's own."""
 
 
 def _git(
@@ -39,6 +65,11 @@ def _out(result: subprocess.CompletedProcess[bytes]) -> str | None:
     )
 
 
+def _message(result: subprocess.CompletedProcess[bytes], what: str) -> str:
+    text = result.stderr.decode("utf-8", "replace").strip() or f"exit {result.returncode}"
+    return f"git {what} failed: {text}"
+
+
 def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
     """Return the git state of the repository holding ``root``; info is None outside git.
 
@@ -47,26 +78,259 @@ def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
     """
     if shutil.which("git") is None:
         return GitState(None)
-    # One call for both paths: every git start costs a few ms on a run's critical path.
-    where = _out(_git(root, "rev-parse", "--show-toplevel", "--absolute-git-dir"))
-    if where is None or len(where.splitlines()) != 2:
+    # One call for all paths: every git start costs a few ms on a run's critical path.
+    where = _out(
+        _git(root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
+    )
+    if where is None or len(where.splitlines()) != 3:
         return GitState(None)
-    top, git_dir = where.splitlines()
+    top, git_dir, common = where.splitlines()
     repo = Path(top)
-    excluded = tuple(_inside(repo, path) for path in exclude)
+    excluded = tuple(p for p in (_inside(repo, path) for path in exclude) if p)
     sha = _out(_git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}"))
     branch = _out(_git(repo, "symbolic-ref", "--short", "-q", "HEAD"))
-    patch = _patch(repo, Path(git_dir), sha, tuple(p for p in excluded if p))
-    return GitState(
-        {
-            "sha": sha,
-            "branch": branch,  # None on a detached HEAD
-            "dirty": bool(patch),
-            "patch_sha256": hashlib.sha256(patch).hexdigest() if patch else None,
-            "remote_url": _remote_url(repo, branch),
-        },
-        patch,
+    objects = repo / common / "objects"  # git prints the common dir relative to -C's folder
+    tree = _capture(repo, Path(git_dir), objects, sha, excluded)
+    info: dict[str, Any] = {
+        "sha": sha,
+        "branch": branch,  # None on a detached HEAD
+        "dirty": tree.dirty,
+        "patch_sha256": hashlib.sha256(tree.patch).hexdigest() if tree.patch else None,
+        "remote_url": _remote_url(repo, branch),
+    }
+    if tree.error:
+        info["error"] = tree.error
+    if tree.submodules:
+        info["submodules"] = tree.submodules
+    return GitState(info, tree.patch, tree.submodule_patches, tree.left_out)
+
+
+@dataclass
+class _Tree:
+    """One repository's captured state (a submodule's too)."""
+
+    dirty: bool | str = False
+    patch: bytes = b""
+    error: str | None = None
+    left_out: list[dict[str, Any]] = field(default_factory=list)
+    submodules: list[dict[str, Any]] = field(default_factory=list)
+    submodule_patches: dict[str, bytes] = field(default_factory=dict)
+
+
+def _capture(
+    repo: Path, git_dir: Path, objects: Path, sha: str | None, exclude: tuple[str, ...]
+) -> _Tree:
+    """The patch of every uncommitted change, retried when files change under git's feet."""
+    error = ""
+    for _ in range(_ATTEMPTS):
+        try:
+            return _capture_once(repo, git_dir, objects, sha, exclude)
+        except CaptureFailed as exc:
+            error = str(exc)
+            if cancelled.is_set():
+                break
+    return _Tree(dirty=UNKNOWN, error=error)
+
+
+def _capture_once(
+    repo: Path, git_dir: Path, objects: Path, sha: str | None, exclude: tuple[str, ...]
+) -> _Tree:
+    with tempfile.TemporaryDirectory(prefix="repro-index-") as tmp:
+        index = Path(tmp) / "index"
+        real_index = git_dir / "index"
+        if real_index.exists():
+            # copy2 keeps the index's mtime: git trusts cached stat data only for files older
+            # than the index, so a fresh mtime would hide a same-size edit made this second.
+            shutil.copy2(real_index, index)
+        scratch_objects = Path(tmp) / "objects"
+        scratch_objects.mkdir()
+        env = {
+            **os.environ,
+            "GIT_INDEX_FILE": str(index),
+            "GIT_OBJECT_DIRECTORY": str(scratch_objects),
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(objects),
+            "GIT_OPTIONAL_LOCKS": "0",
+        }
+        changes = _changes(repo, env, exclude)
+        tree = _Tree()
+        left_paths = [entry["path"] for entry in _left_out(repo, changes, tree)]
+        # The runs folder needs an exclude only when git lists it: naming an ignored path in
+        # `git add` is an error.
+        kept_out = [p for p in exclude if p in changes.listed_prefixes]
+        pathspec = [
+            ".",
+            *(f":(exclude){path}" for path in kept_out),
+            *(f":(exclude,literal){path}" for path in [*left_paths, *changes.submodules]),
+        ]
+        added = _git(repo, "add", "-A", "--", *pathspec, env=env)
+        if added.returncode != 0:
+            raise CaptureFailed(_message(added, "add"))
+        base = sha or _empty_tree(repo)
+        diff = _git(
+            repo, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-renames",
+            base, "--", *pathspec, env=env,
+        )  # fmt: skip
+        if diff.returncode != 0:
+            raise CaptureFailed(_message(diff, "diff"))
+        tree.patch = diff.stdout
+    # Big files are hashed after the scratch folder is gone: a signal during a long hash
+    # then leaves nothing behind in the temporary folder.
+    for entry in tree.left_out:
+        if entry["sha256"] is None:
+            try:
+                entry["sha256"] = _sha256(repo / entry["path"])
+            except OSError as exc:
+                raise CaptureFailed(f"cannot read {entry['path']}: {exc.strerror}") from exc
+    _capture_submodules(repo, sha, tree)
+    tree.dirty = bool(tree.patch or tree.left_out or any(s["dirty"] for s in tree.submodules))
+    if any(s["dirty"] == UNKNOWN for s in tree.submodules):
+        tree.dirty = UNKNOWN
+        tree.error = "; ".join(s["error"] for s in tree.submodules if s.get("error"))
+    return tree
+
+
+@dataclass
+class _Changes:
+    """What ``git status`` lists: changed paths (untracked ones apart) and submodules."""
+
+    tracked: list[str] = field(default_factory=list)
+    untracked: list[str] = field(default_factory=list)
+    submodules: list[str] = field(default_factory=list)
+    listed_prefixes: set[str] = field(default_factory=set)
+
+
+def _changes(repo: Path, env: dict[str, str], exclude: tuple[str, ...]) -> _Changes:
+    status = _git(
+        repo, "status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames",
+        "--ignore-submodules=none", env=env,
+    )  # fmt: skip
+    if status.returncode != 0:
+        raise CaptureFailed(_message(status, "status"))
+    changes = _Changes()
+    for raw in status.stdout.split(b"\0"):
+        if not raw:
+            continue
+        line = raw.decode("utf-8", "surrogateescape")
+        kind = line[0]
+        if kind == "?":
+            path = line[2:]
+        elif kind in "1u":
+            fields = line.split(" ", 8 if kind == "1" else 10)
+            path = fields[-1]
+            if fields[2].startswith("S"):
+                changes.submodules.append(path)
+                continue
+        else:
+            continue
+        hidden = next((p for p in exclude if path == p or path.startswith(p + "/")), None)
+        if hidden is not None:
+            changes.listed_prefixes.add(hidden)
+            continue
+        (changes.untracked if kind == "?" else changes.tracked).append(path)
+    return changes
+
+
+def _left_out(repo: Path, changes: _Changes, tree: _Tree) -> list[dict[str, Any]]:
+    """Changed files no patch may carry: secrets, and untracked files over 1 MiB."""
+    untracked = set(changes.untracked)
+    for path in [*changes.tracked, *changes.untracked]:
+        full = repo / path
+        try:
+            info = full.lstat()
+        except FileNotFoundError:
+            continue  # a deletion: nothing to read
+        except OSError as exc:
+            raise CaptureFailed(f"cannot read {path}: {exc.strerror}") from exc
+        if not stat.S_ISREG(info.st_mode):
+            continue  # links and special files: git records the link itself
+        big = info.st_size > MAX_PATCHED_UNTRACKED
+        try:
+            data = None if big else full.read_bytes()
+        except OSError as exc:
+            raise CaptureFailed(f"cannot read {path}: {exc.strerror}") from exc
+        reason = refusal(path, data)
+        if reason is None and big and path in untracked:
+            reason = "untracked file larger than 1 MiB"
+        if reason is None:
+            continue
+        digest = None if data is None else hashlib.sha256(data).hexdigest()  # big: hashed later
+        tree.left_out.append(
+            {"path": path, "sha256": digest, "size": info.st_size, "reason": reason}
+        )
+    return tree.left_out
+
+
+def _capture_submodules(repo: Path, sha: str | None, tree: _Tree) -> None:
+    """Record every submodule: its checked-out commit, and its own patch when it changed."""
+    if not (repo / ".gitmodules").is_file():
+        return
+    listing = _git(repo, "ls-files", "-s", "-z")
+    committed = _gitlinks(
+        _git(repo, "ls-tree", "-r", "-z", sha).stdout if sha else b"", tree_form=True
     )
+    for path, index_sha in _gitlinks(listing.stdout, tree_form=False).items():
+        sub = repo / path
+        entry: dict[str, Any] = {"path": path, "committed": committed.get(path, index_sha)}
+        head = (
+            _out(_git(sub, "rev-parse", "--verify", "-q", "HEAD^{commit}"))
+            if (sub / ".git").exists()
+            else None
+        )
+        if head is None:
+            entry.update(sha=None, dirty=False, initialized=False)
+            tree.submodules.append(entry)
+            continue
+        where = (
+            _out(_git(sub, "rev-parse", "--absolute-git-dir", "--git-common-dir")) or ""
+        ).split("\n")
+        if len(where) != 2:
+            entry.update(sha=head, dirty=UNKNOWN, error=f"submodule {path}: git cannot read it")
+            tree.submodules.append(entry)
+            continue
+        inner = _capture(sub, Path(where[0]), sub / where[1] / "objects", head, ())
+        entry.update(
+            sha=head,
+            dirty=inner.dirty
+            if inner.dirty == UNKNOWN
+            else bool(inner.dirty or head != entry["committed"]),
+            patch_sha256=hashlib.sha256(inner.patch).hexdigest() if inner.patch else None,
+        )
+        if inner.error:
+            entry["error"] = f"submodule {path}: {inner.error}"
+        tree.submodules.append(entry)
+        if inner.patch:
+            tree.submodule_patches[path] = inner.patch
+        tree.left_out.extend({**e, "path": f"{path}/{e['path']}"} for e in inner.left_out)
+        for nested in inner.submodules:  # nested submodules, paths from the top
+            tree.submodules.append({**nested, "path": f"{path}/{nested['path']}"})
+        for nested_path, nested_patch in inner.submodule_patches.items():
+            tree.submodule_patches[f"{path}/{nested_path}"] = nested_patch
+
+
+def _gitlinks(listing: bytes, *, tree_form: bool) -> dict[str, str]:
+    """``{path: commit}`` of the gitlinks (mode 160000) in ``ls-files -s`` or ``ls-tree`` output."""
+    links: dict[str, str] = {}
+    for raw in listing.split(b"\0"):
+        if not raw.startswith(b"160000 "):
+            continue
+        meta, _, path = raw.decode("utf-8", "surrogateescape").partition("\t")
+        parts = meta.split()
+        links[path] = parts[2] if tree_form else parts[1]
+    return links
+
+
+# Set when the run's start is interrupted: a multi-GB hash then stops at the next block.
+cancelled = threading.Event()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if cancelled.is_set():
+                raise CaptureFailed("cancelled")
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _inside(repo: Path, path: Path) -> str | None:
@@ -94,40 +358,16 @@ def _remote_url(repo: Path, branch: str | None) -> str | None:
     return redact_url(urls[name])
 
 
-def _patch(repo: Path, git_dir: Path, sha: str | None, exclude: tuple[str, ...]) -> bytes:
-    """A binary diff of every uncommitted change, untracked (not ignored) files included.
-
-    Untracked files are staged into a throw-away copy of the index so that the user's own
-    index is never touched; ``git apply`` on top of ``sha`` restores the exact tree.
-    """
-    with tempfile.TemporaryDirectory(prefix="repro-index-") as tmp:
-        index = Path(tmp) / "index"
-        real_index = git_dir / "index"
-        if real_index.exists():
-            shutil.copyfile(real_index, index)
-        env = {**os.environ, "GIT_INDEX_FILE": str(index)}
-        # git refuses (exit 1) an exclude naming an ignored path; ignored ones need none.
-        kept_out = [p for p in exclude if _git(repo, "check-ignore", "-q", p).returncode != 0]
-        pathspec = [".", *(f":(exclude){path}" for path in kept_out)]
-        added = _git(repo, "add", "-A", "--", *pathspec, env=env)
-        if added.returncode != 0:
-            return b""
-        base = sha or _empty_tree(repo)
-        diff = _git(
-            repo,
-            "diff",
-            "--cached",
-            "--binary",
-            "--no-color",
-            "--no-ext-diff",
-            base,
-            "--",
-            *pathspec,
-            env=env,
-        )
-        return diff.stdout if diff.returncode == 0 else b""
-
-
 def _empty_tree(repo: Path) -> str:
     """The id of git's empty tree, the base of a repository without commits."""
     return _out(_git(repo, "hash-object", "-t", "tree", "/dev/null")) or ""
+
+
+def tracked_under(root: Path, folder: Path) -> list[str]:
+    """Files git tracks inside ``folder`` (a runs folder must hold none); [] outside git."""
+    if shutil.which("git") is None or not folder.exists():
+        return []
+    listed = _git(root, "ls-files", "-z", "--", str(folder.resolve()))
+    if listed.returncode != 0:
+        return []
+    return [p.decode("utf-8", "replace") for p in listed.stdout.split(b"\0") if p]

@@ -18,7 +18,8 @@ def render_table(fp: dict[str, Any], max_packages: int = 12) -> str:
 
     git = fp.get("git")
     if git:
-        state = "dirty" if git.get("dirty") else "clean"
+        dirty = git.get("dirty")
+        state = "changes unknown" if dirty == "unknown" else "dirty" if dirty else "clean"
         add(
             "git",
             f"{git.get('sha') or '(no commits)'} on {git.get('branch') or 'detached HEAD'}"

@@ -67,6 +67,11 @@ def code_source(config: Config, sha: str | None = None, patch: bytes | None = No
     repo = Path(top)
     state = read_git(config.root, exclude=(config.runs_dir,))
     info = state.info or {}
+    if sha is None and info.get("dirty") == "unknown":
+        raise UsageError(
+            f"the uncommitted changes could not be captured: {info.get('error')}",
+            hint="fix what git reports (an unreadable file?) or commit the changes",
+        )
     if sha is None:
         sha = info.get("sha")
         if patch is None:
@@ -264,13 +269,13 @@ def _secret_file(path: Path) -> bool:
     A safety net under .gitignore/.dockerignore: an untracked ``.env`` would otherwise ride
     along in the patch of uncommitted changes.
     """
-    from reprostack.runs.configs import holds_keys
+    from reprostack.secret_files import secret_content
 
     if path.name == ".env" or path.name.startswith(".env."):
         return True
     if path.is_symlink() or not path.is_file() or path.stat().st_size > _KEY_SCAN_LIMIT:
         return False
-    return holds_keys(path.read_bytes())
+    return secret_content(path.read_bytes(), settings=False) is not None
 
 
 def wheelhouses(lock: Path, root: Path) -> tuple[str, ...]:

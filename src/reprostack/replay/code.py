@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from reprostack.errors import UsageError
@@ -28,9 +29,24 @@ def repository_of(root: Path) -> Path:
     return Path(result.stdout.decode().strip())
 
 
+@dataclass(frozen=True)
+class Submodule:
+    """A submodule as a run recorded it: where, at which commit, with which changes."""
+
+    path: str
+    sha: str
+    patch: bytes = b""
+
+
 @contextmanager
-def restored_code(repo: Path, sha: str, patch: bytes, run_id: str) -> Iterator[Path]:
-    """Yield a worktree of ``repo`` at ``sha`` with ``patch`` applied; remove it afterwards."""
+def restored_code(
+    repo: Path, sha: str, patch: bytes, run_id: str, submodules: tuple[Submodule, ...] = ()
+) -> Iterator[Path]:
+    """Yield a worktree of ``repo`` at ``sha`` with ``patch`` applied; remove it afterwards.
+
+    Each submodule is restored at its recorded commit from the user's own checkout of it
+    (no network), with its own patch applied.
+    """
     if _git(repo, "cat-file", "-e", f"{sha}^{{commit}}").returncode != 0:
         raise UsageError(
             f"run {run_id} was recorded at commit {sha}, which is not in {repo}",
@@ -42,17 +58,38 @@ def restored_code(repo: Path, sha: str, patch: bytes, run_id: str) -> Iterator[P
     if added.returncode != 0:
         shutil.rmtree(parent, ignore_errors=True)
         raise UsageError(f"could not check out {sha}: {added.stderr.decode().strip()}")
+    restored: list[Path] = []
     try:
-        if patch:
-            applied = _git(worktree, "apply", "--binary", "--whitespace=nowarn", "-", data=patch)
-            if applied.returncode != 0:
+        _apply(worktree, patch, f"source.patch of run {run_id}", sha)
+        for sub in submodules:
+            source = repo / sub.path
+            target = worktree / sub.path
+            added = _git(source, "worktree", "add", "--detach", "--quiet", str(target), sub.sha)
+            if added.returncode != 0:
                 raise UsageError(
-                    f"the recorded source.patch of run {run_id} does not apply on {sha}: "
-                    f"{applied.stderr.decode().strip()}",
-                    hint="the run folder may have been edited; compare it with a fresh export",
+                    f"could not restore submodule {sub.path} at {sub.sha} for run {run_id}: "
+                    f"{added.stderr.decode().strip()}",
+                    hint=f"run `git submodule update --init` and fetch {sub.sha} in {sub.path}",
                 )
+            restored.append(source)
+            _apply(target, sub.patch, f"patch of submodule {sub.path}", sub.sha)
         yield worktree
     finally:
+        for source in reversed(restored):
+            _git(source, "worktree", "prune")
         _git(repo, "worktree", "remove", "--force", str(worktree))
         _git(repo, "worktree", "prune")
         shutil.rmtree(parent, ignore_errors=True)
+        for source in restored:  # their worktrees were inside the folder just removed
+            _git(source, "worktree", "prune")
+
+
+def _apply(worktree: Path, patch: bytes, what: str, sha: str) -> None:
+    if not patch:
+        return
+    applied = _git(worktree, "apply", "--binary", "--whitespace=nowarn", "-", data=patch)
+    if applied.returncode != 0:
+        raise UsageError(
+            f"the recorded {what} does not apply on {sha}: {applied.stderr.decode().strip()}",
+            hint="the run folder may have been edited; compare it with a fresh export",
+        )

@@ -8,6 +8,7 @@ when it was never pushed. ``repro replay`` accepts such a tarball in place of a 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -52,9 +53,52 @@ def write_bundle(repo: Path, sha: str, dest: Path) -> bool:
     return made.returncode == 0 and dest.exists()
 
 
-def export_run(folder: Path, repo: Path | None, dest: Path, *, outputs: bool = False) -> Path:
-    """Write ``dest`` (a .tar.gz) for the run in ``folder``; return its path."""
+def _members(folder: Path, outputs: bool) -> tuple[list[Path], list[str]]:
+    """The run folder's files, folders and links to archive, and notes on what is left out.
+
+    A symlink is kept when it points inside the run folder by a relative path (replay
+    extracts it as it was); one pointing elsewhere would be refused by replay's safe
+    extraction, so it is refused here, at export time, naming every such link.
+    """
+    members: list[Path] = []
+    notes: list[str] = []
+    escaping: list[str] = []
+    root = folder.resolve()
+    for top, dirs, files in os.walk(folder):
+        here = Path(top)
+        if here == folder and not outputs and "outputs" in dirs:
+            dirs.remove("outputs")
+        for name in sorted(dirs) + sorted(files):
+            path = here / name
+            relative = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                target = os.readlink(path)
+                inside = (path.parent / target).resolve()
+                if os.path.isabs(target) or not inside.is_relative_to(root):
+                    escaping.append(f"{relative} -> {target}")
+                    continue
+                members.append(path)
+            elif path.is_dir() or path.is_file():
+                members.append(path)
+            else:
+                notes.append(f"{relative}: not a regular file (a FIFO, socket or device); left out")
+        dirs.sort()
+    if escaping:
+        raise UsageError(
+            "the run's files hold symlinks pointing outside the run folder, which a replay "
+            "elsewhere could not restore:\n" + "\n".join(escaping),
+            hint="replace them with the files themselves or with relative links inside the run",
+        )
+    return members, notes
+
+
+def export_run(folder: Path, repo: Path | None, dest: Path, *, outputs: bool = False) -> list[str]:
+    """Write ``dest`` (a .tar.gz) for the run in ``folder``; return notes on what was left out.
+
+    Raises UsageError, before writing anything, for a symlink that leaves the run folder.
+    """
     record = read_record(folder)
+    members, notes = _members(folder, outputs)
     with tempfile.TemporaryDirectory(prefix="repro-export-") as tmp:
         staging = Path(tmp)
         has_bundle = False
@@ -67,13 +111,10 @@ def export_run(folder: Path, repo: Path | None, dest: Path, *, outputs: bool = F
             tar.add(staging / MANIFEST, arcname=MANIFEST)
             if has_bundle:
                 tar.add(staging / BUNDLE, arcname=BUNDLE)
-            for path in sorted(folder.rglob("*")):
-                relative = path.relative_to(folder)
-                if not outputs and relative.parts and relative.parts[0] == "outputs":
-                    continue
-                if path.is_file():
-                    tar.add(path, arcname=f"{record.id}/{relative.as_posix()}")
-    return dest
+            for path in members:
+                relative = path.relative_to(folder).as_posix()
+                tar.add(path, arcname=f"{record.id}/{relative}", recursive=False)
+    return notes
 
 
 def import_export(archive: Path, runs_dir: Path, repo: Path | None) -> str:
@@ -99,7 +140,7 @@ def import_export(archive: Path, runs_dir: Path, repo: Path | None) -> str:
         target = runs_dir / run_id
         if not target.exists():
             runs_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(staging / run_id, target)
+            shutil.copytree(staging / run_id, target, symlinks=True)
             if manifest.get("outputs"):
                 (target / "outputs").mkdir(exist_ok=True)
             # Without --outputs there is no outputs/ at all: an empty folder would read as
@@ -115,6 +156,11 @@ def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
     root = dest.resolve()
     for member in tar.getmembers():  # Pythons without extraction filters
         target = (dest / member.name).resolve()
-        if not (member.isfile() or member.isdir()) or not target.is_relative_to(root):
+        link_ok = (
+            member.issym()
+            and not os.path.isabs(member.linkname)
+            and (target.parent / member.linkname).resolve().is_relative_to(root)
+        )
+        if not (member.isfile() or member.isdir() or link_ok) or not target.is_relative_to(root):
             raise tarfile.TarError(f"unsafe member {member.name!r}")
     tar.extractall(dest)

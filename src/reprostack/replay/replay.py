@@ -13,11 +13,11 @@ from reprostack.doctor.compat import Finding
 from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
 from reprostack.fingerprint.nvidia import probe_nvidia
 from reprostack.fingerprint.python_env import read_packages, read_python
-from reprostack.replay.code import repository_of, restored_code
+from reprostack.replay.code import Submodule, repository_of, restored_code
 from reprostack.replay.outputs import OutputComparison, compare_outputs
 from reprostack.runs.diff import FingerprintDiff, diff_fingerprints, render_diff
 from reprostack.runs.record import RunRecord, read_fingerprint, read_record
-from reprostack.runs.session import PATCH_FILE, RunRequest
+from reprostack.runs.session import PATCH_FILE, SUBMODULE_PATCHES, RunRequest
 from reprostack.runs.store import resolve_run
 
 
@@ -79,6 +79,19 @@ def check_gpu_stack_for(run_id: str, recorded: dict[str, Any], force: bool) -> l
     return [f for f in findings if f.level != "ok"]
 
 
+def recorded_submodules(folder: Path, fingerprint: dict[str, Any]) -> tuple[Submodule, ...]:
+    """The checked-out submodules a run recorded, parents before the ones nested in them."""
+    entries = (fingerprint.get("git") or {}).get("submodules") or []
+    found = []
+    for entry in sorted(entries, key=lambda e: str(e.get("path", "")).count("/")):
+        if not entry.get("sha"):
+            continue  # not checked out when the run started: nothing to restore
+        patch_file = folder / SUBMODULE_PATCHES / f"{entry['path']}.patch"
+        patch = patch_file.read_bytes() if patch_file.is_file() else b""
+        found.append(Submodule(str(entry["path"]), str(entry["sha"]), patch))
+    return tuple(found)
+
+
 def replay_config(config: Config, code_root: Path) -> Config:
     """The restored project's config, recording into the original project's runs folder."""
     restored = load_config(code_root)
@@ -105,13 +118,20 @@ def replay_run(
             "commit), so its exact code cannot be restored",
             hint="commit the project once; later runs can be replayed",
         )
+    if original.dirty == "unknown" and not force:
+        raise CheckFailed(
+            f"run {original.id}'s uncommitted code could not be captured, so it cannot be "
+            f"restored exactly: {original.git_error or 'no reason recorded'}",
+            hint="pass --force to replay the recorded commit without those changes",
+        )
     checks = check_gpu_stack_for(original.id, recorded_fp, force)
     if original.mode == "local":
         check_local_environment(original.id, recorded_fp, force)
     patch = (folder / PATCH_FILE).read_bytes() if (folder / PATCH_FILE).exists() else b""
     repo = repository_of(config.root)
     project_in_repo = config.root.resolve().relative_to(repo.resolve())
-    with restored_code(repo, original.git_sha, patch, original.id) as worktree:
+    submodules = recorded_submodules(folder, recorded_fp)
+    with restored_code(repo, original.git_sha, patch, original.id, submodules) as worktree:
         code_root = worktree / project_in_repo
         run_config = replay_config(config, code_root)
         request = RunRequest(

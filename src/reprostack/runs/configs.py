@@ -1,7 +1,9 @@
 """Copy the config files a command names into ``runs/<id>/config/``.
 
 Hyper-parameters often live in files outside the repository; a copy makes them readable at a
-glance next to the run. Big files and files that hold keys are not copied: only their sha256.
+glance next to the run. Big files and files that hold secrets (keys, passwords, tokens,
+credential URLs, or a secret-bearing name such as ``.env`` or ``.netrc``) are not copied: only
+their sha256.
 """
 
 from __future__ import annotations
@@ -12,15 +14,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from reprostack.secret_files import refusal
+
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".ini", ".cfg")
 MAX_COPY_BYTES = 1024 * 1024
 _CONFIG_OPTION_RE = re.compile(r"^--?[\w-]*config[\w-]*$", re.IGNORECASE)
-_KEY_MARKERS = (
-    re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"),
-    re.compile(rb'"type"\s*:\s*"service_account"'),
-    re.compile(rb'"private_key"\s*:'),
-    re.compile(rb"aws_secret_access_key\s*=", re.IGNORECASE),
-)
 
 
 def named_config_files(argv: list[str], cwd: Path) -> list[Path]:
@@ -48,11 +46,6 @@ def named_config_files(argv: list[str], cwd: Path) -> list[Path]:
     return found
 
 
-def holds_keys(data: bytes) -> bool:
-    """Whether a file's bytes look like a private key or a service-account credential."""
-    return any(marker.search(data) for marker in _KEY_MARKERS)
-
-
 def capture_configs(argv: list[str], cwd: Path, dest: Path) -> list[dict[str, Any]]:
     """Copy each named config file into ``dest``; return one entry per file for run.yaml."""
     entries: list[dict[str, Any]] = []
@@ -64,8 +57,10 @@ def capture_configs(argv: list[str], cwd: Path, dest: Path) -> list[dict[str, An
             continue
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        if holds_keys(data):
-            entries.append(_entry(path, digest, None, "holds keys"))
+        # Named after a config option, a file is judged as settings whatever its suffix.
+        reason = refusal(path.as_posix(), data, settings=True)
+        if reason is not None:
+            entries.append(_entry(path, digest, None, reason))
             continue
         name = _unique_name(path.name, used)
         dest.mkdir(parents=True, exist_ok=True)

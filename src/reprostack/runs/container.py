@@ -22,7 +22,8 @@ from reprostack.fingerprint.image import container_facts, merge, run_probe
 from reprostack.runs.diff import diff_fingerprints, render_diff
 from reprostack.runs.gpus import device_requests
 from reprostack.runs.record import RunRecord
-from reprostack.runs.session import RunRequest, RunSession
+from reprostack.runs.session import RunInterrupted, RunRequest, RunSession
+from reprostack.runs.signals import SignalForwarder
 
 if TYPE_CHECKING:
     from reprostack.image.progress import ProgressCallback
@@ -138,13 +139,21 @@ def run_in_container(
 
         image_ref = ensure_image(config, request.mode, progress=progress, client=client)
     image = client.images.get(image_ref)
-    session = RunSession(config, request)
-    with session.before_start("could not prepare the container run"):
-        requests = device_requests(gpus or config.run.gpus, nvidia_runtime(client))
-        facts = container_facts(image)
-        env = container_env(session, facts, dict(os.environ), image_environment(image))
-        inside = run_probe(client, image.id)
-        session.prepare(env, lambda host: merge(host, inside, facts))
+    # A signal while the record is being filled closes it as interrupted (never `running`).
+    with SignalForwarder() as forwarder:
+        session = RunSession(config, request)
+        try:
+            with (
+                session.before_start("could not prepare the container run"),
+                forwarder.stopping_start(),
+            ):
+                requests = device_requests(gpus or config.run.gpus, nvidia_runtime(client))
+                facts = container_facts(image)
+                env = container_env(session, facts, dict(os.environ), image_environment(image))
+                inside = run_probe(client, image.id)
+                session.prepare(env, lambda host: merge(host, inside, facts))
+        except RunInterrupted:
+            return session.record
     command = container_command(request.argv)
     with session.before_start("could not create the container"):
         container = client.containers.create(

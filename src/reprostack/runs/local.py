@@ -7,18 +7,35 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping
-from types import FrameType
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from reprostack.config import Config
 from reprostack.errors import RunFailedToStart, UsageError
+from reprostack.redact import redact_argv
 from reprostack.runs.gpus import gpu_visibility
 from reprostack.runs.record import RunRecord
-from reprostack.runs.session import RunRequest, RunSession
-from reprostack.runs.stream import Tee
+from reprostack.runs.session import RunInterrupted, RunRequest, RunSession
+from reprostack.runs.signals import (
+    SignalForwarder,
+    child_setup,
+    controlling_terminal,
+    wait_in_foreground,
+)
+from reprostack.runs.stream import GRACE_SECONDS, Pump, Stream
 
 PRESTART_EXIT = RunFailedToStart.exit_code  # 125, as `docker run`: nothing started
 INTERRUPTED_EXIT = 130
+
+
+def exit_status(record: RunRecord) -> int:
+    """What ``repro run`` exits with: the command's code (128+N when signal N killed it);
+    128+N too when signal N stopped the run before the command started."""
+    if record.status != "interrupted":
+        return PRESTART_EXIT if record.exit_code is None else record.exit_code
+    if record.exit_code:
+        return record.exit_code
+    names = [n for n in record.signals if n in signal.Signals.__members__]
+    return 128 + signal.Signals[names[-1]] if names else INTERRUPTED_EXIT
 
 
 def resolve_command(argv: list[str], python: str = sys.executable) -> list[str]:
@@ -39,115 +56,112 @@ def run_local(
 ) -> RunRecord:
     """Run ``request.argv`` on the host, stream its console, and return the closed record.
 
-    ``stdout``/``stderr`` are where the console is echoed (the terminal by default).
+    ``stdout``/``stderr`` are where the console is echoed (the terminal by default). A signal
+    before the command starts closes the record as ``interrupted`` (no exit code).
     """
-    session = RunSession(config, request)
-    base_env = dict(os.environ if environ is None else environ)
-    visible = gpu_visibility(gpus or config.run.gpus)
-    if visible is not None:
-        base_env["CUDA_VISIBLE_DEVICES"] = visible
-    env = session.run_env(base_env)
-    command = resolve_command(request.argv)
-    if command and command[0] == sys.executable:
-        env.setdefault("PYTHONUNBUFFERED", "1")  # live logs: a pipe would buffer prints
-    with session.before_start("could not record the run"):
-        session.prepare(env)
-    return _execute(session, command, env, stdout, stderr)
+    # The handlers go in first: a Ctrl-C at any later point must leave a closed record,
+    # never a traceback and a record saying `running` forever.
+    with SignalForwarder() as forwarder:
+        session = RunSession(config, request)
+        base_env = dict(os.environ if environ is None else environ)
+        visible = gpu_visibility(gpus or config.run.gpus)
+        if visible is not None:
+            base_env["CUDA_VISIBLE_DEVICES"] = visible
+        env = session.run_env(base_env)
+        command = resolve_command(request.argv)
+        if command and command[0] == sys.executable:
+            env.setdefault("PYTHONUNBUFFERED", "1")  # live logs: a pipe would buffer prints
+        try:
+            with session.before_start("could not record the run"), forwarder.stopping_start():
+                session.prepare(env)
+        except RunInterrupted:
+            return session.record
+        return _execute(session, forwarder, command, env, stdout, stderr)
 
 
 def _execute(
     session: RunSession,
+    forwarder: SignalForwarder,
     command: list[str],
     env: dict[str, str],
     stdout: BinaryIO | None,
     stderr: BinaryIO | None,
 ) -> RunRecord:
     folder = session.folder
-    # The handlers go in before the child starts: a Ctrl-C in between must not kill repro
-    # with a traceback and leave the child running unrecorded.
-    with (
-        SignalForwarder() as forwarder,
-        open(folder / "stdout.log", "wb") as out_log,
-        open(folder / "stderr.log", "wb") as err_log,
-    ):
+    terminal = controlling_terminal() if stdout is None else None
+    out_fd = os.open(folder / "stdout.log", _LOG_FLAGS, 0o666)
+    err_fd = os.open(folder / "stderr.log", _LOG_FLAGS, 0o666)
+    try:
         with session.before_start("cannot start the command"):
             try:
+                # Its own process group: signals reach everything it started, and a daemon
+                # it leaves behind is not mistaken for the command.
                 child = subprocess.Popen(
                     command,
                     cwd=session.request.cwd,
                     env=env,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
+                    preexec_fn=child_setup(terminal),
                 )
             except OSError as exc:
+                name = redact_argv(command[:1])[0] if command else ""
                 raise UsageError(
-                    f"cannot start {command[0]!r}: {exc.strerror or exc}",
+                    f"cannot start {name!r}: {exc.strerror or exc}",
                     hint="check the command name, its path and that it is executable",
-                ) from exc
+                ) from None
         forwarder.attach(child)
         session.started(command)
-        tees = [
-            Tee(child.stdout, out_log, stdout or sys.stdout.buffer),  # type: ignore[arg-type]
-            Tee(child.stderr, err_log, stderr or sys.stderr.buffer),  # type: ignore[arg-type]
+        assert child.stdout is not None and child.stderr is not None  # both are pipes
+        streams = [
+            Stream("stdout", child.stdout, out_fd, stdout or sys.stdout.buffer),
+            Stream("stderr", child.stderr, err_fd, stderr or sys.stderr.buffer),
         ]
-        for tee in tees:
-            tee.start()
-        child.wait()
-        for tee in tees:
-            tee.join()
-    code = child.returncode
+        pump = Pump(streams)
+        pump.start()
+        if terminal is None:
+            child.wait()
+        else:
+            wait_in_foreground(child, terminal)
+        pump.stop()
+        pump.join()
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
+    return _finish(session, forwarder, child.returncode, streams)
+
+
+_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+
+
+def _finish(
+    session: RunSession, forwarder: SignalForwarder, code: int, streams: list[Stream]
+) -> RunRecord:
+    """Close the record with what really happened to the command."""
     exit_code = 128 - code if code < 0 else code  # killed by signal N -> 128+N, as shells do
-    return session.finish(exit_code, interrupted=forwarder.interrupts > 0)
+    notes = session.record.notes
+    for stream in streams:
+        if stream.dropped_total:
+            notes.append(
+                f"{stream.dropped_total} bytes of {stream.name} were not logged: {stream.log_error}"
+            )
+        if not stream.complete:
+            notes.append(
+                f"{stream.name} was read until {GRACE_SECONDS}s after the command exited; a "
+                "process it started still holds it, and what it wrote later is not logged"
+            )
+    session.record.signals = list(forwarder.received)
+    return session.finish(exit_code, interrupted=_interrupted(code, forwarder.received))
 
 
-class SignalForwarder:
-    """Pass SIGINT/SIGTERM/SIGHUP on to the child while it runs; count the interrupts.
+def _interrupted(code: int, received: list[str]) -> bool:
+    """A run is interrupted when a stop signal ended it, not merely when one was sent.
 
-    A Ctrl-C typed at the terminal already reaches the child (same process group), so SIGINT
-    is forwarded only when repro is not the terminal's foreground group (``kill -INT`` from
-    elsewhere). A second Ctrl-C kills the child. A signal that arrives before the child
-    exists is passed on as soon as it does.
+    Killed by SIGINT/SIGTERM/SIGHUP (or exiting 128+N for a signal N it was sent, as a
+    shell script does) is interrupted; a command that caught the signal and exited 0 is not.
     """
-
-    HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-    def __init__(self) -> None:
-        self.child: subprocess.Popen[bytes] | None = None
-        self.interrupts = 0
-        self._early: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> SignalForwarder:
-        self._previous = {sig: signal.signal(sig, self._handle) for sig in self.HANDLED}
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def attach(self, child: subprocess.Popen[bytes]) -> None:
-        """Start forwarding to ``child``; deliver a signal that came before it started."""
-        self.child = child
-        if self._early is not None:
-            child.send_signal(self._early)
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        self.interrupts += 1
-        child = self.child
-        if child is None:
-            self._early = signum
-            return
-        if child.poll() is not None:
-            return
-        if signum == signal.SIGINT and self.interrupts > 1:
-            child.kill()
-        elif signum != signal.SIGINT or not _terminal_delivers_sigint():
-            child.send_signal(signum)
-
-
-def _terminal_delivers_sigint() -> bool:
-    """Whether this process is in the terminal's foreground group (so the child got ^C too)."""
-    try:
-        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
-    except (OSError, ValueError, AttributeError):
-        return False
+    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    if code < 0:
+        return -code in stops
+    sent = {signal.Signals[name] for name in received}
+    return any(code == 128 + sig for sig in sent & stops)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,15 +13,39 @@ from typing import Any
 import yaml
 
 from reprostack.atomic import write_text
+from reprostack.errors import ReproError
+from reprostack.yaml_limits import YamlLimitExceeded, safe_load_limited
 
 RUN_FILE = "run.yaml"
 FINGERPRINT_FILE = "fingerprint.json"
 STATUSES = ("running", "succeeded", "failed", "interrupted")
+# A record is a few KiB; anything far larger was not written by repro.
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+
+
+class DamagedRecord(ReproError):
+    """A ``run.yaml`` that is empty, not YAML, or holds values of the wrong type.
+
+    ``reason`` is the short why (``run.yaml is empty``) that ``repro runs`` shows.
+    """
+
+    def __init__(self, reason: str, path: Path | None = None) -> None:
+        where = f"{path}: " if path is not None else ""
+        super().__init__(
+            f"{where}damaged run record: {reason}",
+            hint="the run folder was edited or cut short; its other files may still help",
+        )
+        self.reason = reason
+
+
+def iso_utc(moment: datetime) -> str:
+    """A UTC time as ISO 8601 with a ``Z``, to the microsecond."""
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def utc_now() -> str:
     """The current UTC time as ISO 8601 with a ``Z``, to the microsecond."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return iso_utc(datetime.now(timezone.utc))
 
 
 @dataclass
@@ -42,8 +68,15 @@ class RunRecord:
     # `--deterministic`: what was set, what the startup hook applied, what it could not.
     determinism: dict[str, Any] | None = None
     git_sha: str | None = None
-    dirty: bool = False
+    dirty: bool | str = False  # "unknown" when git could not capture the code (git_error)
+    git_error: str | None = None
+    source_left_out: list[dict[str, Any]] = field(default_factory=list)
     host: str | None = None
+    pid: int | None = None
+    boot_id: str | None = None
+    process_start: int | None = None  # the process's start time in clock ticks (pid reuse)
+    signals: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
     configs: list[dict[str, Any]] = field(default_factory=list)
     config_sha256: str | None = None
@@ -63,27 +96,104 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        """Rebuild a record, ignoring keys a newer reprostack may have added."""
+        """Rebuild a record, ignoring keys a newer reprostack may have added.
+
+        Raises DamagedRecord when ``id`` is missing or a known key has the wrong type.
+        """
+        if not isinstance(data.get("id"), str):
+            raise DamagedRecord("no run id")
+        for key, types in _TYPES.items():
+            if key in data and not isinstance(data[key], types):
+                raise DamagedRecord(f"{key} is {type(data[key]).__name__}, not {_names(types)}")
+            if key in data and isinstance(data[key], bool) and bool not in types:
+                raise DamagedRecord(f"{key} is a boolean")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_NONE = type(None)
+# The types a reader relies on; keys a newer reprostack adds are not checked.
+_TYPES: dict[str, tuple[type, ...]] = {
+    "argv": (list,),
+    "mode": (str,),
+    "status": (str,),
+    "exit_code": (int, _NONE),
+    "started_at": (str,),
+    "ended_at": (str, _NONE),
+    "image": (dict, _NONE),
+    "lock_hashes": (dict,),
+    "replay_of": (str, _NONE),
+    "command": (list,),
+    "cwd": (str,),
+    "seed": (int, _NONE),
+    "git_sha": (str, _NONE),
+    "dirty": (bool, str),
+    "git_error": (str, _NONE),
+    "source_left_out": (list,),
+    "host": (str, _NONE),
+    "pid": (int, _NONE),
+    "boot_id": (str, _NONE),
+    "process_start": (int, _NONE),
+    "signals": (list,),
+    "notes": (list,),
+    "mounts": (list,),
+    "configs": (list,),
+    "error": (str, _NONE),
+}
+
+
+def _names(types: tuple[type, ...]) -> str:
+    return " or ".join("null" if t is _NONE else t.__name__ for t in types)
+
+
+# libyaml's emitter where present: a record is written four times on every run's path.
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def write_record(folder: Path, record: RunRecord) -> None:
     """Write ``run.yaml`` atomically: readers never see half a record."""
     # allow_unicode=False: PyYAML writes NEL and line/paragraph separators raw and then reads
     # them back as line breaks; escaped, every string round-trips exactly.
-    text = yaml.safe_dump(record.to_dict(), sort_keys=False, allow_unicode=False, width=100)
-    write_text(folder / RUN_FILE, text)
+    text = yaml.dump(
+        record.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=False, width=100
+    )
+    try:
+        write_text(folder / RUN_FILE, text)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not (folder / RUN_FILE).is_file():
+            raise
+        # A full disk has no room for a second copy, but the record's own blocks are reused
+        # when it is rewritten in place: better than a record saying `running` forever.
+        _rewrite_in_place(folder / RUN_FILE, text.encode("utf-8"))
+
+
+def _rewrite_in_place(path: Path, data: bytes) -> None:
+    with path.open("r+b") as handle:
+        handle.write(data)
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def read_record(folder: Path) -> RunRecord:
-    """Read ``run.yaml`` from a run folder."""
-    # libyaml's loader when PyYAML has it: ~10x faster, and `repro runs` reads many records.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load((folder / RUN_FILE).read_text(encoding="utf-8"), Loader=loader)
+    """Read ``run.yaml`` from a run folder; DamagedRecord says why one cannot be read."""
+    path = folder / RUN_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = safe_load_limited(text, str(path), MAX_RECORD_BYTES)
+    except FileNotFoundError as exc:
+        raise DamagedRecord("no run.yaml", path) from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, YamlLimitExceeded) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise DamagedRecord(f"unreadable: {first}", path) from exc
+    if data is None:
+        raise DamagedRecord("run.yaml is empty", path)
     if not isinstance(data, dict):
-        raise ValueError(f"{folder / RUN_FILE} is not a run record")
-    return RunRecord.from_dict(data)
+        raise DamagedRecord("run.yaml is not a mapping", path)
+    try:
+        return RunRecord.from_dict(data)
+    except DamagedRecord as exc:
+        raise DamagedRecord(exc.reason, path) from None
 
 
 def write_fingerprint(folder: Path, fingerprint: dict[str, Any]) -> None:

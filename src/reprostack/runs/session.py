@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +27,20 @@ from reprostack.determinism import (
     read_report,
     settle,
 )
-from reprostack.errors import ReproError, RunFailedToStart
+from reprostack.errors import ConfigError, ReproError, RunFailedToStart
 from reprostack.experiments.capture import capture_metrics, capture_params
 from reprostack.fingerprint.collect import lockfile_hashes
+from reprostack.fingerprint.git import tracked_under
 from reprostack.fingerprint.project import project_fingerprint
-from reprostack.redact import redact_argv
+from reprostack.redact import redact_argv, redact_text
 from reprostack.runs.configs import capture_configs
 from reprostack.runs.ids import allocate_run_dir
-from reprostack.runs.record import RunRecord, utc_now, write_fingerprint, write_record
+from reprostack.runs.process import this_process
+from reprostack.runs.record import RunRecord, iso_utc, utc_now, write_fingerprint, write_record
 
 PATCH_FILE = "source.patch"
+# Each changed submodule's own patch: submodules/<path from the repository top>.patch
+SUBMODULE_PATCHES = "submodules"
 # Files copied into env/ so a replay never depends on the working tree of that day.
 ENV_GLOBS = (
     CONFIG_NAME,
@@ -75,24 +81,40 @@ class RunSession:
     def __init__(self, config: Config, request: RunRequest) -> None:
         self.config = config
         self.request = request
-        self.run_id, self.folder = allocate_run_dir(config.runs_dir)
+        _check_run_dir(config)
+        # One instant for the id and started_at: runs in one second are ordered by the latter.
+        now = datetime.now(timezone.utc)
+        self.run_id, self.folder = allocate_run_dir(config.runs_dir, now)
         self.outputs = self.folder / "outputs"
-        self.outputs.mkdir()
+        me = this_process()
         self.record = RunRecord(
             id=self.run_id,
             argv=redact_argv(request.argv),
             mode=request.mode,
+            started_at=iso_utc(now),
             seed=request.seed,
             replay_of=request.replay_of,
             cwd=_relative_cwd(config.root, request.cwd),
-            host=os.uname().nodename,
+            host=me.host,
+            pid=me.pid,
+            boot_id=me.boot_id,
+            process_start=me.start,
             mounts=list(request.mounts),
             config_sha256=config.sha256 or None,
             reprostack_version=__version__,
         )
         self._packages: list[str] = []
         # Written at once: even a crash in the next step leaves a record saying what was asked.
-        write_record(self.folder, self.record)
+        try:
+            self.outputs.mkdir()
+            write_record(self.folder, self.record)
+        except OSError as exc:
+            shutil.rmtree(self.folder, ignore_errors=True)  # no half record to mislead anyone
+            raise RunFailedToStart(
+                f"cannot write a run record in {self.folder}: {exc.strerror or exc}; "
+                "nothing was run",
+                hint="free some space in the runs folder (run.dir) or make it writable",
+            ) from exc
 
     def run_env(
         self, base: Mapping[str, str], *, hook_dir: str | None = None, run_dir: str | None = None
@@ -126,6 +148,9 @@ class RunSession:
         """
         try:
             yield
+        except RunInterrupted as exc:
+            self.interrupted_before_start(exc.signum)
+            raise
         except ReproError as exc:
             self.fail_before_start(exc.message)
             raise RunFailedToStart(exc.message, exc.hint) from exc
@@ -149,6 +174,8 @@ class RunSession:
         if self.request.branch and isinstance(git, dict) and git.get("branch") is None:
             host_fp["git"] = {**git, "branch": self.request.branch}
         write_bytes(self.folder / PATCH_FILE, state.patch)
+        for path, patch in state.submodule_patches.items():
+            write_bytes(self.folder / SUBMODULE_PATCHES / f"{path}.patch", patch)
         fingerprint = adjust(host_fp) if adjust else host_fp
         write_fingerprint(self.folder, fingerprint)
         self._packages = list(fingerprint.get("packages") or {})
@@ -160,8 +187,11 @@ class RunSession:
         )
         capture_params(self.folder, self.record)
         self.record.lock_hashes = lockfile_hashes(self.config.root)
-        self.record.git_sha = state.info["sha"] if state.info else None
-        self.record.dirty = bool(state.info and state.info["dirty"])
+        info = state.info or {}
+        self.record.git_sha = info.get("sha")
+        self.record.dirty = info.get("dirty", False)
+        self.record.git_error = info.get("error")
+        self.record.source_left_out = state.left_out
         write_record(self.folder, self.record)
 
     def started(self, command: list[str], image: dict[str, Any] | None = None) -> None:
@@ -186,7 +216,10 @@ class RunSession:
             entries = read_report(self.folder / REPORT_FILE)
             self.record.determinism = settle(self.record.determinism, entries, self._packages)
         capture_metrics(self.folder, self.record)
-        write_record(self.folder, self.record)
+        try:
+            write_record(self.folder, self.record)
+        except OSError as exc:
+            raise RecordNotWritten(self.folder, exc, exit_code) from exc
         if self.config.tracking.mlflow is not None:
             from reprostack.experiments.tracking import after_run
 
@@ -197,7 +230,18 @@ class RunSession:
         """Close the record of a run whose command never started (exit 125, as docker run)."""
         self.record.status = "failed"
         self.record.exit_code = None
-        self.record.error = message
+        self.record.error = redact_text(message)
+        self.record.ended_at = utc_now()
+        write_record(self.folder, self.record)
+        return self.record
+
+    def interrupted_before_start(self, signum: int) -> RunRecord:
+        """Close the record of a run stopped by a signal before its command started."""
+        name = signal.Signals(signum).name
+        self.record.status = "interrupted"
+        self.record.exit_code = None
+        self.record.signals.append(name)
+        self.record.error = f"interrupted by {name} before the command started"
         self.record.ended_at = utc_now()
         write_record(self.folder, self.record)
         return self.record
@@ -210,6 +254,46 @@ class RunSession:
                     target = dest / path.relative_to(self.config.root)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target)
+
+
+class RecordNotWritten(ReproError):
+    """The command ran but its final record could not be written; exits with its code."""
+
+    def __init__(self, folder: Path, error: OSError, exit_code: int) -> None:
+        super().__init__(
+            f"the command ended (exit {exit_code}) but {folder / 'run.yaml'} could not be "
+            f"updated: {error.strerror or error}; `repro runs` will show it as lost",
+            hint="free space or fix the runs folder; stdout.log and stderr.log hold the output",
+        )
+        self.exit_code = exit_code
+
+
+class RunInterrupted(BaseException):
+    """A signal stopped repro before the command started (a BaseException, like
+    KeyboardInterrupt, so that no ``except Exception`` on the way swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a process killed by it."""
+        return 128 + self.signum
+
+
+def _check_run_dir(config: Config) -> None:
+    """run.dir must hold no code: its files are left out of every patch."""
+    tracked = tracked_under(config.root, config.runs_dir)
+    if tracked:
+        shown = ", ".join(tracked[:3]) + (" ..." if len(tracked) > 3 else "")
+        raise ConfigError(
+            [
+                f"{CONFIG_NAME}: run.dir: '{config.run.dir}' holds files tracked by git "
+                f"({shown}); runs would leave that code out of their record"
+            ],
+            hint="set run.dir to a folder of its own, such as 'runs', and git-ignore it",
+        )
 
 
 def _relative_cwd(root: Path, cwd: Path) -> str:

@@ -1,45 +1,111 @@
-"""Find runs: list them newest first and resolve an id, a unique prefix or ``last``."""
+"""Find runs: list them newest first and resolve an id, a unique prefix or ``last``.
+
+Order is the true start time: ids sort by their start second, and runs that started in the
+same second are ordered by ``started_at`` (microseconds) from their records. Only the records
+shown are read, so ``repro runs -n 20`` costs the same with 20 or 20,000 runs.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 from reprostack.errors import RunNotFound
 from reprostack.runs.ids import RUN_ID_RE
-from reprostack.runs.record import RUN_FILE
+from reprostack.runs.process import is_gone
+from reprostack.runs.record import RUN_FILE, DamagedRecord, RunRecord, read_record
+
+LOST = "lost"
+DAMAGED = "damaged"
 
 
-def iter_run_ids(runs_dir: Path) -> Iterator[str]:
-    """Ids of the recorded runs, newest first (ids sort by their UTC start time), lazily.
+@dataclass(frozen=True)
+class RunEntry:
+    """One run folder as a listing shows it.
 
-    Only the folders a caller takes are checked for a ``run.yaml``: ``repro runs -n 20``
-    over 10,000 runs stats 20 files, not 10,000.
+    ``record`` is None for a damaged record, ``problem`` says why. ``status`` is the
+    record's, except ``lost`` (a ``running`` record whose process is gone) and ``damaged``.
     """
-    if not runs_dir.is_dir():
-        return
-    with os.scandir(runs_dir) as entries:
-        names = [entry.name for entry in entries if RUN_ID_RE.match(entry.name)]
-    for name in sorted(names, reverse=True):
-        if os.path.isfile(os.path.join(runs_dir, name, RUN_FILE)):
-            yield name
+
+    id: str
+    folder: Path
+    record: RunRecord | None
+    problem: str | None = None
+
+    @property
+    def status(self) -> str:
+        record = self.record
+        if record is None:
+            return DAMAGED
+        if record.status == "running" and is_gone(
+            record.host, record.pid, record.boot_id, record.process_start
+        ):
+            return LOST
+        return record.status
+
+
+def _folder_ids(runs_dir: Path) -> list[str]:
+    """Ids of the run folders, newest start second first (same-second order still open)."""
+    try:
+        names = os.listdir(runs_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    ids = [name for name in names if RUN_ID_RE.match(name)]
+    # The stamp is the first 15 characters; within a second the suffix is random.
+    ids.sort(reverse=True)
+    return ids
+
+
+def _entry(runs_dir: Path, run_id: str) -> RunEntry:
+    folder = runs_dir / run_id
+    try:
+        return RunEntry(run_id, folder, read_record(folder))
+    except DamagedRecord as exc:
+        return RunEntry(run_id, folder, None, exc.reason)
+
+
+def list_runs(
+    runs_dir: Path, limit: int | None = None, status: str | None = None
+) -> list[RunEntry]:
+    """The newest ``limit`` runs (all without a limit), newest first, each record read once.
+
+    With ``status``, only runs whose listed status (``lost`` and ``damaged`` included) is that;
+    records are read until ``limit`` of them match. A folder without ``run.yaml`` (a run being
+    created this instant, or debris) is no run.
+    """
+    entries: list[RunEntry] = []
+    for _stamp, group in groupby(_folder_ids(runs_dir), key=lambda run_id: run_id[:15]):
+        ids = list(group)
+        read = [_entry(runs_dir, run_id) for run_id in ids]
+        read = [e for e in read if e.record is not None or (e.folder / RUN_FILE).exists()]
+        if len(read) > 1:
+            # Microsecond start times order a second's runs; damaged ones go last.
+            read.sort(key=lambda e: e.record.started_at if e.record else "", reverse=True)
+        entries.extend(e for e in read if status is None or e.status == status)
+        if limit is not None and len(entries) >= limit:
+            return entries[:limit]
+    return entries
 
 
 def list_run_ids(runs_dir: Path) -> list[str]:
-    """Ids of the recorded runs, newest first (ids sort by their UTC start time)."""
-    return list(iter_run_ids(runs_dir))
+    """Ids of the recorded runs, newest first (true start time)."""
+    return [entry.id for entry in list_runs(runs_dir)]
 
 
 def resolve_run(runs_dir: Path, ref: str) -> Path:
     """Return the folder of the run named by ``ref`` (full id, unique prefix, or ``last``)."""
-    ids = list_run_ids(runs_dir)
+    if ref == "last":
+        newest = list_runs(runs_dir, limit=1)
+        if newest:
+            return newest[0].folder
+    ids = _folder_ids(runs_dir)
+    ids = [run_id for run_id in ids if (runs_dir / run_id / RUN_FILE).is_file()]
     if not ids:
         raise RunNotFound(
             f"no runs recorded in {runs_dir}", hint="record one with `repro run script.py`"
         )
-    if ref == "last":
-        return runs_dir / ids[0]
     if ref in ids:
         return runs_dir / ref
     matches = [run_id for run_id in ids if run_id.startswith(ref)]
