@@ -42,6 +42,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Write a tarball that lets another machine replay a run.",
     ),
     "doctor": ("reprostack.cli.doctor_cmd", "doctor", "Check engine, locks, driver vs CUDA."),
+    "data": (
+        "reprostack.cli.data_cmd",
+        "data",
+        "Dataset manifests, change checks, toy subsets, READMEs.",
+    ),
 }
 
 

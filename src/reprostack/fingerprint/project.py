@@ -18,13 +18,20 @@ def project_fingerprint(
 
     ``environ`` is the run's environment; by default the caller's plus repro.yaml's ``env:``,
     which is what a run would see. ``run.pass_env`` variables are never recorded and the runs
-    folder never enters the patch.
+    folder never enters the patch. With ``data:`` in repro.yaml, ``data`` says which data the
+    run reads (a missing dataset raises: the run needs it).
     """
     env = {**os.environ, **config.env} if environ is None else environ
-    return collect(
+    fingerprint, state = collect(
         config.root,
         environ=env,
         env_names=tuple(config.env),
         never_env=config.run.pass_env,
         exclude=(config.runs_dir,),
     )
+    if config.data:
+        from reprostack.data.check import data_fingerprint
+
+        # A stat walk per dataset against the hash cache: never a rehash at run start.
+        fingerprint["data"] = data_fingerprint(config)
+    return fingerprint, state

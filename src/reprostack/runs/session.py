@@ -29,6 +29,7 @@ PATCH_FILE = "source.patch"
 ENV_GLOBS = (
     CONFIG_NAME,
     "lockfiles/*",
+    "lockfiles/data/*",  # dataset manifests: replay and diff name the files that changed
     "dockerfiles/*",
     "requirements*.in",
     "requirements*.txt",
