@@ -81,18 +81,28 @@ class HashCache:
 
     @contextlib.contextmanager
     def writer(self) -> Iterator[IndexWriter]:
-        """Write a new index; it replaces the old one only when ``commit`` is called."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".tmp", dir=self.folder)
+        """Write a new index; it replaces the old one only when ``commit`` is called.
+
+        A cache that cannot be written (read-only home, full disk) costs speed next time,
+        never the scan: the writer then keeps nothing.
+        """
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".tmp", dir=self.folder)
+        except OSError:
+            yield IndexWriter(None)
+            return
         try:
             with open(fd, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as out:
                 writer = IndexWriter(out)
                 yield writer
             if writer.header is not None:
                 # The header goes last: an index without a matching header is never trusted.
-                self.header_file.unlink(missing_ok=True)
-                os.replace(tmp, self.index)
-                self.header_file.write_text(json.dumps(asdict(writer.header)), encoding="utf-8")
+                with contextlib.suppress(OSError):
+                    self.header_file.unlink(missing_ok=True)
+                    os.replace(tmp, self.index)
+                    text = json.dumps(asdict(writer.header))
+                    self.header_file.write_text(text, encoding="utf-8")
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -101,12 +111,14 @@ class HashCache:
 class IndexWriter:
     """Lines of a new index, then its header."""
 
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
+    def __init__(self, out: IO[str] | None) -> None:
+        self.out = out  # None: the cache cannot be written, lines are dropped
         self.header: CacheHeader | None = None
 
     def add(self, path: str, size: int, mtime_ns: int, inode: int, digest: str) -> None:
         """One file's cached hash."""
+        if self.out is None:
+            return
         if "\t" in path or "\n" in path or path.startswith('"'):
             path = json.dumps(path)
         self.out.write(f"{path}\t{size}\t{mtime_ns}\t{inode}\t{digest}\n")

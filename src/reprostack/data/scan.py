@@ -21,7 +21,7 @@ from reprostack.data.datasets import require_path
 from reprostack.data.hashing import hash_file, new_hasher
 from reprostack.data.manifest import SCHEMA_VERSION, ManifestWriter, read_header
 from reprostack.data.progress import ScanProgress
-from reprostack.data.signature import SignatureBuilder, stat_signature, tee
+from reprostack.data.signature import Signature, signed, stat_signature
 from reprostack.data.walk import FILE, Entry, sort_key, walk
 
 # A batch goes to the pool at this many files or bytes: few enough tasks that the pool's own
@@ -95,9 +95,9 @@ def _full_scan(
     progress: ScanProgress | None,
 ) -> ScanSummary:
     base = os.fspath(root if root.is_dir() else root.parent)
-    signature = SignatureBuilder()
+    signature = Signature()
     summary = ScanSummary(dataset.name, dataset.algorithm, "", 0, 0)
-    entries = tee(walk(root), signature)
+    entries = signed(walk(root), signature)
     cached = () if verify else cache.records()
     threads = workers or workers_default()
     with (
@@ -134,10 +134,9 @@ def _full_scan(
             "bytes": writer.bytes,
         }
         writer.write(manifest, header)
-        final = signature.finish()
         index.commit(
             CacheHeader(
-                root=cache.root, algorithm=dataset.algorithm, stat_digest=final.digest,
+                root=cache.root, algorithm=dataset.algorithm, stat_digest=signature.digest,
                 manifest_digest=summary.digest, files=writer.files, bytes=writer.bytes,
             )
         )  # fmt: skip

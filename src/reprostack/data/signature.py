@@ -12,10 +12,14 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reprostack.data.walk import FILE, Entry, walk
 
 _FLUSH_EVERY = 4096
+# One line per entry; %-formatting is several times cheaper than joining str() of each field,
+# and this line is the whole per-file cost of a no-change check.
+_LINE = "%s\0%s\0%d\0%d\0%d\0%s"
 
 
 @dataclass
@@ -27,46 +31,33 @@ class Signature:
     bytes: int = 0
 
 
-class SignatureBuilder:
-    """Fold entries (in walk order) into a Signature."""
-
-    def __init__(self) -> None:
-        self._hasher = hashlib.sha256()
-        self._lines: list[str] = []
-        self.signature = Signature()
-
-    def add(self, entry: Entry) -> None:
-        """Count one entry."""
-        self._lines.append("\0".join(map(str, entry)))
-        if entry.kind == FILE:
-            self.signature.files += 1
-            self.signature.bytes += entry.size
-        if len(self._lines) >= _FLUSH_EVERY:
-            self._flush()
-
-    def finish(self) -> Signature:
-        """The signature of every entry added."""
-        self._flush()
-        self.signature.digest = self._hasher.hexdigest()
-        return self.signature
-
-    def _flush(self) -> None:
-        if self._lines:
-            self._lines.append("")
-            self._hasher.update("\n".join(self._lines).encode(errors="surrogateescape"))
-            self._lines.clear()
-
-
-def tee(entries: Iterable[Entry], builder: SignatureBuilder) -> Iterator[Entry]:
-    """Pass entries through while folding them into ``builder``."""
+def signed(entries: Iterable[Entry], signature: Signature) -> Iterator[Entry]:
+    """Pass entries through, folding them into ``signature`` (complete when exhausted)."""
+    hasher = hashlib.sha256()
+    lines: list[str] = []
+    files = size = 0
     for entry in entries:
-        builder.add(entry)
+        lines.append(_LINE % entry)
+        if entry.kind == FILE:
+            files += 1
+            size += entry.size
+        if len(lines) >= _FLUSH_EVERY:
+            _flush(hasher, lines)
         yield entry
+    _flush(hasher, lines)
+    signature.digest, signature.files, signature.bytes = hasher.hexdigest(), files, size
+
+
+def _flush(hasher: Any, lines: list[str]) -> None:
+    if lines:
+        lines.append("")
+        hasher.update("\n".join(lines).encode(errors="surrogateescape"))
+        lines.clear()
 
 
 def stat_signature(root: Path) -> Signature:
     """Walk ``root`` and return its signature (one stat per entry, no data read)."""
-    builder = SignatureBuilder()
-    for entry in walk(root):
-        builder.add(entry)
-    return builder.finish()
+    signature = Signature()
+    for _entry in signed(walk(root), signature):
+        pass
+    return signature

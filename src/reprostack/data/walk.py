@@ -46,6 +46,9 @@ def walk(root: Path) -> Iterator[Entry]:
 
 
 _by_name = attrgetter("name")
+# Entry(...) goes through a Python-level __new__; tuple.__new__ builds the same NamedTuple in
+# a tenth of the time, which matters a million times over.
+_new = tuple.__new__
 
 
 def _folder(path: str, prefix: str) -> Iterator[Entry]:
@@ -66,7 +69,7 @@ def _folder(path: str, prefix: str) -> Iterator[Entry]:
             info = child.stat(follow_symlinks=False)
             mode = info.st_mode
             if stat.S_ISREG(mode):
-                yield Entry(relative, FILE, info.st_size, info.st_mtime_ns, info.st_ino)
+                yield _new(Entry, (relative, FILE, info.st_size, info.st_mtime_ns, info.st_ino, ""))
             elif stat.S_ISLNK(mode):
                 target = os.readlink(child.path)
                 yield Entry(relative, LINK, 0, info.st_mtime_ns, info.st_ino, target)
