@@ -148,9 +148,7 @@ def test_a_run_on_changed_data_says_so_and_diff_names_the_files(tmp_path: Path) 
     files_diff = repro(project, "diff", first, third)
     assert files_diff.returncode == 0, files_diff.stderr
     assert (
-        "  data.pets: 1 modified, 1 added files\n"
-        "    modified cat/2.bin\n"
-        "    added cat/3.bin\n"
+        "  data.pets: 1 modified, 1 added files\n    modified cat/2.bin\n    added cat/3.bin\n"
     ) in files_diff.stdout
 
 

@@ -64,8 +64,9 @@ def scan(names: tuple[str, ...], verify: bool, jobs: int | None) -> None:
                 else f"hashed {summary.hashed:,} ({human_size(summary.hashed_bytes)}), "
                 f"reused {summary.reused:,}"
             )
+            files = f"{summary.files:,} file{'' if summary.files == 1 else 's'}"
             click.echo(
-                f"{dataset.name}: {summary.files:,} files, {human_size(summary.bytes)}, "
+                f"{dataset.name}: {files}, {human_size(summary.bytes)}, "
                 f"{summary.digest} -> {dest.relative_to(config.root)} "
                 f"[{work}; {summary.seconds:.2f} s]"
             )

@@ -97,6 +97,12 @@ def dataset_status(
             hint=f"write it with `repro data scan {dataset.name}`",
         )
     recorded = read_manifest(committed)
+    if recorded.header.get("algorithm") != dataset.algorithm:
+        raise UsageError(
+            f"lockfiles/data/{dataset.name}.json was hashed with "
+            f"{recorded.header.get('algorithm')}, repro.yaml asks for {dataset.algorithm}",
+            hint=f"write it again with `repro data scan {dataset.name}`",
+        )
     return status_against(dataset, recorded, verify=verify, progress=progress)
 
 
