@@ -264,3 +264,14 @@ def test_a_container_run_reads_the_dataset_read_only_at_its_path(
     assert f"{data}:{data}:ro" in saved["mounts"]
     fp = fingerprint_of(project, record.id)
     assert fp["data"]["pets"]["matches_manifest"] is True  # type: ignore[index]
+
+
+def test_the_fingerprint_table_shows_each_dataset(tmp_path: Path) -> None:
+    project, data = data_project(tmp_path)
+    table = repro(project, "fingerprint")
+    assert table.returncode == 0, table.stderr
+    manifest = json.loads((project / "lockfiles" / "data" / "pets.json").read_text())
+    line = next(line for line in table.stdout.splitlines() if line.startswith("data pets"))
+    assert line.split(None, 2)[2] == (
+        f"3 files, 0.0 MiB, {manifest['digest'][:23]}… (matches its manifest)"
+    )
