@@ -21,7 +21,7 @@ from reprostack.data.datasets import require_path
 from reprostack.data.hashing import hash_file, new_hasher
 from reprostack.data.manifest import SCHEMA_VERSION, ManifestWriter, read_header
 from reprostack.data.progress import ScanProgress
-from reprostack.data.signature import Signature, signed, stat_signature
+from reprostack.data.signature import Signature, stat_signature
 from reprostack.data.walk import FILE, Entry, sort_key, walk
 
 # A batch goes to the pool at this many files or bytes: few enough tasks that the pool's own
@@ -70,17 +70,17 @@ def scan_dataset(
     root = require_path(dataset)
     cache = HashCache(root, dataset.algorithm)
     header = cache.header()
-    if not verify and header is not None:
+    # Taken before any hashing: a file that changes while it is read must look changed later.
+    signature = stat_signature(root)
+    if not verify and header is not None and signature.digest == header.stat_digest:
         current = read_header(manifest)
         if current is not None and current.get("digest") == header.manifest_digest:
-            signature = stat_signature(root)
-            if signature.digest == header.stat_digest:
-                return ScanSummary(
-                    dataset.name, dataset.algorithm, header.manifest_digest, header.files,
-                    header.bytes, reused=header.files, unchanged=True,
-                    seconds=time.monotonic() - started,
-                )  # fmt: skip
-    summary = _full_scan(dataset, root, cache, manifest, verify, workers, progress)
+            return ScanSummary(
+                dataset.name, dataset.algorithm, header.manifest_digest, header.files,
+                header.bytes, reused=header.files, unchanged=True,
+                seconds=time.monotonic() - started,
+            )  # fmt: skip
+    summary = _full_scan(dataset, root, cache, signature, manifest, verify, workers, progress)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -89,15 +89,14 @@ def _full_scan(
     dataset: DatasetConfig,
     root: Path,
     cache: HashCache,
+    signature: Signature,
     manifest: Path,
     verify: bool,
     workers: int | None,
     progress: ScanProgress | None,
 ) -> ScanSummary:
     base = os.fspath(root if root.is_dir() else root.parent)
-    signature = Signature()
     summary = ScanSummary(dataset.name, dataset.algorithm, "", 0, 0)
-    entries = signed(walk(root), signature)
     cached = () if verify else cache.records()
     threads = workers or workers_default()
     with (
@@ -105,7 +104,7 @@ def _full_scan(
         ThreadPoolExecutor(threads, "repro-hash") as pool,
         cache.writer() as index,
     ):
-        results = _hashed(_with_cache(entries, cached), pool, threads, base, dataset)
+        results = _hashed(_with_cache(walk(root), cached), pool, threads, base, dataset)
         for entry, digest, reason in results:
             if entry.kind != FILE:
                 writer.add_other(entry)
