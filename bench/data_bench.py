@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -64,6 +65,16 @@ def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = 
     subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)  # fmt: skip
     return time.perf_counter() - start
+
+
+def cpu_seconds(
+    cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> float:
+    """User + system CPU of one run: on a shared machine the wall clock measures the others."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    timed(cmd, cwd=cwd, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def median(cmd: list[str], runs: int = 5, **kwargs: object) -> float:
@@ -143,13 +154,25 @@ def scan_tree(name: str, tree: Path, total_bytes: int, with_dvc: bool, check_run
     print(f"cat {raw:.2f} s ({mib / raw:.0f} MiB/s); repro cold scan {cold:.2f} s "
           f"({mib / cold:.0f} MiB/s); re-scan {rescan:.3f} s; find {find:.3f} s")  # fmt: skip
     report(f"{name}: cold scan throughput / cat's", raw / cold, ">= 0.60", raw / cold >= 0.6)
-    report(f"{name}: no-change re-scan / find -printf", rescan / find, "<= 2", rescan / find <= 2)
+    if check_run:
+        rescan_cpu = statistics.median(
+            cpu_seconds([*REPRO, "data", "scan"], cwd=proj, env=env) for _ in range(5)
+        )
+        find_cpu = statistics.median(
+            cpu_seconds(["find", str(tree), "-printf", "%s %T@\n"]) for _ in range(5)
+        )
+        print(f"CPU seconds: re-scan {rescan_cpu:.3f}, find {find_cpu:.3f} "
+              f"(ratio {rescan_cpu / find_cpu:.2f})")  # fmt: skip
+    if check_run:  # the re-scan goals are for the 100,000-file tree; 20 files only time startup
+        report(f"{name}: no-change re-scan / find -printf", rescan / find, "<= 2",
+               rescan / find <= 2)  # fmt: skip
     if with_dvc:
         add, status = dvc_add(tree)
         print(f"dvc add {add:.2f} s; dvc status {status:.3f} s", flush=True)
         report(f"{name}: dvc add / repro cold scan", add / cold, ">= 3", add / cold >= 3)
-        report(f"{name}: dvc status / repro re-scan", status / rescan, ">= 10",
-               status / rescan >= 10)  # fmt: skip
+        if check_run:
+            report(f"{name}: dvc status / repro re-scan", status / rescan, ">= 10",
+                   status / rescan >= 10)  # fmt: skip
     if check_run:
         bare = project(WORK / f"{key}-bare", tree)
         (bare / "repro.yaml").write_text("name: bench\n")
@@ -158,6 +181,14 @@ def scan_tree(name: str, tree: Path, total_bytes: int, with_dvc: bool, check_run
             runs.append(timed([*REPRO, "run", "--local", "noop.py"], cwd=proj, env=env))
             bares.append(timed([*REPRO, "run", "--local", "noop.py"], cwd=bare, env=env))
         added = statistics.median(runs) - statistics.median(bares)
+        run_cpu = statistics.median(
+            cpu_seconds([*REPRO, "run", "--local", "noop.py"], cwd=proj, env=env) for _ in range(5)
+        )
+        bare_cpu = statistics.median(
+            cpu_seconds([*REPRO, "run", "--local", "noop.py"], cwd=bare, env=env) for _ in range(5)
+        )
+        print(f"CPU seconds: repro run with the dataset {run_cpu:.2f}, without {bare_cpu:.2f} "
+              f"(added {run_cpu - bare_cpu:.2f})")  # fmt: skip
         print(f"repro run with the dataset {statistics.median(runs):.2f} s, without "
               f"{statistics.median(bares):.2f} s")  # fmt: skip
         report(f"{name}: data check added to repro run's start", added, "<= 0.4", added <= 0.4,
