@@ -315,3 +315,14 @@ def test_scan_results_do_not_depend_on_the_thread_count(tmp_path: Path) -> None:
     assert len(digests) == 1
     big = read_manifest(tmp_path / "m2.json").entries[0]
     assert big == ("big.bin", 3 << 20, sha256((root / "big.bin").read_bytes()))
+
+
+def test_every_data_command_has_help_text() -> None:
+    from click.testing import CliRunner
+
+    from reprostack.cli import cli
+
+    for name in ("scan", "status", "toy", "describe"):
+        result = CliRunner().invoke(cli, ["data", name, "--help"], catch_exceptions=False)
+        assert result.exit_code == 0, name
+        assert result.output.startswith(f"Usage: cli data {name} "), result.output

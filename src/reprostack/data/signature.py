@@ -7,14 +7,16 @@ same size and its mtime put back is invisible to it (as to every stat-based tool
 ``--verify`` (a full rehash) sees that.
 
 This runs at the start of every ``repro run``, so it has its own lean walk: plain tuples
-straight from ``stat``, hashed as one ``repr`` per folder, with none of the per-entry objects
-a scan needs. A scan takes the signature *before* it hashes, so a file changed while it was
-being read shows up as changed next time rather than being vouched for.
+straight from ``stat``, serialised per folder with ``marshal`` (format 2: no back-references,
+so the bytes depend only on the values; five times cheaper than ``repr``), with none of the
+per-entry objects a scan needs. A scan takes the signature *before* it hashes, so a file
+changed while it was being read shows up as changed next time rather than being vouched for.
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import stat
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from typing import Any
 
 _by_name = attrgetter("name")
 _TYPE_BITS = 0o170000  # file type only: a chmod is not a change of data
+_MARSHAL_FORMAT = 2
 
 
 @dataclass
@@ -41,8 +44,9 @@ def stat_signature(root: Path) -> Signature:
     hasher = hashlib.sha256()
     top = os.stat(root)  # the dataset's own path may be a symlink: that one is followed
     if stat.S_ISREG(top.st_mode):
-        row = (root.name, top.st_size, top.st_mtime_ns, top.st_ino)
-        hasher.update(repr(row).encode(errors="surrogateescape"))
+        hasher.update(
+            marshal.dumps((root.name, top.st_size, top.st_mtime_ns, top.st_ino), _MARSHAL_FORMAT)
+        )
         signature.files, signature.bytes = 1, top.st_size
     else:
         _folder(os.fspath(root), "", hasher, signature)
@@ -55,7 +59,7 @@ def _folder(path: str, prefix: str, hasher: Any, signature: Signature) -> None:
         with os.scandir(path) as listing:
             children = sorted(listing, key=_by_name)
     except OSError as exc:
-        hasher.update(f"{prefix}\0unreadable {exc.errno}\n".encode(errors="surrogateescape"))
+        hasher.update(marshal.dumps((prefix, "unreadable", exc.errno), _MARSHAL_FORMAT))
         return
     rows: list[tuple[Any, ...]] = []
     files = size = 0
@@ -83,4 +87,4 @@ def _folder(path: str, prefix: str, hasher: Any, signature: Signature) -> None:
 
 def _flush(hasher: Any, prefix: str, rows: list[tuple[Any, ...]]) -> None:
     # An empty folder hashes as its name and []: part of the structure, like in manifests.
-    hasher.update(f"{prefix}{rows!r}\n".encode(errors="surrogateescape"))
+    hasher.update(marshal.dumps((prefix, rows), _MARSHAL_FORMAT))
