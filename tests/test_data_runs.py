@@ -267,7 +267,7 @@ def test_a_container_run_reads_the_dataset_read_only_at_its_path(
 
 
 def test_the_fingerprint_table_shows_each_dataset(tmp_path: Path) -> None:
-    project, data = data_project(tmp_path)
+    project, _data = data_project(tmp_path)
     table = repro(project, "fingerprint")
     assert table.returncode == 0, table.stderr
     manifest = json.loads((project / "lockfiles" / "data" / "pets.json").read_text())
