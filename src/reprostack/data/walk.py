@@ -1,8 +1,9 @@
 """Walk a dataset in a fixed order, one stat per entry, nothing followed or read.
 
-The order is folder by folder with names sorted (``a/b`` before ``a-c``): the manifest, the
-cache and the quick check all use it, so they can be compared by merging two sorted streams
-instead of holding a million-entry dict in memory.
+The order is folder by folder with names sorted (``a/b`` before ``a-c``): manifests and the
+hash cache are written in it, so they are compared by merging two sorted streams instead of
+holding a million-entry dict in memory. (The stat signature walks in the same order with
+its own leaner loop: see ``signature.py``.)
 """
 
 from __future__ import annotations
