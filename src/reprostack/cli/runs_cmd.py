@@ -69,13 +69,17 @@ def diff(a: str, b: str, as_json: bool) -> None:
 
     with handle_errors():
         config = load_config()
-        first, second = resolve_run(config.runs_dir, a), resolve_run(config.runs_dir, b)
+        folder_a = resolve_run(config.runs_dir, a)
+        folder_b = resolve_run(config.runs_dir, b)
+        first, second = read_fingerprint(folder_a), read_fingerprint(folder_b)
         result = diff_runs(
-            read_fingerprint(first),
-            read_fingerprint(second),
-            read_record(first).determinism,
-            read_record(second).determinism,
+            first, second, read_record(folder_a).determinism, read_record(folder_b).determinism
         )
+    if "data" in result.changes:
+        from reprostack.data.recorded import run_data_changes
+
+        # The runs' copies of the manifests name the files, not only the datasets.
+        result.changes["data"] += run_data_changes(folder_a, first, folder_b, second)
     if as_json:
         click.echo(json.dumps(result.changes, indent=2))
     else:

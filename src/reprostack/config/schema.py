@@ -59,6 +59,17 @@ class TrackingConfig:
 
 
 @dataclass(frozen=True)
+class DatasetConfig:
+    """One named dataset: ``data.<name>`` in repro.yaml (a folder, or a single file)."""
+
+    name: str
+    path: Path  # absolute, ``~`` expanded; relative paths are relative to repro.yaml
+    written: str  # the path as repro.yaml spells it (what manifests record)
+    toy: Path | None = None
+    algorithm: str = "sha256"
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated ``repro.yaml`` plus where it lives."""
 
@@ -77,6 +88,9 @@ class Config:
     dev_system_packages: tuple[str, ...] = ()
     run: RunConfig = field(default_factory=RunConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    data: dict[str, DatasetConfig] = field(default_factory=dict)
+    # Problems that stop nothing yet (a dataset path that does not exist on this machine).
+    warnings: tuple[str, ...] = ()
     # The file it was read from; None when the project has no repro.yaml (defaults apply).
     path: Path | None = None
     # sha256 of the file's bytes; "" without a file.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from reprostack.config.schema import (
     BuildConfig,
     Config,
+    DatasetConfig,
     LockConfig,
     MlflowConfig,
     RunConfig,
@@ -35,6 +37,7 @@ TOP_KEYS = (
     "dev",
     "run",
     "tracking",
+    "data",
 )
 LOCK_KEYS = ("tool", "inputs", "dev_inputs", "exclude_newer", "extras", "groups")
 BUILD_KEYS = ("ca_certificates", "host_ca_bundle")
@@ -42,6 +45,8 @@ DEV_KEYS = ("system_packages",)
 RUN_KEYS = ("mode", "gpus", "mounts", "pass_env", "dir", "deterministic")
 TRACKING_KEYS = ("mlflow",)
 MLFLOW_KEYS = ("uri", "experiment")
+DATASET_KEYS = ("path", "toy", "algorithm")
+HASH_ALGORITHMS = ("sha256", "blake3")  # blake3 needs the `fast` extra
 
 LOCK_TOOLS = ("pip-tools", "poetry", "uv")
 RUN_MODES = ("local", "dev", "prod")
@@ -79,13 +84,21 @@ class Validator:
         self.lines = lines
         self.root = root
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def problem(self, path: tuple[str, ...], message: str) -> None:
         """Record one problem located at ``path``."""
+        self.problems.append(self._located(path, message))
+
+    def warning(self, path: tuple[str, ...], message: str) -> None:
+        """Record something that stops nothing now, located like a problem."""
+        self.warnings.append(self._located(path, message))
+
+    def _located(self, path: tuple[str, ...], message: str) -> str:
         line = self.lines.get(path) or self.lines.get(path[:-1])
         where = f"{self.label}:{line}" if line else self.label
         field = ".".join(path) if path else "(top level)"
-        self.problems.append(f"{where}: {field}: {message}")
+        return f"{where}: {field}: {message}"
 
     # -- typed readers: each returns a usable value even after reporting a problem --
 
@@ -194,6 +207,7 @@ class Validator:
         dev_packages = self.strings(dev, "system_packages", ("dev",))
         run = self._run(top.get("run"))
         tracking = self._tracking(top.get("tracking"), name)
+        data = self._data(top.get("data"))
         return Config(
             root=self.root,
             name=name,
@@ -210,6 +224,8 @@ class Validator:
             dev_system_packages=dev_packages,
             run=run,
             tracking=tracking,
+            data=data,
+            warnings=tuple(self.warnings),
             path=path,
             sha256=text_sha256 if path is not None else "",
         )
@@ -350,6 +366,56 @@ class Validator:
             )
         experiment = self.text(mlflow, "experiment", path, None) or project
         return TrackingConfig(mlflow=MlflowConfig(uri=uri, experiment=experiment))
+
+    def _data(self, raw: Any) -> dict[str, DatasetConfig]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problem(("data",), f"expected a mapping of NAME: {{path: ...}}, got {_kind(raw)}")
+            return {}
+        datasets = {}
+        for key, value in raw.items():
+            name = str(key)
+            dataset = self._dataset(name, value)
+            if dataset is not None:
+                datasets[name] = dataset
+        return dict(sorted(datasets.items()))
+
+    def _dataset(self, name: str, raw: Any) -> DatasetConfig | None:
+        where = ("data", name)
+        if not NAME_RE.match(name):
+            # The name is a file name (lockfiles/data/<name>.json) and a fingerprint key.
+            self.problem(where, "a dataset name uses lowercase letters, digits, '.', '_' or '-'")
+        # `name: /path` is short for `name: {path: /path}`.
+        if isinstance(raw, str):
+            data: dict[str, Any] = {"path": raw}
+        elif isinstance(raw, dict):
+            data = self.mapping(raw, where, DATASET_KEYS)
+        else:
+            self.problem(where, f"expected {{path: ..., toy: ...}} or a path, got {_kind(raw)}")
+            return None
+        written = self.text(data, "path", where, None)
+        if not written:
+            self.problem((*where, "path"), "missing; give the dataset's folder or file")
+            return None
+        path = self._data_path(written)
+        if not path.exists():
+            self.warning(
+                (*where, "path"),
+                f"{written} does not exist on this machine; commands that read it will stop",
+            )
+        toy_text = self.text(data, "toy", where, None)
+        toy = self._data_path(toy_text) if toy_text else None
+        if toy is not None and (toy == path or path in toy.parents):
+            self.problem((*where, "toy"), "the toy subset must live outside the dataset")
+        algorithm = self.text(data, "algorithm", where, "sha256") or "sha256"
+        self.choice(algorithm, (*where, "algorithm"), HASH_ALGORITHMS)
+        return DatasetConfig(name, path, written, toy, algorithm)
+
+    def _data_path(self, written: str) -> Path:
+        """Absolute, with ``~`` expanded; relative to repro.yaml's folder otherwise."""
+        path = Path(written).expanduser()
+        return Path(os.path.normpath(path if path.is_absolute() else self.root / path))
 
 
 def _kind(value: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reprostack.config import Config
@@ -18,13 +19,27 @@ def project_fingerprint(
 
     ``environ`` is the run's environment; by default the caller's plus repro.yaml's ``env:``,
     which is what a run would see. ``run.pass_env`` variables are never recorded and the runs
-    folder never enters the patch.
+    folder never enters the patch. With ``data:`` in repro.yaml, ``data`` says which data the
+    run reads (a missing dataset raises: the run needs it).
     """
     env = {**os.environ, **config.env} if environ is None else environ
-    return collect(
-        config.root,
-        environ=env,
-        env_names=tuple(config.env),
-        never_env=config.run.pass_env,
-        exclude=(config.runs_dir,),
-    )
+    with ThreadPoolExecutor(1, "repro-data-check") as pool:
+        # A stat walk per dataset against the hash cache (never a rehash), overlapping the
+        # waits on git and nvidia-smi.
+        data = pool.submit(_data_facts, config) if config.data else None
+        fingerprint, state = collect(
+            config.root,
+            environ=env,
+            env_names=tuple(config.env),
+            never_env=config.run.pass_env,
+            exclude=(config.runs_dir,),
+        )
+        if data is not None:
+            fingerprint["data"] = data.result()
+    return fingerprint, state
+
+
+def _data_facts(config: Config) -> dict[str, Any]:
+    from reprostack.data.check import data_fingerprint
+
+    return data_fingerprint(config)

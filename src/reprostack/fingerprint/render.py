@@ -71,5 +71,15 @@ def render_table(fp: dict[str, Any], max_packages: int = 12) -> str:
         add("base image", container.get("base_image"))
     for name, value in fp.get("env", {}).items():
         add(f"env {name}", value)
+    for name, facts in (fp.get("data") or {}).items():
+        add(f"data {name}", _data_line(facts))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
+
+
+def _data_line(facts: dict[str, Any]) -> str:
+    """``1,234 files, 5.0 MiB, sha256:ab12… (matches its manifest)`` or what was not checked."""
+    size = f"{facts.get('files') or 0:,} files, {(facts.get('bytes') or 0) / 2**20:.1f} MiB"
+    if facts.get("matches_manifest"):
+        return f"{size}, {str(facts.get('digest'))[:23]}… (matches its manifest)"
+    return f"{size}, {facts.get('note') or 'not checked'}"

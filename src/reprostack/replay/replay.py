@@ -96,7 +96,8 @@ def replay_config(config: Config, code_root: Path) -> Config:
     """The restored project's config, recording into the original project's runs folder."""
     restored = load_config(code_root)
     run = dataclasses.replace(restored.run, dir=str(config.runs_dir.resolve()))
-    return dataclasses.replace(restored, run=run)
+    # Datasets live on this machine, not in the restored tree: keep the live project's paths.
+    return dataclasses.replace(restored, run=run, data=config.data)
 
 
 def replay_run(
@@ -127,6 +128,10 @@ def replay_run(
     checks = check_gpu_stack_for(original.id, recorded_fp, force)
     if original.mode == "local":
         check_local_environment(original.id, recorded_fp, force)
+    if recorded_fp.get("data"):
+        from reprostack.data.recorded import refuse_if_data_differs
+
+        refuse_if_data_differs(config, original.id, folder, recorded_fp, force)
     patch = (folder / PATCH_FILE).read_bytes() if (folder / PATCH_FILE).exists() else b""
     repo = repository_of(config.root)
     project_in_repo = config.root.resolve().relative_to(repo.resolve())

@@ -64,6 +64,18 @@ def volumes_for(config: Config, request: RunRequest, folder: Path) -> dict[str, 
     return volumes
 
 
+def with_data_mounts(config: Config, mounts: list[str]) -> list[str]:
+    """``mounts`` plus each dataset of repro.yaml, read-only at the same path (recorded in
+    run.yaml, so a script's paths mean the same inside and out)."""
+    targets = {mount.split(":")[1] for mount in mounts if mount.count(":") >= 1}
+    added = [
+        f"{dataset.path}:{dataset.path}:ro"
+        for dataset in config.data.values()
+        if str(dataset.path) not in targets
+    ]
+    return [*mounts, *added]
+
+
 def workdir_for(config: Config, request: RunRequest) -> str:
     """Where the command starts: the same folder of the project as on the host."""
     base = DEV_WORKDIR if request.mode == "dev" else PROD_WORKDIR
@@ -139,6 +151,7 @@ def run_in_container(
 
         image_ref = ensure_image(config, request.mode, progress=progress, client=client)
     image = client.images.get(image_ref)
+    request.mounts = with_data_mounts(config, request.mounts)
     # A signal while the record is being filled closes it as interrupted (never `running`).
     with SignalForwarder() as forwarder:
         session = RunSession(config, request)

@@ -16,6 +16,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("os", ("os",)),
     ("hardware", ("hardware",)),
     ("env", ("env",)),
+    ("data", ("data",)),
 )
 
 

@@ -45,6 +45,7 @@ SUBMODULE_PATCHES = "submodules"
 ENV_GLOBS = (
     CONFIG_NAME,
     "lockfiles/*",
+    "lockfiles/data/*",  # dataset manifests: replay and diff name the files that changed
     "dockerfiles/*",
     "requirements*.in",
     "requirements*.txt",

@@ -1,0 +1,140 @@
+"""The local hash cache: a re-scan rehashes only files whose size, mtime or inode changed.
+
+It lives outside git (the user's cache folder, one folder per dataset path and algorithm) as
+``index.tsv`` (one ``path size mtime_ns inode hash`` line per file, in walk order, so a scan
+merges it with the walk without loading it) and ``index.json`` (what the index describes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+CACHE_VERSION = 1
+Record = tuple[str, int, int, int, str]  # path, size, mtime_ns, inode, hash
+
+
+def cache_root() -> Path:
+    """``$REPRO_CACHE_DIR``, else ``$XDG_CACHE_HOME/reprostack``, else ``~/.cache/reprostack``."""
+    explicit = os.environ.get("REPRO_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "reprostack"
+
+
+@dataclass
+class CacheHeader:
+    """What an index describes: the tree's stat signature and the manifest it produced."""
+
+    root: str
+    algorithm: str
+    stat_digest: str
+    manifest_digest: str
+    files: int
+    bytes: int
+    version: int = CACHE_VERSION
+
+
+class HashCache:
+    """The cache of one dataset path hashed with one algorithm."""
+
+    def __init__(self, root: Path, algorithm: str) -> None:
+        self.root = os.fspath(root)
+        self.algorithm = algorithm
+        key = hashlib.sha256(f"{self.root}\0{algorithm}".encode(errors="surrogateescape"))
+        self.folder = cache_root() / "data" / key.hexdigest()[:32]
+        self.index = self.folder / "index.tsv"
+        self.header_file = self.folder / "index.json"
+
+    def header(self) -> CacheHeader | None:
+        """The header, or None when there is no usable cache (absent, damaged, other root)."""
+        try:
+            data = json.loads(self.header_file.read_text(encoding="utf-8"))
+            header = CacheHeader(**data)
+        except (OSError, ValueError, TypeError):
+            return None
+        if (header.version, header.root, header.algorithm) != (
+            CACHE_VERSION,
+            self.root,
+            self.algorithm,
+        ):
+            return None
+        return header
+
+    def records(self) -> Iterator[Record]:
+        """The cached hashes in walk order; nothing when the cache is absent or damaged."""
+        if self.header() is None:
+            return
+        try:
+            with open(self.index, encoding="utf-8", errors="surrogateescape") as handle:
+                yield from _parse(handle)
+        except OSError:
+            return  # an unreadable cache only means rehashing
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[IndexWriter]:
+        """Write a new index; it replaces the old one only when ``commit`` is called.
+
+        A cache that cannot be written (read-only home, full disk) costs speed next time,
+        never the scan: the writer then keeps nothing.
+        """
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".tmp", dir=self.folder)
+        except OSError:
+            yield IndexWriter(None)
+            return
+        try:
+            with open(fd, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as out:
+                writer = IndexWriter(out)
+                yield writer
+            if writer.header is not None:
+                # The header goes last: an index without a matching header is never trusted.
+                with contextlib.suppress(OSError):
+                    self.header_file.unlink(missing_ok=True)
+                    os.replace(tmp, self.index)
+                    text = json.dumps(asdict(writer.header))
+                    self.header_file.write_text(text, encoding="utf-8")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+class IndexWriter:
+    """Lines of a new index, then its header."""
+
+    def __init__(self, out: IO[str] | None) -> None:
+        self.out = out  # None: the cache cannot be written, lines are dropped
+        self.header: CacheHeader | None = None
+
+    def add(self, path: str, size: int, mtime_ns: int, inode: int, digest: str) -> None:
+        """One file's cached hash."""
+        if self.out is None:
+            return
+        if "\t" in path or "\n" in path or path.startswith('"'):
+            path = json.dumps(path)
+        self.out.write(f"{path}\t{size}\t{mtime_ns}\t{inode}\t{digest}\n")
+
+    def commit(self, header: CacheHeader) -> None:
+        """Keep this index (it is moved in place when the writer closes)."""
+        self.header = header
+
+
+def _parse(lines: Iterable[str]) -> Iterator[Record]:
+    for line in lines:
+        fields = line.rstrip("\n").rsplit("\t", 4)
+        if len(fields) != 5:
+            return  # a damaged tail: the files after it are simply rehashed
+        path = json.loads(fields[0]) if fields[0].startswith('"') else fields[0]
+        try:
+            yield path, int(fields[1]), int(fields[2]), int(fields[3]), fields[4]
+        except ValueError:
+            return

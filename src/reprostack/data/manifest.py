@@ -1,0 +1,205 @@
+"""``lockfiles/data/<name>.json``: a dataset's files, sizes and content hashes, diffable.
+
+Layout (one item a line, in walk order, so a change shows as a one-line diff)::
+
+    {
+      "schema_version": 1, "name": ..., "path": ..., "algorithm": "sha256",
+      "digest": "sha256:<hex>", "files": N, "bytes": N,
+      "entries": [["train/cat/1.png", 1234, "<hex>"], ...],
+      "symlinks": [["latest", "v2"]], "empty_folders": ["val/empty"],
+      "skipped": [["secret.bin", "permission denied"]]
+    }
+
+``digest`` is the algorithm over, for each of the four lists in that order, the list's name
+and then each item as written (compact JSON), each followed by a newline: anyone can
+recompute it from the file alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from reprostack.data.hashing import new_hasher
+from reprostack.data.walk import EMPTY, FILE, LINK, Entry, sort_key
+from reprostack.errors import UsageError
+
+SCHEMA_VERSION = 1
+SECTIONS = ("entries", "symlinks", "empty_folders", "skipped")
+HEADER_KEYS = ("schema_version", "name", "path", "algorithm", "digest", "files", "bytes")
+
+
+@dataclass
+class Manifest:
+    """A manifest read back: its header and its four lists."""
+
+    header: dict[str, Any]
+    entries: list[tuple[str, int, str]] = field(default_factory=list)
+    symlinks: list[tuple[str, str]] = field(default_factory=list)
+    empty_folders: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        return str(self.header.get("digest", ""))
+
+    def states(self) -> dict[str, tuple[Any, ...]]:
+        """``{path: (kind, facts...)}`` for comparing two manifests."""
+        states: dict[str, tuple[Any, ...]] = {p: (FILE, s, h) for p, s, h in self.entries}
+        states.update((p, (LINK, t)) for p, t in self.symlinks)
+        states.update((p, (EMPTY,)) for p in self.empty_folders)
+        states.update((p, ("skip", r)) for p, r in self.skipped)
+        return states
+
+
+class ManifestWriter:
+    """Collects a scan's results in walk order and writes the manifest atomically.
+
+    File entries stream to a temporary file, so a million-file manifest never sits in memory.
+    """
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self._digest = new_hasher(algorithm)
+        # Closed by write(), or by leaving the `with` block when the scan fails.
+        self._entries: IO[str] = tempfile.TemporaryFile(  # noqa: SIM115
+            "w+", encoding="utf-8", errors="surrogateescape"
+        )
+        self._small: dict[str, list[str]] = {name: [] for name in SECTIONS[1:]}
+        self.files = 0
+        self.bytes = 0
+        self._first = True
+
+    def __enter__(self) -> ManifestWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._entries.close()
+
+    def add_file(self, path: str, size: int, digest: str) -> None:
+        """One hashed file."""
+        line = json.dumps([path, size, digest])
+        if self._first:
+            self._digest.update(b"entries\n")
+            self._first = False
+        else:
+            self._entries.write(",\n")
+        self._entries.write("    " + line)
+        self._digest.update((line + "\n").encode(errors="surrogateescape"))
+        self.files += 1
+        self.bytes += size
+
+    def add_other(self, entry: Entry) -> None:
+        """A symlink (with its target), an empty folder, or a skipped path (with why)."""
+        if entry.kind == LINK:
+            self._small["symlinks"].append(json.dumps([entry.path, entry.note]))
+        elif entry.kind == EMPTY:
+            self._small["empty_folders"].append(json.dumps(entry.path))
+        else:
+            self._small["skipped"].append(json.dumps([entry.path, entry.note]))
+
+    def finish(self) -> str:
+        """Close the digest and return it as ``<algorithm>:<hex>``."""
+        if self._first:
+            self._digest.update(b"entries\n")
+            self._first = False
+        for name in SECTIONS[1:]:
+            self._digest.update(f"{name}\n".encode())
+            for line in self._small[name]:
+                self._digest.update((line + "\n").encode(errors="surrogateescape"))
+        return f"{self.algorithm}:{self._digest.hexdigest()}"
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return [(str(p), str(r)) for p, r in map(json.loads, self._small["skipped"])]
+
+    def write(self, dest: Path, header: dict[str, Any]) -> None:
+        """Write the manifest to ``dest`` through a temporary file and a rename."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        try:
+            with open(fd, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as out:
+                out.write("{\n")
+                for key in HEADER_KEYS:
+                    out.write(f"  {json.dumps(key)}: {json.dumps(header[key])},\n")
+                out.write('  "entries": [\n')
+                self._entries.seek(0)
+                while chunk := self._entries.read(1 << 20):
+                    out.write(chunk)
+                out.write("\n  ]" if self.files else "  ]")
+                for name in SECTIONS[1:]:
+                    lines = self._small[name]
+                    body = ",\n".join(f"    {line}" for line in lines)
+                    out.write(f',\n  "{name}": [\n{body}\n  ]' if lines else f',\n  "{name}": []')
+                out.write("\n}\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, _mode_for(dest))
+            os.replace(tmp, dest)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            self._entries.close()
+
+
+def _mode_for(dest: Path) -> int:
+    """An existing file keeps its mode; a new one follows the umask, as any tool's would."""
+    try:
+        return dest.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def read_header(path: Path) -> dict[str, Any] | None:
+    """The manifest's header (digest, totals) without reading its entries; None if absent."""
+    lines: list[str] = []
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+            for line in handle:
+                if line.startswith('  "entries": ['):
+                    return _header_of(json.loads("".join(lines) + '"end": 0}'), path)
+                lines.append(line)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        pass
+    return read_manifest(path).header  # not the layout repro writes: read it whole
+
+
+def read_manifest(path: Path) -> Manifest:
+    """The whole manifest; a damaged one is a usage error naming the file and the fix."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))
+        header = _header_of(data, path)
+        manifest = Manifest(
+            header=header,
+            entries=[(str(p), int(s), str(h)) for p, s, h in data["entries"]],
+            symlinks=[(str(p), str(t)) for p, t in data["symlinks"]],
+            empty_folders=[str(p) for p in data["empty_folders"]],
+            skipped=[(str(p), str(r)) for p, r in data["skipped"]],
+        )
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"{path} is not a dataset manifest ({exc})",
+            hint="write it again with `repro data scan`",
+        ) from exc
+    manifest.entries.sort(key=lambda item: sort_key(item[0]))  # hand-edited files too
+    return manifest
+
+
+def _header_of(data: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise UsageError(
+            f"{path} is not a dataset manifest this reprostack reads (schema_version)",
+            hint="write it again with `repro data scan`",
+        )
+    return {key: data.get(key) for key in HEADER_KEYS}
