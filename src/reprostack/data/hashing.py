@@ -8,22 +8,11 @@ again on large files; a manifest names its algorithm so every check uses the sam
 from __future__ import annotations
 
 import hashlib
-import threading
-from typing import Any, Protocol
 
 from reprostack.errors import EnvironmentMissing
+from reprostack.filehash import Hasher, file_digest
 
 ALGORITHMS = ("sha256", "blake3")
-# One read buffer per thread: 1 MiB keeps syscalls few without leaving the CPU caches.
-BUFFER_BYTES = 1 << 20
-
-_local = threading.local()
-
-
-class Hasher(Protocol):
-    def update(self, data: Any, /) -> object: ...
-
-    def hexdigest(self) -> str: ...
 
 
 def new_hasher(algorithm: str) -> Hasher:
@@ -45,15 +34,7 @@ def new_hasher(algorithm: str) -> Hasher:
 
 def hash_file(path: str, algorithm: str) -> str:
     """The hex digest of the file at ``path``; OSError when it cannot be read."""
-    buffer: bytearray | None = getattr(_local, "buffer", None)
-    if buffer is None:
-        buffer = _local.buffer = bytearray(BUFFER_BYTES)
-    view = memoryview(buffer)
-    hasher = new_hasher(algorithm)
-    with open(path, "rb", buffering=0) as handle:
-        while size := handle.readinto(buffer):
-            hasher.update(view[:size])
-    return hasher.hexdigest()
+    return file_digest(path, lambda: new_hasher(algorithm))
 
 
 def hash_bytes(data: bytes, algorithm: str) -> str:

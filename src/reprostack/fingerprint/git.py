@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reprostack.filehash import HashCancelled, file_digest
 from reprostack.redact import redact_url
 from reprostack.secret_files import refusal
 
@@ -324,13 +325,10 @@ cancelled = threading.Event()
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            if cancelled.is_set():
-                raise CaptureFailed("cancelled")
-            digest.update(block)
-    return digest.hexdigest()
+    try:
+        return file_digest(path, cancel=cancelled)
+    except HashCancelled as exc:
+        raise CaptureFailed("cancelled") from exc
 
 
 def _inside(repo: Path, path: Path) -> str | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from reprostack.filehash import file_digest
 
 
 def output_hashes(folder: Path) -> dict[str, str]:
@@ -13,11 +14,7 @@ def output_hashes(folder: Path) -> dict[str, str]:
     if not folder.is_dir():
         return hashes
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        hashes[path.relative_to(folder).as_posix()] = digest.hexdigest()
+        hashes[path.relative_to(folder).as_posix()] = file_digest(path)
     return hashes
 
 

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from reprostack.filehash import file_digest
 from reprostack.secret_files import refusal
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".ini", ".cfg")
@@ -53,7 +54,7 @@ def capture_configs(argv: list[str], cwd: Path, dest: Path) -> list[dict[str, An
     for path in named_config_files(argv, cwd):
         size = path.stat().st_size
         if size > MAX_COPY_BYTES:
-            entries.append(_entry(path, _sha256_file(path), None, "larger than 1 MiB"))
+            entries.append(_entry(path, file_digest(path), None, "larger than 1 MiB"))
             continue
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
@@ -82,11 +83,3 @@ def _unique_name(name: str, used: set[str]) -> str:
         candidate = f"{stem}-{number}{suffix}"
     used.add(candidate)
     return candidate
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
