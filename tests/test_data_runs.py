@@ -17,6 +17,7 @@ from reprostack.config import Config, DatasetConfig, load_config, parse_config
 from reprostack.errors import ConfigError
 from reprostack.runs.container import run_in_container, with_data_mounts
 from reprostack.runs.session import RunRequest
+from reprostack.runs.store import list_run_ids
 
 REPRO = [sys.executable, "-m", "reprostack"]
 READ_DATA = """\
@@ -71,7 +72,8 @@ def fingerprint_of(project: Path, run_id: str) -> dict[str, object]:
 
 
 def run_ids(project: Path) -> list[str]:
-    return sorted(p.name for p in (project / "runs").iterdir())
+    """Oldest first, by true start time (two runs may start within the same second)."""
+    return list(reversed(list_run_ids(project / "runs")))
 
 
 def test_a_run_records_its_data_and_replay_refuses_until_the_data_is_restored(

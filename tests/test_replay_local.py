@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from projects import demo_project, git
+from reprostack.runs.store import list_run_ids
 
 REPRO = [sys.executable, "-m", "reprostack"]
 
@@ -33,7 +34,8 @@ def repro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def run_ids(project: Path) -> list[str]:
-    return sorted(p.name for p in (project / "runs").iterdir())
+    """Oldest first, by true start time (two runs may start within the same second)."""
+    return list(reversed(list_run_ids(project / "runs")))
 
 
 def test_replay_restores_code_and_reproduces_outputs(tmp_path: Path) -> None:

@@ -182,8 +182,11 @@ def run_in_container(
         )
     try:
         session.started(command, record_image(facts))
+        # Attached before the start, as `docker run` does: attaching after it races the
+        # command (a quick one's output can be lost, or replayed twice by logs=True).
+        chunks = _attach(client, container)
         container.start()
-        code, interrupted = _stream_and_wait(client, container, session.folder, stdout, stderr)
+        code, interrupted = _stream_and_wait(chunks, container, session.folder, stdout, stderr)
     finally:
         with contextlib.suppress(Exception):  # the engine may be gone; nothing else to clean
             container.remove(force=True)
@@ -203,7 +206,11 @@ def _sdk_device_requests(requests: list[dict[str, Any]]) -> list[Any]:
 
 
 def _stream_and_wait(
-    client: Any, container: Any, folder: Path, stdout: BinaryIO | None, stderr: BinaryIO | None
+    chunks: Iterator[tuple[bytes | None, bytes | None]],
+    container: Any,
+    folder: Path,
+    stdout: BinaryIO | None,
+    stderr: BinaryIO | None,
 ) -> tuple[int, bool]:
     """Copy the container's console to the logs and the terminal; return (exit code, ^C?)."""
     interrupts = 0
@@ -228,7 +235,7 @@ def _stream_and_wait(
             open(folder / "stdout.log", "wb") as out_log,
             open(folder / "stderr.log", "wb") as err_log,
         ):
-            for out, err in _attach(client, container):
+            for out, err in chunks:
                 for chunk, log, console in (
                     (out, out_log, out_console),
                     (err, err_log, err_console),
@@ -246,10 +253,11 @@ def _stream_and_wait(
 
 
 def _attach(client: Any, container: Any) -> Iterator[tuple[bytes | None, bytes | None]]:
-    """(stdout, stderr) chunks from the container's start (``logs=True`` replays the past)."""
-    stream = client.api.attach(container.id, stdout=True, stderr=True, stream=True, logs=True,
-                               demux=True)  # fmt: skip
-    yield from stream
+    """Attach now (the request is made here, not when iterated); (stdout, stderr) chunks."""
+    stream: Iterator[tuple[bytes | None, bytes | None]] = client.api.attach(
+        container.id, stdout=True, stderr=True, stream=True, logs=False, demux=True
+    )
+    return stream
 
 
 def image_environment_diff(recorded: dict[str, Any], image_fp: dict[str, Any]) -> str | None:
