@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reprostack.config import Config
@@ -23,19 +22,26 @@ def project_fingerprint(
     run reads (a missing dataset raises: the run needs it).
     """
     env = {**os.environ, **config.env} if environ is None else environ
-    with ThreadPoolExecutor(1, "repro-data-check") as pool:
-        # A stat walk per dataset against the hash cache (never a rehash), overlapping the
-        # waits on git and nvidia-smi.
-        data = pool.submit(_data_facts, config) if config.data else None
-        fingerprint, state = collect(
+
+    def host() -> tuple[dict[str, Any], GitState]:
+        return collect(
             config.root,
             environ=env,
             env_names=tuple(config.env),
             never_env=config.run.pass_env,
             exclude=(config.runs_dir,),
         )
-        if data is not None:
-            fingerprint["data"] = data.result()
+
+    if not config.data:
+        return host()  # concurrent.futures costs ~10 ms at every run start: only when needed
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, "repro-data-check") as pool:
+        # A stat walk per dataset against the hash cache (never a rehash), overlapping the
+        # waits on git and nvidia-smi.
+        data = pool.submit(_data_facts, config)
+        fingerprint, state = host()
+        fingerprint["data"] = data.result()
     return fingerprint, state
 
 
