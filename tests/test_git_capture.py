@@ -216,3 +216,24 @@ def test_run_dir_overlapping_the_code_is_refused(tmp_path: Path, run_dir: str) -
     assert result.returncode == 125
     assert "run.dir" in result.stderr and "Traceback" not in result.stderr
     assert not [p for p in project.rglob("*") if RUN_ID_RE.match(p.name)]
+
+
+def test_a_project_in_a_subfolder_of_its_repository_is_captured(tmp_path: Path) -> None:
+    # The bundled example lives in examples/quickstart: git answers there with paths relative
+    # to the subfolder, and the capture must still borrow the repository's objects.
+    repo = make_repo(tmp_path / "repo", {"examples/demo/repro.yaml": "name: demo\n",
+                                         "examples/demo/train.py": "print('hi')\n"})  # fmt: skip
+    project = repo / "examples" / "demo"
+    clean = read_git(project)
+    assert clean.info is not None and (clean.info["dirty"], clean.info.get("error")) == (
+        False,
+        None,
+    )
+    (project / "train.py").write_text("print('changed')\n")
+    dirty = read_git(project)
+    assert dirty.info is not None
+    assert (dirty.info["dirty"], dirty.info.get("error")) == (True, None)
+    assert b"changed" in dirty.patch
+    result = repro(project, "run", "train.py")
+    assert result.returncode == 0, result.stderr
+    assert record_of(runs_of(project)[-1])["dirty"] is True

@@ -90,7 +90,9 @@ def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
     excluded = tuple(p for p in (_inside(repo, path) for path in exclude) if p)
     sha = _out(_git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}"))
     branch = _out(_git(repo, "symbolic-ref", "--short", "-q", "HEAD"))
-    objects = repo / common / "objects"  # git prints the common dir relative to -C's folder
+    # git prints the common dir relative to the folder it ran in (root, maybe a subfolder of
+    # the repository), and an alternate given as a relative path is refused: make it absolute.
+    objects = Path(os.path.abspath(Path(root) / common)) / "objects"
     tree = _capture(repo, Path(git_dir), objects, sha, excluded)
     info: dict[str, Any] = {
         "sha": sha,
