@@ -99,7 +99,7 @@ def test_check_option_refuses_folders_outside_the_project(tmp_path: Path) -> Non
     root = tmp_path / "proj"
     root.mkdir()
     path = root / "requirements.in"
-    path.write_text("--find-links ../elsewhere\n--index-url file:///opt/pypi/simple\n")
+    path.write_text("--find-links ../elsewhere\n--index-url file:///srv/mirror/simple\n")
     options = scan_requirements(path, "requirements.in").options
     for option in options:
         with pytest.raises(ConfigError, match="is outside the project"):
