@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 GIT_ENV = {
@@ -14,6 +15,20 @@ GIT_ENV = {
     "GIT_CONFIG_GLOBAL": "/dev/null",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
+
+
+# `repro` as a user runs it: a new interpreter, so signals, exit codes and imports are real.
+REPRO = [sys.executable, "-m", "reprostack"]
+
+
+def repro(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``repro ARGS`` in ``cwd``; ``env`` is added to this process's environment."""
+    return subprocess.run(
+        [*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
 
 
 def git(root: Path, *args: str) -> str:

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from projects import git, make_repo
+from projects import git, make_repo, repro
 from reprostack.config import Config, DatasetConfig, load_config, parse_config
 from reprostack.errors import ConfigError
 from reprostack.runs.container import run_in_container, with_data_mounts
 from reprostack.runs.session import RunRequest
 from reprostack.runs.store import list_run_ids
 
-REPRO = [sys.executable, "-m", "reprostack"]
 READ_DATA = """\
 import os, pathlib
 print(len(list(pathlib.Path(os.environ["DATA"]).rglob("*.bin"))), "files")
@@ -31,15 +27,6 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("REPRO_CACHE_DIR", str(folder))
     return folder
-
-
-def repro(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
 
 
 def data_project(tmp_path: Path) -> tuple[Path, Path]:

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from projects import repro
 from reprostack.config import DatasetConfig
 from reprostack.data.cache import HashCache
 from reprostack.data.manifest import SECTIONS, read_manifest
 from reprostack.data.scan import scan_dataset
-
-REPRO = [sys.executable, "-m", "reprostack"]
 
 
 @pytest.fixture(autouse=True)
@@ -27,12 +26,6 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("REPRO_CACHE_DIR", str(folder))
     return folder
-
-
-def repro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
-    )
 
 
 def make_dataset(root: Path) -> Path:

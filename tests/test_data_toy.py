@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-REPRO = [sys.executable, "-m", "reprostack"]
+from projects import repro
+
 CLASSES = {"cat": (8, 6), "dog": (5, 4)}  # class -> image size (width, height)
 PER_CLASS = 6
 
@@ -18,12 +17,6 @@ PER_CLASS = 6
 @pytest.fixture(autouse=True)
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def repro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
-    )
 
 
 def image_dataset(root: Path) -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from projects import demo_project, git
+from projects import demo_project, git, repro
 from reprostack.determinism import (
     HOOK_DIR,
     REPORT_VARIABLE,
@@ -25,14 +25,6 @@ from reprostack.determinism import (
 from reprostack.runs.diff import diff_determinism
 
 PROBE = Path(__file__).parent / "determinism" / "probe.py"
-REPRO = [sys.executable, "-m", "reprostack"]
-
-
-def repro(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*REPRO, *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, check=False, timeout=180)  # fmt: skip
 
 
 def project_with_probe(root: Path, repro_yaml: str | None = None) -> Path:

@@ -15,23 +15,16 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from projects import demo_project, make_repo
+from projects import demo_project, make_repo, repro
 from reprostack.cli import cli
 from reprostack.experiments.plot import plot_data
 from reprostack.runs.record import RunRecord, write_fingerprint, write_record
 
-REPRO = [sys.executable, "-m", "reprostack"]
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("REPRO_UPDATE_GOLDEN") == "1"
 # configs/base.json says lr: 0.003; the other two come as `lr=...` arguments.
 OVERRIDES = (["lr=0.001"], [], ["lr=0.01"])
-
-
-def repro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=300
-    )
 
 
 def record(

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,25 +17,10 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from mlflow_server import MlflowServer
-from projects import make_repo
+from projects import make_repo, repro
 
-REPRO = [sys.executable, "-m", "reprostack"]
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 TESTS = Path(__file__).resolve().parent
-
-
-def repro(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REPRO, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-        timeout=600,
-    )
 
 
 def tracked_example(tmp_path: Path, uri: str) -> tuple[Path, str]:

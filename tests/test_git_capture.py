@@ -6,32 +6,21 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
-from projects import GIT_ENV, demo_project, git, make_repo
+from projects import GIT_ENV, REPRO, demo_project, git, make_repo
+from projects import repro as run_repro
 from reprostack.fingerprint.git import read_git
 from reprostack.runs.ids import RUN_ID_RE
 from reprostack.runs.store import list_run_ids
 
-REPRO = [sys.executable, "-m", "reprostack"]
 
-
-def repro(cwd: Path, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REPRO, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **GIT_ENV},
-        check=False,
-        timeout=120,
-        **kwargs,  # type: ignore[call-overload]
-    )
+def repro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_repro(cwd, *args, env=GIT_ENV)  # with a git identity for replay's worktree
 
 
 def runs_of(project: Path) -> list[Path]:

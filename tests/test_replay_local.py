@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from projects import demo_project, git
+from projects import REPRO, demo_project, git, repro
 from reprostack.runs.store import list_run_ids
-
-REPRO = [sys.executable, "-m", "reprostack"]
 
 DETERMINISTIC = """\
 import json, os, random
@@ -25,12 +22,6 @@ out = Path(os.environ["REPRO_OUTPUT_DIR"])
 (out / "metrics.json").write_text(json.dumps({"loss": sum(weights)}))
 print("version", Path("VERSION").read_text().strip())
 """
-
-
-def repro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
-    )
 
 
 def run_ids(project: Path) -> list[str]:

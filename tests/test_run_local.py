@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,24 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from projects import demo_project, git
+from projects import REPRO, demo_project, git, repro
 from reprostack.runs.ids import RUN_ID_RE
-
-REPRO = [sys.executable, "-m", "reprostack"]
-
-
-def repro(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REPRO, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-        timeout=120,
-    )
 
 
 def only_run(project: Path) -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,19 +13,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from projects import demo_project
+from projects import REPRO, demo_project, repro
 from reprostack.cli import cli
 from reprostack.runs.ids import RUN_ID_RE
 from reprostack.runs.record import RunRecord, write_record
 from reprostack.runs.store import list_run_ids, list_runs, resolve_run
-
-REPRO = [sys.executable, "-m", "reprostack"]
-
-
-def repro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
-    )
 
 
 def put(runs: Path, run_id: str, started_at: str, status: str = "succeeded") -> Path:
