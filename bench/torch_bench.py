@@ -132,9 +132,10 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "src"))
+    from reprostack.bases.resolve import resolve_bases
     from reprostack.config import load_config
     from reprostack.engine import connect
-    from reprostack.image.build import build_image, pin_bases
+    from reprostack.image.build import build_image
 
     engine = connect()
     import docker  # the naive side builds as a user would without reprostack: the SDK
@@ -147,7 +148,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="repro-bench-") as tmp:
         root = _project(Path(tmp), name, args.requirement)
         config = load_config(root, required=True)
-        pin_bases(config, engine=engine)
+        resolve_bases(config, engine=engine)
         _git(root, "add", "-A")
         _git(root, "commit", "-qm", "pins")
         try:

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from fake_engine import FakeEngine
+from reprostack.bases.pins import PINS_NAME, read_pins
+from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
 from reprostack.engine import Completed, ContainerSpec
 from reprostack.errors import CheckFailed, EnvironmentMissing
-from reprostack.image.build import BuildFailed, build_image, pin_bases
-from reprostack.image.pins import PINS_NAME, read_pins
+from reprostack.image.build import BuildFailed, build_image
 from reprostack.image.tags import LABEL_PREFIX
 
 CASES = Path(__file__).parent / "image_cases"
@@ -83,7 +84,7 @@ def test_a_builder_error_becomes_build_failed_naming_the_image(tmp_path: Path) -
 def test_a_missing_base_that_cannot_be_pulled_is_exit_3(tmp_path: Path) -> None:
     config = _case(tmp_path)
     with pytest.raises(EnvironmentMissing) as caught:
-        pin_bases(config, engine=FakeEngine())
+        resolve_bases(config, engine=FakeEngine())
     assert caught.value.exit_code == 3
     assert f"base image {BASE} is not on this engine and pulling {BASE} failed" in (
         caught.value.message
@@ -94,7 +95,7 @@ def test_a_missing_base_that_cannot_be_pulled_is_exit_3(tmp_path: Path) -> None:
 def test_a_replaced_local_base_stops_the_build(tmp_path: Path) -> None:
     config = _case(tmp_path)
     engine = _engine_with_base()
-    pin_bases(config, engine=engine)
+    resolve_bases(config, engine=engine)
     engine.images.clear()
     engine.refs.clear()
     engine.add_image(BASE + "-other", architecture="amd64")
@@ -115,9 +116,9 @@ def test_an_override_base_is_probed_for_its_python_once(tmp_path: Path) -> None:
 
     engine = _engine_with_base()
     engine.handler = answer
-    pins = pin_bases(config, engine=engine)
+    pins = resolve_bases(config, engine=engine).pins
     assert pins[BASE].python == "3.11.2" and pins[BASE].probed
     assert len(probes) == 1
     assert probes[0].network == "none" and probes[0].entrypoint == ("/bin/sh", "-c")
-    pin_bases(config, engine=engine)
+    resolve_bases(config, engine=engine)
     assert len(probes) == 1  # the probe result is kept in the lock

@@ -23,7 +23,7 @@ from pkgindex import LocalIndex, tool_caches
 from reprostack.cli import cli
 from reprostack.cli.output import handle_errors
 from reprostack.lock.header import split
-from reprostack.lock.pins import parse_pins
+from reprostack.locktext import parse_pins
 
 __all__ = ["corpus_index", "tool_caches"]  # fixtures, imported so pytest finds them
 

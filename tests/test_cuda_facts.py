@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from reprostack.bases.choose import choose_base, wheel_cuda
 from reprostack.cli import cli
 from reprostack.config import load_config
 from reprostack.doctor.checks import check_cuda_sources, check_gpu_stack, expected_cuda
-from reprostack.image.bases import choose_base, wheel_cuda
 from reprostack.lock import header as lockheader
 
 RUNTIME_12 = "nvidia-cuda-runtime-cu12==12.6.77"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from reprostack.bases.choose import choose_base, load_table, valid_cuda_tags, wheel_cuda
+from reprostack.bases.pins import BasePin
 from reprostack.config import parse_config
 from reprostack.engine import ImageRef
 from reprostack.errors import ConfigError
 from reprostack.fingerprint.cuda import torch_cuda_tag
-from reprostack.image.bases import choose_base, load_table, valid_cuda_tags, wheel_cuda
-from reprostack.image.pins import BasePin
 
 
 def _config(text: str):  # type: ignore[no-untyped-def]

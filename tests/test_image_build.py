@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from reprostack.bases.pins import PINS_NAME, read_pins, write_pins
+from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
 from reprostack.errors import CheckFailed
-from reprostack.image.build import BuildFailed, BuiltImage, build_image, pin_bases
-from reprostack.image.pins import PINS_NAME, read_pins, write_pins
+from reprostack.image.build import BuildFailed, BuiltImage, build_image
 from reprostack.image.plan import plan_image
 
 pytestmark = pytest.mark.engine
@@ -44,7 +45,7 @@ def _project(tmp: Path, case: str, docker_engine: Any) -> Config:
     _git(root, "init", "-q")
     _git(root, "remote", "add", "origin", "https://example.com/case.git")
     config = load_config(root, required=True)
-    pin_bases(config, engine=docker_engine)
+    resolve_bases(config, engine=docker_engine)
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "case")
     return config
@@ -218,7 +219,7 @@ def test_a_changed_local_base_stops_the_build(
     with pytest.raises(CheckFailed, match="changed") as info:
         build_image(config, "prod", engine=docker_engine)
     assert "--repin" in (info.value.hint or "")
-    pinned = pin_bases(config, engine=docker_engine, repin=True)
+    pinned = resolve_bases(config, engine=docker_engine, repin=True).pins
     assert pinned[ref].image_id == base_image
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from reprostack.bases.choose import choose_base
+from reprostack.bases.pins import BasePin
 from reprostack.config import parse_config
 from reprostack.errors import UsageError
-from reprostack.image.bases import choose_base
-from reprostack.image.pins import BasePin
 from reprostack.image.plan import render_inputs
 from reprostack.image.render import hand_edited, render_dockerfile, split_header, write_dockerfile
 

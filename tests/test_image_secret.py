@@ -28,10 +28,11 @@ from typing import Any
 import pytest
 
 from pkgindex import Dist, build_index
+from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
 from reprostack.engine import buildkit_available
 from reprostack.errors import EnvironmentMissing
-from reprostack.image.build import build_image, pin_bases, prepare_context
+from reprostack.image.build import build_image, prepare_context
 from reprostack.image.credentials import SECRET_ID, secret_file, secret_text
 from reprostack.image.plan import plan_image
 from reprostack.image.progress import BuildEvent, BuildLog
@@ -231,7 +232,7 @@ def test_credentials_reach_pip_as_a_secret_and_never_the_image(
 ) -> None:
     _buildkit_or_skip()
     config: Config = load_config(project, required=True)
-    pin_bases(config, engine=docker_engine)
+    resolve_bases(config, engine=docker_engine)
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
@@ -292,7 +293,7 @@ def test_missing_variable_is_named_before_building(
 ) -> None:
     _buildkit_or_skip()
     config = load_config(project, required=True)
-    pin_bases(config, engine=docker_engine)
+    resolve_bases(config, engine=docker_engine)
     monkeypatch.delenv(PASSWORD_VAR)
     with pytest.raises(EnvironmentMissing) as info:
         build_image(config, "prod", builder="buildkit", reuse=False, engine=docker_engine)
@@ -330,7 +331,7 @@ def test_without_a_buildkit_cli_the_refusal_says_what_to_install(
     import reprostack.engine.cli
 
     config = load_config(project, required=True)
-    pin_bases(config, engine=docker_engine)
+    resolve_bases(config, engine=docker_engine)
     monkeypatch.setattr(reprostack.engine.cli, "buildkit_available", lambda: False)
     with pytest.raises(EnvironmentMissing) as info:
         build_image(config, "prod", reuse=False, engine=docker_engine)

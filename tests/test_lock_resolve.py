@@ -18,7 +18,8 @@ from reprostack.cli.output import handle_errors
 from reprostack.errors import CheckFailed
 from reprostack.lock import ensure_lock_matches, read_lock_header
 from reprostack.lock.header import split
-from reprostack.lock.pins import drift, parse_pins
+from reprostack.lock.pins import drift
+from reprostack.locktext import parse_pins
 
 __all__ = ["local_index", "tool_caches"]  # fixtures, imported so pytest finds them
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from reprostack.locktext import ONLY_ENV_REFERENCES
+
 REDACTED = "<redacted>"
 
 # A name containing any of these words holds a secret (GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY,
@@ -25,7 +27,6 @@ _SECRET_NAME_RE = re.compile("|".join(_SECRET_WORDS), re.IGNORECASE)
 _URL_USERINFO_RE = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@", re.ASCII
 )
-_ENV_REF_RE = re.compile(r"^(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|:)+$")
 
 # Words of an option or key name that make its value a secret (``--hf-pat``, ``db.password``,
 # ``apiKey``); whole words, so ``--max-tokens`` and ``tokenizer=bert`` stay readable.
@@ -100,7 +101,7 @@ def redact_url(url: str) -> str:
 
     def _userinfo(match: re.Match[str]) -> str:
         userinfo = match.group("userinfo")
-        if _ENV_REF_RE.match(userinfo):
+        if ONLY_ENV_REFERENCES.match(userinfo):
             return match.group(0)
         return match.group("scheme")
 

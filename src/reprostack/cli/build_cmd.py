@@ -69,24 +69,27 @@ def build(
     dev: bool, prod: bool, force: bool, no_cache: bool, repin: bool, builder: str, verify: bool
 ) -> None:
     """Build the images."""
+    from reprostack.bases.resolve import resolve_bases
     from reprostack.engine import connect
-    from reprostack.image.build import build_image, pin_bases
+    from reprostack.image.build import build_image
     from reprostack.image.plan import write_dockerfiles
 
     config = _project()
     mode = config.run.mode
     variants = _variants(dev, prod, (mode,) if mode in ("dev", "prod") else ("dev", "prod"))
     engine = connect()
-    # Pin first, so that the Dockerfiles written below name the bases exactly as built.
-    pin_bases(config, engine=engine, repin=repin)
-    write_dockerfiles(config, variants, force=force)
+    # Pin first, so that the Dockerfiles written below name the bases exactly as built; this
+    # one resolution serves every step of the command.
+    bases = resolve_bases(config, engine=engine, repin=repin)
+    write_dockerfiles(config, variants, force=force, bases=bases)
     _warn_two_cuda_runtimes(config)
     for variant in variants:
         info(f"building the {variant} image")
         printer = BuildProgress()
         built = build_image(
-            config, variant, no_cache=no_cache, progress=printer, builder=builder, engine=engine
-        )
+            config, variant, bases=bases, no_cache=no_cache, progress=printer, builder=builder,
+            engine=engine,
+        )  # fmt: skip
         printer.flush()
         if built.reused:
             info(f"up to date: {built.tags[0]} ({built.id[7:19]})")

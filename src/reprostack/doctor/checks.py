@@ -44,12 +44,11 @@ def expected_cuda(config: Config, image_fp: dict[str, Any] | None) -> str | None
         return str(image_fp["cuda"]["runtime_version"])
     if config.cuda not in ("none", "auto"):
         return config.cuda
-    pins = _prod_pins(config)
-    if config.cuda == "auto" and pins is not None:
-        from reprostack.image.bases import choose_base
+    if config.cuda == "auto" and _prod_pins(config) is not None:
+        from reprostack.bases.resolve import resolve_bases
 
         try:
-            return choose_base(config, pins).cuda
+            return resolve_bases(config).choice.cuda
         except ReproError:
             return None
     return None
@@ -57,7 +56,7 @@ def expected_cuda(config: Config, image_fp: dict[str, Any] | None) -> str | None
 
 def check_cuda_sources(config: Config) -> list[Finding]:
     """Whether the base and the lock would put two CUDA runtimes into the image."""
-    from reprostack.image.bases import two_runtimes
+    from reprostack.bases.choose import two_runtimes
 
     pins = _prod_pins(config)
     try:
@@ -71,10 +70,10 @@ def check_cuda_sources(config: Config) -> list[Finding]:
 
 
 def _prod_pins(config: Config) -> dict[str, str] | None:
-    from reprostack.image.plan import _lock_pins
+    from reprostack.locktext import parse_pins
 
     lock = config.root / "lockfiles" / "prod.txt"
-    return _lock_pins(lock.read_text("utf-8")) if lock.is_file() else None
+    return parse_pins(lock.read_text("utf-8")) if lock.is_file() else None
 
 
 def check_gpu_stack(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reprostack.filehash import HashCancelled, file_digest
+from reprostack.git import run_git, stderr_of
 from reprostack.redact import redact_url
 from reprostack.secret_files import refusal
 
@@ -49,17 +50,6 @@ class CaptureFailed(Exception):
     """git could not capture the working tree; the message is git's own."""
 
 
-def _git(
-    root: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        ["git", "-C", str(root), *args],
-        capture_output=True,
-        env=env,
-        check=False,
-    )
-
-
 def _out(result: subprocess.CompletedProcess[bytes]) -> str | None:
     return (
         result.stdout.decode("utf-8", "replace").strip() or None if result.returncode == 0 else None
@@ -67,8 +57,7 @@ def _out(result: subprocess.CompletedProcess[bytes]) -> str | None:
 
 
 def _message(result: subprocess.CompletedProcess[bytes], what: str) -> str:
-    text = result.stderr.decode("utf-8", "replace").strip() or f"exit {result.returncode}"
-    return f"git {what} failed: {text}"
+    return f"git {what} failed: {stderr_of(result)}"
 
 
 def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
@@ -81,15 +70,15 @@ def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
         return GitState(None)
     # One call for all paths: every git start costs a few ms on a run's critical path.
     where = _out(
-        _git(root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
+        run_git(root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
     )
     if where is None or len(where.splitlines()) != 3:
         return GitState(None)
     top, git_dir, common = where.splitlines()
     repo = Path(top)
     excluded = tuple(p for p in (_inside(repo, path) for path in exclude) if p)
-    sha = _out(_git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}"))
-    branch = _out(_git(repo, "symbolic-ref", "--short", "-q", "HEAD"))
+    sha = _out(run_git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}"))
+    branch = _out(run_git(repo, "symbolic-ref", "--short", "-q", "HEAD"))
     # git prints the common dir relative to the folder it ran in (root, maybe a subfolder of
     # the repository), and an alternate given as a relative path is refused: make it absolute.
     objects = Path(os.path.abspath(Path(root) / common)) / "objects"
@@ -165,11 +154,11 @@ def _capture_once(
             *(f":(exclude){path}" for path in kept_out),
             *(f":(exclude,literal){path}" for path in [*left_paths, *changes.submodules]),
         ]
-        added = _git(repo, "add", "-A", "--", *pathspec, env=env)
+        added = run_git(repo, "add", "-A", "--", *pathspec, env=env)
         if added.returncode != 0:
             raise CaptureFailed(_message(added, "add"))
         base = sha or _empty_tree(repo)
-        diff = _git(
+        diff = run_git(
             repo, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-renames",
             base, "--", *pathspec, env=env,
         )  # fmt: skip
@@ -203,7 +192,7 @@ class _Changes:
 
 
 def _changes(repo: Path, env: dict[str, str], exclude: tuple[str, ...]) -> _Changes:
-    status = _git(
+    status = run_git(
         repo, "status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames",
         "--ignore-submodules=none", env=env,
     )  # fmt: skip
@@ -267,15 +256,15 @@ def _capture_submodules(repo: Path, sha: str | None, tree: _Tree) -> None:
     """Record every submodule: its checked-out commit, and its own patch when it changed."""
     if not (repo / ".gitmodules").is_file():
         return
-    listing = _git(repo, "ls-files", "-s", "-z")
+    listing = run_git(repo, "ls-files", "-s", "-z")
     committed = _gitlinks(
-        _git(repo, "ls-tree", "-r", "-z", sha).stdout if sha else b"", tree_form=True
+        run_git(repo, "ls-tree", "-r", "-z", sha).stdout if sha else b"", tree_form=True
     )
     for path, index_sha in _gitlinks(listing.stdout, tree_form=False).items():
         sub = repo / path
         entry: dict[str, Any] = {"path": path, "committed": committed.get(path, index_sha)}
         head = (
-            _out(_git(sub, "rev-parse", "--verify", "-q", "HEAD^{commit}"))
+            _out(run_git(sub, "rev-parse", "--verify", "-q", "HEAD^{commit}"))
             if (sub / ".git").exists()
             else None
         )
@@ -284,7 +273,7 @@ def _capture_submodules(repo: Path, sha: str | None, tree: _Tree) -> None:
             tree.submodules.append(entry)
             continue
         where = (
-            _out(_git(sub, "rev-parse", "--absolute-git-dir", "--git-common-dir")) or ""
+            _out(run_git(sub, "rev-parse", "--absolute-git-dir", "--git-common-dir")) or ""
         ).split("\n")
         if len(where) != 2:
             entry.update(sha=head, dirty=UNKNOWN, error=f"submodule {path}: git cannot read it")
@@ -343,7 +332,9 @@ def _inside(repo: Path, path: Path) -> str | None:
 
 def _remote_url(repo: Path, branch: str | None) -> str | None:
     """The URL of the branch's upstream remote (else origin, else the first), without secrets."""
-    listing = _out(_git(repo, "config", "--get-regexp", r"^(remote\..*\.url|branch\..*\.remote)$"))
+    listing = _out(
+        run_git(repo, "config", "--get-regexp", r"^(remote\..*\.url|branch\..*\.remote)$")
+    )
     urls: dict[str, str] = {}
     upstream = None
     for line in (listing or "").splitlines():
@@ -360,14 +351,14 @@ def _remote_url(repo: Path, branch: str | None) -> str | None:
 
 def _empty_tree(repo: Path) -> str:
     """The id of git's empty tree, the base of a repository without commits."""
-    return _out(_git(repo, "hash-object", "-t", "tree", "/dev/null")) or ""
+    return _out(run_git(repo, "hash-object", "-t", "tree", "/dev/null")) or ""
 
 
 def tracked_under(root: Path, folder: Path) -> list[str]:
     """Files git tracks inside ``folder`` (a runs folder must hold none); [] outside git."""
     if shutil.which("git") is None or not folder.exists():
         return []
-    listed = _git(root, "ls-files", "-z", "--", str(folder.resolve()))
+    listed = run_git(root, "ls-files", "-z", "--", str(folder.resolve()))
     if listed.returncode != 0:
         return []
     return [p.decode("utf-8", "replace") for p in listed.stdout.split(b"\0") if p]

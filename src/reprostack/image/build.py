@@ -18,21 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reprostack.bases.resolve import ResolvedBases, resolve_bases
 from reprostack.config import Config
 from reprostack.engine import Builder, BuildSpec, Engine, connect
 from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
-from reprostack.image.bases import choose_base
 from reprostack.image.context import export_code, index_options, wheelhouses, write_lock_dir
 from reprostack.image.credentials import SECRET_ID, secret_file, secret_text
-from reprostack.image.pins import PINS_NAME, BasePin, check_pin, read_pins, resolve_pin, write_pins
-from reprostack.image.plan import (
-    ImagePlan,
-    _lock_pins,
-    lock_dir_of,
-    needs_builder,
-    plan_image,
-    used_refs,
-)
+from reprostack.image.plan import ImagePlan, plan_image
 from reprostack.image.progress import BuildLog, ProgressCallback, count_instructions
 from reprostack.image.tags import LABEL_PREFIX, build_labels
 
@@ -69,50 +61,11 @@ class BuiltImage:
         return self.reused or self.cached == self.steps - self.from_steps
 
 
-def pin_bases(
-    config: Config,
-    *,
-    engine: Engine | None = None,
-    repin: bool = False,
-    lock_dir: Path | None = None,
-) -> dict[str, BasePin]:
-    """Pin every base ``config`` builds on in ``lockfiles/base-images.lock``.
-
-    A base with a pin is checked (a local-only base whose id changed raises CheckFailed unless
-    ``repin``); one without is pinned from the engine, pulled first when missing. An override
-    base is probed once for the requested Python. With an explicit ``lock_dir`` (a run's
-    recorded ``env/``) the pins are only read and checked, never written. Returns the pins.
-    """
-    engine = engine or connect()
-    folder = lock_dir_of(config, lock_dir)
-    path = folder / PINS_NAME
-    pins = read_pins(path)
-    prod = folder / "prod.txt"
-    prod_text = prod.read_text("utf-8") if prod.is_file() else None
-    base = choose_base(config, _lock_pins(prod_text) if prod_text is not None else None, {})
-    # A builder base that no stage uses is neither pulled nor pinned (a CUDA devel image is
-    # gigabytes).
-    builder = prod_text is None or needs_builder(prod_text)
-    changed = False
-    for ref in used_refs(base, builder):
-        probe = base.python_exe if base.kind == "override" else None
-        pin = pins.get(ref)
-        if pin is None or repin or (probe and not pin.probed):
-            if lock_dir is not None and pin is not None:
-                continue
-            pins[ref] = resolve_pin(engine, ref, probe)
-            changed = changed or pins[ref] != pin
-        else:
-            check_pin(engine, pin)
-    if changed and lock_dir is None:
-        write_pins(path, pins)
-    return pins
-
-
 def build_image(
     config: Config,
     variant: str,
     *,
+    bases: ResolvedBases | None = None,
     dockerfile: Path | None = None,
     lock_dir: Path | None = None,
     sha: str | None = None,
@@ -129,10 +82,12 @@ def build_image(
     """Build the ``variant`` image of ``config`` and tag it by content.
 
     The inputs are those of :func:`reprostack.image.plan.plan_image` (whose docstring lists
-    what goes into the content hash). When the content tag already exists and neither
-    ``no_cache`` nor ``reuse=False`` is given, nothing is built. ``network`` is the build's
-    network mode (``host`` reaches an index on the host's loopback). With ``tag=False`` the
-    image is left untagged (``--verify``'s throw-away builds). Returns the BuiltImage;
+    what goes into the content hash); ``bases`` is the command's base resolution, made here
+    (pinning what is missing, checking the rest) when not given. When the content tag
+    already exists and neither ``no_cache`` nor ``reuse=False`` is given, nothing is built.
+    ``network`` is the build's network mode (``host`` reaches an index on the host's
+    loopback). With ``tag=False`` the image is left untagged (``--verify``'s throw-away
+    builds). Returns the BuiltImage;
     raises BuildFailed (exit 1) when a step fails, EnvironmentMissing (exit 3) without an
     engine, and for a lock needing index credentials without BuildKit or without the
     variables it names.
@@ -140,10 +95,12 @@ def build_image(
     if builder not in BUILDERS:
         raise UsageError(f"unknown builder {builder!r}; use one of {', '.join(BUILDERS)}")
     engine = engine or connect()
-    pin_bases(config, engine=engine, repin=repin, lock_dir=lock_dir)
+    if bases is None:
+        bases = resolve_bases(config, lock_dir, engine, repin=repin)
     plan = plan_image(
-        config, variant, dockerfile=dockerfile, lock_dir=lock_dir, sha=sha, patch=patch
-    )
+        config, variant, bases=bases, dockerfile=dockerfile, lock_dir=lock_dir, sha=sha,
+        patch=patch,
+    )  # fmt: skip
     labels = build_labels(plan.labels)
     if reuse and not no_cache:
         existing = engine.image(plan.tag)

@@ -14,7 +14,6 @@ import io
 import os
 import re
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -22,14 +21,11 @@ from pathlib import Path, PurePosixPath
 
 from reprostack.config import Config
 from reprostack.errors import ConfigError, UsageError
+from reprostack.git import apply_patch, git_output, run_git, stderr_of
+from reprostack.locktext import env_references, index_lines
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-# Lock lines that say where packages come from; the project's own wheel is built with them.
-_INDEX_OPTION = re.compile(
-    r"^\s*(--index-url|-i|--extra-index-url|--find-links|-f|--no-index|--trusted-host)\b"
-)
 _KEY_SCAN_LIMIT = 1 << 20
-_FIND_LINKS = re.compile(r"^\s*(?:--find-links|-f)(?:\s+|=)(\S+)")
 
 
 @dataclass(frozen=True)
@@ -57,7 +53,7 @@ def code_source(config: Config, sha: str | None = None, patch: bytes | None = No
     """
     from reprostack.fingerprint.git import read_git
 
-    top = _git_out(config.root, "rev-parse", "--show-toplevel")
+    top = git_output(config.root, "rev-parse", "--show-toplevel")
     if top is None:
         raise UsageError(
             f"{config.root} is not in a git repository; prod images take their code from git",
@@ -81,10 +77,10 @@ def code_source(config: Config, sha: str | None = None, patch: bytes | None = No
             "the repository has no commit yet; prod images are built from a commit",
             hint="commit the project first: git add -A && git commit -m init",
         )
-    tree = _git_out(repo, "rev-parse", "--verify", "-q", f"{sha}^{{tree}}")
+    tree = git_output(repo, "rev-parse", "--verify", "-q", f"{sha}^{{tree}}")
     if tree is None:
         raise UsageError(f"{sha} is not a commit of {repo}", hint="fetch it, or pass another sha")
-    commit = _git_out(repo, "rev-parse", "--verify", "-q", f"{sha}^{{commit}}") or sha
+    commit = git_output(repo, "rev-parse", "--verify", "-q", f"{sha}^{{commit}}") or sha
     subdir = config.root.resolve().relative_to(repo.resolve()).as_posix()
     return CodeSource(
         repo=repo,
@@ -104,7 +100,7 @@ def project_is_package(config: Config, code: CodeSource | None) -> bool:
     for name in names:
         if code is not None and not code.patch:
             path = f"{code.subdir}/{name}" if code.subdir else name
-            texts[name] = _git_out(code.repo, "show", f"{code.sha}:{path}", strip=False)
+            texts[name] = git_output(code.repo, "show", f"{code.sha}:{path}", strip=False)
         else:
             file = config.root / name
             texts[name] = file.read_text("utf-8", "replace") if file.is_file() else None
@@ -143,15 +139,16 @@ def ca_bundle(config: Config) -> bytes | None:
 
 
 def index_options(lock_text: str) -> str:
-    """Return the lock's index lines (``--index-url``, ``--find-links``...), one per line."""
-    lines = [line.strip() for line in lock_text.splitlines() if _INDEX_OPTION.match(line)]
-    return "".join(line + "\n" for line in lines)
+    """Return the lock's index lines (``--index-url``, ``--find-links``...), one per line.
+
+    The project's own wheel is built with them.
+    """
+    return "".join(line.text + "\n" for line in index_lines(lock_text))
 
 
 def credential_indexes(lock_text: str) -> list[str]:
     """Return index lines that need credentials (``${VAR}`` references) from the caller."""
-    return [line.strip() for line in lock_text.splitlines()
-            if _INDEX_OPTION.match(line) and "${" in line]  # fmt: skip
+    return [line.text for line in index_lines(lock_text) if env_references([line.text])]
 
 
 def write_lock_dir(dest: Path, lock: Path, extra: tuple[Path, ...] = ()) -> None:
@@ -183,13 +180,9 @@ def export_code(code: CodeSource, dest: Path, exclude: tuple[str, ...] = ()) -> 
     with tempfile.TemporaryDirectory(prefix="repro-code-") as tmp:
         staging = Path(tmp) / "tree"
         staging.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(code.repo), "archive", "--format=tar", code.sha],
-            capture_output=True,
-            check=False,
-        )
+        archive = run_git(code.repo, "archive", "--format=tar", code.sha)
         if archive.returncode != 0:
-            raise UsageError(f"git archive {code.sha} failed: {archive.stderr.decode().strip()}")
+            raise UsageError(f"git archive {code.sha} failed: {stderr_of(archive)}")
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(staging, filter="data")
@@ -204,19 +197,10 @@ def export_code(code: CodeSource, dest: Path, exclude: tuple[str, ...] = ()) -> 
 
 
 def _apply_patch(tree: Path, patch: bytes, ceiling: Path) -> None:
-    # The ceiling keeps git from finding a repository above the temporary tree.
-    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(ceiling)}
-    done = subprocess.run(
-        ["git", "apply", "--whitespace=nowarn", "-"],
-        cwd=tree,
-        input=patch,
-        capture_output=True,
-        env=env,
-        check=False,
-    )
-    if done.returncode != 0:
+    problem = apply_patch(tree, patch, ceiling=ceiling)
+    if problem is not None:
         raise UsageError(
-            f"the recorded patch does not apply to its commit: {done.stderr.decode().strip()}",
+            f"the recorded patch does not apply to its commit: {problem}",
             hint="the patch and the sha must come from the same run record",
         )
 
@@ -292,17 +276,8 @@ def wheelhouses(lock: Path, root: Path) -> tuple[str, ...]:
 
 
 def _local_find_links(text: str) -> list[str]:
-    out = []
-    for line in text.splitlines():
-        match = _FIND_LINKS.match(line)
-        if match and "://" not in match.group(1):
-            out.append(match.group(1))
-    return out
-
-
-def _git_out(root: Path, *args: str, strip: bool = True) -> str | None:
-    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
-    if done.returncode != 0:
-        return None
-    text = done.stdout.decode("utf-8", "replace")
-    return text.strip() if strip else text
+    return [
+        line.value
+        for line in index_lines(text)
+        if line.long == "--find-links" and line.value and "://" not in line.value
+    ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import shutil
 import tempfile
@@ -21,14 +20,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from reprostack.errors import EnvironmentMissing
+from reprostack.locktext import env_references
 
 SECRET_ID = "repro-pip"
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def referenced_variables(lines: Sequence[str]) -> tuple[str, ...]:
     """Return the variable names the ``${VAR}`` references in ``lines`` use, sorted, unique."""
-    return tuple(sorted({name for line in lines for name in _REFERENCE.findall(line)}))
+    return tuple(sorted(env_references(list(lines))))
 
 
 def secret_text(lines: Sequence[str], environ: Mapping[str, str] | None = None) -> str:

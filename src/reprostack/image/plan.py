@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reprostack import __version__
+from reprostack.bases.choose import BaseChoice
+from reprostack.bases.pins import BasePin
+from reprostack.bases.resolve import ResolvedBases, lock_dir_of, resolve_bases
 from reprostack.config import Config
 from reprostack.errors import UsageError
-from reprostack.image.bases import BaseChoice, choose_base
 from reprostack.image.context import (
     CodeSource,
     ca_bundle,
@@ -18,7 +20,6 @@ from reprostack.image.context import (
     credential_indexes,
     project_is_package,
 )
-from reprostack.image.pins import PINS_NAME, BasePin, read_pins
 from reprostack.image.render import (
     DOCKERFILE_DIR,
     VARIANTS,
@@ -29,8 +30,8 @@ from reprostack.image.render import (
     write_dockerfile,
 )
 from reprostack.image.tags import LABEL_PREFIX, content_hash, image_tags, repository
+from reprostack.lock.header import ensure_lock_matches
 
-LOCK_DIR = "lockfiles"
 # Part of every content hash: bump it when what goes into a context changes (export rules,
 # context layout), so that images built by the old rules are not taken for current ones.
 HASH_FORMAT = "3"
@@ -42,8 +43,7 @@ class ImagePlan:
 
     variant: str
     dockerfile: str  # the full text that will be built
-    base: BaseChoice
-    pins: dict[str, BasePin]  # base reference -> pin (empty until `repro build` pins them)
+    bases: ResolvedBases
     prod_lock: Path
     dev_lock: Path | None  # dev only, when the project has a dev lock
     ca: bytes | None
@@ -58,21 +58,21 @@ class ImagePlan:
     credentials: tuple[str, ...] = ()
 
     @property
+    def base(self) -> BaseChoice:
+        """Return the chosen bases (builder and runtime) and how Python gets into them."""
+        return self.bases.choice
+
+    @property
     def base_pinned(self) -> str:
         """Return the runtime base as pinned (``ref@sha256:...``, or ref and image id)."""
-        pin = self.pins.get(self.base.runtime)
-        return pin.describe() if pin else self.base.runtime
-
-
-def lock_dir_of(config: Config, lock_dir: Path | None) -> Path:
-    """Return the folder holding ``prod.txt``, ``dev.txt`` and ``base-images.lock``."""
-    return lock_dir if lock_dir is not None else config.root / LOCK_DIR
+        return self.bases.describe(self.base.runtime)
 
 
 def plan_image(
     config: Config,
     variant: str,
     *,
+    bases: ResolvedBases | None = None,
     dockerfile: Path | None = None,
     lock_dir: Path | None = None,
     sha: str | None = None,
@@ -86,6 +86,7 @@ def plan_image(
     the locks are read from ``lockfiles/`` and prod's code is HEAD plus the uncommitted changes.
     ``code_required=False`` (rendering only) lets a project outside git or before its first
     commit plan prod too: the Dockerfile does not depend on the code, only a build does.
+    ``bases`` is the command's one base resolution (read from ``lock_dir`` when not given).
 
     The content hash (the tag's 12 hex) covers: the Dockerfile body (its header only names
     its sources), the sha256 of the prod lock (and of the dev lock for dev), every base pin
@@ -95,19 +96,18 @@ def plan_image(
     if variant not in VARIANTS:
         raise UsageError(f"unknown image variant {variant!r}; use dev or prod")
     folder = lock_dir_of(config, lock_dir)
+    if bases is None:
+        bases = resolve_bases(config, folder)
     prod_lock = _require_lock(config, folder / "prod.txt")
     dev_lock = None
     if variant == "dev" and (folder / "dev.txt").is_file():
         dev_lock = _require_lock(config, folder / "dev.txt")
-    pins = read_pins(folder / PINS_NAME)
     prod_text = prod_lock.read_text(encoding="utf-8")
     prod_credentials = [f"prod.txt: {line}" for line in credential_indexes(prod_text)]
     credentials = list(prod_credentials)
     if dev_lock is not None:
         dev_text = dev_lock.read_text(encoding="utf-8")
         credentials += [f"dev.txt: {line}" for line in credential_indexes(dev_text)]
-    base = choose_base(config, _lock_pins(prod_text), _python_facts(pins))
-    builder = needs_builder(prod_text)
     ca = ca_bundle(config)
     code = None
     if variant == "prod":
@@ -124,15 +124,15 @@ def plan_image(
             render_inputs(
                 config,
                 variant,
-                base,
-                pins,
+                bases.choice,
+                bases.pins,
                 has_ca=ca is not None,
                 dev_lock=dev_lock is not None,
                 install_project=install_project,
                 index_secret=bool(prod_credentials),
                 # dev.txt names prod.txt as constraints: pip reads prod's index options too.
                 dev_index_secret=bool(credentials),
-                builder_stage=builder,
+                builder_stage=bases.builder_stage,
             )
         )
     _, body = split_header(text)
@@ -145,14 +145,14 @@ def plan_image(
         "platform": config.platform,
         "dockerfile": _sha256(body.encode("utf-8")),
         "locks": locks,
-        "bases": {ref: pins[ref].describe() for ref in used_refs(base, builder) if ref in pins},
+        "bases": {ref: bases.describe(ref) for ref in bases.used_refs if ref in bases.pins},
         "ca": _sha256(ca) if ca is not None else None,
         "code": {"tree": code.tree, "patch": code.patch_sha256} if code else None,
     }
     digest = content_hash(parts)
     tag, latest = image_tags(config.name, variant, digest)
     plan = ImagePlan(
-        variant=variant, dockerfile=text, base=base, pins=pins, prod_lock=prod_lock,
+        variant=variant, dockerfile=text, bases=bases, prod_lock=prod_lock,
         dev_lock=dev_lock, ca=ca, code=code, install_project=install_project,
         content_hash=digest, tag=tag, latest_tag=latest, credentials=tuple(credentials),
     )  # fmt: skip
@@ -196,14 +196,19 @@ def render_inputs(
 
 
 def write_dockerfiles(
-    config: Config, variants: Sequence[str] = VARIANTS, *, force: bool = False
+    config: Config,
+    variants: Sequence[str] = VARIANTS,
+    *,
+    force: bool = False,
+    bases: ResolvedBases | None = None,
 ) -> list[tuple[Path, bool]]:
     """Render ``dockerfiles/Dockerfile.<variant>`` for each variant and write them.
 
     Returns (path, changed) per variant. Raises UsageError when a file was edited by hand
     and ``force`` is not set; nothing is written then.
     """
-    plans = [plan_image(config, variant, code_required=False) for variant in variants]
+    bases = bases or resolve_bases(config)
+    plans = [plan_image(config, variant, bases=bases, code_required=False) for variant in variants]
     folder = config.root / DOCKERFILE_DIR
     # Check every file before writing any, so a refusal leaves the folder as it was.
     if not force:
@@ -261,44 +266,8 @@ def _require_lock(config: Config, path: Path) -> Path:
             f"{path.name}: no lock at {path}; images are built from hashed locks",
             hint="run `repro lock` first",
         )
-    try:
-        from reprostack.lock import ensure_lock_matches  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # an install without the lock package: nothing to compare against
-        return path
     ensure_lock_matches(config, path)
     return path
-
-
-def _lock_pins(text: str) -> dict[str, str]:
-    """Return {normalised name: version} of a lock's pins."""
-    import re
-
-    pins: dict[str, str] = {}
-    for line in text.splitlines():
-        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", line)
-        if match:
-            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
-    return pins
-
-
-def needs_builder(prod_text: str) -> bool:
-    """Return whether the image needs a builder stage (compilers) for this prod lock.
-
-    Not when the lock's header says every pin has a wheel for the image (``# wheels: all``,
-    written by `repro lock` after reading the index); otherwise, and for a lock that does not
-    say, it does: compiling is the safe assumption.
-    """
-    head = prod_text.partition("\n\n")[0]
-    return "# wheels: all" not in head.splitlines()
-
-
-def used_refs(base: BaseChoice, builder: bool) -> tuple[str, ...]:
-    """Return the base references a build uses: the runtime base alone without a builder."""
-    return base.refs if builder else (base.runtime,)
-
-
-def _python_facts(pins: dict[str, BasePin]) -> dict[str, str | None]:
-    return {ref: pin.python for ref, pin in pins.items() if pin.probed}
 
 
 def _from(pins: dict[str, BasePin], ref: str) -> str:

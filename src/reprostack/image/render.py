@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from reprostack.atomic import write_text
+from reprostack.bases.choose import PYTHON_DEADSNAKES, PYTHON_PRESENT, BaseChoice
 from reprostack.errors import UsageError
-from reprostack.image.bases import PYTHON_DEADSNAKES, PYTHON_PRESENT, BaseChoice
 from reprostack.image.credentials import SECRET_ID
 
 VARIANTS = ("dev", "prod")

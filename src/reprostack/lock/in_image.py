@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -21,9 +20,10 @@ from reprostack.config import Config
 from reprostack.engine import ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.errors import EnvironmentMissing, ReproError
 from reprostack.lock.base import LockRequest
+from reprostack.locktext import env_references
 
 if TYPE_CHECKING:
-    from reprostack.image.bases import BaseChoice
+    from reprostack.bases.choose import BaseChoice
 
 # The default bridge in the product; "host" reaches an index served on this machine's loopback.
 NETWORK_ENV = "REPRO_LOCK_NETWORK"
@@ -40,7 +40,6 @@ _WHEELS = "/opt/repro-lock/wheels"
 _VENV = "/tmp/repro-lock-venv"
 # Exit codes of the script below that mean "the image lacks something", not "resolution failed".
 _NO_PYTHON, _NO_VENV, _NO_TOOL = 97, 96, 98
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 _SCRIPT = f"""
 py="$1"; shift
@@ -76,24 +75,12 @@ class ImageResolver:
         What runs is the pinned builder base (by digest, or by image id when it exists only on
         this engine), else the builder reference itself.
         """
-        from reprostack.image.bases import choose_base
-        from reprostack.image.pins import PINS_NAME, read_pins
-        from reprostack.lock.header import split
-        from reprostack.lock.pins import parse_pins
+        from reprostack.bases.resolve import resolve_bases
 
-        folder = self.config.root / "lockfiles"
-        prod = folder / "prod.txt"
         # cuda: auto follows the prod lock; before there is one, the CPU base has the Python.
-        lock_pins = parse_pins(split(prod.read_text("utf-8"))[1]) if prod.is_file() else {}
-        pins = read_pins(folder / PINS_NAME)
-        facts = {ref: pin.python for ref, pin in pins.items() if pin.probed}
-        choice = choose_base(self.config, lock_pins, facts)
-        pin = pins.get(choice.builder)
-        if pin is not None and pin.digest:
-            return choice, pin.from_ref, pin.from_ref
-        if pin is not None and pin.image_id:
-            return choice, pin.image_id, choice.builder
-        return choice, choice.builder, choice.builder
+        bases = resolve_bases(self.config)
+        run_ref, shown = bases.runnable(bases.choice.builder)
+        return bases.choice, run_ref, shown
 
     def compile(
         self,
@@ -213,7 +200,7 @@ def _environment() -> dict[str, str]:
 
 def credential_env(texts: list[str]) -> dict[str, str]:
     """Return the caller's values of the ``${VAR}`` references in ``texts`` that are set."""
-    names = {name for text in texts for name in _REFERENCE.findall(text)}
+    names = env_references(texts)
     return {name: os.environ[name] for name in sorted(names) if name in os.environ}
 
 

@@ -8,28 +8,14 @@ stay ``${ENV_VAR}`` references and never land in a committed file or an image la
 from __future__ import annotations
 
 import os
-import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from reprostack.errors import ConfigError
+from reprostack.locktext import INCLUDE_OPTIONS, ONLY_ENV_REFERENCES, option_lines
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
-
-# option spelling -> the long form written into the lock
-_INDEX_OPTIONS = {
-    "-i": "--index-url",
-    "--index-url": "--index-url",
-    "--extra-index-url": "--extra-index-url",
-    "-f": "--find-links",
-    "--find-links": "--find-links",
-    "--trusted-host": "--trusted-host",
-    "--no-index": "--no-index",
-}
-_INCLUDE_OPTIONS = ("-r", "--requirement", "-c", "--constraint")
-_ENV_REF_RE = re.compile(r"^(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|:)+$")
 
 
 @dataclass(frozen=True)
@@ -67,26 +53,6 @@ class InputScan:
     includes: tuple[Path, ...]  # files named by -r/-c, which are inputs too
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """Return (first line number, text) with ``\\`` continuations joined, comments removed."""
-    out: list[tuple[int, str]] = []
-    buffer, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        if not buffer:
-            start = number
-        line = re.sub(r"(^|\s+)#.*$", "", raw)
-        if line.endswith("\\"):
-            buffer += line[:-1] + " "
-            continue
-        buffer += line
-        if buffer.strip():
-            out.append((start, buffer.strip()))
-        buffer = ""
-    if buffer.strip():
-        out.append((start, buffer.strip()))
-    return out
-
-
 def scan_requirements(path: Path, label: str) -> InputScan:
     """Return the index options and included files of one requirements file."""
     options: list[IndexOption] = []
@@ -95,21 +61,12 @@ def scan_requirements(path: Path, label: str) -> InputScan:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{label}: cannot read it: {exc}"]) from exc
-    for number, line in _logical_lines(text):
-        if not line.startswith("-"):
-            continue
-        try:
-            words = shlex.split(line)
-        except ValueError:
-            words = line.split()
-        head, _, inline = words[0].partition("=")
-        value = inline or (words[1] if len(words) > 1 else "")
-        if head in _INDEX_OPTIONS:
-            long = _INDEX_OPTIONS[head]
-            options.append(IndexOption(long, "" if long == "--no-index" else value,
-                                       f"{label}:{number}", path.parent))  # fmt: skip
-        elif head in _INCLUDE_OPTIONS and value:
-            includes.append((path.parent / value).resolve())
+    for line in option_lines(text):
+        if line.is_index:
+            value = "" if line.long == "--no-index" else line.value
+            options.append(IndexOption(line.long, value, f"{label}:{line.number}", path.parent))
+        elif line.option in INCLUDE_OPTIONS and line.value:
+            includes.append((path.parent / line.value).resolve())
     return InputScan(tuple(options), tuple(includes))
 
 
@@ -124,7 +81,7 @@ def check_option(option: IndexOption, root: Path, base: Path) -> None:
     parts = urlsplit(value)
     if parts.scheme in ("http", "https"):
         userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
-        if userinfo and not _ENV_REF_RE.match(userinfo):
+        if userinfo and not ONLY_ENV_REFERENCES.match(userinfo):
             raise ConfigError(
                 [f"{option.where}: {option.option} holds a literal credential"],
                 hint="write it as https://${USER_VAR}:${TOKEN_VAR}@host/… so the lock keeps "

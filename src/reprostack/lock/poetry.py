@@ -22,7 +22,7 @@ from reprostack.lock.base import InputFile, LockRequest, Target, run_tool, tool_
 from reprostack.lock.detect import read_toml
 from reprostack.lock.failures import explain
 from reprostack.lock.indexes import IndexOption, check_option
-from reprostack.lock.pins import canonical
+from reprostack.locktext import canonical
 
 _HINT = "install it with `pip install 'reprostack[poetry]'`"
 

@@ -19,10 +19,11 @@ from reprostack.lock.base import InputFile, Locker, LockRequest, Target
 from reprostack.lock.detect import default_inputs, detect_tool, parse_spec
 from reprostack.lock.header import LockHeader
 from reprostack.lock.indexes import IndexOption, check_option, dedupe, index_urls
-from reprostack.lock.pins import drift, parse_pins
+from reprostack.lock.pins import drift
 from reprostack.lock.progress import Say, heartbeat, slow_tool_hint
 from reprostack.lock.reach import ensure_reachable
 from reprostack.lock.wheels import wheel_summary
+from reprostack.locktext import parse_pins
 
 LOCK_DIR = "lockfiles"
 AS_OF_NONE = "none"  # `repro lock --as-of none`: resolve as the index stands now

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from reprostack.lock.base import Target
 from reprostack.lock.indexes import DEFAULT_INDEX_URL
-from reprostack.lock.pins import canonical
+from reprostack.locktext import canonical
 
 # The oldest glibc of the bases repro chooses (Ubuntu 22.04: 2.35): a wheel needing a newer
 # one is not counted, so the answer errs towards keeping the builder.

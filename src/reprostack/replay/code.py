@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,16 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprostack.errors import UsageError
-
-
-def _git(repo: Path, *args: str, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", str(repo), *args], input=data, capture_output=True,
-                          check=False)  # fmt: skip
+from reprostack.git import apply_patch, run_git
 
 
 def repository_of(root: Path) -> Path:
     """The top of the git repository holding ``root``."""
-    result = _git(root, "rev-parse", "--show-toplevel")
+    result = run_git(root, "rev-parse", "--show-toplevel")
     if result.returncode != 0:
         raise UsageError(
             f"{root} is not inside a git repository, so a run's code cannot be restored there",
@@ -47,14 +42,14 @@ def restored_code(
     Each submodule is restored at its recorded commit from the user's own checkout of it
     (no network), with its own patch applied.
     """
-    if _git(repo, "cat-file", "-e", f"{sha}^{{commit}}").returncode != 0:
+    if run_git(repo, "cat-file", "-e", f"{sha}^{{commit}}").returncode != 0:
         raise UsageError(
             f"run {run_id} was recorded at commit {sha}, which is not in {repo}",
             hint=f"fetch it (`git fetch origin {sha}`), or replay from the run's exported bundle",
         )
     parent = Path(tempfile.mkdtemp(prefix=f"repro-replay-{run_id}-"))
     worktree = parent / "code"
-    added = _git(repo, "worktree", "add", "--detach", "--quiet", str(worktree), sha)
+    added = run_git(repo, "worktree", "add", "--detach", "--quiet", str(worktree), sha)
     if added.returncode != 0:
         shutil.rmtree(parent, ignore_errors=True)
         raise UsageError(f"could not check out {sha}: {added.stderr.decode().strip()}")
@@ -64,7 +59,7 @@ def restored_code(
         for sub in submodules:
             source = repo / sub.path
             target = worktree / sub.path
-            added = _git(source, "worktree", "add", "--detach", "--quiet", str(target), sub.sha)
+            added = run_git(source, "worktree", "add", "--detach", "--quiet", str(target), sub.sha)
             if added.returncode != 0:
                 raise UsageError(
                     f"could not restore submodule {sub.path} at {sub.sha} for run {run_id}: "
@@ -76,20 +71,18 @@ def restored_code(
         yield worktree
     finally:
         for source in reversed(restored):
-            _git(source, "worktree", "prune")
-        _git(repo, "worktree", "remove", "--force", str(worktree))
-        _git(repo, "worktree", "prune")
+            run_git(source, "worktree", "prune")
+        run_git(repo, "worktree", "remove", "--force", str(worktree))
+        run_git(repo, "worktree", "prune")
         shutil.rmtree(parent, ignore_errors=True)
         for source in restored:  # their worktrees were inside the folder just removed
-            _git(source, "worktree", "prune")
+            run_git(source, "worktree", "prune")
 
 
 def _apply(worktree: Path, patch: bytes, what: str, sha: str) -> None:
-    if not patch:
-        return
-    applied = _git(worktree, "apply", "--binary", "--whitespace=nowarn", "-", data=patch)
-    if applied.returncode != 0:
+    problem = apply_patch(worktree, patch)
+    if problem is not None:
         raise UsageError(
-            f"the recorded {what} does not apply on {sha}: {applied.stderr.decode().strip()}",
+            f"the recorded {what} does not apply on {sha}: {problem}",
             hint="the run folder may have been edited; compare it with a fresh export",
         )

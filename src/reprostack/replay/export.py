@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
 from reprostack.errors import UsageError
+from reprostack.git import git_output, run_git, stderr_of
 from reprostack.runs.ids import RUN_ID_RE
 from reprostack.runs.record import read_record
 
@@ -25,29 +25,23 @@ BUNDLE_REF = "refs/heads/repro-run"
 FORMAT = 1
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=False)  # fmt: skip
-
-
 def write_bundle(repo: Path, sha: str, dest: Path) -> bool:
     """Bundle the commits up to ``sha`` that no remote-tracking branch has; False if none.
 
     The bundle is made in a throw-away repository borrowing the project's objects, so not
     even a temporary ref is added to the user's repository.
     """
-    remote_shas = _git(
-        repo, "for-each-ref", "--format=%(objectname)", "refs/remotes"
-    ).stdout.split()
-    objects = _git(repo, "rev-parse", "--git-path", "objects").stdout.strip()
+    remote_shas = (git_output(repo, "for-each-ref", "--format=%(objectname)", "refs/remotes")
+                   or "").split()  # fmt: skip
+    objects = git_output(repo, "rev-parse", "--git-path", "objects") or ""
     with tempfile.TemporaryDirectory(prefix="repro-bundle-") as tmp:
         scratch = Path(tmp)
-        subprocess.run(["git", "init", "-q", "--bare", str(scratch)], check=True)
+        run_git(scratch, "init", "-q", "--bare", str(scratch))
         (scratch / "objects" / "info" / "alternates").write_text(
             str((repo / objects).resolve()) + "\n"
         )
-        _git(scratch, "update-ref", BUNDLE_REF, sha)
-        made = _git(
+        run_git(scratch, "update-ref", BUNDLE_REF, sha)
+        made = run_git(
             scratch, "bundle", "create", str(dest), BUNDLE_REF, *(f"^{s}" for s in remote_shas)
         )
     return made.returncode == 0 and dest.exists()
@@ -134,9 +128,9 @@ def import_export(archive: Path, runs_dir: Path, repo: Path | None) -> str:
         if not RUN_ID_RE.match(run_id) or not (staging / run_id / "run.yaml").is_file():
             raise UsageError(f"{archive} holds no valid run record")
         if manifest.get("bundle") and repo is not None:
-            fetched = _git(repo, "fetch", "--quiet", str(staging / BUNDLE), BUNDLE_REF)
+            fetched = run_git(repo, "fetch", "--quiet", str(staging / BUNDLE), BUNDLE_REF)
             if fetched.returncode != 0:
-                raise UsageError(f"could not fetch the run's commits: {fetched.stderr.strip()}")
+                raise UsageError(f"could not fetch the run's commits: {stderr_of(fetched)}")
         target = runs_dir / run_id
         if not target.exists():
             runs_dir.mkdir(parents=True, exist_ok=True)

@@ -10,20 +10,21 @@ import os
 import signal
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from reprostack.config import Config
 from reprostack.determinism import HOOK_DIR, HOOK_MOUNT
-from reprostack.engine import Container, ContainerSpec, Mount
+from reprostack.engine import Container, ContainerSpec, Engine, Mount
 from reprostack.errors import CheckFailed, EnvironmentMissing
 from reprostack.fingerprint.image import container_facts, merge, run_probe
 from reprostack.runs.diff import diff_fingerprints, render_diff
 from reprostack.runs.gpus import device_requests
 from reprostack.runs.record import RunRecord
 from reprostack.runs.session import RunInterrupted, RunRequest, RunSession
-from reprostack.runs.signals import SignalForwarder
+from reprostack.runs.signals import SignalForwarder, interrupted
+from reprostack.runs.stream import Stream, open_log
 
 if TYPE_CHECKING:
     from reprostack.image.progress import ProgressCallback
@@ -135,6 +136,7 @@ def run_in_container(
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
     progress: ProgressCallback | None = None,
+    engine: Engine | None = None,
 ) -> RunRecord:
     """Run ``request`` in its mode's image (built first when missing or stale).
 
@@ -142,7 +144,7 @@ def run_in_container(
     """
     from reprostack.engine import connect
 
-    engine = connect()
+    engine = engine or connect()
     if image_ref is None:
         from reprostack.image.build import ensure_image
 
@@ -151,7 +153,8 @@ def run_in_container(
     if image is None:
         raise EnvironmentMissing(f"image {image_ref} is not on this engine")
     request.mounts = with_data_mounts(config, request.mounts)
-    # A signal while the record is being filled closes it as interrupted (never `running`).
+    # A signal while the record is being filled closes it as interrupted (never `running`);
+    # once the container runs, signals are passed on to it (a second Ctrl-C kills it).
     with SignalForwarder() as forwarder:
         session = RunSession(config, request)
         try:
@@ -166,75 +169,74 @@ def run_in_container(
                 session.prepare(env, lambda host: merge(host, inside, facts))
         except RunInterrupted:
             return session.record
-    command = container_command(request.argv)
-    with session.before_start("could not create the container"):
-        container = engine.create(
-            ContainerSpec(
-                image=image.id,
-                command=tuple(command),
-                user=f"{os.getuid()}:{os.getgid()}",
-                env=env,
-                mounts=volumes_for(config, request, session.folder),
-                workdir=workdir_for(config, request),
-                gpus=tuple(requests),
-                init=True,  # a real PID 1 passes Ctrl-C on and reaps children
-                labels={"dev.reprostack.run": session.run_id},
+        command = container_command(request.argv)
+        with session.before_start("could not create the container"):
+            container = engine.create(
+                ContainerSpec(
+                    image=image.id,
+                    command=tuple(command),
+                    user=f"{os.getuid()}:{os.getgid()}",
+                    env=env,
+                    mounts=volumes_for(config, request, session.folder),
+                    workdir=workdir_for(config, request),
+                    gpus=tuple(requests),
+                    init=True,  # a real PID 1 passes Ctrl-C on and reaps children
+                    labels={"dev.reprostack.run": session.run_id},
+                )
             )
-        )
-    try:
-        session.started(command, record_image(facts))
-        # Attached before the start, as `docker run` does: attaching after it races the
-        # command (a quick one's output can be lost, or replayed twice by logs=True).
-        chunks = container.attach()
-        container.start()
-        code, interrupted = _stream_and_wait(chunks, container, session.folder, stdout, stderr)
-    finally:
-        container.remove()
-    return session.finish(code, interrupted=interrupted)
+        try:
+            session.started(command, record_image(facts))
+            # Attached before the start, as `docker run` does: attaching after it races the
+            # command (a quick one's output can be lost, or replayed twice by logs=True).
+            chunks = container.attach()
+            container.start()
+            forwarder.attach(ContainerTarget(container))
+            streams = _tee(chunks, session.folder, stdout, stderr)
+            code = container.wait()
+        finally:
+            container.remove()
+        for stream in streams:
+            session.record.notes.extend(stream.notes())
+        session.record.signals = list(forwarder.received)
+        return session.finish(code, interrupted=interrupted(code, forwarder.received))
 
 
-def _stream_and_wait(
+@dataclass(frozen=True)
+class ContainerTarget:
+    """Signals for a running container: passed to its init, which hands them on."""
+
+    container: Container
+
+    def deliver(self, signum: int, kill: bool) -> None:
+        """Send ``signum`` to the container (``kill``: SIGKILL)."""
+        self.container.kill(None if kill else signal.Signals(signum).name)
+
+
+def _tee(
     chunks: Iterator[tuple[bytes | None, bytes | None]],
-    container: Container,
     folder: Path,
     stdout: BinaryIO | None,
     stderr: BinaryIO | None,
-) -> tuple[int, bool]:
-    """Copy the container's console to the logs and the terminal; return (exit code, ^C?)."""
-    interrupts = 0
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if signum == signal.SIGINT and interrupts > 1:
-            container.kill()
-        else:
-            container.kill(signal.Signals(signum).name)
-
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.signal(sig, forward) for sig in handled}
-    out_console = stdout or sys.stdout.buffer
-    err_console = stderr or sys.stderr.buffer
+) -> list[Stream]:
+    """Copy the container's console to the logs and the terminal until it ends."""
+    out_fd = open_log(folder / "stdout.log")
+    err_fd = open_log(folder / "stderr.log")
+    streams = [
+        Stream("stdout", None, out_fd, stdout or sys.stdout.buffer),
+        Stream("stderr", None, err_fd, stderr or sys.stderr.buffer),
+    ]
     try:
-        with (
-            open(folder / "stdout.log", "wb") as out_log,
-            open(folder / "stderr.log", "wb") as err_log,
-        ):
-            for out, err in chunks:
-                for chunk, log, console in (
-                    (out, out_log, out_console),
-                    (err, err_log, err_console),
-                ):
-                    if chunk:
-                        log.write(chunk)
-                        log.flush()
-                        console.write(chunk)
-                        console.flush()
-        code = container.wait()
+        for chunk_pair in chunks:
+            for chunk, stream in zip(chunk_pair, streams, strict=True):
+                if chunk:
+                    stream.tee(chunk, streams[1].console)
+        for stream in streams:
+            stream.complete = True  # the attach stream ends when the container does
+            stream.close()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return code, interrupts > 0
+        os.close(out_fd)
+        os.close(err_fd)
+    return streams
 
 
 def image_environment_diff(recorded: dict[str, Any], image_fp: dict[str, Any]) -> str | None:
@@ -258,13 +260,14 @@ def replay_in_container(
     force: bool,
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
+    engine: Engine | None = None,
 ) -> RunRecord:
     """Replay in the recorded image, or one rebuilt from the run's ``env/`` folder."""
     from reprostack.engine import connect
     from reprostack.image.build import rebuild_from_record
     from reprostack.runs.record import read_record
 
-    engine = connect()
+    engine = engine or connect()
     record = read_record(original)
     image_id = (record.image or {}).get("id")
     present = bool(image_id) and not rebuild and engine.image(str(image_id)) is not None
@@ -278,4 +281,6 @@ def replay_in_container(
             f"was run:\n{difference}",
             hint="pass --force to run anyway",
         )
-    return run_in_container(config, request, image_ref=image_id, stdout=stdout, stderr=stderr)
+    return run_in_container(
+        config, request, image_ref=image_id, stdout=stdout, stderr=stderr, engine=engine
+    )

@@ -16,12 +16,14 @@ from reprostack.runs.gpus import gpu_visibility
 from reprostack.runs.record import RunRecord
 from reprostack.runs.session import RunInterrupted, RunRequest, RunSession
 from reprostack.runs.signals import (
+    ProcessGroup,
     SignalForwarder,
     child_setup,
     controlling_terminal,
+    interrupted,
     wait_in_foreground,
 )
-from reprostack.runs.stream import GRACE_SECONDS, Pump, Stream
+from reprostack.runs.stream import Pump, Stream, open_log
 
 PRESTART_EXIT = RunFailedToStart.exit_code  # 125, as `docker run`: nothing started
 INTERRUPTED_EXIT = 130
@@ -89,8 +91,8 @@ def _execute(
 ) -> RunRecord:
     folder = session.folder
     terminal = controlling_terminal() if stdout is None else None
-    out_fd = os.open(folder / "stdout.log", _LOG_FLAGS, 0o666)
-    err_fd = os.open(folder / "stderr.log", _LOG_FLAGS, 0o666)
+    out_fd = open_log(folder / "stdout.log")
+    err_fd = open_log(folder / "stderr.log")
     try:
         with session.before_start("cannot start the command"):
             try:
@@ -110,7 +112,7 @@ def _execute(
                     f"cannot start {name!r}: {exc.strerror or exc}",
                     hint="check the command name, its path and that it is executable",
                 ) from None
-        forwarder.attach(child)
+        forwarder.attach(ProcessGroup(child))
         session.started(command)
         assert child.stdout is not None and child.stderr is not None  # both are pipes
         streams = [
@@ -131,37 +133,12 @@ def _execute(
     return _finish(session, forwarder, child.returncode, streams)
 
 
-_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-
-
 def _finish(
     session: RunSession, forwarder: SignalForwarder, code: int, streams: list[Stream]
 ) -> RunRecord:
     """Close the record with what really happened to the command."""
     exit_code = 128 - code if code < 0 else code  # killed by signal N -> 128+N, as shells do
-    notes = session.record.notes
     for stream in streams:
-        if stream.dropped_total:
-            notes.append(
-                f"{stream.dropped_total} bytes of {stream.name} were not logged: {stream.log_error}"
-            )
-        if not stream.complete:
-            notes.append(
-                f"{stream.name} was read until {GRACE_SECONDS}s after the command exited; a "
-                "process it started still holds it, and what it wrote later is not logged"
-            )
+        session.record.notes.extend(stream.notes())
     session.record.signals = list(forwarder.received)
-    return session.finish(exit_code, interrupted=_interrupted(code, forwarder.received))
-
-
-def _interrupted(code: int, received: list[str]) -> bool:
-    """A run is interrupted when a stop signal ended it, not merely when one was sent.
-
-    Killed by SIGINT/SIGTERM/SIGHUP (or exiting 128+N for a signal N it was sent, as a
-    shell script does) is interrupted; a command that caught the signal and exited 0 is not.
-    """
-    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    if code < 0:
-        return -code in stops
-    sent = {signal.Signals[name] for name in received}
-    return any(code == 128 + sig for sig in sent & stops)
+    return session.finish(exit_code, interrupted=interrupted(code, forwarder.received))

@@ -1,8 +1,9 @@
-"""Signals around a local run: the child's own process group, forwarding, and dying with repro.
+"""Signals around a run: forwarding to the command, and (locally) its own process group.
 
 Before the command starts, a signal stops the start (``RunInterrupted``), so the record says
-``interrupted`` instead of ``running`` forever; once it runs, signals go to its whole group. A
-signal the caller ignores (``nohup``) stays ignored, for repro and the command.
+``interrupted`` instead of ``running`` forever; once it runs, signals go to the command (a
+local child's whole group, or the container), and a second Ctrl-C kills it. A signal the
+caller ignores (``nohup``) stays ignored, for repro and the command.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from reprostack.runs.session import RunInterrupted
 
@@ -22,6 +24,28 @@ HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _PR_SET_PDEATHSIG = 1
 
 _DEFER, _RAISE, _FORWARD = "defer", "raise", "forward"
+
+
+class SignalTarget(Protocol):
+    """Where forwarded signals go once the command runs."""
+
+    def deliver(self, signum: int, kill: bool) -> None:
+        """Pass ``signum`` on (``kill``: end it now instead, the second Ctrl-C)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProcessGroup:
+    """A local child leading its own process group: signals reach everything it started."""
+
+    child: subprocess.Popen[bytes]
+
+    def deliver(self, signum: int, kill: bool) -> None:
+        """Signal the child's whole group, unless it has ended."""
+        if self.child.returncode is not None:
+            return
+        with suppress(ProcessLookupError, PermissionError):  # the group is gone already
+            os.killpg(self.child.pid, signal.SIGKILL if kill else signum)
 
 
 class SignalForwarder:
@@ -33,7 +57,7 @@ class SignalForwarder:
     """
 
     def __init__(self) -> None:
-        self.child: subprocess.Popen[bytes] | None = None
+        self.target: SignalTarget | None = None
         self.received: list[str] = []
         self._phase = _DEFER
         self._pending: int | None = None
@@ -63,9 +87,9 @@ class SignalForwarder:
         finally:
             self._phase = _DEFER
 
-    def attach(self, child: subprocess.Popen[bytes]) -> None:
-        """Forward to ``child``'s group from now on; deliver a signal that came meanwhile."""
-        self.child = child
+    def attach(self, target: SignalTarget) -> None:
+        """Forward to ``target`` from now on; deliver a signal that came meanwhile."""
+        self.target = target
         self._phase = _FORWARD
         if self._pending is not None:
             self._send(self._pending)
@@ -81,12 +105,10 @@ class SignalForwarder:
         self._send(signum)
 
     def _send(self, signum: int) -> None:
-        child = self.child
-        if child is None or child.returncode is not None:
+        if self.target is None:
             return
         second_interrupt = signum == signal.SIGINT and self.received.count("SIGINT") > 1
-        with suppress(ProcessLookupError, PermissionError):  # the group is gone already
-            os.killpg(child.pid, signal.SIGKILL if second_interrupt else signum)
+        self.target.deliver(signum, second_interrupt)
 
 
 def controlling_terminal() -> int | None:
@@ -169,3 +191,17 @@ def _prctl() -> Callable[..., int] | None:
         return function
     except (OSError, AttributeError):
         return None
+
+
+def interrupted(code: int, received: list[str]) -> bool:
+    """A run is interrupted when a stop signal ended it, not merely when one was sent.
+
+    Killed by SIGINT/SIGTERM/SIGHUP (or exiting 128+N for a signal N it was sent, as a
+    shell script or a container's init does) is interrupted; a command that caught the signal
+    and exited 0 is not.
+    """
+    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    if code < 0:
+        return -code in stops
+    sent = {signal.Signals[name] for name in received if name in signal.Signals.__members__}
+    return any(code == 128 + sig for sig in sent & stops)

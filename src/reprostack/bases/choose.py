@@ -59,7 +59,7 @@ class BaseChoice:
 @lru_cache(maxsize=4)
 def load_table(name: str) -> dict[str, Any]:
     """Return one of the shipped JSON tables (``cuda_images`` or ``torch_cuda``)."""
-    text = resources.files("reprostack.image").joinpath(f"data/{name}.json").read_text("utf-8")
+    text = resources.files("reprostack.bases").joinpath(f"data/{name}.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -96,7 +96,7 @@ def choose_base(
     """
     if config.base_image:
         found = (python_in_base or {}).get(config.base_image, config.python)
-        install = PYTHON_PRESENT if found and _same_python(found, config.python) else PYTHON_DISTRO
+        install = python_install_for(config.python, found)
         return BaseChoice("override", config.base_image, config.base_image, config.python, install)
     if config.cuda == "none":
         return _cpu_base(config)
@@ -276,6 +276,12 @@ def _distance(a: str, b: str) -> int:
     return abs((a_major * 100 + a_minor) - (b_major * 100 + b_minor))
 
 
-def _same_python(found: str, wanted: str) -> bool:
-    """Return whether a found ``3.11.2`` satisfies a wanted ``3.11`` (or exactly ``3.11.2``)."""
-    return found == wanted or found.startswith(wanted + ".")
+def python_install_for(wanted: str, found: str | None) -> str:
+    """Return how Python gets into an override base in which ``found`` was found (None: none).
+
+    A found ``3.11.2`` satisfies a wanted ``3.11`` (or exactly ``3.11.2``): it is used as it
+    is; otherwise the distro's package is installed.
+    """
+    if found and (found == wanted or found.startswith(wanted + ".")):
+        return PYTHON_PRESENT
+    return PYTHON_DISTRO

@@ -1,0 +1,113 @@
+"""Container runs and replays on the fake engine: what is asked of the engine, what is recorded.
+
+Real containers are run by tests/test_run_container.py and tests/test_e2e_replay.py; these
+check the orchestration around them, including what an engine cannot be made to do on purpose
+(a terminal that goes away mid-run, an image that differs from the record).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fake_engine import FakeEngine
+from projects import demo_project
+from reprostack.config import load_config
+from reprostack.engine import Completed, ContainerSpec
+from reprostack.errors import CheckFailed
+from reprostack.fingerprint.image import PROBE_SCRIPT
+from reprostack.runs.container import replay_in_container, run_in_container
+from reprostack.runs.record import read_record
+from reprostack.runs.session import RunRequest
+
+IMAGE = "localhost/repro-demo:dev-0123456789ab"
+INSIDE = {"python": {"version": "3.11.2"}, "packages": {"alpha": "1.0.0"}, "cuda": None}
+
+
+class ClosedConsole:
+    """A terminal that went away: every write fails, as on a dropped ssh session."""
+
+    def write(self, _data: bytes) -> int:
+        raise OSError(5, "Input/output error")
+
+    def flush(self) -> None:
+        raise OSError(5, "Input/output error")
+
+
+def _engine(output: bytes, code: int = 0) -> tuple[FakeEngine, list[ContainerSpec]]:
+    commands: list[ContainerSpec] = []
+
+    def answer(spec: ContainerSpec) -> Completed:
+        if spec.command[-1] == PROBE_SCRIPT:
+            return Completed(0, json.dumps(INSIDE).encode() + b"\n", b"")
+        commands.append(spec)
+        return Completed(code, output, b"a warning\n")
+
+    engine = FakeEngine(handler=answer)
+    engine.add_image(IMAGE, labels={"dev.reprostack.base": "debian@sha256:" + "b" * 64})
+    return engine, commands
+
+
+def test_a_container_run_is_recorded_and_the_container_removed(tmp_path: Path) -> None:
+    config = load_config(demo_project(tmp_path / "p"))
+    engine, commands = _engine(b"epoch 1\n")
+    record = run_in_container(
+        config, RunRequest(argv=["train.py", "--lr", "0.1"], mode="dev", cwd=config.root),
+        image_ref=IMAGE, stdout=ClosedConsole(), stderr=ClosedConsole(),  # type: ignore[arg-type]
+        engine=engine,
+    )  # fmt: skip
+    assert record.status == "succeeded" and record.exit_code == 0
+    [spec] = commands
+    assert spec.command == ("python3", "train.py", "--lr", "0.1")
+    assert spec.init and spec.labels == {"dev.reprostack.run": record.id}
+    assert spec.workdir == "/workspace" and spec.gpus == ()
+    assert {m.target for m in spec.mounts} >= {"/repro/run", "/workspace"}
+    assert all(container.removed for container in engine.containers)
+    folder = config.runs_dir / record.id
+    # The terminal was gone; the logs still hold everything.
+    assert (folder / "stdout.log").read_bytes() == b"epoch 1\n"
+    assert (folder / "stderr.log").read_bytes() == b"a warning\n"
+    image = engine.image(IMAGE)
+    assert image is not None
+    assert read_record(folder).image == {
+        "id": image.id, "digest": None, "tag": IMAGE,
+        "base": "debian@sha256:" + "b" * 64,
+    }  # fmt: skip
+
+
+def test_a_failing_command_keeps_its_exit_code(tmp_path: Path) -> None:
+    config = load_config(demo_project(tmp_path / "p"))
+    engine, _ = _engine(b"", code=3)
+    record = run_in_container(
+        config, RunRequest(argv=["train.py"], mode="dev", cwd=config.root),
+        image_ref=IMAGE, stdout=ClosedConsole(), stderr=ClosedConsole(),  # type: ignore[arg-type]
+        engine=engine,
+    )  # fmt: skip
+    assert record.status == "failed" and record.exit_code == 3
+
+
+def test_replay_refuses_an_image_that_differs_from_the_record(tmp_path: Path) -> None:
+    config = load_config(demo_project(tmp_path / "p"))
+    engine, commands = _engine(b"ok\n")
+    first = run_in_container(
+        config, RunRequest(argv=["train.py"], mode="dev", cwd=config.root),
+        image_ref=IMAGE, stdout=ClosedConsole(), stderr=ClosedConsole(),  # type: ignore[arg-type]
+        engine=engine,
+    )  # fmt: skip
+    original = config.runs_dir / first.id
+    recorded = json.loads((original / "fingerprint.json").read_text())
+    INSIDE["packages"] = {"alpha": "2.0.0"}
+    try:
+        with pytest.raises(CheckFailed) as caught:
+            replay_in_container(
+                config, RunRequest(argv=["train.py"], mode="dev", cwd=config.root), original,
+                recorded, rebuild=False, force=False, engine=engine,
+            )  # fmt: skip
+    finally:
+        INSIDE["packages"] = {"alpha": "1.0.0"}
+    assert caught.value.exit_code == 1
+    assert "differs from the recorded environment; nothing was run" in caught.value.message
+    assert "alpha" in caught.value.message
+    assert len(commands) == 1  # only the original ran
