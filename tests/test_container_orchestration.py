@@ -17,7 +17,7 @@ from projects import demo_project
 from reprostack.config import load_config
 from reprostack.engine import Completed, ContainerSpec
 from reprostack.errors import CheckFailed
-from reprostack.fingerprint.image import PROBE_SCRIPT
+from reprostack.image.fingerprint import PROBE_SCRIPT
 from reprostack.runs.container import replay_in_container, run_in_container
 from reprostack.runs.record import read_record
 from reprostack.runs.session import RunRequest

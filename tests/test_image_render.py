@@ -236,3 +236,40 @@ def test_apt_steps_leave_no_build_time_state() -> None:
     for leftover in ("/var/lib/apt/lists/*", "/var/cache/apt/*.bin", "/var/log/apt/*",
                      "/var/log/dpkg.log", "/var/cache/ldconfig/aux-cache"):  # fmt: skip
         assert leftover in text
+
+
+# Sets and dicts a template iterates over are where hash randomisation would leak into a
+# Dockerfile: several system packages (dev and prod), env entries, a CA bundle and a dev lock.
+_SEED_SCRIPT = """
+import sys
+from pathlib import Path
+from reprostack.bases.choose import choose_base
+from reprostack.config import parse_config
+from reprostack.image.plan import render_inputs
+from reprostack.image.render import render_dockerfile
+config = parse_config(sys.argv[1], root=Path("/nonexistent"), path=None)
+base = choose_base(config)
+for variant in ("dev", "prod"):
+    sys.stdout.write(render_dockerfile(render_inputs(
+        config, variant, base, {}, has_ca=True, dev_lock=True, install_project=True)))
+"""
+_SEED_CONFIG = (
+    'name: seeds\npython: "3.11"\ncuda: none\n'
+    "system_packages: [zlib1g, git, libgomp1, curl, ffmpeg, libsndfile1]\n"
+    "dev: {system_packages: [vim, htop, strace, gdb]}\n"
+    'env: {ZED: "1", ALPHA: "2", MIDDLE: "3", OMP_NUM_THREADS: "4", HF_HOME: /cache}\n'
+)
+
+
+def test_rendering_does_not_depend_on_the_hash_seed() -> None:
+    outputs = []
+    for seed in ("0", "1", "4242"):
+        done = subprocess.run(
+            [sys.executable, "-c", _SEED_SCRIPT, _SEED_CONFIG],
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert "ENV ALPHA=" in outputs[0] and "zlib1g" in outputs[0] and "strace" in outputs[0]

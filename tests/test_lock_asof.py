@@ -99,7 +99,7 @@ def test_pip_tools_needs_pip_26_and_poetry_cannot(
 ) -> None:
     from importlib.metadata import version
 
-    from reprostack.doctor.compat import version_tuple
+    from reprostack.versions import version_tuple
 
     alpha_project(project, local_index, tool="pip-tools")
     result = repro("lock", "--as-of", "2022-01-01")

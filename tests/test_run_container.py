@@ -128,3 +128,20 @@ def test_sigint_stops_the_container_and_leaves_none(tmp_path: Path, base_image: 
     _, run_id, status, _code = out.split()
     assert status == "interrupted"
     assert leftover_containers(docker_client, run_id) == []
+
+
+def test_a_malformed_volume_is_refused_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from reprostack.cli import cli
+
+    project = demo_project(tmp_path / "p")
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(cli, ["run", "--dev", "-v", "data:relative", "train.py"])
+    assert result.exit_code == 2
+    assert "'data:relative' is not a mount SRC:/DST[:ro|rw] with an absolute target" in (
+        result.output
+    )
+    assert not (project / "runs").exists()

@@ -43,6 +43,11 @@ class EnvironmentMissing(ReproError):
     exit_code = 3
 
 
+class CorruptRecord(ReproError):
+    """A record reprostack wrote (run.yaml, fingerprint.json, a patch) cannot be read or used
+    (exit 2): it was edited, truncated or mixed with another run's files."""
+
+
 class RunFailedToStart(ReproError):
     """repro failed before the command started; the run record says why (exit 125, as
     ``docker run``)."""

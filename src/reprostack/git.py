@@ -12,6 +12,12 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from reprostack.errors import EnvironmentMissing
+
+
+class GitFailed(EnvironmentMissing):
+    """git itself failed (exit 3): an archive, a checkout or a fetch it could not do."""
+
 
 def run_git(
     repo: Path,

@@ -12,17 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from reprostack.config import Config
 from reprostack.errors import ConfigError
 from reprostack.fingerprint.cuda import torch_cuda_tag
+from reprostack.versions import version_tuple
 
 # How Python gets into an image: already there, the distro's package, or the deadsnakes PPA
 # (Ubuntu's usual source for a Python other than the release's own).
-PYTHON_PRESENT = "present"
-PYTHON_DISTRO = "distro"
-PYTHON_DEADSNAKES = "deadsnakes"
+PythonInstall = Literal["present", "distro", "deadsnakes"]
+PYTHON_PRESENT: PythonInstall = "present"
+PYTHON_DISTRO: PythonInstall = "distro"
+PYTHON_DEADSNAKES: PythonInstall = "deadsnakes"
+BaseKind = Literal["cuda", "cpu", "override"]
 
 _CUDA_WHEEL = re.compile(r"^nvidia-[a-z0-9-]+-cu(\d+)$")
 _RUNTIME_WHEEL = "nvidia-cuda-runtime-cu"
@@ -32,11 +35,11 @@ _RUNTIME_WHEEL = "nvidia-cuda-runtime-cu"
 class BaseChoice:
     """The images a project builds on and how Python gets into them."""
 
-    kind: str  # "cuda" | "cpu" | "override"
+    kind: BaseKind
     builder: str  # FROM of the builder stage (compilers)
     runtime: str  # FROM of the stages that end up in images
     python: str  # the requested version, "3.11" or "3.11.4"
-    python_install: str  # PYTHON_PRESENT | PYTHON_DISTRO | PYTHON_DEADSNAKES
+    python_install: PythonInstall
     cuda: str | None = None  # the CUDA the image carries, from the base or from wheels
     cuda_source: str | None = None  # "base" | "wheels" | None
 
@@ -242,11 +245,11 @@ def _release(cuda: str, releases: Mapping[str, Any]) -> str:
         return cuda
     same_minor = [r for r in releases if r.startswith(cuda + ".")]
     if same_minor:
-        return max(same_minor, key=_version_key)
+        return max(same_minor, key=version_tuple)
     ranked = sorted(releases, key=lambda r: _distance(r, cuda))[:3]
     raise ConfigError(
         [f"cuda: no nvidia/cuda image is known for CUDA {cuda}"],
-        hint=f"nearest known releases: {', '.join(sorted(ranked, key=_version_key))}",
+        hint=f"nearest known releases: {', '.join(sorted(ranked, key=version_tuple))}",
     )
 
 
@@ -266,17 +269,16 @@ def _nearest(
     return [tag for _, tag in sorted(candidates)[:3]]
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".") if p.isdigit())
-
-
 def _distance(a: str, b: str) -> int:
     """Return how far apart two CUDA versions are, counting minor releases."""
-    (a_major, a_minor), (b_major, b_minor) = _version_key(a + ".0")[:2], _version_key(b + ".0")[:2]
+    (a_major, a_minor), (b_major, b_minor) = (
+        version_tuple(a + ".0")[:2],
+        version_tuple(b + ".0")[:2],
+    )
     return abs((a_major * 100 + a_minor) - (b_major * 100 + b_minor))
 
 
-def python_install_for(wanted: str, found: str | None) -> str:
+def python_install_for(wanted: str, found: str | None) -> PythonInstall:
     """Return how Python gets into an override base in which ``found`` was found (None: none).
 
     A found ``3.11.2`` satisfies a wanted ``3.11`` (or exactly ``3.11.2``): it is used as it

@@ -63,6 +63,17 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a library error becomes its message, hint and exit code.
+
+        This is the one place that maps errors (``repro run``/``replay`` map their own to 125
+        before the command starts); CliRunner tests go through it as ``repro`` does.
+        """
+        from reprostack.cli.output import handle_errors
+
+        with handle_errors():
+            return super().invoke(ctx)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = COMMANDS.get(cmd_name)
         if entry is None:
@@ -89,11 +100,8 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning library errors into a message and an exit code."""
-    from reprostack.cli.output import handle_errors
-
-    with handle_errors():
-        cli.main(args=argv, prog_name="repro", standalone_mode=True)
+    """Entry point: run the CLI (the group turns library errors into messages and codes)."""
+    cli.main(args=argv, prog_name="repro", standalone_mode=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

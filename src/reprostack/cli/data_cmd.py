@@ -46,34 +46,33 @@ def scan(names: tuple[str, ...], verify: bool, jobs: int | None) -> None:
     read again (a local cache outside git); --verify rehashes everything, which also finds a
     file rewritten with the same size and its mtime put back.
     """
-    from reprostack.cli.output import handle_errors, info
+    from reprostack.cli.output import info
     from reprostack.data.datasets import manifest_path
     from reprostack.data.progress import ScanProgress, human_size
     from reprostack.data.scan import scan_dataset
 
-    with handle_errors():
-        config, datasets = _load(names)
-        for dataset in datasets:
-            dest = manifest_path(config, dataset.name)
-            summary = scan_dataset(
-                dataset, dest, verify=verify, workers=jobs, progress=ScanProgress(dataset.name)
-            )
-            work = (
-                "unchanged (stat check)"
-                if summary.unchanged
-                else f"hashed {summary.hashed:,} ({human_size(summary.hashed_bytes)}), "
-                f"reused {summary.reused:,}"
-            )
-            files = f"{summary.files:,} file{'' if summary.files == 1 else 's'}"
-            click.echo(
-                f"{dataset.name}: {files}, {human_size(summary.bytes)}, "
-                f"{summary.digest} -> {dest.relative_to(config.root)} "
-                f"[{work}; {summary.seconds:.2f} s]"
-            )
-            for path, reason in summary.skipped[:10]:
-                info(f"  skipped {path}: {reason}")
-            if len(summary.skipped) > 10:
-                info(f"  ... and {len(summary.skipped) - 10} more skipped (see the manifest)")
+    config, datasets = _load(names)
+    for dataset in datasets:
+        dest = manifest_path(config, dataset.name)
+        summary = scan_dataset(
+            dataset, dest, verify=verify, workers=jobs, progress=ScanProgress(dataset.name)
+        )
+        work = (
+            "unchanged (stat check)"
+            if summary.unchanged
+            else f"hashed {summary.hashed:,} ({human_size(summary.hashed_bytes)}), "
+            f"reused {summary.reused:,}"
+        )
+        files = f"{summary.files:,} file{'' if summary.files == 1 else 's'}"
+        click.echo(
+            f"{dataset.name}: {files}, {human_size(summary.bytes)}, "
+            f"{summary.digest} -> {dest.relative_to(config.root)} "
+            f"[{work}; {summary.seconds:.2f} s]"
+        )
+        for path, reason in summary.skipped[:10]:
+            info(f"  skipped {path}: {reason}")
+        if len(summary.skipped) > 10:
+            info(f"  ... and {len(summary.skipped) - 10} more skipped (see the manifest)")
 
 
 @data.command()
@@ -87,34 +86,32 @@ def status(names: tuple[str, ...], verify: bool, as_json: bool) -> None:
     changed. A file rewritten with the same size and its mtime restored is invisible to it;
     --verify rehashes every file and sees that too.
     """
-    from reprostack.cli.output import handle_errors
     from reprostack.data.progress import ScanProgress
     from reprostack.data.recorded import describe_changes
     from reprostack.data.status import dataset_status
 
     changed = False
     report = {}
-    with handle_errors():
-        config, datasets = _load(names)
-        for dataset in datasets:
-            progress = None if as_json else ScanProgress(dataset.name)
-            result = dataset_status(config, dataset, verify=verify, progress=progress)
-            changed = changed or not result.changes.empty
-            report[dataset.name] = {
-                "manifest_digest": result.manifest_digest,
-                "digest": result.digest,
-                "changed": not result.changes.empty,
-                **result.changes.to_json(),
-            }
-            if as_json:
-                continue
-            how = "full rehash" if verify else "quick check: size, mtime, inode"
-            if result.changes.empty:
-                click.echo(f"{dataset.name}: matches its manifest ({how})")
-                continue
-            click.echo(f"{dataset.name}: differs from its manifest ({how})")
-            for line in describe_changes(result.changes, shown=sys.maxsize):
-                click.echo(f"  {line}")
+    config, datasets = _load(names)
+    for dataset in datasets:
+        progress = None if as_json else ScanProgress(dataset.name)
+        result = dataset_status(config, dataset, verify=verify, progress=progress)
+        changed = changed or not result.changes.empty
+        report[dataset.name] = {
+            "manifest_digest": result.manifest_digest,
+            "digest": result.digest,
+            "changed": not result.changes.empty,
+            **result.changes.to_json(),
+        }
+        if as_json:
+            continue
+        how = "full rehash" if verify else "quick check: size, mtime, inode"
+        if result.changes.empty:
+            click.echo(f"{dataset.name}: matches its manifest ({how})")
+            continue
+        click.echo(f"{dataset.name}: differs from its manifest ({how})")
+        for line in describe_changes(result.changes, shown=sys.maxsize):
+            click.echo(f"  {line}")
     if as_json:
         click.echo(json.dumps(report, indent=2))
     sys.exit(1 if changed else 0)
@@ -131,13 +128,11 @@ def toy(name: str, per_folder: int | None, fraction: float | None, seed: int) ->
     Label and list files at the top (csv, tsv, txt, jsonl) that name files are cut to the
     rows of the files taken. The same seed gives the same subset on every machine.
     """
-    from reprostack.cli.output import handle_errors
     from reprostack.data.progress import human_size
     from reprostack.data.toy import make_toy
 
-    with handle_errors():
-        _config, (dataset,) = _load((name,))
-        result = make_toy(dataset, per_folder=per_folder, fraction=fraction, seed=seed)
+    _config, (dataset,) = _load((name,))
+    result = make_toy(dataset, per_folder=per_folder, fraction=fraction, seed=seed)
     click.echo(f"{name}: toy subset of {result.files:,} files ({human_size(result.bytes)}) "
                f"in {result.dest}")  # fmt: skip
     for label, kept, total in result.labels:
@@ -151,15 +146,13 @@ def toy(name: str, per_folder: int | None, fraction: float | None, seed: int) ->
 def describe(name: str, out: Path | None) -> None:
     """Write README.md (files and bytes per folder and type, image sizes, label files)
     and files.txt (one absolute path a line) for NAME."""
-    from reprostack.cli.output import handle_errors
     from reprostack.data.datasets import manifest_path
     from reprostack.data.describe import describe_dataset
     from reprostack.data.manifest import read_header
 
-    with handle_errors():
-        config, (dataset,) = _load((name,))
-        header = read_header(manifest_path(config, name))
-        dest = out or config.root / "data" / "info" / name
-        digest = str(header["digest"]) if header else None
-        readme, listing = describe_dataset(dataset, dest, digest)
+    config, (dataset,) = _load((name,))
+    header = read_header(manifest_path(config, name))
+    dest = out or config.root / "data" / "info" / name
+    digest = str(header["digest"]) if header else None
+    readme, listing = describe_dataset(dataset, dest, digest)
     click.echo(f"{name}: wrote {readme} and {listing}")

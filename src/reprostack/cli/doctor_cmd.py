@@ -13,13 +13,11 @@ def doctor() -> None:
 
     Exits 1 when any check finds an error.
     """
-    from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.doctor.checks import render_findings, run_checks
 
-    with handle_errors():
-        config = load_config()
-        findings = run_checks(config)
+    config = load_config()
+    findings = run_checks(config)
     click.echo(render_findings(findings))
     if any(f.level == "error" for f in findings):
         sys.exit(1)

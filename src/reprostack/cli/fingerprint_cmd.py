@@ -12,19 +12,17 @@ import click
 @click.option("--image", default=None, metavar="IMAGE", help="Fingerprint inside this image.")
 def fingerprint(as_json: bool, image: str | None) -> None:
     """Print the fingerprint: git, Python, packages, locks, OS, CPU, driver, CUDA, GPUs."""
-    from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
 
-    with handle_errors():
-        config = load_config()
-        if image is not None:
-            from reprostack.fingerprint.image import fingerprint_image
+    config = load_config()
+    if image is not None:
+        from reprostack.image.fingerprint import fingerprint_image
 
-            data = fingerprint_image(config, image)
-        else:
-            from reprostack.fingerprint.project import project_fingerprint
+        data = fingerprint_image(config, image)
+    else:
+        from reprostack.fingerprint.project import project_fingerprint
 
-            data, _ = project_fingerprint(config)
+        data, _ = project_fingerprint(config)
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:

@@ -29,14 +29,12 @@ def init(name: str | None, cuda: str | None, layout: bool, force: bool) -> None:
     An existing requirements.txt/.in, PEP 621 or Poetry pyproject.toml (or a uv project)
     becomes lock.inputs; without one, an empty requirements.in is written.
     """
-    from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.init import init_project
 
     root = Path.cwd()
-    with handle_errors():
-        report = init_project(root, name=name, cuda=cuda, layout=layout, force=force)
-        load_config(root, required=True)  # what was written must validate
+    report = init_project(root, name=name, cuda=cuda, layout=layout, force=force)
+    load_config(root, required=True)  # what was written must validate
     for path in report.written:
         click.echo(f"wrote   {path}")
     for path in report.updated:

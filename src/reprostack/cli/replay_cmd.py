@@ -71,22 +71,21 @@ def export(run_ref: str, output: Path | None, outputs: bool) -> None:
 
     `repro replay FILE.tar.gz` on another machine (in a clone of the project) replays it.
     """
-    from reprostack.cli.output import handle_errors, info
+    from reprostack.cli.output import info
     from reprostack.config import load_config
     from reprostack.errors import UsageError
     from reprostack.replay.code import repository_of
     from reprostack.replay.export import export_run
     from reprostack.runs.store import resolve_run
 
-    with handle_errors():
-        config = load_config()
-        folder = resolve_run(config.runs_dir, run_ref)
-        try:
-            repo: Path | None = repository_of(config.root)
-        except UsageError:
-            repo = None  # a run outside git exports without a code bundle
-        dest = output or Path(f"repro-run-{folder.name}.tar.gz")
-        notes = export_run(folder, repo, dest, outputs=outputs)
+    config = load_config()
+    folder = resolve_run(config.runs_dir, run_ref)
+    try:
+        repo: Path | None = repository_of(config.root)
+    except UsageError:
+        repo = None  # a run outside git exports without a code bundle
+    dest = output or Path(f"repro-run-{folder.name}.tar.gz")
+    notes = export_run(folder, repo, dest, outputs=outputs)
     for note in notes:
         info(f"repro: {note}")
     click.echo(str(dest))

@@ -48,9 +48,12 @@ def run(
     """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
+    from reprostack.engine import Mount
     from reprostack.runs.local import PRESTART_EXIT, exit_status, run_local
     from reprostack.runs.session import RecordNotWritten, RunRequest
 
+    for text in volumes:
+        Mount.parse(text)  # a malformed -v is bad usage (exit 2), refused before any record
     with handle_errors(exit_code=PRESTART_EXIT, keep=(RecordNotWritten,)):
         config = load_config()
         chosen = mode or config.run.mode

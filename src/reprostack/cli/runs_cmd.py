@@ -13,15 +13,13 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
 def runs(limit: int, status: str | None, as_json: bool) -> None:
     """List recorded runs, newest first, with the params that differ and last metrics."""
-    from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.experiments.table import runs_json, runs_table
     from reprostack.runs.store import list_runs
 
-    with handle_errors():
-        config = load_config()
-        # Only the records shown are read (and, with --status, those passed over on the way).
-        entries = list_runs(config.runs_dir, limit=max(limit, 0), status=status)
+    config = load_config()
+    # Only the records shown are read (and, with --status, those passed over on the way).
+    entries = list_runs(config.runs_dir, limit=max(limit, 0), status=status)
     if as_json:
         click.echo(json.dumps(runs_json(entries), indent=2))
         return
@@ -36,14 +34,12 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
 @click.option("--fingerprint", "show_fp", is_flag=True, help="Also print the fingerprint.")
 def show(run_ref: str, show_fp: bool) -> None:
     """Show one run: its record and where its files are (RUN: id, prefix or 'last')."""
-    from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.runs.record import RUN_FILE, read_fingerprint
     from reprostack.runs.store import resolve_run
 
-    with handle_errors():
-        config = load_config()
-        folder = resolve_run(config.runs_dir, run_ref)
+    config = load_config()
+    folder = resolve_run(config.runs_dir, run_ref)
     click.echo((folder / RUN_FILE).read_text(encoding="utf-8").rstrip())
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     click.echo(f"files ({folder}):")
@@ -61,20 +57,18 @@ def show(run_ref: str, show_fp: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 def diff(a: str, b: str, as_json: bool) -> None:
     """Show what differs between runs A and B: fingerprints and determinism controls."""
-    from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.runs.diff import diff_runs, render_diff
     from reprostack.runs.record import read_fingerprint, read_record
     from reprostack.runs.store import resolve_run
 
-    with handle_errors():
-        config = load_config()
-        folder_a = resolve_run(config.runs_dir, a)
-        folder_b = resolve_run(config.runs_dir, b)
-        first, second = read_fingerprint(folder_a), read_fingerprint(folder_b)
-        result = diff_runs(
-            first, second, read_record(folder_a).determinism, read_record(folder_b).determinism
-        )
+    config = load_config()
+    folder_a = resolve_run(config.runs_dir, a)
+    folder_b = resolve_run(config.runs_dir, b)
+    first, second = read_fingerprint(folder_a), read_fingerprint(folder_b)
+    result = diff_runs(
+        first, second, read_record(folder_a).determinism, read_record(folder_b).determinism
+    )
     if "data" in result.changes:
         from reprostack.data.recorded import run_data_changes
 

@@ -18,6 +18,7 @@ from reprostack.config.schema import (
     RunConfig,
     TrackingConfig,
 )
+from reprostack.engine.types import MOUNT_FORM, MOUNT_RE
 from reprostack.errors import UsageError
 from reprostack.redact import is_secret_name, redact_url
 
@@ -60,7 +61,6 @@ OS_RE = re.compile(r"^(?:ubuntu\d{2}\.\d{2}|debian\d{2}|rockylinux\d|ubi\d)$")
 APT_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]*(?:=[A-Za-z0-9.+:~-]+)?$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 GPUS_RE = re.compile(r"^(?:auto|none|all|\d+|device=[\w,-]+|\"?device=[\w,-]+\"?)$")
-MOUNT_RE = re.compile(r"^[^:]+:/[^:]*(?::(?:ro|rw))?$")
 
 
 def _default_name(root: Path) -> str:
@@ -323,7 +323,7 @@ class Validator:
                 mount,
                 ("run", "mounts", str(index)),
                 MOUNT_RE,
-                "a mount SRC:/DST[:ro|rw] with an absolute target",
+                MOUNT_FORM,
             )
         pass_env = self.strings(data, "pass_env", ("run",))
         for index, name in enumerate(pass_env):

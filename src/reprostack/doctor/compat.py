@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reprostack.versions import version_tuple
+
 # Lowest driver for any release of a CUDA major (minor-version compatibility floor).
 MAJOR_MINIMUM = {11: "450.80.02", 12: "525.60.13", 13: "580.65.06"}
 # The driver each CUDA release's last update shipped with (full support, PTX JIT included).
@@ -38,17 +40,6 @@ class Finding:
     level: str
     message: str
     fix: str | None = None
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    """``"525.60.13"`` -> ``(525, 60, 13)``; non-numeric parts end the tuple."""
-    parts: list[int] = []
-    for piece in version.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
 
 
 def major_minor(version: str) -> str:

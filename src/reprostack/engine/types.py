@@ -6,6 +6,7 @@ engine (tests) can produce the same values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,11 @@ class EngineInfo:
     server_version: str = ""
 
 
+# ``SRC:/DST[:ro|rw]``, as ``docker run -v`` and repro.yaml's ``run.mounts`` write a mount.
+MOUNT_RE = re.compile(r"^(?P<source>[^:]+):(?P<target>/[^:]*)(?::(?P<mode>ro|rw))?$")
+MOUNT_FORM = "a mount SRC:/DST[:ro|rw] with an absolute target"
+
+
 @dataclass(frozen=True)
 class Mount:
     """A host path bound into a container."""
@@ -120,6 +126,16 @@ class Mount:
     source: str
     target: str
     read_only: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Mount:
+        """Read ``SRC:/DST[:ro|rw]`` (read-write unless ``:ro``); UsageError when malformed."""
+        match = MOUNT_RE.match(text)
+        if match is None:
+            raise UsageError(
+                f"{text!r} is not {MOUNT_FORM}", hint="e.g. -v /data/imagenet:/data:ro"
+            )
+        return cls(match["source"], match["target"], read_only=match["mode"] == "ro")
 
     @property
     def mode(self) -> Literal["ro", "rw"]:

@@ -7,6 +7,7 @@ A bad line is reported with its line number and the rest of the file is still re
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from collections.abc import Iterator
@@ -115,14 +116,14 @@ def read_tensorboard(outputs: Path, files: list[Path], into: Metrics) -> None:
     Files in one folder share names (``loss``); with several folders (``tb/train``,
     ``tb/val``) names get the folder below their common parent (``train/loss``).
     """
-    try:
-        from reprostack.experiments.tensorboard import read_scalars
-    except ImportError:
+    if importlib.util.find_spec("tensorboard") is None:
         into.problems.append(
             f"{len(files)} TensorBoard event file(s) not read: the reader is not installed "
             "(pip install 'reprostack[tensorboard]')"
         )
         return
+    from reprostack.experiments.tensorboard import read_scalars
+
     folders = sorted({f.parent for f in files})
     common = folders[0] if len(folders) == 1 else Path(*_common_parts(folders))
     for folder in folders:

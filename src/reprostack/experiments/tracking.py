@@ -8,6 +8,7 @@ nothing: the tracker is searched for the run's ``repro.run_id`` tag first.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import urllib.error
 import urllib.request
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 
 from reprostack.config.schema import MlflowConfig
-from reprostack.errors import EnvironmentMissing
+from reprostack.errors import CorruptRecord, EnvironmentMissing
 from reprostack.experiments.metrics import read_metrics
 from reprostack.experiments.params import collect_params
 from reprostack.redact import redact_url
@@ -121,18 +122,16 @@ def _log(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> str:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     # repro prints its own line per run; the client's "View run at" would land in stdout.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    try:
-        from reprostack.experiments.mlflow_client import log_run
-    except ImportError as exc:
-        raise TrackerUnavailable(
-            f"the MLflow client is not installed ({exc})", hint=EXTRA_HINT
-        ) from exc
+    if importlib.util.find_spec("mlflow") is None:
+        raise TrackerUnavailable("the MLflow client is not installed", hint=EXTRA_HINT)
+    from reprostack.experiments.mlflow_client import log_run
+
     raw = yaml.safe_load((folder / RUN_FILE).read_text(encoding="utf-8"))
     params = record.params or collect_params(folder, record.configs, record.argv).values
     series = read_metrics(folder / "outputs").series
     try:
         fingerprint = read_fingerprint(folder)
-    except (OSError, ValueError):
+    except CorruptRecord:
         fingerprint = {}  # tags from it are left out; the record itself still goes
     return log_run(
         uri=mlflow.uri,

@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from reprostack.fingerprint.cuda import read_cuda
 from reprostack.fingerprint.envvars import read_env
@@ -15,6 +15,7 @@ from reprostack.fingerprint.git import GitState, read_git
 from reprostack.fingerprint.git import cancelled as git_cancelled
 from reprostack.fingerprint.nvidia import read_nvidia
 from reprostack.fingerprint.python_env import read_packages, read_python
+from reprostack.fingerprint.schema import ContainerSection, Fingerprint, GitSection
 from reprostack.fingerprint.system import read_hardware, read_os
 
 SCHEMA_VERSION = 1
@@ -41,11 +42,17 @@ def lockfile_hashes(root: Path) -> dict[str, str]:
     return dict(sorted(hashes.items()))
 
 
-def read_container(environ: Mapping[str, str]) -> dict[str, Any] | None:
+def read_container(environ: Mapping[str, str]) -> ContainerSection | None:
     """The repro image this process runs in, or None outside a repro container."""
     if not environ.get(CONTAINER_ENV["image_id"]):
         return None
-    return {key: environ.get(name) or None for key, name in CONTAINER_ENV.items()}
+    found = {key: environ.get(name) or None for key, name in CONTAINER_ENV.items()}
+    return ContainerSection(
+        image_id=found["image_id"],
+        image_digest=found["image_digest"],
+        image_tag=found["image_tag"],
+        base_image=found["base_image"],
+    )
 
 
 class _Job(threading.Thread):
@@ -105,9 +112,9 @@ def collect(
             git_cancelled.clear()
         raise
     assert state is not None
-    fingerprint = {
+    fingerprint: Fingerprint = {
         "schema_version": SCHEMA_VERSION,
-        "git": state.info,
+        "git": cast(GitSection | None, state.info),  # built key by key in fingerprint.git
         "python": read_python(),
         "packages": packages,
         "lockfiles": lockfile_hashes(root),
@@ -118,4 +125,5 @@ def collect(
         "container": read_container(environ),
         "env": read_env(environ, env_names, never_env),
     }
-    return fingerprint, state
+    # Typed where it is built; records and readers keep it as plain JSON.
+    return cast(dict[str, Any], fingerprint), state

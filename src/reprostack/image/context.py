@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reprostack.config import Config
-from reprostack.errors import ConfigError, UsageError
-from reprostack.git import apply_patch, git_output, run_git, stderr_of
+from reprostack.errors import ConfigError, CorruptRecord, UsageError
+from reprostack.git import GitFailed, apply_patch, git_output, run_git, stderr_of
 from reprostack.locktext import env_references, index_lines
 
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 _KEY_SCAN_LIMIT = 1 << 20
 
 
@@ -112,32 +111,6 @@ def project_is_package(config: Config, code: CodeSource | None) -> bool:
     return bool(re.search(r"^\s*\[(project|build-system|tool\.poetry)\]", pyproject, re.M))
 
 
-def ca_bundle(config: Config) -> bytes | None:
-    """Return the CA bundle builds should trust: the host's (when asked) then the extra ones.
-
-    Returns None when repro.yaml asks for none. Extra certificates alone replace the default
-    trust inside the build, which is what a proxy intercepting every connection needs.
-    """
-    parts: list[bytes] = []
-    if config.build.host_ca_bundle:
-        try:
-            parts.append(HOST_CA_BUNDLE.read_bytes())
-        except OSError as exc:
-            raise ConfigError(
-                [f"build.host_ca_bundle: cannot read {HOST_CA_BUNDLE}: {exc}"],
-                hint="install ca-certificates on this host, or set host_ca_bundle: false",
-            ) from exc
-    for name in config.build.ca_certificates:
-        path = config.root / name
-        try:
-            parts.append(path.read_bytes())
-        except OSError as exc:
-            raise ConfigError([f"build.ca_certificates: cannot read {name}: {exc}"]) from exc
-    if not parts:
-        return None
-    return b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts)
-
-
 def index_options(lock_text: str) -> str:
     """Return the lock's index lines (``--index-url``, ``--find-links``...), one per line.
 
@@ -182,7 +155,7 @@ def export_code(code: CodeSource, dest: Path, exclude: tuple[str, ...] = ()) -> 
         staging.mkdir()
         archive = run_git(code.repo, "archive", "--format=tar", code.sha)
         if archive.returncode != 0:
-            raise UsageError(f"git archive {code.sha} failed: {stderr_of(archive)}")
+            raise GitFailed(f"git archive {code.sha} failed: {stderr_of(archive)}")
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(staging, filter="data")
@@ -199,7 +172,7 @@ def export_code(code: CodeSource, dest: Path, exclude: tuple[str, ...] = ()) -> 
 def _apply_patch(tree: Path, patch: bytes, ceiling: Path) -> None:
     problem = apply_patch(tree, patch, ceiling=ceiling)
     if problem is not None:
-        raise UsageError(
+        raise CorruptRecord(
             f"the recorded patch does not apply to its commit: {problem}",
             hint="the patch and the sha must come from the same run record",
         )

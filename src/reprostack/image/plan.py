@@ -12,10 +12,10 @@ from reprostack.bases.choose import BaseChoice
 from reprostack.bases.pins import BasePin
 from reprostack.bases.resolve import ResolvedBases, lock_dir_of, resolve_bases
 from reprostack.config import Config
+from reprostack.config.ca import ca_bundle
 from reprostack.errors import UsageError
 from reprostack.image.context import (
     CodeSource,
-    ca_bundle,
     code_source,
     credential_indexes,
     project_is_package,

@@ -152,6 +152,8 @@ def _context(inputs: RenderInputs) -> dict[str, Any]:
         "secret_id": SECRET_ID,
         "builder_ca": BUILDER_CA,
         "tmp_ca": TMP_CA,
+        # How Python gets in, as flags: templates never compare BaseChoice's strings.
+        "install_python": base.python_install != PYTHON_PRESENT,
         "deadsnakes": base.python_install == PYTHON_DEADSNAKES,
         "builder_stage": inputs.builder_stage,
     }

@@ -135,7 +135,7 @@ class ImageResolver:
         out: Path,
         scratch: Path,
     ) -> Compiled:
-        from reprostack.image.context import ca_bundle
+        from reprostack.config.ca import ca_bundle
 
         outdir = scratch / "out"
         outdir.mkdir()

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprostack.asof import as_timestamp
-from reprostack.doctor.compat import version_tuple
 from reprostack.errors import EnvironmentMissing
 from reprostack.lock.base import LockRequest, run_tool, tool_env
 from reprostack.lock.failures import explain
+from reprostack.versions import version_tuple
 
 if TYPE_CHECKING:
     from reprostack.lock.in_image import ImageResolver

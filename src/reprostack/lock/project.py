@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from reprostack.atomic import write_text
@@ -55,7 +55,6 @@ class _Plan:
     locker: Locker
     options: list[IndexOption]
     constraints: Path | None = None
-    hashed: dict[str, str] = field(default_factory=dict)  # label -> sha256
 
 
 def lock_path(config: Config, variant: str) -> Path:

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprostack.errors import UsageError
-from reprostack.git import apply_patch, run_git
+from reprostack.errors import CorruptRecord, UsageError
+from reprostack.git import GitFailed, apply_patch, run_git, stderr_of
 
 
 def repository_of(root: Path) -> Path:
@@ -52,7 +52,7 @@ def restored_code(
     added = run_git(repo, "worktree", "add", "--detach", "--quiet", str(worktree), sha)
     if added.returncode != 0:
         shutil.rmtree(parent, ignore_errors=True)
-        raise UsageError(f"could not check out {sha}: {added.stderr.decode().strip()}")
+        raise GitFailed(f"could not check out {sha}: {stderr_of(added)}")
     restored: list[Path] = []
     try:
         _apply(worktree, patch, f"source.patch of run {run_id}", sha)
@@ -61,9 +61,9 @@ def restored_code(
             target = worktree / sub.path
             added = run_git(source, "worktree", "add", "--detach", "--quiet", str(target), sub.sha)
             if added.returncode != 0:
-                raise UsageError(
+                raise GitFailed(
                     f"could not restore submodule {sub.path} at {sub.sha} for run {run_id}: "
-                    f"{added.stderr.decode().strip()}",
+                    f"{stderr_of(added)}",
                     hint=f"run `git submodule update --init` and fetch {sub.sha} in {sub.path}",
                 )
             restored.append(source)
@@ -82,7 +82,7 @@ def restored_code(
 def _apply(worktree: Path, patch: bytes, what: str, sha: str) -> None:
     problem = apply_patch(worktree, patch)
     if problem is not None:
-        raise UsageError(
+        raise CorruptRecord(
             f"the recorded {what} does not apply on {sha}: {problem}",
             hint="the run folder may have been edited; compare it with a fresh export",
         )

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from reprostack.errors import UsageError
-from reprostack.git import git_output, run_git, stderr_of
+from reprostack.git import GitFailed, git_output, run_git, stderr_of
 from reprostack.runs.ids import RUN_ID_RE
 from reprostack.runs.record import read_record
 
@@ -130,7 +130,7 @@ def import_export(archive: Path, runs_dir: Path, repo: Path | None) -> str:
         if manifest.get("bundle") and repo is not None:
             fetched = run_git(repo, "fetch", "--quiet", str(staging / BUNDLE), BUNDLE_REF)
             if fetched.returncode != 0:
-                raise UsageError(f"could not fetch the run's commits: {stderr_of(fetched)}")
+                raise GitFailed(f"could not fetch the run's commits: {stderr_of(fetched)}")
         target = runs_dir / run_id
         if not target.exists():
             runs_dir.mkdir(parents=True, exist_ok=True)

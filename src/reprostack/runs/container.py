@@ -18,7 +18,8 @@ from reprostack.config import Config
 from reprostack.determinism import HOOK_DIR, HOOK_MOUNT
 from reprostack.engine import Container, ContainerSpec, Engine, Mount
 from reprostack.errors import CheckFailed, EnvironmentMissing
-from reprostack.fingerprint.image import container_facts, merge, run_probe
+from reprostack.fingerprint.schema import ContainerSection
+from reprostack.image.fingerprint import container_facts, merge, run_probe
 from reprostack.runs.diff import diff_fingerprints, render_diff
 from reprostack.runs.gpus import device_requests
 from reprostack.runs.record import RunRecord
@@ -52,11 +53,10 @@ def volumes_for(config: Config, request: RunRequest, folder: Path) -> tuple[Moun
     if request.mode == "dev":
         root = str(config.root.resolve())
         volumes[root] = Mount(root, DEV_WORKDIR)
-    for mount in request.mounts:
-        source, _, rest = mount.partition(":")
-        target, _, mode = rest.partition(":")
-        path = str(Path(source).expanduser().resolve())
-        volumes[path] = Mount(path, target, read_only=mode == "ro")
+    for text in request.mounts:
+        mount = Mount.parse(text)
+        path = str(Path(mount.source).expanduser().resolve())
+        volumes[path] = Mount(path, mount.target, mount.read_only)
     for arg in request.argv[1:]:
         # An absolute path argument (a dataset, a config outside the repo) is reachable at
         # the same path, read-only; DESIGN.md: data reaches containers only through mounts.
@@ -71,7 +71,7 @@ def volumes_for(config: Config, request: RunRequest, folder: Path) -> tuple[Moun
 def with_data_mounts(config: Config, mounts: list[str]) -> list[str]:
     """``mounts`` plus each dataset of repro.yaml, read-only at the same path (recorded in
     run.yaml, so a script's paths mean the same inside and out)."""
-    targets = {mount.split(":")[1] for mount in mounts if mount.count(":") >= 1}
+    targets = {Mount.parse(text).target for text in mounts}
     added = [
         f"{dataset.path}:{dataset.path}:ro"
         for dataset in config.data.values()
@@ -92,7 +92,7 @@ def workdir_for(config: Config, request: RunRequest) -> str:
 
 def container_env(
     session: RunSession,
-    image: dict[str, Any],
+    image: ContainerSection,
     caller: dict[str, str],
     image_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
@@ -117,7 +117,7 @@ def container_env(
     return env
 
 
-def record_image(facts: dict[str, Any]) -> dict[str, Any]:
+def record_image(facts: ContainerSection) -> dict[str, Any]:
     """run.yaml's ``image``: id, digest (null until pushed), tag, and the pinned base."""
     return {
         "id": facts["image_id"],

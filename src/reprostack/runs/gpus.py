@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from reprostack.engine import GpuRequest
 from reprostack.errors import EnvironmentMissing, UsageError
 
@@ -11,16 +14,24 @@ TOOLKIT_HINT = (
 )
 
 
-def parse_gpus(request: str) -> tuple[str, int | list[str] | None]:
-    """Read a ``gpus`` request: ``("none"|"auto"|"all", None)``, ``("count", N)`` or
-    ``("devices", ["0", "1"])``."""
+@dataclass(frozen=True)
+class GpuChoice:
+    """A ``gpus`` request as read: a kind, and the count or device ids it names."""
+
+    kind: Literal["none", "auto", "all", "count", "devices"]
+    count: int | None = None
+    devices: tuple[str, ...] = ()
+
+
+def parse_gpus(request: str) -> GpuChoice:
+    """Read a ``gpus`` request: none, auto, all, a count (``2``) or ``device=0,1``."""
     value = request.strip().strip('"')
     if value in ("none", "auto", "all"):
-        return value, None
+        return GpuChoice(value)  # type: ignore[arg-type]  # checked just above
     if value.isdigit():
-        return "count", int(value)
+        return GpuChoice("count", count=int(value))
     if value.startswith("device=") and value != "device=":
-        return "devices", value.split("=", 1)[1].split(",")
+        return GpuChoice("devices", devices=tuple(value.split("=", 1)[1].split(",")))
     raise UsageError(
         f"cannot read the GPU request '{request}'", hint="use auto, none, all, a count, or "
         "device=0,1"
@@ -29,34 +40,32 @@ def parse_gpus(request: str) -> tuple[str, int | list[str] | None]:
 
 def gpu_visibility(request: str) -> str | None:
     """``CUDA_VISIBLE_DEVICES`` for a local run; None leaves the caller's value (auto/all)."""
-    kind, value = parse_gpus(request)
-    if kind == "none":
+    choice = parse_gpus(request)
+    if choice.kind == "none":
         return ""
-    if kind == "count":
-        assert isinstance(value, int)
-        return ",".join(str(i) for i in range(value))
-    if kind == "devices":
-        assert isinstance(value, list)
-        return ",".join(value)
+    if choice.kind == "count":
+        return ",".join(str(i) for i in range(choice.count or 0))
+    if choice.kind == "devices":
+        return ",".join(choice.devices)
     return None
 
 
 def device_requests(request: str, has_nvidia_runtime: bool) -> list[GpuRequest]:
-    """Docker ``DeviceRequests`` for ``auto``/``none``/``all``/a count/``device=0,1``.
+    """The engine's GPU requests for ``auto``/``none``/``all``/a count/``device=0,1``.
 
     ``auto`` asks for every GPU only when the engine can provide them; an explicit request
     on an engine without the NVIDIA runtime is refused rather than silently run on the CPU.
     """
-    kind, value = parse_gpus(request)
-    if kind == "none" or (kind == "auto" and not has_nvidia_runtime):
+    choice = parse_gpus(request)
+    if choice.kind == "none" or (choice.kind == "auto" and not has_nvidia_runtime):
         return []
     if not has_nvidia_runtime:
         raise EnvironmentMissing(
             f"GPUs were requested (--gpus {request}) but this Docker engine has no NVIDIA runtime",
             hint=TOOLKIT_HINT,
         )
-    if isinstance(value, int):
-        return [GpuRequest(count=value)]
-    if isinstance(value, list):
-        return [GpuRequest(device_ids=tuple(value))]
+    if choice.kind == "count":
+        return [GpuRequest(count=choice.count)]
+    if choice.kind == "devices":
+        return [GpuRequest(device_ids=choice.devices)]
     return [GpuRequest(count=-1)]  # auto or all: every GPU

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import BinaryIO
 
 from reprostack.config import Config
-from reprostack.errors import RunFailedToStart, UsageError
+from reprostack.errors import EnvironmentMissing, RunFailedToStart
 from reprostack.redact import redact_argv
 from reprostack.runs.gpus import gpu_visibility
 from reprostack.runs.record import RunRecord
@@ -108,7 +108,7 @@ def _execute(
                 )
             except OSError as exc:
                 name = redact_argv(command[:1])[0] if command else ""
-                raise UsageError(
+                raise EnvironmentMissing(
                     f"cannot start {name!r}: {exc.strerror or exc}",
                     hint="check the command name, its path and that it is executable",
                 ) from None

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from reprostack.atomic import write_text
-from reprostack.errors import ReproError
+from reprostack.errors import CorruptRecord
 from reprostack.yaml_limits import YamlLimitExceeded, safe_load_limited
 
 RUN_FILE = "run.yaml"
@@ -23,7 +23,7 @@ STATUSES = ("running", "succeeded", "failed", "interrupted")
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 
-class DamagedRecord(ReproError):
+class DamagedRecord(CorruptRecord):
     """A ``run.yaml`` that is empty, not YAML, or holds values of the wrong type.
 
     ``reason`` is the short why (``run.yaml is empty``) that ``repro runs`` shows.
@@ -202,6 +202,16 @@ def write_fingerprint(folder: Path, fingerprint: dict[str, Any]) -> None:
 
 
 def read_fingerprint(folder: Path) -> dict[str, Any]:
-    """Read a run's ``fingerprint.json``."""
-    data: dict[str, Any] = json.loads((folder / FINGERPRINT_FILE).read_text(encoding="utf-8"))
+    """Read a run's ``fingerprint.json``; CorruptRecord when it is missing or not a JSON object."""
+    path = folder / FINGERPRINT_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise CorruptRecord(
+            f"{path}: cannot be read: {first}",
+            hint="the run folder was changed after the run; restore it from a copy or an export",
+        ) from exc
+    if not isinstance(data, dict):
+        raise CorruptRecord(f"{path}: not a JSON object")
     return data

@@ -12,6 +12,8 @@ from reprostack.engine import ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.errors import EnvironmentMissing, UsageError
 from reprostack.fingerprint.probe import CONTAINER_KEYS
 from reprostack.fingerprint.project import project_fingerprint
+from reprostack.fingerprint.schema import ContainerSection
+from reprostack.image.tags import LABEL_PREFIX
 
 PROBE_MOUNT = "/opt/reprostack-probe"
 # The image's own Python: repro images put their venv first on PATH; others have python3.
@@ -29,7 +31,7 @@ def probe_mount() -> Mount:
 
 
 def merge(
-    host: dict[str, Any], inside: dict[str, Any], container: dict[str, Any]
+    host: dict[str, Any], inside: dict[str, Any], container: ContainerSection
 ) -> dict[str, Any]:
     """Host facts (git, driver, GPUs, hardware) with the container's Python, packages, CUDA."""
     merged = dict(host)
@@ -39,14 +41,14 @@ def merge(
     return merged
 
 
-def container_facts(image: ImageInfo) -> dict[str, Any]:
+def container_facts(image: ImageInfo) -> ContainerSection:
     """The ``container`` block of the fingerprint for an image."""
-    return {
-        "image_id": image.id,
-        "image_digest": image.digest,
-        "image_tag": image.tags[0] if image.tags else None,
-        "base_image": image.labels.get("dev.reprostack.base"),
-    }
+    return ContainerSection(
+        image_id=image.id,
+        image_digest=image.digest,
+        image_tag=image.tags[0] if image.tags else None,
+        base_image=image.labels.get(LABEL_PREFIX + "base"),
+    )
 
 
 def run_probe(engine: Engine, image_ref: str) -> dict[str, Any]:
@@ -101,7 +103,6 @@ def image_own_facts(image: ImageInfo) -> dict[str, Any]:
     nothing is known, so nothing is claimed); branch and dirtiness are not in an image.
     """
     from reprostack.fingerprint.envvars import read_env
-    from reprostack.image.tags import LABEL_PREFIX
 
     labels = image.labels
     revision = labels.get("org.opencontainers.image.revision")
