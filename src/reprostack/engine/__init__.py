@@ -9,17 +9,12 @@ because ``repro --help`` must not pay for it. Engine failures come out mapped on
 
 from __future__ import annotations
 
-from reprostack.engine.cli import DockerCli, buildkit_available, cli_path, docker_cli
-from reprostack.engine.errors import (
-    DEFAULT_HOST,
-    EngineRefused,
-    EngineUnavailable,
-    RegistryUnavailable,
-    engine_address,
-)
+from typing import TYPE_CHECKING, Any
+
 from reprostack.engine.port import Container, Engine
-from reprostack.engine.sdk import DockerEngine, connect, nvidia_runtime_from_info
 from reprostack.engine.types import (
+    MOUNT_FORM,
+    MOUNT_RE,
     Builder,
     BuildOutcome,
     BuildOutput,
@@ -37,8 +32,48 @@ from reprostack.engine.types import (
     normal_platform,
 )
 
+if TYPE_CHECKING:
+    from reprostack.engine.cli import DockerCli, buildkit_available, cli_path, docker_cli
+    from reprostack.engine.errors import (
+        DEFAULT_HOST,
+        EngineRefused,
+        EngineUnavailable,
+        RegistryUnavailable,
+        engine_address,
+    )
+    from reprostack.engine.sdk import DockerEngine, connect, nvidia_runtime_from_info
+
+# What a local run needs (the types) loads with the package; the SDK side, the CLI probe and
+# the error mapping load on first use, so `repro run --local` never pays for them.
+_LAZY = {
+    "DockerCli": "cli",
+    "buildkit_available": "cli",
+    "cli_path": "cli",
+    "docker_cli": "cli",
+    "DEFAULT_HOST": "errors",
+    "EngineRefused": "errors",
+    "EngineUnavailable": "errors",
+    "RegistryUnavailable": "errors",
+    "engine_address": "errors",
+    "DockerEngine": "sdk",
+    "connect": "sdk",
+    "nvidia_runtime_from_info": "sdk",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reprostack.engine' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"reprostack.engine.{module}"), name)
+
+
 __all__ = [
     "DEFAULT_HOST",
+    "MOUNT_FORM",
+    "MOUNT_RE",
     "BuildOutcome",
     "BuildOutput",
     "BuildOutputKind",
