@@ -84,7 +84,9 @@ def _naive(client: Any, root: Path, dockerfile: str, tag: str, nocache: bool) ->
 
 
 def _image_ids(client: Any) -> set[str]:
-    return {image.id for image in client.images.list(all=True)}
+    # One listing call: `images.list()` inspects each image and fails when another build on a
+    # shared engine removes one in between.
+    return set(client.api.images(all=True, quiet=True))
 
 
 def _created(client: Any, build: Callable[[], Any]) -> tuple[Any, int, set[str]]:
@@ -98,8 +100,14 @@ def _created(client: Any, build: Callable[[], Any]) -> tuple[Any, int, set[str]]
     result = build()
     new = _image_ids(client) - before
     layers: dict[str, int] = {}
-    for image_id in new:
-        for entry in client.api.history(image_id):
+    for image_id in sorted(new):
+        try:
+            history = client.api.history(image_id)
+        except Exception as exc:  # another build on a shared engine removed it meanwhile
+            if "No such image" not in str(exc):
+                raise
+            continue
+        for entry in history:
             if entry.get("Id") in new:
                 layers[entry["Id"]] = int(entry.get("Size") or 0)
     return result, sum(layers.values()), new
