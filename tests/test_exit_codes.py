@@ -7,6 +7,8 @@ and the first line of the message.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -127,3 +129,28 @@ def test_build_without_an_engine_is_the_environment(tmp_path: Path) -> None:
            "HOME": str(tmp_path)}  # fmt: skip
     code, err = _repro(root, "build", "--prod", env=env)
     assert code == 3, err
+
+
+def test_ctrl_c_exits_130_with_a_word_not_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C while `repro lock` waits on an index that never answers: 130, not click's 1."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(120)
+        port = silent.getsockname()[1]
+        root = _project(tmp_path / "p", f"--index-url http://127.0.0.1:{port}/simple\nbeta\n", "uv")
+        argv = [sys.executable, "-m", "reprostack", "lock", "--prod"]
+        proc = subprocess.Popen(
+            argv, cwd=root, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        try:
+            connection, _ = silent.accept()  # repro (or its lock tool) is now waiting on us
+            with connection:
+                os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
+                _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Aborted!" not in err, err

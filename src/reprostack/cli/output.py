@@ -26,7 +26,7 @@ def error_text(error: ReproError) -> str:
 def handle_errors(
     exit_code: int | None = None, keep: tuple[type[ReproError], ...] = ()
 ) -> Iterator[None]:
-    """Print a ReproError without a traceback and exit with its code.
+    """Print a ReproError without a traceback and exit with its code; Ctrl-C exits 130.
 
     ``exit_code`` replaces the error's own code (125 for `repro run`: nothing started),
     except for the error types in ``keep``.
@@ -37,6 +37,10 @@ def handle_errors(
         click.echo(error_text(error), err=True)
         own = isinstance(error, keep) or exit_code is None
         sys.exit(error.exit_code if own else exit_code)
+    except KeyboardInterrupt:
+        # click would print "Aborted!" and exit 1; Ctrl-C exits 130 everywhere, as shells do.
+        click.echo("repro: interrupted", err=True)
+        sys.exit(130)
 
 
 def info(message: str) -> None:
