@@ -81,6 +81,8 @@ def test_a_run_records_its_data_and_replay_refuses_until_the_data_is_restored(
             "files": 3,
             "bytes": 15,
             "matches_manifest": True,
+            # Both folders statted; the sample of files covers all three of a tree this small.
+            "check": {"how": "quick", "folders": 2, "files": 3},
         }
     }
     # The run keeps the manifest of its day: replay and diff can name files, not just digests.

@@ -21,7 +21,7 @@ from reprostack.data.datasets import require_path
 from reprostack.data.hashing import hash_file, new_hasher
 from reprostack.data.manifest import SCHEMA_VERSION, ManifestWriter, read_header
 from reprostack.data.progress import ScanProgress
-from reprostack.data.signature import Signature, stat_signature
+from reprostack.data.signature import SIGNATURE_VERSION, Signature, stat_signature
 from reprostack.data.walk import FILE, Entry, sort_key, walk
 
 # A batch goes to the pool at this many files or bytes: few enough tasks that the pool's own
@@ -137,7 +137,9 @@ def _full_scan(
             CacheHeader(
                 root=cache.root, algorithm=dataset.algorithm, stat_digest=signature.digest,
                 manifest_digest=summary.digest, files=writer.files, bytes=writer.bytes,
-            )
+                signature=SIGNATURE_VERSION,
+            ),
+            signature.folders,
         )  # fmt: skip
     if progress is not None:
         progress.close()

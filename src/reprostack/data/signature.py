@@ -1,16 +1,18 @@
 """The stat signature of a dataset: one digest over every entry's name, type, size, mtime and
-inode, folder by folder.
+inode, folder by folder, and each folder's own state for the quick check at run start.
 
 Equal signatures mean nothing was added, removed, resized, touched or replaced since the last
 scan, so the manifest still holds without reading a byte of data. A file rewritten with the
 same size and its mtime put back is invisible to it (as to every stat-based tool); only
 ``--verify`` (a full rehash) sees that.
 
-This runs at the start of every ``repro run``, so it has its own lean walk: plain tuples
-straight from ``stat``, serialised per folder with ``marshal`` (format 2: no back-references,
-so the bytes depend only on the values; five times cheaper than ``repr``), with none of the
-per-entry objects a scan needs. A scan takes the signature *before* it hashes, so a file
-changed while it was being read shows up as changed next time rather than being vouched for.
+Each folder's rows are serialised with ``marshal`` (format 2: no back-references, so the bytes
+depend only on the values; five times cheaper than ``repr``) and hashed on their own; the
+signature is the hash of those folder digests in walk order. A folder's digest is kept with
+its mtime, ctime and inode (``FolderState``): the run-start check (``quick.py``) stats only
+the folders, and lists again just those whose state moved. A scan takes the signature *before*
+it hashes, and each folder's stat before its listing, so a change made meanwhile shows up as
+a change next time rather than being vouched for.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import hashlib
 import marshal
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -27,15 +29,33 @@ from typing import Any
 _by_name = attrgetter("name")
 _TYPE_BITS = 0o170000  # file type only: a chmod is not a change of data
 _MARSHAL_FORMAT = 2
+SIGNATURE_VERSION = 2  # what a cache's stat digest was computed with (1: one stream of rows)
+
+# (prefix, mtime_ns, ctime_ns, inode, entries, rows digest) of one folder; prefix is "" for
+# the top and "a/b/" below it. Adding, removing or renaming an entry moves the folder's mtime
+# and ctime (ctime cannot be set back by hand); rewriting a file in place moves neither.
+FolderState = tuple[str, int, int, int, int, bytes]
 
 
 @dataclass
 class Signature:
-    """The digest over the walk, and the regular files and bytes seen on the way."""
+    """The digest over the walk, the regular files and bytes seen, and every folder's state."""
 
     digest: str = ""
     files: int = 0
     bytes: int = 0
+    folders: list[FolderState] = field(default_factory=list)
+
+
+@dataclass
+class FolderRows:
+    """One folder listed and its entries statted (not its subfolders' entries)."""
+
+    digest: bytes
+    entries: int
+    files: int
+    bytes: int
+    subfolders: list[os.DirEntry[str]]
 
 
 def stat_signature(root: Path) -> Signature:
@@ -49,26 +69,27 @@ def stat_signature(root: Path) -> Signature:
         )
         signature.files, signature.bytes = 1, top.st_size
     else:
-        _folder(os.fspath(root), "", hasher, signature)
+        _walk(os.fspath(root), "", top, hasher, signature)
     signature.digest = hasher.hexdigest()
     return signature
 
 
-def _folder(path: str, prefix: str, hasher: Any, signature: Signature) -> None:
+def folder_rows(path: str, prefix: str) -> FolderRows:
+    """List ``path`` (the folder at ``prefix``) and stat its entries: its digest and counts."""
     try:
         with os.scandir(path) as listing:
             children = sorted(listing, key=_by_name)
     except OSError as exc:
-        hasher.update(marshal.dumps((prefix, "unreadable", exc.errno), _MARSHAL_FORMAT))
-        return
+        unreadable = marshal.dumps((prefix, "unreadable", exc.errno), _MARSHAL_FORMAT)
+        return FolderRows(hashlib.sha256(unreadable).digest(), 0, 0, 0, [])
     rows: list[tuple[Any, ...]] = []
+    subfolders = []
     files = size = 0
     for child in children:
         if child.is_dir(follow_symlinks=False):
-            # Rows so far, then the subfolder: the order of a walk, whatever the names.
-            _flush(hasher, prefix, rows)
-            rows = []
-            _folder(child.path, f"{prefix}{child.name}/", hasher, signature)
+            # Its name only: its own entries are its own folder's rows.
+            rows.append((child.name, stat.S_IFDIR))
+            subfolders.append(child)
             continue
         try:
             info = child.stat(follow_symlinks=False)
@@ -80,11 +101,27 @@ def _folder(path: str, prefix: str, hasher: Any, signature: Signature) -> None:
         if stat.S_ISREG(mode):
             files += 1
             size += info.st_size
-    _flush(hasher, prefix, rows)
-    signature.files += files
-    signature.bytes += size
-
-
-def _flush(hasher: Any, prefix: str, rows: list[tuple[Any, ...]]) -> None:
     # An empty folder hashes as its name and []: part of the structure, like in manifests.
-    hasher.update(marshal.dumps((prefix, rows), _MARSHAL_FORMAT))
+    digest = hashlib.sha256(marshal.dumps((prefix, rows), _MARSHAL_FORMAT)).digest()
+    return FolderRows(digest, len(rows), files, size, subfolders)
+
+
+def folder_key(info: os.stat_result) -> tuple[int, int, int]:
+    """What the quick check compares of a folder: mtime, ctime and inode."""
+    return info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+
+
+def _walk(path: str, prefix: str, info: os.stat_result, hasher: Any, signature: Signature) -> None:
+    # The folder's stat comes before its listing: a change in between moves it past the state.
+    rows = folder_rows(path, prefix)
+    hasher.update(rows.digest)
+    signature.folders.append((prefix, *folder_key(info), rows.entries, rows.digest))
+    signature.files += rows.files
+    signature.bytes += rows.bytes
+    for child in rows.subfolders:
+        try:
+            child_info = child.stat(follow_symlinks=False)
+        except OSError as exc:  # vanished since the listing: a change of this folder
+            hasher.update(marshal.dumps((prefix, child.name, exc.errno), _MARSHAL_FORMAT))
+            continue
+        _walk(child.path, f"{prefix}{child.name}/", child_info, hasher, signature)
