@@ -72,7 +72,12 @@ def scan_dataset(
     header = cache.header()
     # Taken before any hashing: a file that changes while it is read must look changed later.
     signature = stat_signature(root, workers or workers_default())
-    if not verify and header is not None and signature.digest == header.stat_digest:
+    if (
+        not verify
+        and header is not None
+        and header.signature == SIGNATURE_VERSION
+        and signature.digest == header.stat_digest
+    ):
         current = read_header(manifest)
         if current is not None and current.get("digest") == header.manifest_digest:
             return ScanSummary(
