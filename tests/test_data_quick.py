@@ -19,6 +19,7 @@ from reprostack.config import Config, load_config
 from reprostack.data.cache import HashCache
 from reprostack.data.check import check_dataset
 from reprostack.data.datasets import manifest_path
+from reprostack.data.followup import UNFINISHED, DataFollowUp, start_follow_up
 from reprostack.data.scan import scan_dataset
 
 
@@ -167,3 +168,43 @@ def test_a_cache_from_before_folder_states_asks_for_one_rescan(tmp_path: Path) -
     rescan = scan_dataset(config.data["pets"], manifest_path(config, "pets"))
     assert rescan.hashed == 0  # only the signature is redone: no data read again
     assert check(config, sample=1000)["matches_manifest"] is True
+
+
+def test_the_stat_of_every_file_during_a_run_sees_what_the_quick_check_missed(
+    tmp_path: Path,
+) -> None:
+    config, data = scanned(tmp_path)
+    quick = check(config, sample=0)
+    assert quick["check"]["how"] == "quick"
+    (data / "val" / "0.bin").write_bytes(b"val 0, edited in place")  # no folder moves
+    assert check(config, sample=0)["matches_manifest"] is True  # unseen by the folders
+
+    follow_up = start_follow_up(config, {"pets": quick})
+    assert follow_up is not None
+    settled = follow_up.settle({"pets": quick}, wait=30)["pets"]
+    assert settled["matches_manifest"] is False
+    assert settled["digest"] is None
+    assert settled["changed"]["first"] == ["modified val/0.bin"]
+    assert settled["check"] == {"how": "stat", "folders": 6, "files": 5, "during_run": True}
+
+
+def test_a_run_that_ends_first_records_the_stat_as_unfinished(tmp_path: Path) -> None:
+    config, _ = scanned(tmp_path)
+    quick = check(config, sample=0)
+    follow_up = DataFollowUp(config, {"pets": quick})  # never started: as if still walking
+    settled = follow_up.settle({"pets": quick})["pets"]
+    assert settled["matches_manifest"] is True  # the quick check's facts stand, no more
+    assert settled["check"] == {
+        "how": "quick",
+        "folders": 6,
+        "files": 0,
+        "stat_during_run": UNFINISHED,
+    }
+
+
+def test_datasets_already_statted_need_no_follow_up(tmp_path: Path) -> None:
+    config, data = scanned(tmp_path)
+    (data / "val" / "2.bin").write_bytes(b"new")
+    facts = check(config, sample=0)
+    assert facts["check"]["how"] == "stat"
+    assert start_follow_up(config, {"pets": facts}) is None
