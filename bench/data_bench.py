@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -128,20 +129,29 @@ def dvc_status_side(tree: Path) -> tuple[list[str], dict[str, object]]:
     return [str(dvc_bin()), "status"], {"cwd": tree.parent, "env": dvc_env()}
 
 
+CPU: dict[str, float] = {}  # median CPU seconds (user + system) of each name last timed
+
+
 def interleaved(
     commands: dict[str, tuple[list[str], dict[str, object]]],
     rounds: int,
     before: dict[str, object] | None = None,
 ) -> dict[str, float]:
-    """Median seconds of each command, run in turns (a, b, c, a, b, c, ...): on a shared
-    machine a burst of load then hits every side alike. ``before`` runs before each turn of
-    a name (a callable: removing a cache) and is not timed."""  # fmt: skip
+    """Median wall seconds of each command, run in turns (a, b, c, a, b, c, ...): on a shared
+    machine a burst of load then hits every side alike. Median CPU seconds go to ``CPU``
+    (steadier than the wall clock while others use the cores). ``before`` runs untimed
+    before each turn of a name (a callable: removing a cache)."""
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(rounds):
         for name, (cmd, kwargs) in commands.items():
             if before and name in before:
                 before[name]()  # type: ignore[operator]
+            start = resource.getrusage(resource.RUSAGE_CHILDREN)
             times[name].append(timed(cmd, **kwargs))  # type: ignore[arg-type]
+            end = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[name].append(end.ru_utime - start.ru_utime + end.ru_stime - start.ru_stime)
+    CPU.update((name, statistics.median(values)) for name, values in cpus.items())
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -225,6 +235,8 @@ def scan_tree(name: str, tree: Path, total_bytes: int, with_dvc: bool, check_run
     again = interleaved(sides, rounds)
     print(f"re-scan {again['rescan']:.3f} s; find {again['find']:.3f} s" + (
         f"; dvc status {again['dvc status']:.3f} s" if with_dvc else ""))  # fmt: skip
+    print(f"CPU seconds: re-scan {CPU['rescan']:.3f}, find {CPU['find']:.3f} "
+          f"(ratio {CPU['rescan'] / CPU['find']:.2f})")  # fmt: skip
     report(f"{name}: no-change re-scan / find -printf", again["rescan"] / again["find"],
            "<= 2", again["rescan"] / again["find"] <= 2)  # fmt: skip
     if with_dvc:
@@ -237,7 +249,8 @@ def scan_tree(name: str, tree: Path, total_bytes: int, with_dvc: bool, check_run
     runs = interleaved({"with": (noop, {"cwd": proj, "env": env}),
                         "without": (noop, {"cwd": bare, "env": env})}, 2 * rounds)  # fmt: skip
     added = runs["with"] - runs["without"]
-    print(f"repro run with the dataset {runs['with']:.2f} s, without {runs['without']:.2f} s")
+    print(f"repro run with the dataset {runs['with']:.2f} s, without {runs['without']:.2f} s; "
+          f"CPU seconds {CPU['with']:.2f} and {CPU['without']:.2f}")  # fmt: skip
     check = subprocess.run([sys.executable, "-c", CHECK_PROBE, "9"], cwd=proj, env=env,
                            check=True, capture_output=True, text=True).stdout  # fmt: skip
     print(f"the data check itself (in process, median of 9): {check.strip()}")
