@@ -10,9 +10,9 @@ says how far that was seen: ``{how: quick, folders, files}`` (every folder, ``fi
 files statted: a file rewritten in place elsewhere is not seen) or ``{how: stat, folders,
 files}`` (every file statted). When the quick check finds a difference, every file is
 statted to count what changed. A run then stats every file while its command runs
-(``followup.py``) and the record ends with what that found. Otherwise the record says what it could not check (false: the
-tree changed since; null: no manifest, or never scanned on this machine) and ``digest`` is
-null, because a record never claims more than was captured.
+(``followup.py``) and the record ends with what that found. Otherwise the record says what
+it could not check (false: the tree changed since; null: no manifest, or never scanned on
+this machine) and ``digest`` is null, because a record never claims more than was captured.
 """
 
 from __future__ import annotations
