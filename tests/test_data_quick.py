@@ -208,3 +208,23 @@ def test_datasets_already_statted_need_no_follow_up(tmp_path: Path) -> None:
     facts = check(config, sample=0)
     assert facts["check"]["how"] == "stat"
     assert start_follow_up(config, {"pets": facts}) is None
+
+
+def test_a_rescan_refreshes_folder_states_that_moved_with_nothing_changed(
+    tmp_path: Path,
+) -> None:
+    config, data = scanned(tmp_path)
+    # Every file re-linked in place (as `dvc add` with hard links does): same inodes, sizes
+    # and mtimes, but every folder's mtime moved, so the check lists every folder again.
+    for path in sorted(p for p in data.rglob("*") if p.is_file()):
+        aside = path.with_name(path.name + ".aside")
+        path.rename(aside)
+        os.link(aside, path)
+        aside.unlink()
+    moved = check(config, sample=0)
+    assert moved["matches_manifest"] is True
+    assert moved["check"] == {"how": "quick", "folders": 6, "files": 5}
+
+    rescan = scan_dataset(config.data["pets"], manifest_path(config, "pets"))
+    assert rescan.unchanged
+    assert check(config, sample=0)["check"] == {"how": "quick", "folders": 6, "files": 0}

@@ -94,6 +94,12 @@ class HashCache:
             return None
         return loaded if isinstance(loaded, list) else None
 
+    def refresh_folders(self, folders: list[FolderState]) -> None:
+        """Replace the folder states of an index that still holds (best effort, like every
+        cache write: a stale state only costs the run-start check a listing)."""
+        with contextlib.suppress(OSError):
+            _write_atomic(self.folders_file, marshal.dumps(folders, 2))
+
     def sample(self, count: int, rng: random.Random) -> list[Record]:
         """Up to ``count`` distinct cached files picked at random offsets of the index.
 

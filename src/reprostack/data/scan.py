@@ -80,6 +80,10 @@ def scan_dataset(
     ):
         current = read_header(manifest)
         if current is not None and current.get("digest") == header.manifest_digest:
+            # Folders whose mtime moved with nothing in them changed (a temporary file, files
+            # re-linked in place) would be listed again at every run's start: keep them fresh.
+            if cache.folders() != signature.folders:
+                cache.refresh_folders(signature.folders)
             return ScanSummary(
                 dataset.name, dataset.algorithm, header.manifest_digest, header.files,
                 header.bytes, reused=header.files, unchanged=True,
