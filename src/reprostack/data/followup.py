@@ -65,6 +65,8 @@ class DataFollowUp:
                 self._results[name] = (signature, header.manifest_digest, changed)
             except OSError as exc:  # the dataset went away while the command ran
                 self._results[name] = f"not readable during the run: {exc.strerror or exc}"
+            except Exception as exc:  # a thread's traceback would land in the user's terminal
+                self._results[name] = f"failed during the run: {exc}"
 
     def settle(self, data: dict[str, dict[str, Any]], wait: float = 0.0) -> dict[str, Any]:
         """``data`` (a run's data facts) with what the stat of every file found."""
