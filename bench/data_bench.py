@@ -18,6 +18,7 @@ Trees and DVC's venv live under /tmp/repro-data-bench and are reused between run
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import resource
@@ -67,20 +68,6 @@ def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = 
     return time.perf_counter() - start
 
 
-def cpu_seconds(
-    cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
-) -> float:
-    """User + system CPU of one run: on a shared machine the wall clock measures the others."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    timed(cmd, cwd=cwd, env=env)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
-def median(cmd: list[str], runs: int = 5, **kwargs: object) -> float:
-    return statistics.median(timed(cmd, **kwargs) for _ in range(runs))  # type: ignore[arg-type]
-
-
 def project(folder: Path, tree: Path, algorithm: str = "sha256") -> Path:
     """A repro project (a git repo) whose repro.yaml names ``tree`` as dataset ``d``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -101,13 +88,6 @@ def repro_env(cache: Path) -> dict[str, str]:
     return {**os.environ, "REPRO_CACHE_DIR": str(cache)}
 
 
-def raw_read(tree: Path) -> float:
-    """``cat`` of every file to /dev/null (GNU cat, 128 KiB reads), second of two runs."""
-    cmd = ["sh", "-c", f"find {tree} -type f -print0 | xargs -0 cat > /dev/null"]
-    timed(cmd)
-    return timed(cmd)
-
-
 def dvc_bin() -> Path:
     """DVC in its own venv (installed from the package index on first use)."""
     dvc = DVC_VENV / "bin" / "dvc"
@@ -117,82 +97,165 @@ def dvc_bin() -> Path:
     return dvc
 
 
-def dvc_add(tree: Path) -> tuple[float, float]:
-    """(``dvc add`` of the tree in a fresh DVC project, median ``dvc status`` after it)."""
+def dvc_env() -> dict[str, str]:
+    return {**os.environ, "DVC_NO_ANALYTICS": "1"}
+
+
+def dvc_cleanup(tree: Path) -> None:
+    repo = tree.parent
+    shutil.rmtree(repo / ".dvc", ignore_errors=True)
+    (repo / "data.dvc").unlink(missing_ok=True)
+    (repo / ".dvcignore").unlink(missing_ok=True)
+
+
+def dvc_add(tree: Path) -> tuple[float, tuple[list[str], dict[str, object]]]:
+    """``dvc add`` of the tree in a fresh DVC project; then ``dvc status`` as a side to time
+    (the project stays until ``dvc_cleanup``)."""
     dvc = str(dvc_bin())
     repo = tree.parent
-    for leftover in (repo / ".dvc", repo / "data.dvc", repo / ".dvcignore"):
-        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(
-            missing_ok=True
-        )
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    dvc_cleanup(tree)
+    env = dvc_env()
     subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=repo, check=True, env=env)
     # Hard links: DVC's cost is then its hashing and bookkeeping, not copying the data.
     subprocess.run([dvc, "config", "cache.type", "hardlink"], cwd=repo, check=True, env=env)
     add = timed([dvc, "add", "data"], cwd=repo, env=env)
-    status = median([dvc, "status"], runs=3, cwd=repo, env=env)
-    shutil.rmtree(repo / ".dvc", ignore_errors=True)
-    (repo / "data.dvc").unlink(missing_ok=True)
-    return add, status
+    return add, ([dvc, "status"], {"cwd": repo, "env": env})
 
 
-def scan_tree(name: str, tree: Path, total_bytes: int, with_dvc: bool, check_run: bool) -> None:
-    print(f"\n### {name}: {tree}", flush=True)
+def dvc_status_side(tree: Path) -> tuple[list[str], dict[str, object]]:
+    """``dvc status`` of the project ``dvc_add`` left (made again if it is gone)."""
+    if not (tree.parent / "data.dvc").exists():
+        dvc_add(tree)
+    return [str(dvc_bin()), "status"], {"cwd": tree.parent, "env": dvc_env()}
+
+
+CPU: dict[str, float] = {}  # median CPU seconds (user + system) of each name last timed
+
+
+def interleaved(
+    commands: dict[str, tuple[list[str], dict[str, object]]],
+    rounds: int,
+    before: dict[str, object] | None = None,
+) -> dict[str, float]:
+    """Median wall seconds of each command, run in turns (a, b, c, a, b, c, ...): on a shared
+    machine a burst of load then hits every side alike. Median CPU seconds go to ``CPU``
+    (steadier than the wall clock while others use the cores). ``before`` runs untimed
+    before each turn of a name (a callable: removing a cache)."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, (cmd, kwargs) in commands.items():
+            if before and name in before:
+                before[name]()  # type: ignore[operator]
+            start = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times[name].append(timed(cmd, **kwargs))  # type: ignore[arg-type]
+            end = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[name].append(end.ru_utime - start.ru_utime + end.ru_stime - start.ru_stime)
+    CPU.update((name, statistics.median(values)) for name, values in cpus.items())
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def hash_limit() -> float:
+    """MiB/s of sha256 over in-memory data on every usable core at once: what hashing alone
+    allows, with no file read at all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cores = len(os.sched_getaffinity(0))
+    block = os.urandom(64 << 20)
+
+    def hash_some(_: int) -> None:
+        hasher = hashlib.sha256()
+        for _ in range(4):
+            hasher.update(block)
+
+    with ThreadPoolExecutor(cores) as pool:
+        list(pool.map(hash_some, range(cores)))  # warm
+        start = time.perf_counter()
+        list(pool.map(hash_some, range(cores)))
+        return cores * 256 / (time.perf_counter() - start)
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+CHECK_PROBE = """\
+import statistics, sys, time
+from pathlib import Path
+from reprostack.config import load_config
+from reprostack.data.check import check_dataset
+config = load_config(Path("."))
+dataset = config.data["d"]
+times = []
+for _ in range(int(sys.argv[1])):
+    start = time.perf_counter()
+    facts = check_dataset(config, dataset)
+    times.append(time.perf_counter() - start)
+assert facts["matches_manifest"] is True, facts
+print(statistics.median(times), facts["check"])
+"""
+
+
+def scan_tree(name: str, tree: Path, total_bytes: int, with_dvc: bool, check_run: bool,
+              rounds: int) -> None:  # fmt: skip
+    print(f"\n### {name}: {tree} ({load()})", flush=True)
     key = tree.parent.name  # small-100000, large-104857600
     proj = project(WORK / f"{key}-project", tree)
     cache = WORK / f"{key}-cache"
     env = repro_env(cache)
-    raw = raw_read(tree)
-    colds = []
-    for _ in range(3):
-        shutil.rmtree(cache, ignore_errors=True)
-        colds.append(timed([*REPRO, "data", "scan", "--verify"], cwd=proj, env=env))
-    cold = statistics.median(colds)
-    rescan = median([*REPRO, "data", "scan"], cwd=proj, env=env)
-    find = median(["find", str(tree), "-printf", "%s %T@\n"], runs=5)
+    cat = ["sh", "-c", f"find {tree} -type f -print0 | xargs -0 cat > /dev/null"]
+    timed(cat)  # the page cache warm for both sides
+    scan_cmd = [*REPRO, "data", "scan", "--verify"]
+    cold = interleaved(
+        {"cat": (cat, {}), "scan": (scan_cmd, {"cwd": proj, "env": env})},
+        min(rounds, 3),  # a cold scan of the small tree takes a minute on a busy machine
+        before={"scan": lambda: shutil.rmtree(cache, ignore_errors=True)},
+    )
+    raw, scan = cold["cat"], cold["scan"]
     mib = total_bytes / (1 << 20)
-    print(f"cat {raw:.2f} s ({mib / raw:.0f} MiB/s); repro cold scan {cold:.2f} s "
-          f"({mib / cold:.0f} MiB/s); re-scan {rescan:.3f} s; find {find:.3f} s")  # fmt: skip
-    report(f"{name}: cold scan throughput / cat's", raw / cold, ">= 0.60", raw / cold >= 0.6)
-    if check_run:
-        rescan_cpu = statistics.median(
-            cpu_seconds([*REPRO, "data", "scan"], cwd=proj, env=env) for _ in range(5)
-        )
-        find_cpu = statistics.median(
-            cpu_seconds(["find", str(tree), "-printf", "%s %T@\n"]) for _ in range(5)
-        )
-        print(f"CPU seconds: re-scan {rescan_cpu:.3f}, find {find_cpu:.3f} "
-              f"(ratio {rescan_cpu / find_cpu:.2f})")  # fmt: skip
-    if check_run:  # the re-scan goals are for the 100,000-file tree; 20 files only time startup
-        report(f"{name}: no-change re-scan / find -printf", rescan / find, "<= 2",
-               rescan / find <= 2)  # fmt: skip
+    print(f"cat {raw:.2f} s ({mib / raw:.0f} MiB/s); repro cold scan {scan:.2f} s "
+          f"({mib / scan:.0f} MiB/s)")  # fmt: skip
+    report(f"{name}: cold scan throughput / cat's", raw / scan, ">= 0.60", raw / scan >= 0.6)
+    limit = hash_limit()
+    print(f"sha256 of memory on every core: {limit:.0f} MiB/s, so no sha256 scan passes "
+          f"{limit / (mib / raw):.2f} of cat's throughput here")  # fmt: skip
     if with_dvc:
-        add, status = dvc_add(tree)
-        print(f"dvc add {add:.2f} s; dvc status {status:.3f} s", flush=True)
-        report(f"{name}: dvc add / repro cold scan", add / cold, ">= 3", add / cold >= 3)
-        if check_run:
-            report(f"{name}: dvc status / repro re-scan", status / rescan, ">= 10",
-                   status / rescan >= 10)  # fmt: skip
-    if check_run:
-        bare = project(WORK / f"{key}-bare", tree)
-        (bare / "repro.yaml").write_text("name: bench\n")
-        runs, bares = [], []
-        for _ in range(5):
-            runs.append(timed([*REPRO, "run", "--local", "noop.py"], cwd=proj, env=env))
-            bares.append(timed([*REPRO, "run", "--local", "noop.py"], cwd=bare, env=env))
-        added = statistics.median(runs) - statistics.median(bares)
-        run_cpu = statistics.median(
-            cpu_seconds([*REPRO, "run", "--local", "noop.py"], cwd=proj, env=env) for _ in range(5)
-        )
-        bare_cpu = statistics.median(
-            cpu_seconds([*REPRO, "run", "--local", "noop.py"], cwd=bare, env=env) for _ in range(5)
-        )
-        print(f"CPU seconds: repro run with the dataset {run_cpu:.2f}, without {bare_cpu:.2f} "
-              f"(added {run_cpu - bare_cpu:.2f})")  # fmt: skip
-        print(f"repro run with the dataset {statistics.median(runs):.2f} s, without "
-              f"{statistics.median(bares):.2f} s")  # fmt: skip
-        report(f"{name}: data check added to repro run's start", added, "<= 0.4", added <= 0.4,
-               " s")  # fmt: skip
+        add, _status = dvc_add(tree)
+        print(f"dvc add {add:.2f} s", flush=True)
+        report(f"{name}: dvc add / repro cold scan", add / scan, ">= 3", add / scan >= 3)
+    if not check_run:  # the re-scan and run goals are for the 100,000-file tree
+        return
+    find = ["find", str(tree), "-printf", "%s %T@\n"]
+    sides: dict[str, tuple[list[str], dict[str, object]]] = {
+        "rescan": ([*REPRO, "data", "scan"], {"cwd": proj, "env": env}),
+        "find": (find, {}),
+    }
+    if with_dvc:
+        sides["dvc status"] = dvc_status_side(tree)
+    again = interleaved(sides, rounds)
+    print(f"re-scan {again['rescan']:.3f} s; find {again['find']:.3f} s" + (
+        f"; dvc status {again['dvc status']:.3f} s" if with_dvc else ""))  # fmt: skip
+    print(f"CPU seconds: re-scan {CPU['rescan']:.3f}, find {CPU['find']:.3f} "
+          f"(ratio {CPU['rescan'] / CPU['find']:.2f})")  # fmt: skip
+    report(f"{name}: no-change re-scan / find -printf", again["rescan"] / again["find"],
+           "<= 2", again["rescan"] / again["find"] <= 2)  # fmt: skip
+    if with_dvc:
+        ratio = again["dvc status"] / again["rescan"]
+        report(f"{name}: dvc status / repro re-scan", ratio, ">= 10", ratio >= 10)
+        dvc_cleanup(tree)
+    bare = project(WORK / f"{key}-bare", tree)
+    (bare / "repro.yaml").write_text("name: bench\n")
+    noop = [*REPRO, "run", "--local", "noop.py"]
+    runs = interleaved({"with": (noop, {"cwd": proj, "env": env}),
+                        "without": (noop, {"cwd": bare, "env": env})}, 2 * rounds)  # fmt: skip
+    added = runs["with"] - runs["without"]
+    print(f"repro run with the dataset {runs['with']:.2f} s, without {runs['without']:.2f} s; "
+          f"CPU seconds {CPU['with']:.2f} and {CPU['without']:.2f}")  # fmt: skip
+    check = subprocess.run([sys.executable, "-c", CHECK_PROBE, "9"], cwd=proj, env=env,
+                           check=True, capture_output=True, text=True).stdout  # fmt: skip
+    print(f"the data check itself (in process, median of 9): {check.strip()}")
+    report(f"{name}: data check added to repro run's start", added, "<= 0.4", added <= 0.4,
+           " s")  # fmt: skip
 
 
 def algorithms(tree: Path, total_bytes: int) -> None:
@@ -234,9 +297,10 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="shrink every tree")
     parser.add_argument("--skip-dvc", action="store_true")
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5, help="turns of each timed pair")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
-    print(f"{cores} usable cores; load average {os.getloadavg()[0]:.1f} at the start")
+    print(f"{cores} usable cores; {load()} at the start")
     rng = random.Random(0)
     small_count = int(100_000 * args.scale)
     small_sizes = [rng.randrange(1 << 10, (64 << 10) + 1) for _ in range(small_count)]
@@ -244,12 +308,13 @@ def main() -> None:
     large_size = int((100 << 20) * args.scale)
     large = make_tree(WORK / f"large-{large_size}", [large_size] * 20, per_folder=20)
     scan_tree(f"{small_count:,} files of 1-64 KiB", small, sum(small_sizes), not args.skip_dvc,
-              True)  # fmt: skip
+              True, args.rounds)  # fmt: skip
     scan_tree(f"20 files of {large_size >> 20} MiB", large, 20 * large_size, not args.skip_dvc,
-              False)  # fmt: skip
+              False, args.rounds)  # fmt: skip
     algorithms(large, 20 * large_size)
     if not args.skip_million:
         memory(int(1_000_000 * args.scale))
+    print(f"\n{load()} at the end")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ from reprostack.runs.session import RunRequest
 from reprostack.runs.store import list_run_ids
 
 READ_DATA = """\
-import os, pathlib
+import os, pathlib, time
 print(len(list(pathlib.Path(os.environ["DATA"]).rglob("*.bin"))), "files")
+time.sleep(float(os.environ.get("HOLD", "0")))  # time for the stat of every file to finish
 """
 
 
@@ -69,7 +70,7 @@ def test_a_run_records_its_data_and_replay_refuses_until_the_data_is_restored(
     project, data = data_project(tmp_path)
     manifest = json.loads((project / "lockfiles" / "data" / "pets.json").read_text())
 
-    run = repro(project, "run", "read.py", env={"DATA": str(data)})
+    run = repro(project, "run", "read.py", env={"DATA": str(data), "HOLD": "2"})
     assert run.returncode == 0, run.stderr
     assert run.stdout == "3 files\n"
     first = run_ids(project)[0]
@@ -81,6 +82,9 @@ def test_a_run_records_its_data_and_replay_refuses_until_the_data_is_restored(
             "files": 3,
             "bytes": 15,
             "matches_manifest": True,
+            # Checked quickly at the start (folders and a sample), then every file statted
+            # while the command ran (the command outlasted that stat).
+            "check": {"how": "stat", "folders": 2, "files": 3, "during_run": True},
         }
     }
     # The run keeps the manifest of its day: replay and diff can name files, not just digests.
@@ -262,5 +266,6 @@ def test_the_fingerprint_table_shows_each_dataset(tmp_path: Path) -> None:
     manifest = json.loads((project / "lockfiles" / "data" / "pets.json").read_text())
     line = next(line for line in table.stdout.splitlines() if line.startswith("data pets"))
     assert line.split(None, 2)[2] == (
-        f"3 files, 0.0 MiB, {manifest['digest'][:23]}… (matches its manifest)"
+        f"3 files, 0.0 MiB, {manifest['digest'][:23]}… "
+        "(matches its manifest; quick check: every folder, 3 files statted)"
     )

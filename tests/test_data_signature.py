@@ -72,3 +72,18 @@ def test_files_and_bytes_count_regular_files_only(tmp_path: Path) -> None:
     root = tree(tmp_path / "data")
     signature = sig.stat_signature(root)
     assert (signature.files, signature.bytes) == (3, 17)  # the link and folders are not files
+
+
+def test_a_walk_in_threads_gives_the_same_signature(tmp_path: Path) -> None:
+    root = tree(tmp_path / "data")
+    serial = sig.stat_signature(root)
+    assert len(serial.folders) == 4  # top, cat, dog, dog/empty: two subtrees to share out
+    assert sig.stat_signature(root, threads=2) == serial
+
+
+def test_each_folder_keeps_its_mtime_ctime_inode_and_entry_count(tmp_path: Path) -> None:
+    root = tree(tmp_path / "data")
+    states = {state[0]: state for state in sig.stat_signature(root).folders}
+    assert sorted(states) == ["", "cat/", "dog/", "dog/empty/"]
+    cat = (root / "cat").stat()
+    assert states["cat/"][1:5] == (cat.st_mtime_ns, cat.st_ctime_ns, cat.st_ino, 2)

@@ -21,7 +21,7 @@ from reprostack.data.datasets import require_path
 from reprostack.data.hashing import hash_file, new_hasher
 from reprostack.data.manifest import SCHEMA_VERSION, ManifestWriter, read_header
 from reprostack.data.progress import ScanProgress
-from reprostack.data.signature import Signature, stat_signature
+from reprostack.data.signature import SIGNATURE_VERSION, Signature, stat_signature
 from reprostack.data.walk import FILE, Entry, sort_key, walk
 
 # A batch goes to the pool at this many files or bytes: few enough tasks that the pool's own
@@ -71,10 +71,19 @@ def scan_dataset(
     cache = HashCache(root, dataset.algorithm)
     header = cache.header()
     # Taken before any hashing: a file that changes while it is read must look changed later.
-    signature = stat_signature(root)
-    if not verify and header is not None and signature.digest == header.stat_digest:
+    signature = stat_signature(root, workers or workers_default())
+    if (
+        not verify
+        and header is not None
+        and header.signature == SIGNATURE_VERSION
+        and signature.digest == header.stat_digest
+    ):
         current = read_header(manifest)
         if current is not None and current.get("digest") == header.manifest_digest:
+            # Folders whose mtime moved with nothing in them changed (a temporary file, files
+            # re-linked in place) would be listed again at every run's start: keep them fresh.
+            if cache.folders() != signature.folders:
+                cache.refresh_folders(signature.folders)
             return ScanSummary(
                 dataset.name, dataset.algorithm, header.manifest_digest, header.files,
                 header.bytes, reused=header.files, unchanged=True,
@@ -137,7 +146,9 @@ def _full_scan(
             CacheHeader(
                 root=cache.root, algorithm=dataset.algorithm, stat_digest=signature.digest,
                 manifest_digest=summary.digest, files=writer.files, bytes=writer.bytes,
-            )
+                signature=SIGNATURE_VERSION,
+            ),
+            signature.folders,
         )  # fmt: skip
     if progress is not None:
         progress.close()

@@ -81,5 +81,11 @@ def _data_line(facts: dict[str, Any]) -> str:
     """``1,234 files, 5.0 MiB, sha256:ab12… (matches its manifest)`` or what was not checked."""
     size = f"{facts.get('files') or 0:,} files, {(facts.get('bytes') or 0) / 2**20:.1f} MiB"
     if facts.get("matches_manifest"):
-        return f"{size}, {str(facts.get('digest'))[:23]}… (matches its manifest)"
+        check = facts.get("check") or {}
+        how = (
+            f"; quick check: every folder, {check.get('files', 0):,} files statted"
+            if check.get("how") == "quick"
+            else ""
+        )
+        return f"{size}, {str(facts.get('digest'))[:23]}… (matches its manifest{how})"
     return f"{size}, {facts.get('note') or 'not checked'}"

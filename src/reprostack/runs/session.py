@@ -5,6 +5,7 @@ Every mode (local, dev, prod) goes through a RunSession so that all runs have th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reprostack import __version__
 from reprostack.atomic import write_bytes
@@ -36,7 +37,17 @@ from reprostack.redact import redact_argv, redact_text
 from reprostack.runs.configs import capture_configs
 from reprostack.runs.ids import allocate_run_dir
 from reprostack.runs.process import this_process
-from reprostack.runs.record import RunRecord, iso_utc, utc_now, write_fingerprint, write_record
+from reprostack.runs.record import (
+    RunRecord,
+    iso_utc,
+    read_fingerprint,
+    utc_now,
+    write_fingerprint,
+    write_record,
+)
+
+if TYPE_CHECKING:
+    from reprostack.data.followup import DataFollowUp
 
 PATCH_FILE = "source.patch"
 # Each changed submodule's own patch: submodules/<path from the repository top>.patch
@@ -105,6 +116,7 @@ class RunSession:
             reprostack_version=__version__,
         )
         self._packages: list[str] = []
+        self._data_follow_up: DataFollowUp | None = None  # every file's stat, during the run
         # Written at once: even a crash in the next step leaves a record saying what was asked.
         try:
             self.outputs.mkdir()
@@ -179,6 +191,10 @@ class RunSession:
             write_bytes(self.folder / SUBMODULE_PATCHES / f"{path}.patch", patch)
         fingerprint = adjust(host_fp) if adjust else host_fp
         write_fingerprint(self.folder, fingerprint)
+        if fingerprint.get("data"):
+            from reprostack.data.followup import start_follow_up
+
+            self._data_follow_up = start_follow_up(self.config, fingerprint["data"])
         self._packages = list(fingerprint.get("packages") or {})
         if self.request.deterministic and self.request.seed is not None:
             self.record.determinism = planned(self.request.seed, run_env)
@@ -217,6 +233,7 @@ class RunSession:
             entries = read_report(self.folder / REPORT_FILE)
             self.record.determinism = settle(self.record.determinism, entries, self._packages)
         capture_metrics(self.folder, self.record)
+        self._settle_data_check()
         try:
             write_record(self.folder, self.record)
         except OSError as exc:
@@ -226,6 +243,15 @@ class RunSession:
 
             after_run(self.config.tracking.mlflow, self.folder, self.record)
         return self.record
+
+    def _settle_data_check(self) -> None:
+        """What the stat of every data file, taken while the command ran, found."""
+        if self._data_follow_up is None:
+            return
+        with contextlib.suppress(OSError, ValueError):  # the quick check's facts then stand
+            fingerprint = read_fingerprint(self.folder)
+            fingerprint["data"] = self._data_follow_up.settle(fingerprint.get("data") or {})
+            write_fingerprint(self.folder, fingerprint)
 
     def fail_before_start(self, message: str) -> RunRecord:
         """Close the record of a run whose command never started (exit 125, as docker run)."""
