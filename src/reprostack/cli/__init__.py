@@ -49,6 +49,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "plot": ("reprostack.cli.experiments_cmd", "plot", "Draw metric curves of runs."),
     "sync": ("reprostack.cli.experiments_cmd", "sync", "Send runs to the tracker (MLflow)."),
+    "cancel": (
+        "reprostack.cli.cluster_cmd",
+        "cancel",
+        "Cancel a cluster run's job (scancel).",
+    ),
     "data": (
         "reprostack.cli.data_cmd",
         "data",

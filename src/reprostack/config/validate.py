@@ -11,11 +11,14 @@ from typing import Any
 
 from reprostack.config.schema import (
     BuildConfig,
+    ClusterConfig,
     Config,
     DatasetConfig,
+    K8sConfig,
     LockConfig,
     MlflowConfig,
     RunConfig,
+    SlurmConfig,
     TrackingConfig,
 )
 from reprostack.errors import UsageError
@@ -38,6 +41,7 @@ TOP_KEYS = (
     "run",
     "tracking",
     "data",
+    "cluster",
 )
 LOCK_KEYS = ("tool", "inputs", "dev_inputs", "exclude_newer", "extras", "groups")
 BUILD_KEYS = ("ca_certificates", "host_ca_bundle")
@@ -46,6 +50,14 @@ RUN_KEYS = ("mode", "gpus", "mounts", "pass_env", "dir", "deterministic")
 TRACKING_KEYS = ("mlflow",)
 MLFLOW_KEYS = ("uri", "experiment")
 DATASET_KEYS = ("path", "toy", "algorithm")
+CLUSTER_KEYS = ("slurm", "k8s")
+SLURM_KEYS = ("partition", "time", "runtime", "sbatch", "shared_check")
+K8S_KEYS = ("namespace", "runs_pvc", "service_account")
+SLURM_RUNTIMES = ("docker", "podman", "apptainer", "pyxis", "none")
+# sbatch's --time forms: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS; or UNLIMITED.
+SLURM_TIME_RE = re.compile(r"^(?:\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d{1,2}(?::\d{1,2}){0,2}|UNLIMITED|INFINITE)$")
+# Kubernetes names (RFC 1123 labels), for namespaces, claims and service accounts.
+K8S_NAME_RE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 HASH_ALGORITHMS = ("sha256", "blake3")  # blake3 needs the `fast` extra
 
 LOCK_TOOLS = ("pip-tools", "poetry", "uv")
@@ -208,6 +220,7 @@ class Validator:
         run = self._run(top.get("run"))
         tracking = self._tracking(top.get("tracking"), name)
         data = self._data(top.get("data"))
+        cluster = self._cluster(top.get("cluster"))
         return Config(
             root=self.root,
             name=name,
@@ -225,6 +238,7 @@ class Validator:
             run=run,
             tracking=tracking,
             data=data,
+            cluster=cluster,
             warnings=tuple(self.warnings),
             path=path,
             sha256=text_sha256 if path is not None else "",
@@ -366,6 +380,40 @@ class Validator:
             )
         experiment = self.text(mlflow, "experiment", path, None) or project
         return TrackingConfig(mlflow=MlflowConfig(uri=uri, experiment=experiment))
+
+    def _cluster(self, raw: Any) -> ClusterConfig:
+        data = self.mapping(raw, ("cluster",), CLUSTER_KEYS)
+        path = ("cluster", "slurm")
+        slurm = self.mapping(data.get("slurm"), path, SLURM_KEYS)
+        partition = self.text(slurm, "partition", path, None)
+        time = self.text(slurm, "time", path, None)
+        self.matches(time, (*path, "time"), SLURM_TIME_RE,
+                     "a Slurm time limit (minutes, 'HH:MM:SS' or 'D-HH:MM:SS')")  # fmt: skip
+        runtime = self.text(slurm, "runtime", path, "none") or "none"
+        self.choice(runtime, (*path, "runtime"), SLURM_RUNTIMES)
+        extra = self.strings(slurm, "sbatch", path)
+        for index, line in enumerate(extra):
+            if not line.startswith("-") or "\n" in line:
+                self.problem((*path, "sbatch", str(index)),
+                             f"'{line}' is not an sbatch option; write it as '--account=abc'")  # fmt: skip
+        shared_check = slurm.get("shared_check", True)
+        if not isinstance(shared_check, bool):
+            self.problem((*path, "shared_check"), "expected true or false")
+            shared_check = True
+        kpath = ("cluster", "k8s")
+        k8s = self.mapping(data.get("k8s"), kpath, K8S_KEYS)
+        names = {}
+        for key in K8S_KEYS:
+            value = self.text(k8s, key, kpath, None)
+            self.matches(value, (*kpath, key), K8S_NAME_RE,
+                         "a Kubernetes name (lowercase letters, digits and '-')")  # fmt: skip
+            names[key] = value
+        return ClusterConfig(
+            slurm=SlurmConfig(partition=partition, time=time, runtime=runtime, sbatch=extra,
+                              shared_check=shared_check),
+            k8s=K8sConfig(namespace=names["namespace"] or "default", runs_pvc=names["runs_pvc"],
+                          service_account=names["service_account"]),
+        )  # fmt: skip
 
     def _data(self, raw: Any) -> dict[str, DatasetConfig]:
         if raw is None:

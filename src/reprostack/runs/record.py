@@ -18,7 +18,8 @@ from reprostack.yaml_limits import YamlLimitExceeded, safe_load_limited
 
 RUN_FILE = "run.yaml"
 FINGERPRINT_FILE = "fingerprint.json"
-STATUSES = ("running", "succeeded", "failed", "interrupted")
+# "queued": submitted to a cluster scheduler, not started on a node yet.
+STATUSES = ("queued", "running", "succeeded", "failed", "interrupted")
 # A record is a few KiB; anything far larger was not written by repro.
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 
@@ -89,6 +90,10 @@ class RunRecord:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics_problems: list[str] = field(default_factory=list)
     tracking: dict[str, Any] | None = None
+    # Cluster runs (reprostack.cluster): {kind, job_id, array_index, partition, ...} and the
+    # node the command ran on.
+    scheduler: dict[str, Any] | None = None
+    node: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data in a stable key order, ready for YAML."""
@@ -139,6 +144,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "mounts": (list,),
     "configs": (list,),
     "error": (str, _NONE),
+    "scheduler": (dict, _NONE),
+    "node": (str, _NONE),
 }
 
 
