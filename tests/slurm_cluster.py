@@ -27,6 +27,6 @@ def slurm() -> str:
         reason = f"no Slurm cluster answers ({done.stderr.strip()})"
         if os.environ.get("REPRO_REQUIRE_SLURM") == "1":
             pytest.fail(f"REPRO_REQUIRE_SLURM=1 but {reason}", pytrace=False)
-        pytest.skip(f"{SKIP_TAG} {reason}; start one with: eval \\"$(ci/slurm.sh start)\\"")
+        pytest.skip(f"{SKIP_TAG} {reason}; start one with: eval \"$(ci/slurm.sh start)\"")
     os.environ["SLURM_CONF"] = conf
     return conf

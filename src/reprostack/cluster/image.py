@@ -45,8 +45,17 @@ def pushed_image(config: Config, mode: str) -> PushedImage:
     from reprostack.engine import connect
     from reprostack.image.plan import plan_image
 
+    from reprostack.errors import ReproError
+
     hint = f"build and push it first: repro build --{mode} && repro push --{mode}"
-    tag = plan_image(config, mode).tag
+    try:
+        tag = plan_image(config, mode).tag
+    except ReproError as exc:
+        raise RunFailedToStart(
+            f"no pushed {mode} image to run on the cluster: {exc.message}",
+            hint=f"lock, build and push it first: repro lock && repro build --{mode} && "
+            f"repro push --{mode}",
+        ) from exc
     client = connect()
     try:
         image = client.images.get(tag)

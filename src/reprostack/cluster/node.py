@@ -31,7 +31,8 @@ PODMAN_SOCKETS = ("/run/podman/podman.sock",)
 def request_for(record: RunRecord, root: Path, folder: Path) -> RunRequest:
     """The request a queued record stands for, in ``folder`` (its own run folder)."""
     argv = list(record.argv)
-    typed = os.environ.get(ARGV_VARIABLE)
+    # Taken out of the environment: the command and the fingerprint must not see it.
+    typed = os.environ.pop(ARGV_VARIABLE, None)
     if typed:
         candidate = json.loads(typed)
         # Only the submission's own command: a job resubmitted by hand from a shell that

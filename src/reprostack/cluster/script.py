@@ -47,7 +47,7 @@ def sbatch_lines(options: SlurmOptions, job_name: str, log: str) -> list[str]:
         lines.append(f"--gpus={options.gpus}")
     if options.array:
         lines.append(f"--array=0-{options.array - 1}")
-    lines.append(f"--output={log}")
+    lines.append(f"--output={shlex.quote(log)}")  # sbatch reads #SBATCH lines shell-quoted
     # Slurm's default requeue would start the same record twice after a node failure.
     lines.append("--no-requeue")
     lines.extend(options.extra)

@@ -61,13 +61,16 @@ def require_shared(folder: Path, partition: str | None, nodes: list[str]) -> Non
     if is_shared_type(kind):
         return
     others = sorted(set(nodes) - this_host_names())
-    if nodes and not others:
-        return  # every node of the partition is this machine: its local disk is shared
+    if not others:
+        # Every node of the partition is this machine (its local disk is shared), or Slurm
+        # knows no such partition: sbatch will say so in its own words.
+        return
     where = f"partition {partition}" if partition else "the default partition"
     shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
+    assert shown
     raise RunFailedToStart(
         f"the run folder {folder} is on a local filesystem ({kind}), but {where} has other "
-        f"nodes ({shown or 'unknown'}): the job could not write its record or logs there",
+        f"nodes ({shown}): the job could not write its record or logs there",
         hint="keep the project on a filesystem the nodes share (NFS, Lustre, GPFS, ...); if "
         f"this {kind} filesystem is shared with the nodes, set cluster.slurm.shared_check: false",
     )

@@ -17,6 +17,8 @@ from reprostack.runs.record import RunRecord, read_record, utc_now, write_record
 from reprostack.runs.store import RunEntry
 
 ENDED = ("succeeded", "failed", "interrupted")
+PENDING_REASONS = frozenset({"None", "Priority", "Resources", "BeginTime", "Dependency",
+                             "PartitionDown", "ReqNodeNotAvail"})  # fmt: skip
 
 
 def needs_scheduler(record: RunRecord | None) -> bool:
@@ -69,9 +71,14 @@ def ended_by_scheduler(state: slurm.JobState) -> tuple[str, str] | None:
     if known is None:
         return None
     status, words = known
-    if state.reason and state.reason not in state.state and state.reason != "None":
+    if state.reason and state.reason not in state.state and not _pending_reason(state.reason):
         words = f"{words}; Slurm's reason: {state.reason}"
     return status, words
+
+
+def _pending_reason(reason: str) -> bool:
+    """A reason why a job was waiting (left over once it ended), not why it ended."""
+    return reason.startswith("JobHeld") or reason in PENDING_REASONS
 
 
 def refresh_folders(folders: list[Path]) -> dict[Path, RunRecord]:

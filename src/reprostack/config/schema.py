@@ -64,7 +64,7 @@ class SlurmConfig:
 
     partition: str | None = None  # None: the cluster's default partition
     time: str | None = None  # sbatch --time syntax ("04:00:00", "1-00:00:00")
-    runtime: str = "none"  # docker | podman | apptainer | pyxis | none (host Python)
+    runtime: str = "docker"  # docker | podman | apptainer | pyxis | none (host Python)
     sbatch: tuple[str, ...] = ()  # extra options, one per #SBATCH line ("--account=abc")
     # Refuse a run folder on a node-local filesystem when the partition has other nodes.
     shared_check: bool = True

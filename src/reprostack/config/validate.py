@@ -389,7 +389,7 @@ class Validator:
         time = self.text(slurm, "time", path, None)
         self.matches(time, (*path, "time"), SLURM_TIME_RE,
                      "a Slurm time limit (minutes, 'HH:MM:SS' or 'D-HH:MM:SS')")  # fmt: skip
-        runtime = self.text(slurm, "runtime", path, "none") or "none"
+        runtime = self.text(slurm, "runtime", path, "docker") or "docker"
         self.choice(runtime, (*path, "runtime"), SLURM_RUNTIMES)
         extra = self.strings(slurm, "sbatch", path)
         for index, line in enumerate(extra):
