@@ -168,3 +168,33 @@ def test_container_mode_with_runtime_none_is_refused(tmp_path: Path) -> None:
     result = repro(project, "run", "--slurm", "--prod", "train.py")
     assert result.returncode == 125
     assert "cluster.slurm.runtime is 'none'" in result.stderr
+
+
+def test_replay_resubmits_to_slurm_and_outputs_match(tmp_path: Path) -> None:
+    project = demo_project(tmp_path / "p")
+    first = repro(project, "run", "--slurm", "--seed", "3", "--wait", "train.py")
+    assert first.returncode == 0, first.stderr
+    (original,) = run_dirs(project)
+    replayed = repro(project, "replay", original.name)
+    assert replayed.returncode == 0, replayed.stderr
+    new = next(run for run in run_dirs(project) if run != original)
+    record = record_of(new)
+    assert record["replay_of"] == original.name
+    assert (record["status"], record["seed"], record["scheduler"]["kind"]) == (
+        "succeeded", 3, "slurm")  # fmt: skip
+    assert record["scheduler"]["job_id"] != record_of(original)["scheduler"]["job_id"]
+    assert (new / "outputs" / "metrics.json").read_bytes() == (
+        original / "outputs" / "metrics.json").read_bytes()  # fmt: skip
+    assert "metrics.json" in replayed.stderr
+
+
+def test_replay_of_a_tree_run_refuses_when_the_code_moved(tmp_path: Path) -> None:
+    project = demo_project(tmp_path / "p")
+    first = repro(project, "run", "--slurm", "--wait", "train.py")
+    assert first.returncode == 0, first.stderr
+    (project / "train.py").write_text((project / "train.py").read_text() + "# changed\n")
+    replayed = repro(project, "replay", "last")
+    assert replayed.returncode == 1
+    assert "not the recorded code now" in replayed.stderr
+    assert "--local" in replayed.stderr
+    assert len(run_dirs(project)) == 1  # nothing was submitted
