@@ -42,10 +42,8 @@ def submit_run(
 ) -> None:
     """Submit ``request`` to ``scheduler``, print the run and job; follow it with ``wait``."""
     if scheduler == "k8s":
-        from reprostack.cli.k8s_cli import submit_k8s
-
-        submit_k8s(config, request, wait=wait, dry_run=dry_run, gpus=gpu_count(gpus),
-                   namespace=namespace)  # fmt: skip
+        submit_k8s_run(config, request, wait=wait, dry_run=dry_run, gpus=gpu_count(gpus),
+                       namespace=namespace)  # fmt: skip
         return
     from reprostack.cluster.submit import effective_options, submit_slurm
 
@@ -130,3 +128,23 @@ def _array_folders(runs_dir: Any, job_ids: list[str]) -> list[Any]:
         entry.folder for entry in list_runs(runs_dir)
         if entry.record and str((entry.record.scheduler or {}).get("job_id")) in job_ids
     ]  # fmt: skip
+
+
+def submit_k8s_run(config: Config, request: RunRequest, *, wait: bool, dry_run: bool,
+                   gpus: int | None, namespace: str | None) -> None:  # fmt: skip
+    """``repro run --k8s``: print the Job (dry run) or the run id and Job name."""
+    from reprostack.cluster.k8s_submit import submit_k8s
+
+    if wait:
+        from reprostack.errors import UsageError
+
+        raise UsageError("--wait is not supported with --k8s yet",
+                         hint="follow the pod with `kubectl logs -f job/<name>`")  # fmt: skip
+    submitted = submit_k8s(config, request, namespace=namespace, gpus=gpus, dry_run=dry_run)
+    if submitted.record is None:
+        click.echo(submitted.manifest, nl=False)
+        return
+    scheduler = submitted.record.scheduler or {}
+    click.echo(f"{submitted.record.id} {scheduler.get('job_name')}")
+    info(f"repro: created Job {scheduler.get('job_name')} in namespace "
+         f"{scheduler.get('namespace')}")  # fmt: skip
