@@ -64,6 +64,7 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
                                       "message": message, "code": status})  # fmt: skip
                 return
             namespace, name = parts[4], body["metadata"]["name"]
+            body = json.loads(json.dumps(body))  # the recorded request stays as it came
             body["metadata"]["uid"] = f"uid-{len(api.jobs) + 1}"
             body["metadata"]["namespace"] = namespace
             body["status"] = {}
