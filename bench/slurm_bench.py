@@ -69,7 +69,6 @@ def submit_times(root: Path) -> tuple[float, float]:
 def node_times(root: Path) -> tuple[float, float]:
     """Median seconds from start to the command's first line: repro's node entry, bare docker."""
     from cluster_images import pushed_base
-
     from reprostack.cluster.image import split_ref
     from reprostack.cluster.script import SlurmOptions
     from reprostack.cluster.submit import submit_slurm
@@ -90,8 +89,12 @@ def node_times(root: Path) -> tuple[float, float]:
         subprocess.run(["scancel", str((record.scheduler or {})["job_id"])], check=True)
         folder = config.runs_dir / record.id
         start = time.time()
-        subprocess.run([sys.executable, "-m", "reprostack.cluster.node", str(folder)], cwd=path,
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "reprostack.cluster.node", str(folder)],
+            cwd=path,
+            check=True,
+            capture_output=True,
+        )
         ours.append(float((folder / "stdout.log").read_text().split()[0]) - start)
         start = time.time()
         _, out = timed(["docker", "run", "--rm", ref, "python3", "-c", STAMP], path)

@@ -46,12 +46,17 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
         def _record(self) -> dict[str, Any] | None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
-            api.requests.append({"method": self.command, "path": self.path,
-                                 "headers": {k.lower(): v for k, v in self.headers.items()},
-                                 "body": body})  # fmt: skip
+            api.requests.append(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body,
+                }
+            )
             return body
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             body = self._record()
             parts = self.path.split("?")[0].strip("/").split("/")
             # apis/batch/v1/namespaces/NS/jobs
@@ -60,8 +65,16 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
                 return
             if api.refuse is not None:
                 status, message = api.refuse
-                self._answer(status, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                      "message": message, "code": status})  # fmt: skip
+                self._answer(
+                    status,
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "message": message,
+                        "code": status,
+                    },
+                )
                 return
             namespace, name = parts[4], body["metadata"]["name"]
             body = json.loads(json.dumps(body))  # the recorded request stays as it came
@@ -71,7 +84,7 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
             api.jobs[(namespace, name)] = body
             self._answer(201, body)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._record()
             parts = self.path.split("?")[0].strip("/").split("/")
             if len(parts) == 7 and parts[:3] == ["apis", "batch", "v1"] and parts[5] == "jobs":
@@ -79,8 +92,17 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
                 if job is not None:
                     self._answer(200, job)
                     return
-            self._answer(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                               "message": "not found", "code": 404, "reason": "NotFound"})  # fmt: skip
+            self._answer(
+                404,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "message": "not found",
+                    "code": 404,
+                    "reason": "NotFound",
+                },
+            )
 
     return Handler
 

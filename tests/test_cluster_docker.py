@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from cluster_images import pushed_base
 from projects import demo_project
 from reprostack.cluster.follow import follow
 from reprostack.cluster.image import split_ref
@@ -22,7 +23,6 @@ from reprostack.cluster.script import SlurmOptions
 from reprostack.cluster.submit import submit_slurm
 from reprostack.config import load_config
 from reprostack.runs.session import RunRequest
-from cluster_images import pushed_base
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("slurm")]
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import all_versions
 
-from fake_kube_api import FakeKubeApi, kube_api  # noqa: F401 (the fixture)
+from fake_kube_api import FakeKubeApi
 from projects import demo_project, repro
 from reprostack.cluster.k8s import JobSpec, build_job, create_job, job_manifest, job_yaml
 from reprostack.cluster.launch import PushedImage
@@ -23,21 +23,28 @@ VERSIONS = sorted(set(all_versions()), key=lambda v: tuple(int(p) for p in v.spl
 
 def spec(**changes: object) -> JobSpec:
     base = dict(
-        run_id="20260101-120000-ab12", project="mnist",
+        run_id="20260101-120000-ab12",
+        project="mnist",
         image=PushedImage("registry.example.com/team/repro-mnist", DIGEST),
-        command=["python3", "train.py", "--epochs", "3"], workdir="/app", runs_path="/app/runs",
-        namespace="ml", env={"REPRO_RUN_ID": "20260101-120000-ab12", "OMP_NUM_THREADS": "1"},
-        gpus=2, runs_pvc="runs", service_account="trainer",
-    )  # fmt: skip
+        command=["python3", "train.py", "--epochs", "3"],
+        workdir="/app",
+        runs_path="/app/runs",
+        namespace="ml",
+        env={"REPRO_RUN_ID": "20260101-120000-ab12", "OMP_NUM_THREADS": "1"},
+        gpus=2,
+        runs_pvc="runs",
+        service_account="trainer",
+    )
     base.update(changes)
     return JobSpec(**base)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("version", [VERSIONS[0], VERSIONS[-1]])
 @pytest.mark.parametrize(
-    "job_spec", [spec(), spec(gpus=None, runs_pvc=None, service_account=None)],
+    "job_spec",
+    [spec(), spec(gpus=None, runs_pvc=None, service_account=None)],
     ids=["gpus-pvc", "plain"],
-)  # fmt: skip
+)
 def test_generated_job_passes_the_official_schema(version: str, job_spec: JobSpec) -> None:
     manifest = job_manifest(build_job(job_spec))
     kubernetes_validate.validate(manifest, version, strict=True)  # raises when invalid
@@ -80,8 +87,14 @@ def test_a_refusal_by_the_api_server_is_a_pre_start_failure(kube_api: FakeKubeAp
 
 def test_no_kubeconfig_is_a_pre_start_failure(tmp_path: Path) -> None:
     project = demo_project(tmp_path / "p")
-    result = repro(project, "run", "--k8s", "--prod", "train.py",
-                   env={"KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)})  # fmt: skip
+    result = repro(
+        project,
+        "run",
+        "--k8s",
+        "--prod",
+        "train.py",
+        env={"KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)},
+    )
     assert result.returncode == 125
     # Without a pushed image the submission stops there first, naming `repro push`.
     assert "repro push --prod" in result.stderr

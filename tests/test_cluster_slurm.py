@@ -32,16 +32,30 @@ def with_cluster(project: Path, slurm_yaml: str) -> None:
 
 def test_submitted_run_runs_on_the_node_and_is_recorded_there(tmp_path: Path) -> None:
     project = demo_project(tmp_path / "p")
-    result = repro(project, "run", "--slurm", "--seed", "5", "--wait", "--", "train.py",
-                   "--token", "hunter2", "lr=0.5")  # fmt: skip
+    result = repro(
+        project,
+        "run",
+        "--slurm",
+        "--seed",
+        "5",
+        "--wait",
+        "--",
+        "train.py",
+        "--token",
+        "hunter2",
+        "lr=0.5",
+    )
     assert result.returncode == 0, result.stderr
     (run,) = run_dirs(project)
     run_id, job = result.stdout.splitlines()[0].split()
     assert run_id == run.name and job.isdigit()
     # The secret reached the command, never a file of the run.
     assert "train: seed 5 args ['--token', 'hunter2', 'lr=0.5']" in result.stdout
-    assert not any(b"hunter2" in f.read_bytes() for f in run.rglob("*") if f.is_file()
-                   and f.name not in ("stdout.log", "job.log"))  # fmt: skip
+    assert not any(
+        b"hunter2" in f.read_bytes()
+        for f in run.rglob("*")
+        if f.is_file() and f.name not in ("stdout.log", "job.log")
+    )
     record = record_of(run)
     assert (record["status"], record["exit_code"], record["seed"]) == ("succeeded", 0, 5)
     assert record["node"] == socket.gethostname()
@@ -118,8 +132,9 @@ def test_cancel_refuses_a_local_run(tmp_path: Path) -> None:
 def test_time_limit_kill_is_recorded_as_timeout(tmp_path: Path) -> None:
     """Slurm rounds limits up to a minute: this takes about 90 s."""
     project = demo_project(tmp_path / "p")
-    result = repro(project, "run", "--slurm", "--time", "00:00:05", "--wait", "--",
-                   "sleep", "600", timeout=400)  # fmt: skip
+    result = repro(
+        project, "run", "--slurm", "--time", "00:00:05", "--wait", "--", "sleep", "600", timeout=400
+    )
     assert result.returncode != 0, result.stderr
     (run,) = run_dirs(project)
     record = record_of(run)
@@ -181,10 +196,14 @@ def test_replay_resubmits_to_slurm_and_outputs_match(tmp_path: Path) -> None:
     record = record_of(new)
     assert record["replay_of"] == original.name
     assert (record["status"], record["seed"], record["scheduler"]["kind"]) == (
-        "succeeded", 3, "slurm")  # fmt: skip
+        "succeeded",
+        3,
+        "slurm",
+    )
     assert record["scheduler"]["job_id"] != record_of(original)["scheduler"]["job_id"]
     assert (new / "outputs" / "metrics.json").read_bytes() == (
-        original / "outputs" / "metrics.json").read_bytes()  # fmt: skip
+        original / "outputs" / "metrics.json"
+    ).read_bytes()
     assert "metrics.json" in replayed.stderr
 
 

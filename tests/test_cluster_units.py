@@ -36,31 +36,50 @@ def golden(name: str, text: str) -> None:
 
 
 def test_apptainer_command_line_runs_the_image_by_digest() -> None:
-    line = apptainer_prefix(IMAGE, BINDS, "/app", gpus=True) + ["python3", "train.py"]
+    line = [*apptainer_prefix(IMAGE, BINDS, "/app", gpus=True), "python3", "train.py"]
     golden("apptainer.txt", " ".join(line) + "\n")
 
 
 def test_pyxis_command_line_names_the_registry_the_enroot_way() -> None:
-    line = pyxis_prefix(IMAGE, BINDS, "/app") + ["python3", "train.py"]
+    line = [*pyxis_prefix(IMAGE, BINDS, "/app"), "python3", "train.py"]
     golden("pyxis.txt", " ".join(line) + "\n")
     assert enroot_image(PushedImage("ghcr.io/org/x", DIGEST)) == f"ghcr.io#org/x@{DIGEST}"
     assert enroot_image(PushedImage("org/x", DIGEST)) == f"org/x@{DIGEST}"
 
 
 def test_job_script_of_an_array_with_every_option() -> None:
-    options = SlurmOptions(partition="gpu", time="04:00:00", gpus=2, cpus=8, mem="32G", array=3,
-                           runtime="apptainer", extra=("--account=abc",))  # fmt: skip
-    text = render_sbatch(project="mnist", run_ids=["20260101-000000-aaaa", "20260101-000000-bbbb",
-                         "20260101-000000-cccc"], runs_dir=Path("/shared/mnist/runs"),
-                         workdir=Path("/shared/mnist"), python="/shared/venv/bin/python",
-                         options=options, version="1.0")  # fmt: skip
+    options = SlurmOptions(
+        partition="gpu",
+        time="04:00:00",
+        gpus=2,
+        cpus=8,
+        mem="32G",
+        array=3,
+        runtime="apptainer",
+        extra=("--account=abc",),
+    )
+    text = render_sbatch(
+        project="mnist",
+        run_ids=["20260101-000000-aaaa", "20260101-000000-bbbb", "20260101-000000-cccc"],
+        runs_dir=Path("/shared/mnist/runs"),
+        workdir=Path("/shared/mnist"),
+        python="/shared/venv/bin/python",
+        options=options,
+        version="1.0",
+    )
     golden("array.sbatch", text)
 
 
 def test_job_script_of_one_run_with_defaults() -> None:
-    text = render_sbatch(project="demo", run_ids=["20260101-000000-abcd"],
-                         runs_dir=Path("/home/me/my project/runs"), workdir=Path("/home/me/my project"),
-                         python="/usr/bin/python3", options=SlurmOptions(), version="1.0")  # fmt: skip
+    text = render_sbatch(
+        project="demo",
+        run_ids=["20260101-000000-abcd"],
+        runs_dir=Path("/home/me/my project/runs"),
+        workdir=Path("/home/me/my project"),
+        python="/usr/bin/python3",
+        options=SlurmOptions(),
+        version="1.0",
+    )
     golden("single.sbatch", text)
 
 
@@ -69,18 +88,24 @@ def test_cluster_config_is_read() -> None:
         "cluster:\n  slurm:\n    partition: gpu\n    time: '1-00:00:00'\n    runtime: apptainer\n"
         "    sbatch: ['--account=abc']\n  k8s:\n    namespace: ml\n    runs_pvc: runs\n"
         "    service_account: trainer\n",
-        root=Path("/tmp/p"), path=Path("/tmp/p/repro.yaml"),
-    )  # fmt: skip
+        root=Path("/tmp/p"),
+        path=Path("/tmp/p/repro.yaml"),
+    )
     slurm_config, k8s = config.cluster.slurm, config.cluster.k8s
     assert (slurm_config.partition, slurm_config.time, slurm_config.runtime) == (
-        "gpu", "1-00:00:00", "apptainer")  # fmt: skip
+        "gpu",
+        "1-00:00:00",
+        "apptainer",
+    )
     assert slurm_config.sbatch == ("--account=abc",)
     assert (k8s.namespace, k8s.runs_pvc, k8s.service_account) == ("ml", "runs", "trainer")
 
 
 def test_cluster_config_problems_are_located() -> None:
-    text = ("name: x\ncluster:\n  slurm:\n    runtime: singularity\n    time: soon\n"
-            "    sbatch: ['account=abc']\n    partitoin: gpu\n  k8s:\n    namespace: ML_team\n")  # fmt: skip
+    text = (
+        "name: x\ncluster:\n  slurm:\n    runtime: singularity\n    time: soon\n"
+        "    sbatch: ['account=abc']\n    partitoin: gpu\n  k8s:\n    namespace: ML_team\n"
+    )
     with pytest.raises(ConfigError) as caught:
         parse_config(text, root=Path("/tmp/p"), path=Path("/tmp/p/repro.yaml"))
     assert caught.value.problems == [
@@ -137,8 +162,13 @@ def test_image_refs_by_digest_only() -> None:
     ],
 )
 def test_scheduler_endings_become_statuses(state: str, status: str, words: str) -> None:
-    record = RunRecord(id="x", argv=["a"], mode="local", status="interrupted",
-                       scheduler={"kind": "slurm", "job_id": "3"})  # fmt: skip
+    record = RunRecord(
+        id="x",
+        argv=["a"],
+        mode="local",
+        status="interrupted",
+        scheduler={"kind": "slurm", "job_id": "3"},
+    )
     assert settle(record, slurm.JobState("3", state, "JobHeldUser"))
     assert record.status == status
     assert record.error is not None and words in record.error
@@ -147,8 +177,13 @@ def test_scheduler_endings_become_statuses(state: str, status: str, words: str) 
 
 
 def test_a_finished_job_whose_record_is_open_is_failed() -> None:
-    record = RunRecord(id="x", argv=["a"], mode="local", status="running",
-                       scheduler={"kind": "slurm", "job_id": "3"})  # fmt: skip
+    record = RunRecord(
+        id="x",
+        argv=["a"],
+        mode="local",
+        status="running",
+        scheduler={"kind": "slurm", "job_id": "3"},
+    )
     assert settle(record, slurm.JobState("3", "COMPLETED", exit_code="0:0"))
     assert record.status == "failed" and "never recorded its end" in (record.error or "")
     pending = RunRecord(id="y", argv=["a"], mode="local", status="queued")

@@ -42,8 +42,9 @@ def submit_run(
 ) -> None:
     """Submit ``request`` to ``scheduler``, print the run and job; follow it with ``wait``."""
     if scheduler == "k8s":
-        submit_k8s_run(config, request, wait=wait, dry_run=dry_run, gpus=gpu_count(gpus),
-                       namespace=namespace)  # fmt: skip
+        submit_k8s_run(
+            config, request, wait=wait, dry_run=dry_run, gpus=gpu_count(gpus), namespace=namespace
+        )
         return
     from reprostack.cluster.submit import effective_options, submit_slurm
 
@@ -61,8 +62,10 @@ def report_submitted(config: Config, records: list[RunRecord], *, wait: bool) ->
         ref = job_ref(str(scheduler.get("job_id")), scheduler.get("array_index"))
         click.echo(f"{record.id} {ref}")
     first = records[0].scheduler or {}
-    info(f"repro: submitted {len(records)} run(s) as Slurm job {first.get('job_id')}; "
-         "`repro runs` shows their state, `repro cancel RUN` stops one")  # fmt: skip
+    info(
+        f"repro: submitted {len(records)} run(s) as Slurm job {first.get('job_id')}; "
+        "`repro runs` shows their state, `repro cancel RUN` stops one"
+    )
     if wait:
         sys.exit(wait_for(config, records))
 
@@ -76,8 +79,10 @@ def wait_for(config: Config, records: list[RunRecord]) -> int:
     ended = follow(folders, logs=len(records) == 1)
     code = 0
     for record in ended:
-        info(f"repro: run {record.id} {record.status} (exit {record.exit_code}) on "
-             f"{record.node or '?'}" + (f": {record.error}" if record.error else ""))  # fmt: skip
+        info(
+            f"repro: run {record.id} {record.status} (exit {record.exit_code}) on "
+            f"{record.node or '?'}" + (f": {record.error}" if record.error else "")
+        )
         code = code or exit_status(record)
     return code
 
@@ -116,8 +121,10 @@ def cancel(run_refs: tuple[str, ...], whole_array: bool) -> None:
         wait_until_settled(folders)
     for folder in folders:
         record = read_record(folder)
-        info(f"repro: run {record.id} {record.status}" +
-             (f": {record.error}" if record.error else ""))  # fmt: skip
+        info(
+            f"repro: run {record.id} {record.status}"
+            + (f": {record.error}" if record.error else "")
+        )
 
 
 def _array_folders(runs_dir: Any, job_ids: list[str]) -> list[Any]:
@@ -125,26 +132,37 @@ def _array_folders(runs_dir: Any, job_ids: list[str]) -> list[Any]:
     from reprostack.runs.store import list_runs
 
     return [
-        entry.folder for entry in list_runs(runs_dir)
+        entry.folder
+        for entry in list_runs(runs_dir)
         if entry.record and str((entry.record.scheduler or {}).get("job_id")) in job_ids
-    ]  # fmt: skip
+    ]
 
 
-def submit_k8s_run(config: Config, request: RunRequest, *, wait: bool, dry_run: bool,
-                   gpus: int | None, namespace: str | None) -> None:  # fmt: skip
+def submit_k8s_run(
+    config: Config,
+    request: RunRequest,
+    *,
+    wait: bool,
+    dry_run: bool,
+    gpus: int | None,
+    namespace: str | None,
+) -> None:
     """``repro run --k8s``: print the Job (dry run) or the run id and Job name."""
     from reprostack.cluster.k8s_submit import submit_k8s
 
     if wait:
         from reprostack.errors import UsageError
 
-        raise UsageError("--wait is not supported with --k8s yet",
-                         hint="follow the pod with `kubectl logs -f job/<name>`")  # fmt: skip
+        raise UsageError(
+            "--wait is not supported with --k8s yet",
+            hint="follow the pod with `kubectl logs -f job/<name>`",
+        )
     submitted = submit_k8s(config, request, namespace=namespace, gpus=gpus, dry_run=dry_run)
     if submitted.record is None:
         click.echo(submitted.manifest, nl=False)
         return
     scheduler = submitted.record.scheduler or {}
     click.echo(f"{submitted.record.id} {scheduler.get('job_name')}")
-    info(f"repro: created Job {scheduler.get('job_name')} in namespace "
-         f"{scheduler.get('namespace')}")  # fmt: skip
+    info(
+        f"repro: created Job {scheduler.get('job_name')} in namespace {scheduler.get('namespace')}"
+    )

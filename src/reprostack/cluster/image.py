@@ -43,9 +43,8 @@ def pushed_image(config: Config, mode: str) -> PushedImage:
     must exist here and have been pushed, or no node could run exactly this code.
     """
     from reprostack.engine import connect
-    from reprostack.image.plan import plan_image
-
     from reprostack.errors import ReproError
+    from reprostack.image.plan import plan_image
 
     hint = f"build and push it first: repro build --{mode} && repro push --{mode}"
     try:
@@ -67,9 +66,10 @@ def pushed_image(config: Config, mode: str) -> PushedImage:
         ) from exc
     registry = getattr(config, "registry", None)
     digests = [
-        ref for ref in (image.attrs.get("RepoDigests") or [])
+        ref
+        for ref in (image.attrs.get("RepoDigests") or [])
         if not isinstance(registry, str) or ref.startswith(registry.rstrip("/") + "/")
-    ]  # fmt: skip
+    ]
     for ref in digests:
         pushed = split_ref(ref)
         if pushed is not None:

@@ -60,16 +60,23 @@ def job_name(run_id: str) -> str:
 def build_job(spec: JobSpec) -> V1Job:
     """The ``batch/v1`` Job for ``spec``."""
     k = client_models()
-    labels = {RUN_ID_LABEL: spec.run_id, MANAGED_BY[0]: MANAGED_BY[1],
-              "app.kubernetes.io/name": f"repro-{spec.project}"}  # fmt: skip
+    labels = {
+        RUN_ID_LABEL: spec.run_id,
+        MANAGED_BY[0]: MANAGED_BY[1],
+        "app.kubernetes.io/name": f"repro-{spec.project}",
+    }
     limits = {"nvidia.com/gpu": str(spec.gpus)} if spec.gpus else None
     mounts, volumes = [], []
     if spec.runs_pvc:
         mounts.append(k.V1VolumeMount(name="runs", mount_path=spec.runs_path))
-        volumes.append(k.V1Volume(
-            name="runs",
-            persistent_volume_claim=k.V1PersistentVolumeClaimVolumeSource(claim_name=spec.runs_pvc),
-        ))  # fmt: skip
+        volumes.append(
+            k.V1Volume(
+                name="runs",
+                persistent_volume_claim=k.V1PersistentVolumeClaimVolumeSource(
+                    claim_name=spec.runs_pvc
+                ),
+            )
+        )
     container = k.V1Container(
         name="run",
         image=spec.image.ref,
@@ -90,20 +97,25 @@ def build_job(spec: JobSpec) -> V1Job:
         volumes=volumes or None,
         service_account_name=spec.service_account,
         security_context=k.V1PodSecurityContext(
-            run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS, fs_group=RUN_AS,
+            run_as_non_root=True,
+            run_as_user=RUN_AS,
+            run_as_group=RUN_AS,
+            fs_group=RUN_AS,
             seccomp_profile=k.V1SeccompProfile(type="RuntimeDefault"),
-        ),  # fmt: skip
+        ),
     )
-    return k.V1Job(
+    job: V1Job = k.V1Job(
         api_version="batch/v1",
         kind="Job",
-        metadata=k.V1ObjectMeta(name=job_name(spec.run_id), namespace=spec.namespace,
-                                labels=labels),  # fmt: skip
+        metadata=k.V1ObjectMeta(
+            name=job_name(spec.run_id), namespace=spec.namespace, labels=labels
+        ),
         spec=k.V1JobSpec(
             backoff_limit=0,
             template=k.V1PodTemplateSpec(metadata=k.V1ObjectMeta(labels=labels), spec=pod),
         ),
     )
+    return job
 
 
 def job_manifest(job: V1Job) -> dict[str, Any]:
@@ -125,17 +137,17 @@ def create_job(job: V1Job, namespace: str) -> str:
 
     RunFailedToStart when there is no kubeconfig or the API server refuses the Job.
     """
-    from kubernetes import client, config
-    from kubernetes.client.exceptions import ApiException
-    from kubernetes.config.config_exception import ConfigException
-
     # What kubectl reads: $KUBECONFIG (a list of files, merged), else ~/.kube/config. Read
     # now, not when the client was imported (it caches the variable at import time).
     import os
 
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+
     kubeconfig = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     try:
-        config.load_kube_config(config_file=kubeconfig)
+        config.load_kube_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
     except (ConfigException, OSError) as exc:
         raise RunFailedToStart(
             f"no Kubernetes configuration to create the Job with: {exc}",
@@ -146,8 +158,7 @@ def create_job(job: V1Job, namespace: str) -> str:
         created = client.BatchV1Api().create_namespaced_job(namespace, job)
     except ApiException as exc:
         raise RunFailedToStart(
-            f"the Kubernetes API refused the Job ({exc.status} {exc.reason}): "
-            f"{_api_message(exc)}",
+            f"the Kubernetes API refused the Job ({exc.status} {exc.reason}): {_api_message(exc)}",
             hint="check the namespace, the image and your permissions (kubectl auth can-i "
             "create jobs)",
         ) from exc
@@ -156,7 +167,7 @@ def create_job(job: V1Job, namespace: str) -> str:
             f"could not reach the Kubernetes API server: {exc}",
             hint="check the cluster in your kubeconfig (kubectl cluster-info)",
         ) from exc
-    return str(created.metadata.uid or "")
+    return str(created.metadata.uid or "") if created.metadata else ""
 
 
 def _api_message(exc: Any) -> str:

@@ -24,8 +24,9 @@ class K8sSubmission:
     record: RunRecord | None
 
 
-def job_spec(config: Config, request: RunRequest, run_id: str, *, namespace: str,
-             gpus: int | None) -> JobSpec:  # fmt: skip
+def job_spec(
+    config: Config, request: RunRequest, run_id: str, *, namespace: str, gpus: int | None
+) -> JobSpec:
     """The Job a run of ``request`` with id ``run_id`` needs (the image's runs/ on the PVC)."""
     if request.mode == "local":
         raise UsageError(
@@ -39,23 +40,42 @@ def job_spec(config: Config, request: RunRequest, run_id: str, *, namespace: str
     env = dict(config.env)
     # pass_env is left out on purpose: a Job's spec is stored in the API server for anyone
     # who can read Jobs; secrets belong in a Kubernetes Secret.
-    env.update({"HOME": "/tmp", "REPRO_RUN_ID": run_id, "REPRO_RUN_DIR": run_dir,
-                "REPRO_OUTPUT_DIR": f"{run_dir}/outputs"})  # fmt: skip
+    env.update(
+        {
+            "HOME": "/tmp",
+            "REPRO_RUN_ID": run_id,
+            "REPRO_RUN_DIR": run_dir,
+            "REPRO_OUTPUT_DIR": f"{run_dir}/outputs",
+        }
+    )
     if request.seed is not None:
         env["REPRO_SEED"] = str(request.seed)
         env["PYTHONHASHSEED"] = str(request.seed)
     image = pushed_image(config, request.mode)
     k8s = config.cluster.k8s
     return JobSpec(
-        run_id=run_id, project=config.name, image=image,
-        command=container_command(request.argv), workdir=workdir_for(config, request),
-        runs_path=runs_path, namespace=namespace, env=env, gpus=gpus,
-        runs_pvc=k8s.runs_pvc, service_account=k8s.service_account,
-    )  # fmt: skip
+        run_id=run_id,
+        project=config.name,
+        image=image,
+        command=container_command(request.argv),
+        workdir=workdir_for(config, request),
+        runs_path=runs_path,
+        namespace=namespace,
+        env=env,
+        gpus=gpus,
+        runs_pvc=k8s.runs_pvc,
+        service_account=k8s.service_account,
+    )
 
 
-def submit_k8s(config: Config, request: RunRequest, *, namespace: str | None = None,
-               gpus: int | None = None, dry_run: bool = False) -> K8sSubmission:  # fmt: skip
+def submit_k8s(
+    config: Config,
+    request: RunRequest,
+    *,
+    namespace: str | None = None,
+    gpus: int | None = None,
+    dry_run: bool = False,
+) -> K8sSubmission:
     """Create the Job of ``request`` (recorded as queued), or only render it with ``dry_run``."""
     namespace = namespace or config.cluster.k8s.namespace
     if dry_run:
@@ -65,8 +85,12 @@ def submit_k8s(config: Config, request: RunRequest, *, namespace: str | None = N
     session = RunSession(config, request)
     session.record.status = "queued"
     session.record.pid = None
-    session.record.scheduler = {"kind": "k8s", "namespace": namespace,
-                                "job_name": job_name(session.run_id), "gpus": gpus}  # fmt: skip
+    session.record.scheduler = {
+        "kind": "k8s",
+        "namespace": namespace,
+        "job_name": job_name(session.run_id),
+        "gpus": gpus,
+    }
     write_record(session.folder, session.record)
     try:
         spec = job_spec(config, request, session.run_id, namespace=namespace, gpus=gpus)

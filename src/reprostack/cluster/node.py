@@ -127,8 +127,7 @@ def _run_launched(
     def adjust(host: dict[str, Any]) -> dict[str, Any]:
         # The image's Python and packages come from inside it, as for a docker run.
         package = next(iter(probe_mount()))
-        probe = [*prefix([(package, f"{PROBE_MOUNT}/reprostack", "ro")]), "sh", "-c",
-                 PROBE_SCRIPT]  # fmt: skip
+        probe = [*prefix([(package, f"{PROBE_MOUNT}/reprostack", "ro")]), "sh", "-c", PROBE_SCRIPT]
         done = subprocess.run(probe, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise EnvironmentMissing(
@@ -137,8 +136,7 @@ def _run_launched(
                 hint=f"check that {runtime} can start the image on this node",
             )
         inside = json.loads(done.stdout.strip().splitlines()[-1])
-        facts = {"image_id": None, "image_digest": image.ref, "image_tag": None,
-                 "base_image": None}  # fmt: skip
+        facts = {"image_id": None, "image_digest": image.ref, "image_tag": None, "base_image": None}
         return merge(host, inside, facts)
 
     return run_local(config, request, command_prefix=prefix([]), adjust=adjust)
@@ -189,12 +187,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"repro: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except ReproError as exc:
-        print(f"repro: {exc.message}" + (f"\n  hint: {exc.hint}" if exc.hint else ""),
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"repro: {exc.message}" + (f"\n  hint: {exc.hint}" if exc.hint else ""), file=sys.stderr
+        )
         _close_failed(folder, exc.message)
         return PRESTART_EXIT
-    print(f"repro: run {record.id} {record.status} (exit {record.exit_code}) on "
-          f"{record.node}", file=sys.stderr)  # fmt: skip
+    print(
+        f"repro: run {record.id} {record.status} (exit {record.exit_code}) on {record.node}",
+        file=sys.stderr,
+    )
     return exit_status(record)
 
 

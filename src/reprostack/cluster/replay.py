@@ -42,9 +42,10 @@ def resubmit(
         replay_of=original.id,
         mounts=list(original.mounts),
         deterministic=bool(scheduler.get("deterministic")),
-        cwd=config.root / original.cwd if not Path(original.cwd).is_absolute()
+        cwd=config.root / original.cwd
+        if not Path(original.cwd).is_absolute()
         else Path(original.cwd),
-    )  # fmt: skip
+    )
     return submit_slurm(config, request, options, image=image)
 
 

@@ -72,8 +72,10 @@ def render_sbatch(
         f"# Written by repro {version} for run {' '.join(run_ids)} (runtime: {options.runtime}).",
         "# It runs the command recorded in run.yaml; resubmit with `sbatch` to run it again.",
     ]
-    lines += [f"#SBATCH {line}" for line in sbatch_lines(options, f"repro-{project}",
-                                                         str(first / pattern))]  # fmt: skip
+    lines += [
+        f"#SBATCH {line}"
+        for line in sbatch_lines(options, f"repro-{project}", str(first / pattern))
+    ]
     lines += [
         "set -eu",
         f"runs=({' '.join(shlex.quote(run_id) for run_id in run_ids)})",

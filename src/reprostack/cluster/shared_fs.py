@@ -16,12 +16,39 @@ from pathlib import Path
 from reprostack.errors import RunFailedToStart
 
 SHARED_TYPES = frozenset(
-    {"nfs", "nfs4", "lustre", "gpfs", "beegfs", "cephfs", "ceph", "cifs", "smb3", "smbfs",
-     "glusterfs", "wekafs", "panfs", "pvfs2", "orangefs", "afs", "ocfs2", "gfs2", "9p"}
-)  # fmt: skip
+    {
+        "nfs",
+        "nfs4",
+        "lustre",
+        "gpfs",
+        "beegfs",
+        "cephfs",
+        "ceph",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "glusterfs",
+        "wekafs",
+        "panfs",
+        "pvfs2",
+        "orangefs",
+        "afs",
+        "ocfs2",
+        "gfs2",
+        "9p",
+    }
+)
 # FUSE filesystems that are network filesystems (fuse.<name> in /proc/mounts).
-SHARED_FUSE = ("fuse.glusterfs", "fuse.sshfs", "fuse.ceph", "fuse.juicefs", "fuse.s3fs",
-               "fuse.gcsfuse", "fuse.lustre", "fuse.beegfs")  # fmt: skip
+SHARED_FUSE = (
+    "fuse.glusterfs",
+    "fuse.sshfs",
+    "fuse.ceph",
+    "fuse.juicefs",
+    "fuse.s3fs",
+    "fuse.gcsfuse",
+    "fuse.lustre",
+    "fuse.beegfs",
+)
 
 
 def filesystem_type(path: Path, mounts: str | None = None) -> str:

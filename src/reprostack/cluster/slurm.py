@@ -19,9 +19,20 @@ from reprostack.errors import EnvironmentMissing, RunFailedToStart
 
 # States after which a job never runs again (Slurm's JOB_STATE names).
 FINAL_STATES = frozenset(
-    {"COMPLETED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
-     "CANCELLED", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
-)  # fmt: skip
+    {
+        "COMPLETED",
+        "FAILED",
+        "TIMEOUT",
+        "OUT_OF_MEMORY",
+        "NODE_FAIL",
+        "PREEMPTED",
+        "CANCELLED",
+        "BOOT_FAIL",
+        "DEADLINE",
+        "REVOKED",
+        "SPECIAL_EXIT",
+    }
+)
 # How a run ended by the scheduler is recorded: (status, what happened in plain words).
 ENDED_BY_SCHEDULER: dict[str, tuple[str, str]] = {
     "TIMEOUT": ("failed", "Slurm stopped the job at its time limit (TIMEOUT)"),
@@ -189,8 +200,18 @@ def _sacct(refs: list[str]) -> dict[str, JobState]:
     """Finished jobs from accounting; empty when there is none (no slurmdbd)."""
     if shutil.which("sacct") is None:
         return {}
-    done = _run(["sacct", "-n", "-X", "-P", "-o", "JobID,State,NodeList,Partition,ExitCode",
-                 "-j", ",".join(refs)])  # fmt: skip
+    done = _run(
+        [
+            "sacct",
+            "-n",
+            "-X",
+            "-P",
+            "-o",
+            "JobID,State,NodeList,Partition,ExitCode",
+            "-j",
+            ",".join(refs),
+        ]
+    )
     if done.returncode != 0:
         return {}
     found = {}
@@ -198,8 +219,9 @@ def _sacct(refs: list[str]) -> dict[str, JobState]:
         ref, state, node, partition, code = (line.split("|") + [""] * 5)[:5]
         if ref in refs and state:
             # "CANCELLED by 0" -> CANCELLED
-            found[ref] = JobState(ref, state.split()[0], None, _none(node), _none(partition),
-                                  _none(code))  # fmt: skip
+            found[ref] = JobState(
+                ref, state.split()[0], None, _none(node), _none(partition), _none(code)
+            )
     return found
 
 
@@ -224,7 +246,12 @@ def _jobcomp(refs: list[str]) -> dict[str, JobState]:
             ref = f"{fields['ArrayJobId']}_{fields['ArrayTaskId']}"
         if ref in refs and fields.get("JobState"):
             # Later lines win: a requeued job has one line per end.
-            found[ref] = JobState(ref, fields["JobState"], None, _none(fields.get("NodeList", "")),
-                                  _none(fields.get("Partition", "")),
-                                  _none(fields.get("ExitCode", "")))  # fmt: skip
+            found[ref] = JobState(
+                ref,
+                fields["JobState"],
+                None,
+                _none(fields.get("NodeList", "")),
+                _none(fields.get("Partition", "")),
+                _none(fields.get("ExitCode", "")),
+            )
     return found

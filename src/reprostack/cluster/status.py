@@ -17,8 +17,9 @@ from reprostack.runs.record import RunRecord, read_record, utc_now, write_record
 from reprostack.runs.store import RunEntry
 
 ENDED = ("succeeded", "failed", "interrupted")
-PENDING_REASONS = frozenset({"None", "Priority", "Resources", "BeginTime", "Dependency",
-                             "PartitionDown", "ReqNodeNotAvail"})  # fmt: skip
+PENDING_REASONS = frozenset(
+    {"None", "Priority", "Resources", "BeginTime", "Dependency", "PartitionDown", "ReqNodeNotAvail"}
+)
 
 
 def needs_scheduler(record: RunRecord | None) -> bool:
@@ -26,8 +27,10 @@ def needs_scheduler(record: RunRecord | None) -> bool:
     if record is None or not record.scheduler:
         return False
     scheduler = record.scheduler
-    return scheduler.get("kind") == "slurm" and bool(scheduler.get("job_id")) and not (
-        scheduler.get("state") in slurm.FINAL_STATES
+    return (
+        scheduler.get("kind") == "slurm"
+        and bool(scheduler.get("job_id"))
+        and scheduler.get("state") not in slurm.FINAL_STATES
     )
 
 
@@ -118,9 +121,10 @@ def refresh_entries(entries: list[RunEntry]) -> list[RunEntry]:
     settled = refresh_folders([e.folder for e in entries if needs_scheduler(e.record)])
     return [
         dataclasses.replace(entry, record=settled[entry.folder])
-        if entry.folder in settled else entry
+        if entry.folder in settled
+        else entry
         for entry in entries
-    ]  # fmt: skip
+    ]
 
 
 def wait_until_settled(folders: list[Path], timeout: float = 10.0) -> None:

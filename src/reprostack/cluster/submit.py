@@ -63,8 +63,9 @@ def submit_slurm(
     if options.array is not None and options.array < 1:
         raise UsageError(f"--array {options.array}: give the number of tasks, 1 or more")
     count = options.array or 1
-    sessions = [RunSession(config, _task_request(request, options, index)) for index in
-                range(count)]  # fmt: skip
+    sessions = [
+        RunSession(config, _task_request(request, options, index)) for index in range(count)
+    ]
     try:
         job_id, image = _submit(config, request, options, image, sessions, environ)
     except ReproError as exc:

@@ -55,7 +55,9 @@ SLURM_KEYS = ("partition", "time", "runtime", "sbatch", "shared_check")
 K8S_KEYS = ("namespace", "runs_pvc", "service_account")
 SLURM_RUNTIMES = ("docker", "podman", "apptainer", "pyxis", "none")
 # sbatch's --time forms: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS; or UNLIMITED.
-SLURM_TIME_RE = re.compile(r"^(?:\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d{1,2}(?::\d{1,2}){0,2}|UNLIMITED|INFINITE)$")
+SLURM_TIME_RE = re.compile(
+    r"^(?:\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d{1,2}(?::\d{1,2}){0,2}|UNLIMITED|INFINITE)$"
+)
 # Kubernetes names (RFC 1123 labels), for namespaces, claims and service accounts.
 K8S_NAME_RE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 HASH_ALGORITHMS = ("sha256", "blake3")  # blake3 needs the `fast` extra
@@ -387,15 +389,15 @@ class Validator:
         slurm = self.mapping(data.get("slurm"), path, SLURM_KEYS)
         partition = self.text(slurm, "partition", path, None)
         time = self.text(slurm, "time", path, None)
-        self.matches(time, (*path, "time"), SLURM_TIME_RE,
-                     "a Slurm time limit (minutes, 'HH:MM:SS' or 'D-HH:MM:SS')")  # fmt: skip
+        what = "a Slurm time limit (minutes, 'HH:MM:SS' or 'D-HH:MM:SS')"
+        self.matches(time, (*path, "time"), SLURM_TIME_RE, what)
         runtime = self.text(slurm, "runtime", path, "docker") or "docker"
         self.choice(runtime, (*path, "runtime"), SLURM_RUNTIMES)
         extra = self.strings(slurm, "sbatch", path)
         for index, line in enumerate(extra):
             if not line.startswith("-") or "\n" in line:
-                self.problem((*path, "sbatch", str(index)),
-                             f"'{line}' is not an sbatch option; write it as '--account=abc'")  # fmt: skip
+                message = f"'{line}' is not an sbatch option; write it as '--account=abc'"
+                self.problem((*path, "sbatch", str(index)), message)
         shared_check = slurm.get("shared_check", True)
         if not isinstance(shared_check, bool):
             self.problem((*path, "shared_check"), "expected true or false")
@@ -405,15 +407,23 @@ class Validator:
         names = {}
         for key in K8S_KEYS:
             value = self.text(k8s, key, kpath, None)
-            self.matches(value, (*kpath, key), K8S_NAME_RE,
-                         "a Kubernetes name (lowercase letters, digits and '-')")  # fmt: skip
+            what = "a Kubernetes name (lowercase letters, digits and '-')"
+            self.matches(value, (*kpath, key), K8S_NAME_RE, what)
             names[key] = value
         return ClusterConfig(
-            slurm=SlurmConfig(partition=partition, time=time, runtime=runtime, sbatch=extra,
-                              shared_check=shared_check),
-            k8s=K8sConfig(namespace=names["namespace"] or "default", runs_pvc=names["runs_pvc"],
-                          service_account=names["service_account"]),
-        )  # fmt: skip
+            slurm=SlurmConfig(
+                partition=partition,
+                time=time,
+                runtime=runtime,
+                sbatch=extra,
+                shared_check=shared_check,
+            ),
+            k8s=K8sConfig(
+                namespace=names["namespace"] or "default",
+                runs_pvc=names["runs_pvc"],
+                service_account=names["service_account"],
+            ),
+        )
 
     def _data(self, raw: Any) -> dict[str, DatasetConfig]:
         if raw is None:
