@@ -28,6 +28,7 @@ class FakeKubeApi:
     requests: list[dict[str, Any]] = field(default_factory=list)
     jobs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     refuse: tuple[int, str] | None = None  # (status, message) for the next create
+    pods: list[dict[str, Any]] = field(default_factory=list)  # what a pod listing returns
 
 
 def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
@@ -87,6 +88,12 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             self._record()
             parts = self.path.split("?")[0].strip("/").split("/")
+            if parts[:2] == ["api", "v1"] and parts[-1] == "pods":
+                listing = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": api.pods}
+                self._answer(200, listing)
+                return
+            if parts[-1] == "status":  # .../jobs/NAME/status: the same Job
+                parts = parts[:-1]
             if len(parts) == 7 and parts[:3] == ["apis", "batch", "v1"] and parts[5] == "jobs":
                 job = api.jobs.get((parts[4], parts[6]))
                 if job is not None:

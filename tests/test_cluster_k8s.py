@@ -115,3 +115,63 @@ def test_local_mode_has_no_image_for_a_job(tmp_path: Path) -> None:
     assert result.returncode == 125
     assert "a Kubernetes Job runs an image" in result.stderr
     assert not (project / "runs").exists() or not any((project / "runs").iterdir())
+
+
+def test_a_finished_job_settles_its_record(kube_api: FakeKubeApi, tmp_path: Path) -> None:
+    from reprostack.cluster.status import refresh_k8s
+    from reprostack.runs.record import RunRecord, read_record, write_record
+
+    create_job(build_job(spec()), "ml")
+    folder = tmp_path / "20260101-120000-ab12"
+    folder.mkdir()
+    scheduler = {
+        "kind": "k8s",
+        "namespace": "ml",
+        "job_name": "repro-20260101-120000-ab12",
+        "uid": "uid-1",
+    }
+    write_record(
+        folder,
+        RunRecord(
+            id=folder.name, argv=["train.py"], mode="prod", status="queued", scheduler=scheduler
+        ),
+    )
+    assert refresh_k8s([folder]) == {}  # still running: nothing written
+    assert kube_api.requests[-1]["path"].endswith("/jobs/repro-20260101-120000-ab12/status")
+    assert read_record(folder).status == "queued"
+    job = kube_api.jobs[("ml", "repro-20260101-120000-ab12")]
+    job["status"] = {
+        "failed": 1,
+        "conditions": [
+            {
+                "type": "Failed",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+            }
+        ],
+    }
+    kube_api.pods = [
+        {
+            "metadata": {"name": "p"},
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": "run",
+                        "image": "i",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"terminated": {"exitCode": 3}},
+                    }
+                ]
+            },
+        }
+    ]
+    refresh_k8s([folder])
+    record = read_record(folder)
+    assert (record.status, record.exit_code) == ("failed", 3)
+    assert record.error is not None and "BackoffLimitExceeded" in record.error
+    paths = [r["path"].split("?")[0] for r in kube_api.requests if r["method"] == "GET"]
+    assert "/apis/batch/v1/namespaces/ml/jobs/repro-20260101-120000-ab12/status" in paths
+    assert "/api/v1/namespaces/ml/pods" in paths

@@ -147,22 +147,41 @@ def submit_k8s_run(
     gpus: int | None,
     namespace: str | None,
 ) -> None:
-    """``repro run --k8s``: print the Job (dry run) or the run id and Job name."""
+    """``repro run --k8s``: print the Job (dry run) or the run id and Job name; ``wait``
+    polls the API server until the Job ends and exits with the pod's code."""
     from reprostack.cluster.k8s_submit import submit_k8s
 
-    if wait:
-        from reprostack.errors import UsageError
-
-        raise UsageError(
-            "--wait is not supported with --k8s yet",
-            hint="follow the pod with `kubectl logs -f job/<name>`",
-        )
     submitted = submit_k8s(config, request, namespace=namespace, gpus=gpus, dry_run=dry_run)
     if submitted.record is None:
         click.echo(submitted.manifest, nl=False)
         return
-    scheduler = submitted.record.scheduler or {}
-    click.echo(f"{submitted.record.id} {scheduler.get('job_name')}")
+    record = submitted.record
+    scheduler = record.scheduler or {}
+    click.echo(f"{record.id} {scheduler.get('job_name')}")
     info(
-        f"repro: created Job {scheduler.get('job_name')} in namespace {scheduler.get('namespace')}"
+        f"repro: created Job {scheduler.get('job_name')} in namespace "
+        f"{scheduler.get('namespace')}; `kubectl logs -f job/{scheduler.get('job_name')}` "
+        "follows it"
     )
+    if wait:
+        sys.exit(wait_for_k8s(config, record))
+
+
+def wait_for_k8s(config: Config, record: RunRecord, poll_s: float = 2.0) -> int:
+    """Poll the API server until the Job's record is closed; the run's exit status."""
+    import time
+
+    from reprostack.cluster.status import open_k8s, refresh_k8s
+    from reprostack.runs.local import exit_status
+    from reprostack.runs.record import read_record
+
+    folder = config.runs_dir / record.id
+    while open_k8s(record):
+        time.sleep(poll_s)
+        refresh_k8s([folder])
+        record = read_record(folder)
+    info(
+        f"repro: run {record.id} {record.status} (exit {record.exit_code})"
+        + (f": {record.error}" if record.error else "")
+    )
+    return exit_status(record)

@@ -49,9 +49,10 @@ def show(run_ref: str, show_fp: bool) -> None:
     with handle_errors():
         config = load_config()
         folder = resolve_run(config.runs_dir, run_ref)
-        from reprostack.cluster.status import refresh_folders
+        from reprostack.cluster.status import refresh_folders, refresh_k8s
 
         refresh_folders([folder])
+        refresh_k8s([folder])
     click.echo((folder / RUN_FILE).read_text(encoding="utf-8").rstrip())
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     click.echo(f"files ({folder}):")

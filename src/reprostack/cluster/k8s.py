@@ -177,3 +177,40 @@ def _api_message(exc: Any) -> str:
         return str(json.loads(exc.body).get("message") or exc.body)
     except (TypeError, ValueError):
         return str(exc.body or exc.reason)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What the API server says of a Job: still going, or how it ended."""
+
+    final: bool
+    succeeded: bool = False
+    reason: str | None = None  # the Failed condition's reason and message
+    exit_code: int | None = None  # the pod's container, when it terminated
+
+
+def read_outcome(namespace: str, name: str) -> JobOutcome:
+    """The Job's state, and its pod's exit code once it ended (two GETs)."""
+    import os
+
+    from kubernetes import client, config
+
+    kubeconfig = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    config.load_kube_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    job = client.BatchV1Api().read_namespaced_job_status(name, namespace)
+    status = job.status
+    if status is None or not (status.succeeded or status.failed):
+        return JobOutcome(final=False)
+    reason = None
+    for condition in status.conditions or []:
+        if condition.type == "Failed" and condition.status == "True":
+            reason = f"{condition.reason}: {condition.message}" if condition.message else None
+            reason = reason or condition.reason
+    pods = client.CoreV1Api().list_namespaced_pod(namespace, label_selector=f"job-name={name}")
+    exit_code = None
+    for pod in pods.items:
+        for container in (pod.status.container_statuses or []) if pod.status else []:
+            terminated = container.state.terminated if container.state else None
+            if terminated is not None:
+                exit_code = terminated.exit_code
+    return JobOutcome(True, bool(status.succeeded), reason, exit_code)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from reprostack.cluster import slurm
-from reprostack.runs.record import RunRecord, read_record, utc_now, write_record
+from reprostack.runs.record import DamagedRecord, RunRecord, read_record, utc_now, write_record
 from reprostack.runs.store import RunEntry
 
 ENDED = ("succeeded", "failed", "interrupted")
@@ -116,9 +116,52 @@ def refresh_folders(folders: list[Path]) -> dict[Path, RunRecord]:
     return settled
 
 
+def open_k8s(record: RunRecord | None) -> bool:
+    """A Kubernetes record whose Job's end the record has not heard yet."""
+    return bool(
+        record
+        and (record.scheduler or {}).get("kind") == "k8s"
+        and record.status in ("queued", "running")
+        and (record.scheduler or {}).get("uid")
+    )
+
+
+def refresh_k8s(folders: list[Path]) -> dict[Path, RunRecord]:
+    """Ask the API server about open Kubernetes records; the records it settled.
+
+    Without the client or a reachable API server the records stay as they are.
+    """
+    from reprostack.cluster.k8s import read_outcome
+
+    settled = {}
+    for folder in folders:
+        try:
+            record = read_record(folder)
+        except DamagedRecord:
+            continue
+        if not open_k8s(record):
+            continue
+        scheduler = record.scheduler or {}
+        try:
+            outcome = read_outcome(str(scheduler["namespace"]), str(scheduler["job_name"]))
+        except Exception:  # no client, no kubeconfig, server down: nothing new to say
+            continue
+        if not outcome.final:
+            continue
+        record.exit_code = outcome.exit_code
+        record.status = "succeeded" if outcome.succeeded else "failed"
+        if not outcome.succeeded:
+            record.error = f"the Job failed ({outcome.reason or 'no reason given'})"
+        record.ended_at = record.ended_at or utc_now()
+        write_record(folder, record)
+        settled[folder] = record
+    return settled
+
+
 def refresh_entries(entries: list[RunEntry]) -> list[RunEntry]:
     """``entries`` with their cluster records brought up to date."""
     settled = refresh_folders([e.folder for e in entries if needs_scheduler(e.record)])
+    settled.update(refresh_k8s([e.folder for e in entries if open_k8s(e.record)]))
     return [
         dataclasses.replace(entry, record=settled[entry.folder])
         if entry.folder in settled
