@@ -189,3 +189,11 @@ def test_a_finished_job_whose_record_is_open_is_failed() -> None:
     pending = RunRecord(id="y", argv=["a"], mode="local", status="queued")
     assert not settle(pending, slurm.JobState("3", "PENDING"))
     assert pending.status == "queued"
+
+
+def test_a_container_job_gets_only_the_gpus_slurm_gave_it() -> None:
+    from reprostack.cluster.node import node_gpus
+
+    assert node_gpus("1,3") == "device=1,3"
+    assert node_gpus(None) == "none"
+    assert node_gpus("") == "none"

@@ -53,6 +53,12 @@ def request_for(record: RunRecord, root: Path, folder: Path) -> RunRequest:
     )
 
 
+def node_gpus(allocated: str | None) -> str:
+    """Docker's GPU request for a job: the devices Slurm gave it (SLURM_JOB_GPUS), or none."""
+    ids = [part.strip() for part in (allocated or "").split(",") if part.strip().isdigit()]
+    return f"device={','.join(ids)}" if ids else "none"
+
+
 def job_image(record: RunRecord) -> PushedImage:
     """The pushed image the job was submitted with (by digest)."""
     scheduler = record.scheduler or {}
@@ -71,15 +77,17 @@ def run_on_node(folder: Path) -> RunRecord:
     config = load_config(Path.cwd())
     request = request_for(record, config.root, folder)
     runtime = (record.scheduler or {}).get("runtime") or "none"
-    gpus = "all" if (record.scheduler or {}).get("gpus") else "none"
+    allocated = os.environ.get("SLURM_JOB_GPUS") or os.environ.get("SLURM_STEP_GPUS")
     if record.mode == "local" or runtime == "none":
         from reprostack.runs.local import run_local
 
-        return run_local(config, request, gpus=gpus)
+        # "auto" leaves CUDA_VISIBLE_DEVICES as Slurm set it for the job's allocation.
+        return run_local(config, request, gpus="auto")
     image = job_image(record)
     if runtime in ("docker", "podman"):
-        return _run_engine(config, request, image, runtime, gpus)
-    return _run_launched(config, request, image, runtime, gpus != "none")
+        # The engine sees every GPU of the node: hand the container only the job's own.
+        return _run_engine(config, request, image, runtime, node_gpus(allocated))
+    return _run_launched(config, request, image, runtime, bool(allocated))
 
 
 def _run_engine(
