@@ -119,11 +119,21 @@ def image_environment(image: Any) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
 
 
-def record_image(facts: dict[str, Any]) -> dict[str, Any]:
-    """run.yaml's ``image``: id, digest (null until pushed), tag, and the pinned base."""
+def record_image(
+    facts: dict[str, Any], repo_digests: list[str] | None = None, preferred: str | None = None
+) -> dict[str, Any]:
+    """run.yaml's ``image``: id, registry digest and repository (null until pushed), tag, base.
+
+    ``repo_digests`` are the image's ``RepoDigests``; the one in ``preferred`` (the project's
+    registry repository) wins when the image is in several registries.
+    """
+    from reprostack.registry.reference import registry_digest
+
+    pushed = registry_digest(repo_digests or [], preferred)
     return {
         "id": facts["image_id"],
-        "digest": facts["image_digest"],
+        "digest": pushed[1] if pushed else None,
+        "repository": pushed[0] if pushed else None,
         "tag": facts["image_tag"],
         "base": facts["base_image"],
     }
@@ -165,6 +175,7 @@ def run_in_container(
                 env = container_env(session, facts, dict(os.environ), image_environment(image))
                 inside = run_probe(client, image.id)
                 session.prepare(env, lambda host: merge(host, inside, facts))
+                _keep_sbom(client, image, session)
         except RunInterrupted:
             return session.record
     command = container_command(request.argv)
@@ -181,7 +192,9 @@ def run_in_container(
             labels={"dev.reprostack.run": session.run_id},
         )
     try:
-        session.started(command, record_image(facts))
+        preferred = f"{config.registry}/repro-{config.name}" if config.registry else None
+        digests = image.attrs.get("RepoDigests") or []
+        session.started(command, record_image(facts, digests, preferred))
         # Attached before the start, as `docker run` does: attaching after it races the
         # command (a quick one's output can be lost, or replayed twice by logs=True).
         chunks = _attach(client, container)
@@ -191,6 +204,15 @@ def run_in_container(
         with contextlib.suppress(Exception):  # the engine may be gone; nothing else to clean
             container.remove(force=True)
     return session.finish(code, interrupted=interrupted)
+
+
+def _keep_sbom(client: Any, image: Any, session: RunSession) -> None:
+    """Keep the image's SBOM in env/ (made once per image, then copied); a note if not."""
+    from reprostack.sbom import keep_run_sbom
+
+    note = keep_run_sbom(client, image, session.folder)
+    if note:
+        session.record.notes.append(note)
 
 
 def _sdk_device_requests(requests: list[dict[str, Any]]) -> list[Any]:
