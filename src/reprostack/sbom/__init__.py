@@ -133,16 +133,16 @@ def _image(client: Any, ref: str, missing_ok: bool = False) -> Any:
 
     from reprostack.engine import engine_errors
 
-    try:
-        with engine_errors(f"inspecting image {ref!r}"):
+    with engine_errors(f"inspecting image {ref!r}"):
+        try:
             return client.images.get(ref)
-    except ImageNotFound:
-        if missing_ok:
-            return None
-        raise UsageError(
-            f"image {ref} is not on this engine (repro never pulls implicitly)",
-            hint="build it with `repro build`, or fetch a run's image with `repro pull RUN`",
-        ) from None
+        except ImageNotFound:
+            if missing_ok:
+                return None
+    raise UsageError(
+        f"image {ref} is not on this engine (repro never pulls implicitly)",
+        hint="build it with `repro build`, or fetch a run's image with `repro pull RUN`",
+    ) from None
 
 
 def summary(text: str) -> str:
