@@ -13,12 +13,12 @@ import functools
 import os
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reprostack.errors import EnvironmentMissing, ReproError, UsageError
+from reprostack.errors import CheckFailed, EnvironmentMissing, ReproError, UsageError
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
@@ -263,3 +263,110 @@ def _hint(exc: BaseException) -> str:
         # Rootless Docker does not use the default socket; the CLI finds it through a context.
         return f"a rootless engine seems to be running: export DOCKER_HOST=unix://{rootless}"
     return hint + " to a running engine, e.g. DOCKER_HOST=unix:///run/user/1000/docker.sock"
+
+
+# -- registries: tag, push and pull by digest --------------------------------------------------
+
+# What the engine says when a registry cannot be reached, or refuses who we are.
+_UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "dial tcp", "timeout",
+                "http response to https client", "connection reset", "no route to host",
+                "tls: ", "x509: ")  # fmt: skip
+_REFUSED = ("unauthorized", "authentication required", "denied", "no basic auth credentials",
+            "forbidden", "401", "403")  # fmt: skip
+_UNKNOWN = ("manifest unknown", "not found", "name unknown", "404")
+
+# Progress events of a push or pull: (layer id, status, bytes done, bytes total).
+TransferProgress = Callable[[str, str, int, int], None]
+
+
+def tag_image(client: Any, image_id: str, repository: str, tag: str) -> None:
+    """Tag ``image_id`` as ``repository:tag`` (moving the tag when it names another image)."""
+    with engine_errors(f"tagging {image_id[:19]} as {repository}:{tag}"):
+        client.api.tag(image_id, repository, tag=tag, force=True)
+
+
+def push_image(
+    client: Any, repository: str, tag: str, progress: TransferProgress | None = None
+) -> str:
+    """Push ``repository:tag`` with the engine's credentials; return the manifest digest.
+
+    The credentials are docker's own (``docker login``: its config file or credential
+    helper), read by the SDK for this request and never seen by the caller. Raises
+    EnvironmentMissing (exit 3) when the registry cannot be reached or refuses us, with the
+    registry's words.
+    """
+    digest = None
+    with engine_errors(f"pushing {repository}:{tag}"):
+        events = client.api.push(repository, tag=tag, stream=True, decode=True)
+        for event in events:
+            if event.get("error"):
+                raise registry_error(repository, str(event["error"]), "pushing")
+            aux = event.get("aux") or {}
+            digest = aux.get("Digest") or digest
+            _report(event, progress)
+    if not digest:
+        raise ReproError(f"the engine pushed {repository}:{tag} but reported no digest")
+    return str(digest)
+
+
+def pull_by_digest(client: Any, reference: str, progress: TransferProgress | None = None) -> str:
+    """Pull ``repository@sha256:…`` (never a tag); return the pulled image's id.
+
+    Raises CheckFailed (exit 1) when the registry does not have that digest, and
+    EnvironmentMissing (exit 3) when it cannot be reached or refuses us.
+    """
+    repository = reference.partition("@")[0]
+    with engine_errors(f"pulling {reference}"):
+        try:
+            for event in client.api.pull(reference, stream=True, decode=True):
+                if event.get("error"):
+                    raise registry_error(repository, str(event["error"]), "pulling", reference)
+                _report(event, progress)
+        except _api_error() as exc:
+            words = str(getattr(exc, "explanation", None) or exc)
+            raise registry_error(repository, words, "pulling", reference) from exc
+        image = client.images.get(reference)
+    return str(image.id)
+
+
+def registry_error(
+    repository: str, words: str, action: str, reference: str | None = None
+) -> ReproError:
+    """Turn what the engine reported about a registry into an error with a fix."""
+    host = repository.split("/", 1)[0]
+    words = " ".join(words.split())
+    lowered = words.lower()
+    if any(marker in lowered for marker in _REFUSED):
+        return EnvironmentMissing(
+            f"the registry {host} refused {action} {reference or repository}: {words}",
+            hint=f"log in with `docker login {host}` (repro uses docker's own credentials)",
+        )
+    if reference and any(marker in lowered for marker in _UNKNOWN):
+        return CheckFailed(
+            f"the registry {host} has no image {reference}: {words}",
+            hint="it was deleted there, or the record names another registry; "
+            "`repro replay --rebuild RUN` rebuilds the image from the run's env/",
+        )
+    if any(marker in lowered for marker in _UNREACHABLE):
+        return EnvironmentMissing(
+            f"the registry {host} did not answer while {action} {reference or repository}: {words}",
+            hint=f"check that {host} is up and reachable from the Docker engine, and the "
+            "registry: address in repro.yaml (a plain-http registry must be listed in the "
+            "engine's insecure-registries)",
+        )
+    return ReproError(f"the registry {host} failed {action} {reference or repository}: {words}")
+
+
+def _report(event: Mapping[str, Any], progress: TransferProgress | None) -> None:
+    if progress is None or not event.get("id"):
+        return
+    detail = event.get("progressDetail") or {}
+    progress(str(event["id"]), str(event.get("status") or ""), int(detail.get("current") or 0),
+             int(detail.get("total") or 0))  # fmt: skip
+
+
+def _api_error() -> type[Exception]:
+    import docker
+
+    error: type[Exception] = docker.errors.APIError
+    return error

@@ -120,21 +120,26 @@ def image_environment(image: Any) -> dict[str, str]:
 
 
 def record_image(
-    facts: dict[str, Any], repo_digests: list[str] | None = None, preferred: str | None = None
+    facts: dict[str, Any], image: Any = None, preferred: str | None = None
 ) -> dict[str, Any]:
     """run.yaml's ``image``: id, registry digest and repository (null until pushed), tag, base.
 
-    ``repo_digests`` are the image's ``RepoDigests``; the one in ``preferred`` (the project's
-    registry repository) wins when the image is in several registries.
+    ``image`` (the docker SDK image) gives its ``RepoDigests``: the one in ``preferred`` (the
+    project's registry repository) wins when the image is in several registries; and its
+    tags: the local content tag (``localhost/repro-…``) is the one recorded.
     """
+    from reprostack.image.tags import REGISTRY
     from reprostack.registry.reference import registry_digest
 
-    pushed = registry_digest(repo_digests or [], preferred)
+    attrs = image.attrs if image is not None else {}
+    pushed = registry_digest(attrs.get("RepoDigests") or [], preferred)
+    tags = list(image.tags) if image is not None else []
+    tag = next((t for t in tags if t.startswith(REGISTRY + "/")), facts["image_tag"])
     return {
         "id": facts["image_id"],
         "digest": pushed[1] if pushed else None,
         "repository": pushed[0] if pushed else None,
-        "tag": facts["image_tag"],
+        "tag": tag,
         "base": facts["base_image"],
     }
 
@@ -193,8 +198,7 @@ def run_in_container(
         )
     try:
         preferred = f"{config.registry}/repro-{config.name}" if config.registry else None
-        digests = image.attrs.get("RepoDigests") or []
-        session.started(command, record_image(facts, digests, preferred))
+        session.started(command, record_image(facts, image, preferred))
         # Attached before the start, as `docker run` does: attaching after it races the
         # command (a quick one's output can be lost, or replayed twice by logs=True).
         chunks = _attach(client, container)
@@ -282,6 +286,24 @@ def _attach(client: Any, container: Any) -> Iterator[tuple[bytes | None, bytes |
     return stream
 
 
+def _pull_recorded(client: Any, record: RunRecord) -> tuple[str | None, str]:
+    """Pull a replayed run's image by its recorded digest; (image id or None, what happened).
+
+    A registry that does not answer (or a record never pushed) means a rebuild from env/;
+    a digest the registry lacks or an image id that differs stops the replay (exit 1).
+    """
+    from reprostack.errors import EnvironmentMissing
+    from reprostack.registry.pull import NotPushed, fetch_run_image
+
+    try:
+        fetched = fetch_run_image(record, client=client)
+    except NotPushed:
+        return None, "image: not on this engine and never pushed; rebuilt from env/"
+    except EnvironmentMissing as exc:
+        return None, f"image: the registry did not answer ({exc.message}); rebuilt from env/"
+    return fetched.image_id, f"image: pulled {fetched.reference}, image id as recorded"
+
+
 def image_environment_diff(recorded: dict[str, Any], image_fp: dict[str, Any]) -> str | None:
     """What differs between a recorded fingerprint and an image's (packages, Python, CUDA)."""
     diff = diff_fingerprints(recorded, image_fp, ignore=(*IMAGE_GROUPS_IGNORED, "cuda"))
@@ -319,6 +341,10 @@ def replay_in_container(
             present = True
         except Exception:
             present = False
+    if image_id and not present and not rebuild:
+        image_id, note = _pull_recorded(client, record)
+        request.notes.append(note)
+        present = image_id is not None
     if not present or image_id is None:
         image_id = rebuild_from_record(config, original, record)
     image_fp = run_probe(client, image_id)

@@ -1,0 +1,70 @@
+"""``repro pull RUN`` and replay's pull: ``<repository>@<digest>``, checked against the record.
+
+Nothing is ever pulled by tag: a tag can be moved, a digest names exactly one manifest. The
+image id after the pull must equal the recorded one before anything runs in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprostack.engine import TransferProgress
+from reprostack.errors import CheckFailed
+from reprostack.registry.reference import image_reference
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A run's image on this engine, and how it got here."""
+
+    image_id: str
+    reference: str
+    pulled: bool  # False: it was already here
+
+
+class NotPushed(CheckFailed):
+    """The run's record has no registry digest: its image was never pushed (exit 1)."""
+
+
+def fetch_run_image(
+    record: Any, *, progress: TransferProgress | None = None, client: Any = None
+) -> Fetched:
+    """Make sure the image of ``record`` (a RunRecord) is on this engine, pulling it by digest.
+
+    Raises NotPushed when the record has no digest, CheckFailed (exit 1) when the registry
+    lacks the digest or the pulled image's id is not the recorded one (both ids shown), and
+    EnvironmentMissing (exit 3) when the registry cannot be reached or refuses us.
+    """
+    from reprostack.engine import connect, image_facts, pull_by_digest
+
+    image = record.image or {}
+    reference = image_reference(image)
+    if reference is None:
+        raise NotPushed(
+            f"run {record.id} has no registry digest: its image was never pushed",
+            hint=f"on the machine that has the image: `repro push {record.id}`",
+        )
+    client = client or connect()
+    recorded_id = str(image.get("id") or "")
+    if recorded_id and image_facts(client, recorded_id) is not None:
+        return Fetched(recorded_id, reference, pulled=False)
+    pulled_id = pull_by_digest(client, reference, progress)
+    if recorded_id and pulled_id != recorded_id:
+        raise CheckFailed(
+            f"{reference} is not the image run {record.id} ran in: pulled image id "
+            f"{pulled_id}, recorded image id {recorded_id}; nothing was run",
+            hint="the record and the registry disagree (a different engine's image store "
+            "gives other ids); `repro replay --rebuild RUN` rebuilds from the run's env/",
+        )
+    return Fetched(pulled_id, reference, pulled=True)
+
+
+def pull_run(
+    folder: Path, *, progress: TransferProgress | None = None, client: Any = None
+) -> Fetched:
+    """``repro pull RUN``: fetch the image of the run in ``folder`` by its recorded digest."""
+    from reprostack.runs.record import read_record
+
+    return fetch_run_image(read_record(folder), progress=progress, client=client)
