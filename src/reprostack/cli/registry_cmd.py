@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from reprostack.cli.output import info
+
+if TYPE_CHECKING:
+    from reprostack.engine import PushProgress
 
 
 class TransferProgress:
@@ -29,7 +33,11 @@ class TransferProgress:
         self.drawn = False
         self.tty = sys.stderr.isatty()
 
-    def __call__(self, layer: str, status: str, current: int, total: int) -> None:
+    def __call__(self, event: PushProgress) -> None:
+        layer, status = event.layer or "", event.status
+        current, total = event.current or 0, event.total or 0
+        if not layer:
+            return
         if total:
             self.layers[layer] = (min(current, total), total)
         if status.lower().startswith(("pushed", "layer already exists", "pull complete",

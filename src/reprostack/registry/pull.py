@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reprostack.engine import TransferProgress
+from reprostack.engine import Engine, PushCallback
 from reprostack.errors import CheckFailed
 from reprostack.registry.reference import image_reference
 
@@ -29,7 +29,7 @@ class NotPushed(CheckFailed):
 
 
 def fetch_run_image(
-    record: Any, *, progress: TransferProgress | None = None, client: Any = None
+    record: Any, *, progress: PushCallback | None = None, engine: Engine | None = None
 ) -> Fetched:
     """Make sure the image of ``record`` (a RunRecord) is on this engine, pulling it by digest.
 
@@ -37,7 +37,7 @@ def fetch_run_image(
     lacks the digest or the pulled image's id is not the recorded one (both ids shown), and
     EnvironmentMissing (exit 3) when the registry cannot be reached or refuses us.
     """
-    from reprostack.engine import connect, image_facts, pull_by_digest
+    from reprostack.engine import connect
 
     image = record.image or {}
     reference = image_reference(image)
@@ -46,11 +46,11 @@ def fetch_run_image(
             f"run {record.id} has no registry digest: its image was never pushed",
             hint=f"on the machine that has the image: `repro push {record.id}`",
         )
-    client = client or connect()
+    engine = engine or connect()
     recorded_id = str(image.get("id") or "")
-    if recorded_id and image_facts(client, recorded_id) is not None:
+    if recorded_id and engine.image(recorded_id) is not None:
         return Fetched(recorded_id, reference, pulled=False)
-    pulled_id = pull_by_digest(client, reference, progress)
+    pulled_id = engine.pull(reference, progress).id
     if recorded_id and pulled_id != recorded_id:
         raise CheckFailed(
             f"{reference} is not the image run {record.id} ran in: pulled image id "
@@ -62,9 +62,9 @@ def fetch_run_image(
 
 
 def pull_run(
-    folder: Path, *, progress: TransferProgress | None = None, client: Any = None
+    folder: Path, *, progress: PushCallback | None = None, engine: Engine | None = None
 ) -> Fetched:
     """``repro pull RUN``: fetch the image of the run in ``folder`` by its recorded digest."""
     from reprostack.runs.record import read_record
 
-    return fetch_run_image(read_record(folder), progress=progress, client=client)
+    return fetch_run_image(read_record(folder), progress=progress, engine=engine)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from reprostack.config import Config
-from reprostack.engine import TransferProgress
+from reprostack.engine import Engine, ImageRef, PushCallback
 from reprostack.errors import CheckFailed, UsageError
 from reprostack.registry.reference import registry_repository
 
@@ -31,9 +31,9 @@ def push_variant(
     config: Config,
     variant: str,
     *,
-    progress: TransferProgress | None = None,
+    progress: PushCallback | None = None,
     build_progress: Any = None,
-    client: Any = None,
+    engine: Engine | None = None,
 ) -> Pushed:
     """Push ``variant``'s current image (built first when missing, as ``repro run`` does).
 
@@ -44,41 +44,46 @@ def push_variant(
     from reprostack.image.build import ensure_image
 
     repository = registry_repository(config)
-    client = client or connect()
-    local_tag = ensure_image(config, variant, progress=build_progress, client=client)
-    return _push(client, local_tag, repository, progress)
+    engine = engine or connect()
+    local_tag = ensure_image(config, variant, progress=build_progress, engine=engine)
+    image = engine.image(local_tag)
+    if image is None:
+        raise CheckFailed(f"image {local_tag} is not on this engine; nothing was pushed",
+                          hint="build it with `repro build`")  # fmt: skip
+    return _push(engine, image.id, ImageRef.parse(local_tag).tag, repository, progress)
 
 
 def push_run(
-    config: Config, folder: Path, *, progress: TransferProgress | None = None, client: Any = None
-) -> Pushed:
+    config: Config, folder: Path, *, progress: PushCallback | None = None,
+    engine: Engine | None = None,
+) -> Pushed:  # fmt: skip
     """Push the image a run ran in and add its digest and repository to the run's record.
 
     Nothing else in ``run.yaml`` changes. Raises CheckFailed (exit 1) when the image is no
     longer on this engine, saying how to rebuild it.
     """
-    from reprostack.engine import connect, image_facts
+    from reprostack.engine import connect
     from reprostack.runs.record import read_record, update_record
 
     repository = registry_repository(config)
     record = read_record(folder)
-    image = record.image or {}
-    if not image.get("id"):
+    recorded = record.image or {}
+    if not recorded.get("id"):
         raise UsageError(
             f"run {record.id} ran on the host ({record.mode}); there is no image to push",
             hint="push the image of a --dev or --prod run, or `repro push --prod`",
         )
-    client = client or connect()
-    facts = image_facts(client, str(image["id"]))
-    if facts is None:
+    engine = engine or connect()
+    image = engine.image(str(recorded["id"]))
+    if image is None:
         raise CheckFailed(
-            f"the image of run {record.id} ({str(image['id'])[:19]}) is no longer on this "
+            f"the image of run {record.id} ({str(recorded['id'])[:19]}) is no longer on this "
             "engine; nothing was pushed",
             hint=f"rebuild it from the run's env/ with `repro replay --rebuild {record.id}` "
-            "(a new image, and a new run to push)",
+            "(a new image and a new run, which `repro push last` then pushes)",
         )
-    pushed = _push(client, str(image.get("tag") or facts["image_id"]), repository, progress,
-                   image_id=str(facts["image_id"]))  # fmt: skip
+    tag = ImageRef.parse(str(recorded["tag"])).tag if recorded.get("tag") else None
+    pushed = _push(engine, image.id, tag, repository, progress)
 
     def add_digest(data: dict[str, Any]) -> None:
         block = data.get("image")
@@ -91,22 +96,15 @@ def push_run(
 
 
 def _push(
-    client: Any,
-    local_ref: str,
+    engine: Engine,
+    image_id: str,
+    tag: str | None,
     repository: str,
-    progress: TransferProgress | None,
-    image_id: str | None = None,
+    progress: PushCallback | None,
 ) -> Pushed:
-    from reprostack.engine import image_facts, push_image, tag_image
-
-    facts = image_facts(client, image_id or local_ref)
-    if facts is None:
-        raise CheckFailed(f"image {local_ref} is not on this engine; nothing was pushed",
-                          hint="build it with `repro build`")  # fmt: skip
     # The content tag's `<variant>-<hash>` names the same content in the registry; an image
-    # without one (a run's record with no tag) is pushed under its id's first 12 hex.
-    name = local_ref.rsplit(":", 1)[1] if ":" in local_ref.rsplit("/", 1)[-1] else ""
-    tag = name or "id-" + str(facts["image_id"]).split(":", 1)[-1][:12]
-    tag_image(client, str(facts["image_id"]), repository, tag)
-    digest = push_image(client, repository, tag, progress)
-    return Pushed(image_id=str(facts["image_id"]), repository=repository, tag=tag, digest=digest)
+    # recorded without one is pushed under its id's first 12 hex.
+    name = tag or "id-" + image_id.split(":", 1)[-1][:12]
+    engine.tag(image_id, f"{repository}:{name}")
+    digest = engine.push(f"{repository}:{name}", progress)
+    return Pushed(image_id=image_id, repository=repository, tag=name, digest=digest)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Standard library only at the top: the probe in this package runs inside images.
 from reprostack.atomic import write_text
@@ -17,11 +17,12 @@ from reprostack.errors import UsageError
 
 if TYPE_CHECKING:
     from reprostack.config import Config
+    from reprostack.engine import Engine, ImageInfo
 
 SBOM_FILE = "sbom.cdx.json"  # in a run's env/
 
 
-def image_sbom(client: Any, image: Any, locks: dict[str, bytes]) -> str:
+def image_sbom(engine: Engine, image: ImageInfo, locks: dict[str, bytes]) -> str:
     """Return the CycloneDX JSON of a docker SDK image, made once per image and digests.
 
     The text is cached beside the image's inventory, keyed by what it depends on: the image
@@ -30,14 +31,8 @@ def image_sbom(client: Any, image: Any, locks: dict[str, bytes]) -> str:
     from reprostack.sbom.bom import matching_locks
     from reprostack.sbom.inventory import INVENTORY_FORMAT, inventory_cache_file
 
-    labels = dict((image.attrs.get("Config") or {}).get("Labels") or {})
-    matched = matching_locks(labels, locks)
-    key_parts = [
-        str(INVENTORY_FORMAT),
-        image.id,
-        *sorted(image.attrs.get("RepoDigests") or ()),
-        *sorted(matched),
-    ]
+    matched = matching_locks(image.labels, locks)
+    key_parts = [str(INVENTORY_FORMAT), image.id, *sorted(image.repo_digests), *sorted(matched)]
     key = hashlib.sha256("\n".join(key_parts).encode()).hexdigest()[:16]
     cached = inventory_cache_file(image.id).with_name(
         f"{image.id.replace(':', '-')}-{key}.cdx.json"
@@ -49,12 +44,12 @@ def image_sbom(client: Any, image: Any, locks: dict[str, bytes]) -> str:
     from reprostack.sbom.bom import make_sbom
     from reprostack.sbom.inventory import image_inventory
 
-    text = make_sbom(image_inventory(client, image), matched)
+    text = make_sbom(image_inventory(engine, image), matched)
     write_text(cached, text)
     return text
 
 
-def keep_run_sbom(client: Any, image: Any, folder: Path) -> str | None:
+def keep_run_sbom(engine: Engine, image: ImageInfo, folder: Path) -> str | None:
     """Write the SBOM of the image a run uses into its ``env/``; return a note on failure.
 
     Never raises for want of the library or a probe problem: the run goes on, and its record
@@ -63,7 +58,7 @@ def keep_run_sbom(client: Any, image: Any, folder: Path) -> str | None:
     from reprostack.errors import ReproError
 
     try:
-        text = image_sbom(client, image, run_locks(folder))
+        text = image_sbom(engine, image, run_locks(folder))
     except ReproError as exc:
         return f"no SBOM kept in env/: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
     write_text(folder / "env" / SBOM_FILE, text)
@@ -84,14 +79,14 @@ def sbom_of_image(config: Config, image_ref: str) -> str:
     """Return the SBOM of an image on the engine (hashes from this project's locks)."""
     from reprostack.engine import connect
 
-    client = connect()
-    image = _image(client, image_ref)
+    engine = connect()
+    image = _image(engine, image_ref)
     locks = {}
     for name in ("prod.txt", "dev.txt"):
         path = config.root / "lockfiles" / name
         if path.is_file():
             locks[name] = path.read_bytes()
-    return image_sbom(client, image, locks)
+    return image_sbom(engine, image, locks)
 
 
 def sbom_of_run(folder: Path) -> tuple[str, str | None]:
@@ -111,8 +106,10 @@ def sbom_of_run(folder: Path) -> tuple[str, str | None]:
             f"run {record.id} ran on the host ({record.mode}); an SBOM describes an image",
             hint="use `repro sbom --image IMAGE`, or a run made with --dev/--prod",
         )
-    client = connect()
-    image = _image(client, image_id, missing_ok=kept.is_file())
+    engine = connect()
+    image = engine.image(image_id)
+    if image is None and not kept.is_file():
+        image = _image(engine, image_id)
     if image is None:
         note = f"image {image_id[:19]} is not on this engine; this is the SBOM kept with the run"
         return kept.read_text(encoding="utf-8"), note
@@ -124,25 +121,18 @@ def sbom_of_run(folder: Path) -> tuple[str, str | None]:
     except (OSError, ValueError):
         remote = None
     facts = RunFacts(record.id, record.git_sha, record.dirty, remote)
-    inventory = image_inventory(client, image)
+    inventory = image_inventory(engine, image)
     return make_sbom(inventory, matching_locks(inventory.labels, run_locks(folder)), facts), None
 
 
-def _image(client: Any, ref: str, missing_ok: bool = False) -> Any:
-    from docker.errors import ImageNotFound
-
-    from reprostack.engine import engine_errors
-
-    with engine_errors(f"inspecting image {ref!r}"):
-        try:
-            return client.images.get(ref)
-        except ImageNotFound:
-            if missing_ok:
-                return None
-    raise UsageError(
-        f"image {ref} is not on this engine (repro never pulls implicitly)",
-        hint="build it with `repro build`, or fetch a run's image with `repro pull RUN`",
-    ) from None
+def _image(engine: Engine, ref: str) -> ImageInfo:
+    image = engine.image(ref)
+    if image is None:
+        raise UsageError(
+            f"image {ref} is not on this engine (repro never pulls implicitly)",
+            hint="build it with `repro build`, or fetch a run's image with `repro pull RUN`",
+        )
+    return image
 
 
 def summary(text: str) -> str:

@@ -9,12 +9,14 @@ the engine each time (a push adds a digest to the same id).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reprostack.atomic import write_text
 from reprostack.data.cache import cache_root
+from reprostack.engine import ContainerSpec, Engine, ImageInfo
+from reprostack.errors import EnvironmentMissing
 from reprostack.fingerprint.image import PROBE_MOUNT, probe_mount
 
 # The probe's output format: bump it when the probe learns something new.
@@ -39,8 +41,6 @@ class ImageInventory:
     os: dict[str, Any] | None = None
     cuda: dict[str, Any] | None = None
     libraries: tuple[dict[str, Any], ...] = ()
-    created: str | None = None  # the image's creation time as the engine reports it
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def inventory_cache_file(image_id: str) -> Path:
@@ -48,27 +48,25 @@ def inventory_cache_file(image_id: str) -> Path:
     return cache_root() / "sbom" / f"{image_id.replace(':', '-')}.json"
 
 
-def image_inventory(client: Any, image: Any) -> ImageInventory:
-    """Return the inventory of a docker SDK image, probing it only on the first call per id."""
+def image_inventory(engine: Engine, image: ImageInfo) -> ImageInventory:
+    """Return the inventory of an image, probing it only on the first call per image id."""
     contents = _cached_contents(image.id)
     if contents is None:
-        contents = _probe(client, image.id)
+        contents = _probe(engine, image.id)
         write_text(
             inventory_cache_file(image.id),
             json.dumps({"format": INVENTORY_FORMAT, "contents": contents}, sort_keys=True),
         )
-    attrs = image.attrs or {}
     return ImageInventory(
         image_id=image.id,
-        tags=tuple(image.tags or ()),
-        repo_digests=tuple(attrs.get("RepoDigests") or ()),
-        labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+        tags=image.tags,
+        repo_digests=image.repo_digests,
+        labels=dict(image.labels),
         packages=dict(contents.get("packages") or {}),
         python=contents.get("python"),
         os=contents.get("os"),
         cuda=contents.get("cuda"),
         libraries=tuple(contents.get("libraries") or ()),
-        created=attrs.get("Created"),
     )
 
 
@@ -83,26 +81,22 @@ def _cached_contents(image_id: str) -> dict[str, Any] | None:
     return contents if isinstance(contents, dict) else None
 
 
-def _probe(client: Any, image_id: str) -> dict[str, Any]:
+def _probe(engine: Engine, image_id: str) -> dict[str, Any]:
     """Run the SBOM probe in a throw-away container (no network, as nobody)."""
-    from docker.errors import ContainerError
-
-    from reprostack.engine import engine_errors
-    from reprostack.errors import EnvironmentMissing
-
-    try:
-        with engine_errors(f"reading what image {image_id[:19]} holds"):
-            output = client.containers.run(
-                image_id, ["sh", "-c", PROBE_SCRIPT], entrypoint=[], volumes=probe_mount(),
-                remove=True, network_disabled=True, user="65534:65534",
-                environment={"HOME": "/tmp"},
-            )  # fmt: skip
-    except ContainerError as exc:
-        stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
+    done = engine.run(
+        ContainerSpec(
+            image=image_id, command=("sh", "-c", PROBE_SCRIPT), entrypoint=(),
+            mounts=(probe_mount(),), network="none", user="65534:65534", env={"HOME": "/tmp"},
+        )
+    )  # fmt: skip
+    if done.exit_code != 0:
+        stderr = done.stderr.decode(errors="replace").strip()
         raise EnvironmentMissing(
-            f"could not read what image {image_id[:19]} holds: {stderr.strip() or exc}",
+            f"could not read what image {image_id[:19]} holds: "
+            f"{stderr or f'the probe exited with {done.exit_code}'}",
             hint="the image needs a Python 3 interpreter on PATH",
-        ) from exc
-    text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
-    data: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+        )
+    data: dict[str, Any] = json.loads(
+        done.stdout.decode("utf-8", "replace").strip().splitlines()[-1]
+    )
     return data
