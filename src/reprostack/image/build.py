@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,7 @@ def build_image(
     engine: Engine | None = None,
     network: str | None = None,
     tag: bool = True,
+    fetch: Callable[[str], str | None] | None = None,
 ) -> BuiltImage:
     """Build the ``variant`` image of ``config`` and tag it by content.
 
@@ -132,7 +134,9 @@ def build_image(
     what goes into the content hash). When the content tag already exists and neither
     ``no_cache`` nor ``reuse=False`` is given, nothing is built. ``network`` is the build's
     network mode (``host`` reaches an index on the host's loopback). With ``tag=False`` the
-    image is left untagged (``--verify``'s throw-away builds). Returns the BuiltImage;
+    image is left untagged (``--verify``'s throw-away builds). ``fetch`` is asked for a
+    missing content tag before anything is built (a pull by a recorded digest): it returns
+    the image id it fetched, or None. Returns the BuiltImage;
     raises BuildFailed (exit 1) when a step fails, EnvironmentMissing (exit 3) without an
     engine, and for a lock needing index credentials without BuildKit or without the
     variables it names.
@@ -152,6 +156,17 @@ def build_image(
             engine.tag(existing.id, plan.latest_tag)
             return BuiltImage(
                 id=existing.id, tags=(plan.tag, plan.latest_tag), labels=dict(existing.labels),
+                content_hash=plan.content_hash, plan=plan, reused=True,
+            )  # fmt: skip
+    if fetch is not None and reuse and not no_cache and tag:
+        fetched = fetch(plan.tag)
+        if fetched is not None:
+            engine.tag(fetched, plan.tag)
+            engine.tag(fetched, plan.latest_tag)
+            found_image = engine.image(fetched)
+            return BuiltImage(
+                id=fetched, tags=(plan.tag, plan.latest_tag),
+                labels=dict(found_image.labels) if found_image else labels,
                 content_hash=plan.content_hash, plan=plan, reused=True,
             )  # fmt: skip
     chosen = _choose_builder(builder, engine)
@@ -281,9 +296,15 @@ def ensure_image(
 ) -> str:
     """Return the content tag of ``variant``'s image, building it first when missing or stale.
 
-    An image whose content tag exists is used as it is (see :func:`build_image`).
+    An image whose content tag exists is used as it is (see :func:`build_image`); a missing
+    one that a recorded run pushed is pulled by its digest (its id checked) instead of built.
     """
-    return build_image(config, variant, progress=progress, engine=engine).tags[0]
+    from reprostack.registry.pull import pull_recorded_tag
+
+    def fetch(content_tag: str) -> str | None:
+        return pull_recorded_tag(config, content_tag, engine=engine)
+
+    return build_image(config, variant, progress=progress, engine=engine, fetch=fetch).tags[0]
 
 
 def rebuild_from_record(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reprostack.config import Config
 from reprostack.engine import Engine, PushCallback
 from reprostack.errors import CheckFailed
 from reprostack.registry.reference import image_reference
@@ -68,3 +69,30 @@ def pull_run(
     from reprostack.runs.record import read_record
 
     return fetch_run_image(read_record(folder), progress=progress, engine=engine)
+
+
+def pull_recorded_tag(config: Config, content_tag: str, *, engine: Engine | None) -> str | None:
+    """Pull the image a recorded run had under ``content_tag`` by its digest; its id or None.
+
+    For ``repro run`` on a machine with the runs folder but not the image: the newest run
+    whose record names that content tag and a registry digest gives the reference. None when
+    no record has one, or the registry does not answer (the caller then builds). A pulled
+    image whose id differs from the recorded one raises CheckFailed (exit 1).
+    """
+    from reprostack.engine import RegistryUnavailable
+    from reprostack.runs.record import DamagedRecord, read_record
+    from reprostack.runs.store import list_run_ids
+
+    for run_id in list_run_ids(config.runs_dir):
+        try:
+            record = read_record(config.runs_dir / run_id)
+        except DamagedRecord:
+            continue
+        image = record.image or {}
+        if image.get("tag") != content_tag or image_reference(image) is None:
+            continue
+        try:
+            return fetch_run_image(record, engine=engine).image_id
+        except RegistryUnavailable:
+            return None
+    return None
