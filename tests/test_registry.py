@@ -261,8 +261,9 @@ def auth_registry(tmp_path: Path, docker_client: Any) -> Iterator[tuple[str, str
     try:
         yield f"127.0.0.1:{port}", user, password
     finally:
-        stopped = subprocess.run(["bash", str(CI / "registry.sh"), "stop"], env=env,
-                                 capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+        stop = ["bash", str(CI / "registry.sh"), "stop"]
+        stopped = subprocess.run(stop, env=env, capture_output=True, text=True, check=False,
+                                 timeout=60)  # fmt: skip
         assert stopped.returncode == 0, stopped.stderr
 
 
