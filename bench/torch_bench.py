@@ -136,7 +136,10 @@ def main() -> int:
     from reprostack.engine import connect
     from reprostack.image.build import build_image, pin_bases
 
-    client = connect()
+    engine = connect()
+    import docker  # the naive side builds as a user would without reprostack: the SDK
+
+    client = docker.DockerClient(**docker.utils.kwargs_from_env())
     token = f"{time.time_ns() % 10**9:09d}"
     name = f"torchbench-{token}"
     naive_tag = f"localhost/repro-{name}-naive"
@@ -144,12 +147,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="repro-bench-") as tmp:
         root = _project(Path(tmp), name, args.requirement)
         config = load_config(root, required=True)
-        pin_bases(config, client=client)
+        pin_bases(config, engine=engine)
         _git(root, "add", "-A")
         _git(root, "commit", "-qm", "pins")
         try:
             ours, ours_cache, new = _created(client, lambda: build_image(
-                config, "prod", builder="legacy", no_cache=True, client=client))  # fmt: skip
+                config, "prod", builder="legacy", no_cache=True, engine=engine))  # fmt: skip
             made |= new
             (naive_cold, naive_id), naive_cache, new = _created(client, lambda: _naive(
                 client, root, "Dockerfile.naive", f"{naive_tag}:1", True))  # fmt: skip
@@ -161,7 +164,7 @@ def main() -> int:
             (root / "train.py").write_text(TRAIN + f"# change {token}\n")
             _git(root, "commit", "-qam", "code change")
             ours_change, _, new = _created(client, lambda: build_image(
-                config, "prod", builder="legacy", client=client))  # fmt: skip
+                config, "prod", builder="legacy", engine=engine))  # fmt: skip
             made |= new
             (first_change, _), _, new = _created(client, lambda: _naive(
                 client, root, "Dockerfile.codefirst", f"{naive_tag}:first", False))  # fmt: skip

@@ -35,10 +35,10 @@ def _unavailable(reason: str) -> NoReturn:
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> Iterator[Any]:
-    """A connected ``docker.DockerClient`` for the engine at DOCKER_HOST."""
+def docker_engine() -> Iterator[engine.Engine]:
+    """The engine port connected to the engine at DOCKER_HOST."""
     try:
-        client = engine.connect()
+        connected = engine.connect()
     except EnvironmentMissing as exc:
         problem = exc.message
     else:
@@ -46,17 +46,27 @@ def docker_client() -> Iterator[Any]:
     if problem is not None:
         # Outside the except block, so a failure does not drag the SDK's traceback along.
         _unavailable(problem)
+    yield connected
+    connected.close()
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_engine: engine.Engine) -> Iterator[Any]:
+    """A raw ``docker.DockerClient`` for checks that must not go through the port under test."""
+    import docker
+
+    client = docker.DockerClient(**docker.utils.kwargs_from_env())
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
-def base_image(docker_client: Any) -> str:
+def base_image(docker_engine: engine.Engine) -> str:
     """The id of the local base image (Debian bookworm with python3), built by ci/base-image.sh."""
-    facts = engine.image_facts(docker_client, BASE_IMAGE)
-    if facts is None:
+    found = docker_engine.image(BASE_IMAGE)
+    if found is None:
         _unavailable(f"base image {BASE_IMAGE} missing (run ci/base-image.sh)")
-    return str(facts["image_id"])
+    return found.id
 
 
 @pytest.fixture(scope="session")

@@ -50,7 +50,7 @@ def test_docker_runtime_job_runs_the_image_by_digest(
     saved = yaml.safe_load((folder / "run.yaml").read_text())
     assert saved["scheduler"]["image"] == ref and saved["scheduler"]["runtime"] == "docker"
     assert saved["node"] == os.uname().nodename
-    assert saved["image"]["digest"] == ref
+    assert f"{saved['image']['repository']}@{saved['image']['digest']}" == ref
     uid, cwd, digest = json.loads((folder / "outputs" / "who.json").read_text())
     assert (uid, cwd, digest) == (os.getuid(), "/workspace", ref)
     assert (folder / "stdout.log").read_text() == "in the image: /usr/bin/python3\n"

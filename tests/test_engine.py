@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from reprostack import engine
-from reprostack.errors import EnvironmentMissing
+from reprostack.errors import EnvironmentMissing, UsageError
 
 # `docker info` from the CI engine (dockerd 20.10, API 1.41), trimmed to the keys that matter.
 INFO_CI_ENGINE: dict[str, Any] = {
@@ -153,15 +153,19 @@ def test_connect_answers(docker_client: Any) -> None:
 
 
 @pytest.mark.engine
-def test_nvidia_runtime_matches_info(docker_client: Any) -> None:
-    assert engine.nvidia_runtime(docker_client) == engine.nvidia_runtime_from_info(
-        docker_client.info()
-    )
+def test_engine_info_matches_docker_info(docker_engine: engine.Engine, docker_client: Any) -> None:
+    info = docker_engine.info()
+    assert info.nvidia_runtime == engine.nvidia_runtime_from_info(docker_client.info())
+    version = docker_client.version()
+    assert info.platform == engine.normal_platform(version["Os"], version["Arch"])
+    assert docker_engine.address == engine.engine_address()
 
 
 @pytest.mark.engine
-def test_image_facts_of_missing_image(docker_client: Any) -> None:
-    assert engine.image_facts(docker_client, f"localhost/repro-absent:{uuid.uuid4().hex}") is None
+def test_missing_image_is_none(docker_engine: engine.Engine) -> None:
+    absent = f"localhost/repro-absent:{uuid.uuid4().hex}"
+    assert docker_engine.image(absent) is None
+    assert docker_engine.repo_digests(absent) == ()
 
 
 @pytest.fixture
@@ -192,38 +196,40 @@ def test_build_and_run_python_in_base_image(docker_client: Any, built_image: str
 
 
 @pytest.mark.engine
-def test_image_facts_of_built_image(docker_client: Any, built_image: str, base_image: str) -> None:
-    facts = engine.image_facts(docker_client, built_image)
-    assert facts is not None
-    assert facts["image_id"].startswith("sha256:")
-    assert facts["image_id"] != base_image
-    assert facts["image_digest"] is None  # never pushed: ids are machine-local, no digest
-    assert facts["image_tags"] == [built_image]
-    assert facts["labels"]["dev.reprostack.variant"] == "test"
-    assert engine.image_facts(docker_client, facts["image_id"]) == facts
+def test_image_info_of_built_image(
+    docker_engine: engine.Engine, built_image: str, base_image: str
+) -> None:
+    found = docker_engine.image(built_image)
+    assert found is not None
+    assert found.id.startswith("sha256:")
+    assert found.id != base_image
+    assert found.digest is None  # never pushed: ids are machine-local, no digest
+    assert found.tags == (built_image,)
+    assert found.labels["dev.reprostack.variant"] == "test"
+    assert found.platform == docker_engine.platform()
+    assert docker_engine.image(found.id) == found
 
 
 @pytest.mark.engine
 def test_push_to_local_registry_gives_repo_digest(
-    docker_client: Any, base_image: str, registry: str
+    docker_engine: engine.Engine, base_image: str, registry: str
 ) -> None:
     repo = f"{registry}/reprostack-test/debian-python"
     tag = uuid.uuid4().hex[:12]
-    docker_client.images.get(base_image).tag(repo, tag)
+    docker_engine.tag(base_image, f"{repo}:{tag}")
     try:
-        pushed = None
-        for event in docker_client.images.push(repo, tag=tag, stream=True, decode=True):
-            assert "error" not in event, event
-            pushed = (event.get("aux") or {}).get("Digest", pushed)
-        assert pushed and pushed.startswith("sha256:")
+        events: list[engine.PushProgress] = []
+        pushed = docker_engine.push(f"{repo}:{tag}", progress=events.append)
+        assert pushed.startswith("sha256:")
+        assert events and all(isinstance(event.status, str) for event in events)
 
-        facts = engine.image_facts(docker_client, f"{repo}:{tag}")
-        assert facts is not None and facts["image_id"] == base_image
+        found = docker_engine.image(f"{repo}:{tag}")
+        assert found is not None and found.id == base_image
         # The base may carry digests from other repositories; the content digest is the same.
-        assert facts["image_digest"] is not None
-        assert facts["image_digest"].split("@", 1)[1] == pushed
-        by_digest = engine.image_facts(docker_client, f"{repo}@{pushed}")
-        assert by_digest is not None and by_digest["image_id"] == base_image
+        assert engine.ImageRef.parse(f"{repo}:{tag}").digest_among(found.repo_digests) == pushed
+        assert f"{repo}@{pushed}" in docker_engine.repo_digests(f"{repo}:{tag}")
+        by_digest = docker_engine.image(f"{repo}@{pushed}")
+        assert by_digest is not None and by_digest.id == base_image
 
         # The registry itself serves the manifest under that digest.
         request = urllib.request.Request(
@@ -235,7 +241,7 @@ def test_push_to_local_registry_gives_repo_digest(
             assert answer.headers["Docker-Content-Digest"] == pushed
     finally:
         # Removing the last tag of the repository also drops its repo@digest reference.
-        docker_client.images.remove(f"{repo}:{tag}")
+        docker_engine.remove_image(f"{repo}:{tag}")
 
 
 @pytest.mark.engine
@@ -258,7 +264,108 @@ def test_buildkit_detection_is_truthful(docker_client: Any, base_image_ref: str)
     )
     try:
         assert done.returncode == 0, done.stderr[-2000:]
-        facts = engine.image_facts(docker_client, tag)
-        assert facts is not None and facts["image_tags"] == [tag]
+        found = engine.connect().image(tag)
+        assert found is not None and found.tags == (tag,)
     finally:
         docker_client.images.remove(tag, force=True)
+
+
+@pytest.mark.engine
+def test_pull_by_digest_from_local_registry(
+    docker_engine: engine.Engine, base_image: str, registry: str
+) -> None:
+    repo = f"{registry}/reprostack-test/pull-{uuid.uuid4().hex[:8]}"
+    docker_engine.tag(base_image, f"{repo}:v1")
+    pushed = docker_engine.push(f"{repo}:v1")
+    docker_engine.remove_image(f"{repo}:v1")
+    assert docker_engine.image(f"{repo}@{pushed}") is None  # the repo's references are gone
+    try:
+        pulled = docker_engine.pull(f"{repo}@{pushed}")
+        assert pulled.id == base_image
+        assert f"{repo}@{pushed}" in pulled.repo_digests
+    finally:
+        docker_engine.remove_image(f"{repo}@{pushed}")
+
+
+@pytest.mark.engine
+def test_pull_refuses_a_tag_and_a_missing_digest_is_a_registry_error(
+    docker_engine: engine.Engine, registry: str
+) -> None:
+    with pytest.raises(UsageError) as refused:
+        docker_engine.pull(f"{registry}/reprostack-test/debian-python:latest")
+    assert "names no digest" in refused.value.message
+    absent = f"{registry}/reprostack-test/absent@sha256:{'0' * 64}"
+    # The registry answered and lacks the digest: a check that failed (exit 1), in its words.
+    with pytest.raises(engine.RegistryLacksImage) as caught:
+        docker_engine.pull(absent)
+    assert caught.value.exit_code == 1
+    assert caught.value.message.startswith(f"the registry {registry} has no {absent}: ")
+    assert "unknown" in caught.value.message
+
+
+@pytest.mark.engine
+def test_push_to_an_unreachable_registry_is_exit_3(
+    docker_engine: engine.Engine, base_image: str
+) -> None:
+    ref = f"127.0.0.1:1/reprostack-test/nowhere:{uuid.uuid4().hex[:8]}"
+    docker_engine.tag(base_image, ref)
+    try:
+        with pytest.raises(engine.RegistryUnavailable) as caught:
+            docker_engine.push(ref)
+        assert caught.value.exit_code == 3
+        assert caught.value.message.startswith(
+            f"the registry 127.0.0.1:1 did not complete pushing {ref}: "
+        )
+        assert "connection refused" in caught.value.message
+    finally:
+        docker_engine.remove_image(ref)
+
+
+@pytest.mark.engine
+def test_run_collects_both_streams_and_the_exit_code(
+    docker_engine: engine.Engine, docker_client: Any, base_image: str, tmp_path: Path
+) -> None:
+    (tmp_path / "in.txt").write_text("mounted\n")
+    label = {"dev.reprostack.role": f"enginetest-{uuid.uuid4().hex[:8]}"}
+    done = docker_engine.run(
+        engine.ContainerSpec(
+            image=base_image,
+            command=("sh", "-c", 'cat /in/in.txt; echo "$GREETING" >&2; exit 3'),
+            env={"GREETING": "hello"},
+            mounts=(engine.Mount(str(tmp_path), "/in", read_only=True),),
+            network="none",
+            labels=label,
+        )
+    )
+    assert done == engine.Completed(3, b"mounted\n", b"hello\n")
+    role = "dev.reprostack.role=" + label["dev.reprostack.role"]
+    assert docker_client.containers.list(all=True, filters={"label": role}) == []
+
+
+@pytest.mark.engine
+def test_a_refused_request_is_engine_refused(docker_engine: engine.Engine) -> None:
+    with pytest.raises(engine.EngineRefused) as caught:
+        docker_engine.run(engine.ContainerSpec(image="sha256:" + "f" * 64, command=("true",)))
+    assert caught.value.exit_code == 2
+    assert "refused creating a container" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "repository", "tag", "digest", "canonical"),
+    [
+        ("python", "python", None, None, "docker.io/library/python"),
+        ("python:3.11-slim", "python", "3.11-slim", None, "docker.io/library/python"),
+        ("user/app:1", "user/app", "1", None, "docker.io/user/app"),
+        ("localhost:5000/app", "localhost:5000/app", None, None, "localhost:5000/app"),
+        ("127.0.0.1:5555/a/b:t@sha256:ab", "127.0.0.1:5555/a/b", "t", "sha256:ab",
+         "127.0.0.1:5555/a/b"),
+        ("ghcr.io/o/r@sha256:cd", "ghcr.io/o/r", None, "sha256:cd", "ghcr.io/o/r"),
+    ],
+)  # fmt: skip
+def test_image_ref_parse(
+    text: str, repository: str, tag: str | None, digest: str | None, canonical: str
+) -> None:
+    ref = engine.ImageRef.parse(text)
+    assert (ref.repository, ref.tag, ref.digest) == (repository, tag, digest)
+    assert ref.canonical_repository == canonical
+    assert str(ref) == text

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from reprostack.config import parse_config
+from reprostack.engine import ImageRef
 from reprostack.errors import ConfigError
 from reprostack.fingerprint.cuda import torch_cuda_tag
 from reprostack.image.bases import choose_base, load_table, valid_cuda_tags, wheel_cuda
-from reprostack.image.pins import BasePin, _matching_digest
+from reprostack.image.pins import BasePin
 
 
 def _config(text: str):  # type: ignore[no-untyped-def]
@@ -109,6 +110,6 @@ def test_digest_pins_name_the_base_in_from() -> None:
     pin = BasePin("python:3.11-slim-bookworm", digest="sha256:" + "a" * 64)
     assert pin.from_ref == "python:3.11-slim-bookworm@sha256:" + "a" * 64
     digests = ["python@sha256:" + "a" * 64, "other/x@sha256:" + "b" * 64]
-    assert _matching_digest("python:3.11-slim-bookworm", digests) == "sha256:" + "a" * 64
-    assert _matching_digest("docker.io/other/x:1", digests) == "sha256:" + "b" * 64
-    assert _matching_digest("local/debian-python:bookworm", []) is None
+    assert ImageRef.parse("python:3.11-slim-bookworm").digest_among(digests) == "sha256:" + "a" * 64
+    assert ImageRef.parse("docker.io/other/x:1").digest_among(digests) == "sha256:" + "b" * 64
+    assert ImageRef.parse("local/debian-python:bookworm").digest_among([]) is None

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def _git(root: Path, *args: str) -> None:
     )  # fmt: skip
 
 
-def _project(tmp: Path, case: str, docker_client: Any) -> Config:
+def _project(tmp: Path, case: str, docker_engine: Any) -> Config:
     """Copy a case into a git repository with its bases pinned and everything committed."""
     root = tmp / case
     shutil.copytree(CASES / case, root)
@@ -44,7 +45,7 @@ def _project(tmp: Path, case: str, docker_client: Any) -> Config:
     _git(root, "init", "-q")
     _git(root, "remote", "add", "origin", "https://example.com/case.git")
     config = load_config(root, required=True)
-    pin_bases(config, client=docker_client)
+    pin_bases(config, engine=docker_engine)
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "case")
     return config
@@ -73,14 +74,15 @@ def _pip_list(client: Any, image: str, case: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory, docker_client: Any, base_image: str
-            ) -> dict[str, Any]:  # fmt: skip
+def package(
+    tmp_path_factory: pytest.TempPathFactory, docker_engine: Any, base_image: str
+) -> dict[str, Any]:
     """The package case built once, prod and dev, with the legacy builder (the SDK path)."""
-    config = _project(tmp_path_factory.mktemp("cases"), "package", docker_client)
+    config = _project(tmp_path_factory.mktemp("cases"), "package", docker_engine)
     # reuse=False: both go through the builder in this session, so they share its cache even
     # when an earlier session left one of the two tags behind.
-    prod = build_image(config, "prod", builder="legacy", reuse=False, client=docker_client)
-    dev = build_image(config, "dev", builder="legacy", reuse=False, client=docker_client)
+    prod = build_image(config, "prod", builder="legacy", reuse=False, engine=docker_engine)
+    dev = build_image(config, "dev", builder="legacy", reuse=False, engine=docker_engine)
     return {"config": config, "prod": prod, "dev": dev}
 
 
@@ -114,7 +116,14 @@ def test_labels_and_tags_trace_the_image(package: dict[str, Any], docker_client:
         )
         assert labels["org.opencontainers.image.source"] == "https://example.com/case.git"
         assert len(labels["org.opencontainers.image.revision"]) == 40
-        assert labels["org.opencontainers.image.created"].endswith("Z")
+        # The commit's time, not the build's: two builds of one commit carry the same labels.
+        committed = subprocess.run(
+            ["git", "-C", str(config.root), "show", "-s", "--format=%ct",
+             labels["org.opencontainers.image.revision"]],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        created = datetime.fromtimestamp(int(committed), tz=timezone.utc)
+        assert labels["org.opencontainers.image.created"] == created.strftime("%Y-%m-%dT%H:%M:%SZ")
         assert labels["org.opencontainers.image.version"] == f"{variant}-{built.content_hash[:12]}"
         assert set(built.tags) <= set(image.tags)
         assert built.tags == (
@@ -143,19 +152,19 @@ def test_prod_is_a_subset_of_dev(package: dict[str, Any], docker_client: Any) ->
 
 
 def test_rebuilds_are_cached_and_a_code_change_rebuilds_only_the_code(
-    package: dict[str, Any], docker_client: Any
+    package: dict[str, Any], docker_client: Any, docker_engine: Any
 ) -> None:
     config: Config = package["config"]
-    again = build_image(config, "prod", client=docker_client)
+    again = build_image(config, "prod", engine=docker_engine)
     assert again.reused and again.id == package["prod"].id
-    full = build_image(config, "prod", builder="legacy", reuse=False, client=docker_client)
+    full = build_image(config, "prod", builder="legacy", reuse=False, engine=docker_engine)
     assert full.fully_cached and full.rebuilt == ()
     init = config.root / "caseapp" / "__init__.py"
     # A token unique to this session, so no earlier session's layer cache can hold it.
     token = uuid.uuid4().hex
     init.write_text(init.read_text().replace("version 1", "version 2") + f"# {token}\n")
     _git(config.root, "commit", "-qam", "one-line change")
-    changed = build_image(config, "prod", builder="legacy", client=docker_client)
+    changed = build_image(config, "prod", builder="legacy", engine=docker_engine)
     assert changed.tags[0] != package["prod"].tags[0]
     # Only the layers from the code on ran again: no system, venv or locked-deps step.
     shared = ("-m venv", "COPY prod/", "--require-hashes", "useradd", "--from=builder", "ENV ")
@@ -167,12 +176,12 @@ def test_rebuilds_are_cached_and_a_code_change_rebuilds_only_the_code(
 
 
 def test_uncommitted_changes_go_in_as_the_patch_never_ignored_files(
-    package: dict[str, Any], docker_client: Any
+    package: dict[str, Any], docker_client: Any, docker_engine: Any
 ) -> None:
     config: Config = package["config"]
     (config.root / "extra.py").write_text("print('untracked')\n")
     try:
-        built = build_image(config, "prod", builder="legacy", client=docker_client)
+        built = build_image(config, "prod", builder="legacy", engine=docker_engine)
         assert built.labels["dev.reprostack.patch-sha256"]
         out = _run(docker_client, built.id, ["ls", "-a", "/app"], config.root)
         assert "extra.py" in out.split() and ".env" not in out.split()
@@ -181,11 +190,15 @@ def test_uncommitted_changes_go_in_as_the_patch_never_ignored_files(
 
 
 def test_scripts_case_with_a_ca_bundle_via_the_cli(
-    tmp_path: Path, docker_client: Any, base_image: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    docker_client: Any,
+    docker_engine: Any,
+    base_image: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from reprostack.cli import cli
 
-    config = _project(tmp_path, "scripts", docker_client)
+    config = _project(tmp_path, "scripts", docker_engine)
     monkeypatch.chdir(config.root)
     result = CliRunner().invoke(cli, ["build", "--prod"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -201,24 +214,26 @@ def test_scripts_case_with_a_ca_bundle_via_the_cli(
     assert again.exit_code == 0 and "up to date" in again.output
 
 
-def test_a_changed_local_base_stops_the_build(tmp_path: Path, docker_client: Any,
-                                              base_image: str) -> None:  # fmt: skip
-    config = _project(tmp_path, "scripts", docker_client)
+def test_a_changed_local_base_stops_the_build(
+    tmp_path: Path, docker_client: Any, docker_engine: Any, base_image: str
+) -> None:
+    config = _project(tmp_path, "scripts", docker_engine)
     path = config.root / "lockfiles" / PINS_NAME
     pins = read_pins(path)
     ref = next(iter(pins))
     write_pins(path, {ref: pins[ref].__class__(ref, image_id="sha256:" + "0" * 64,
                                                python="3.11.2", probed=True)})  # fmt: skip
     with pytest.raises(CheckFailed, match="changed") as info:
-        build_image(config, "prod", client=docker_client)
+        build_image(config, "prod", engine=docker_engine)
     assert "--repin" in (info.value.hint or "")
-    pinned = pin_bases(config, client=docker_client, repin=True)
+    pinned = pin_bases(config, engine=docker_engine, repin=True)
     assert pinned[ref].image_id == base_image
 
 
-def test_a_failing_step_names_the_step_and_its_output(tmp_path: Path, docker_client: Any,
-                                                      base_image: str) -> None:  # fmt: skip
-    config = _project(tmp_path, "scripts", docker_client)
+def test_a_failing_step_names_the_step_and_its_output(
+    tmp_path: Path, docker_engine: Any, base_image: str
+) -> None:
+    config = _project(tmp_path, "scripts", docker_engine)
     lock = config.root / "lockfiles" / "prod.txt"
     # A pin the wheelhouse cannot satisfy, in an otherwise valid lock (header rehashed).
     head, _, body = lock.read_text().partition("\n\n")
@@ -227,7 +242,7 @@ def test_a_failing_step_names_the_step_and_its_output(tmp_path: Path, docker_cli
     head = re.sub(r"body-sha256: [0-9a-f]+", f"body-sha256: {digest}", head)
     lock.write_text(head + "\n\n" + body)
     with pytest.raises(BuildFailed) as info:
-        build_image(config, "prod", builder="legacy", client=docker_client)
+        build_image(config, "prod", builder="legacy", engine=docker_engine)
     message = info.value.message
     assert "failed at Step" in message and "--require-hashes" in message
     assert "alpha==9.9.9" in message

@@ -224,13 +224,14 @@ def test_credentials_reach_pip_as_a_secret_and_never_the_image(
     project: Path,
     auth_index: AuthIndex,
     docker_client: Any,
+    docker_engine: Any,
     base_image: str,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     _buildkit_or_skip()
     config: Config = load_config(project, required=True)
-    pin_bases(config, client=docker_client)
+    pin_bases(config, engine=docker_engine)
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
@@ -245,7 +246,7 @@ def test_credentials_reach_pip_as_a_secret_and_never_the_image(
     events: list[BuildEvent] = []
     auth_index.requests.clear()
     built = build_image(config, "dev", builder="buildkit", no_cache=True, reuse=False,
-                        network="host", progress=events.append, client=docker_client)  # fmt: skip
+                        network="host", progress=events.append, engine=docker_engine)  # fmt: skip
     assert built.builder == "buildkit"
 
     # The install really happened, through the index, with the credentials.
@@ -283,14 +284,18 @@ def test_credentials_reach_pip_as_a_secret_and_never_the_image(
 
 @pytest.mark.engine
 def test_missing_variable_is_named_before_building(
-    project: Path, docker_client: Any, base_image: str, monkeypatch: pytest.MonkeyPatch
+    project: Path,
+    docker_client: Any,
+    docker_engine: Any,
+    base_image: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _buildkit_or_skip()
     config = load_config(project, required=True)
-    pin_bases(config, client=docker_client)
+    pin_bases(config, engine=docker_engine)
     monkeypatch.delenv(PASSWORD_VAR)
     with pytest.raises(EnvironmentMissing) as info:
-        build_image(config, "prod", builder="buildkit", reuse=False, client=docker_client)
+        build_image(config, "prod", builder="buildkit", reuse=False, engine=docker_engine)
     assert f"{PASSWORD_VAR} is not set" in info.value.message
     assert info.value.exit_code == 3
 
@@ -316,14 +321,18 @@ def test_the_legacy_builder_refuses_an_index_with_credentials(
 
 @pytest.mark.engine
 def test_without_a_buildkit_cli_the_refusal_says_what_to_install(
-    project: Path, docker_client: Any, base_image: str, monkeypatch: pytest.MonkeyPatch
+    project: Path,
+    docker_client: Any,
+    docker_engine: Any,
+    base_image: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import reprostack.engine
+    import reprostack.engine.cli
 
     config = load_config(project, required=True)
-    pin_bases(config, client=docker_client)
-    monkeypatch.setattr(reprostack.engine, "buildkit_available", lambda: False)
+    pin_bases(config, engine=docker_engine)
+    monkeypatch.setattr(reprostack.engine.cli, "buildkit_available", lambda: False)
     with pytest.raises(EnvironmentMissing) as info:
-        build_image(config, "prod", reuse=False, client=docker_client)
+        build_image(config, "prod", reuse=False, engine=docker_engine)
     assert "no docker CLI here can drive BuildKit" in info.value.message
     assert "buildx" in (info.value.hint or "") and info.value.exit_code == 3

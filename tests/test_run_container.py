@@ -16,6 +16,7 @@ import yaml
 
 from projects import demo_project
 from reprostack.config import load_config
+from reprostack.engine import GpuRequest, Mount
 from reprostack.errors import EnvironmentMissing, UsageError
 from reprostack.runs.container import run_in_container, volumes_for, workdir_for
 from reprostack.runs.gpus import device_requests, gpu_visibility
@@ -25,9 +26,9 @@ from reprostack.runs.session import RunRequest
 def test_gpu_requests() -> None:
     assert device_requests("auto", has_nvidia_runtime=False) == []
     assert device_requests("none", has_nvidia_runtime=True) == []
-    assert device_requests("auto", has_nvidia_runtime=True)[0]["Count"] == -1
-    assert device_requests("2", has_nvidia_runtime=True)[0]["Count"] == 2
-    assert device_requests('"device=0,3"', True)[0]["DeviceIDs"] == ["0", "3"]
+    assert device_requests("auto", has_nvidia_runtime=True) == [GpuRequest(count=-1)]
+    assert device_requests("2", has_nvidia_runtime=True) == [GpuRequest(count=2)]
+    assert device_requests('"device=0,3"', True) == [GpuRequest(device_ids=("0", "3"))]
     assert [gpu_visibility(r) for r in ("none", "auto", "all", "2", "device=1,3")] == [
         "", None, None, "0,1", "1,3",
     ]  # fmt: skip
@@ -51,12 +52,12 @@ def test_volumes_and_workdir(tmp_path: Path) -> None:
         cwd=project / "configs",
     )
     volumes = volumes_for(config, request, project / "runs" / "x")
-    assert volumes == {
-        str((project / "runs" / "x").resolve()): {"bind": "/repro/run", "mode": "rw"},
-        str(project.resolve()): {"bind": "/workspace", "mode": "rw"},
-        str((tmp_path / "cache").resolve()): {"bind": "/cache", "mode": "ro"},
-        str(data.resolve()): {"bind": str(data.resolve()), "mode": "ro"},
-    }
+    assert volumes == (
+        Mount(str((project / "runs" / "x").resolve()), "/repro/run"),
+        Mount(str(project.resolve()), "/workspace"),
+        Mount(str((tmp_path / "cache").resolve()), "/cache", read_only=True),
+        Mount(str(data.resolve()), str(data.resolve()), read_only=True),
+    )
     assert workdir_for(config, request) == "/workspace/configs"
 
 

@@ -76,16 +76,16 @@ def build(
     config = _project()
     mode = config.run.mode
     variants = _variants(dev, prod, (mode,) if mode in ("dev", "prod") else ("dev", "prod"))
-    client = connect()
+    engine = connect()
     # Pin first, so that the Dockerfiles written below name the bases exactly as built.
-    pin_bases(config, client=client, repin=repin)
+    pin_bases(config, engine=engine, repin=repin)
     write_dockerfiles(config, variants, force=force)
     _warn_two_cuda_runtimes(config)
     for variant in variants:
         info(f"building the {variant} image")
         printer = BuildProgress()
         built = build_image(
-            config, variant, no_cache=no_cache, progress=printer, builder=builder, client=client
+            config, variant, no_cache=no_cache, progress=printer, builder=builder, engine=engine
         )
         printer.flush()
         if built.reused:
@@ -97,7 +97,7 @@ def build(
             )
         click.echo(built.tags[0])
     if verify:
-        _verify(config, client, builder, prod)
+        _verify(config, engine, builder, prod)
 
 
 def _warn_two_cuda_runtimes(config: Config) -> None:
@@ -108,7 +108,7 @@ def _warn_two_cuda_runtimes(config: Config) -> None:
         info(f"  fix: {finding.fix}")
 
 
-def _verify(config: Any, client: Any, builder: str, prod: bool) -> None:
+def _verify(config: Any, engine: Any, builder: str, prod: bool) -> None:
     """Two clean prod builds, compared file by file."""
     from reprostack.errors import CheckFailed, UsageError
     from reprostack.image.verify import verify_build
@@ -117,7 +117,7 @@ def _verify(config: Any, client: Any, builder: str, prod: bool) -> None:
         raise UsageError("--verify checks the prod image: use `repro build --prod --verify`")
     info("verifying: two prod builds without cache (untagged, removed afterwards)")
     printer = BuildProgress()
-    result = verify_build(config, client=client, builder=builder, progress=printer)
+    result = verify_build(config, engine=engine, builder=builder, progress=printer)
     printer.flush()
     if result.reproducible:
         info(f"reproducible: {result.files} paths identical in two clean builds")

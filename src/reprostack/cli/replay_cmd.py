@@ -53,6 +53,9 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool, here: str | N
         from reprostack.doctor.checks import render_findings
 
         info(render_findings(result.checks))
+    for note in record.notes:
+        if note.startswith("image: "):
+            info(f"repro: {note}")
     info(f"repro: replay {record.id} of {result.original.id} {record.status} "
          f"(exit {record.exit_code})")  # fmt: skip
     info("fingerprint differences (expected: host only):")

@@ -55,21 +55,16 @@ def pushed_image(config: Config, mode: str) -> PushedImage:
             hint=f"lock, build and push it first: repro lock && repro build --{mode} && "
             f"repro push --{mode}",
         ) from exc
-    client = connect()
-    try:
-        image = client.images.get(tag)
-    except Exception as exc:  # docker.errors.ImageNotFound, or the engine's refusal
+    image = connect().image(tag)
+    if image is None:
         raise RunFailedToStart(
             f"the {mode} image {tag} is not built, so it has not been pushed; a cluster node "
             "can only run a pushed image (by digest)",
             hint=hint,
-        ) from exc
-    registry = getattr(config, "registry", None)
-    digests = [
-        ref
-        for ref in (image.attrs.get("RepoDigests") or [])
-        if not isinstance(registry, str) or ref.startswith(registry.rstrip("/") + "/")
-    ]
+        )
+    # The project's registry repository first, as `repro push` records it.
+    preferred = f"{config.registry.rstrip('/')}/repro-{config.name}@" if config.registry else ""
+    digests = sorted(image.repo_digests, key=lambda ref: not ref.startswith(preferred))
     for ref in digests:
         pushed = split_ref(ref)
         if pushed is not None:

@@ -102,17 +102,11 @@ def _run_engine(
     from reprostack.engine import connect
     from reprostack.runs.container import run_in_container
 
-    client = connect()
-    try:
-        client.images.get(image.ref)
-    except Exception:  # not here yet: the one pull a cluster run makes, by digest
-        try:
-            client.images.pull(image.repository, tag=image.digest)
-        except Exception as exc:
-            raise EnvironmentMissing(
-                f"could not pull {image.ref} on {os.uname().nodename}: {exc}",
-                hint="the nodes must reach the registry (and be logged in to it)",
-            ) from exc
+    engine = connect()
+    if engine.image(image.ref) is None:
+        # Not on this node yet: the one pull a cluster run makes, by digest (the engine port
+        # maps a registry's refusal to a clear error).
+        engine.pull(image.ref)
     return run_in_container(config, request, gpus=gpus, image_ref=image.ref)
 
 
@@ -120,7 +114,7 @@ def _run_launched(
     config: Config, request: RunRequest, image: PushedImage, runtime: str, gpus: bool
 ) -> RunRecord:
     """apptainer/pyxis: the local runner with the launcher in front of the command."""
-    from reprostack.fingerprint.image import PROBE_MOUNT, PROBE_SCRIPT, merge, probe_mount
+    from reprostack.fingerprint.image import PROBE_SCRIPT, merge, probe_mount
     from reprostack.runs.container import workdir_for
     from reprostack.runs.local import run_local
 
@@ -134,8 +128,8 @@ def _run_launched(
 
     def adjust(host: dict[str, Any]) -> dict[str, Any]:
         # The image's Python and packages come from inside it, as for a docker run.
-        package = next(iter(probe_mount()))
-        probe = [*prefix([(package, f"{PROBE_MOUNT}/reprostack", "ro")]), "sh", "-c", PROBE_SCRIPT]
+        mount = probe_mount()
+        probe = [*prefix([(mount.source, mount.target, mount.mode)]), "sh", "-c", PROBE_SCRIPT]
         done = subprocess.run(probe, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise EnvironmentMissing(

@@ -119,6 +119,8 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     data: dict[str, DatasetConfig] = field(default_factory=dict)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    # Where `repro push` stores images: ``host[:port][/path]``, no scheme, no credentials.
+    registry: str | None = None
     # Problems that stop nothing yet (a dataset path that does not exist on this machine).
     warnings: tuple[str, ...] = ()
     # The file it was read from; None when the project has no repro.yaml (defaults apply).

@@ -42,6 +42,7 @@ TOP_KEYS = (
     "tracking",
     "data",
     "cluster",
+    "registry",
 )
 LOCK_KEYS = ("tool", "inputs", "dev_inputs", "exclude_newer", "extras", "groups")
 BUILD_KEYS = ("ca_certificates", "host_ca_bundle")
@@ -74,6 +75,11 @@ OS_RE = re.compile(r"^(?:ubuntu\d{2}\.\d{2}|debian\d{2}|rockylinux\d|ubi\d)$")
 APT_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]*(?:=[A-Za-z0-9.+:~-]+)?$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 GPUS_RE = re.compile(r"^(?:auto|none|all|\d+|device=[\w,-]+|\"?device=[\w,-]+\"?)$")
+# A registry host (a DNS name, IPv4 or [IPv6]) with an optional port and repository path.
+REGISTRY_RE = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
 MOUNT_RE = re.compile(r"^[^:]+:/[^:]*(?::(?:ro|rw))?$")
 
 
@@ -223,6 +229,7 @@ class Validator:
         tracking = self._tracking(top.get("tracking"), name)
         data = self._data(top.get("data"))
         cluster = self._cluster(top.get("cluster"))
+        registry = self._registry(top)
         return Config(
             root=self.root,
             name=name,
@@ -241,6 +248,7 @@ class Validator:
             tracking=tracking,
             data=data,
             cluster=cluster,
+            registry=registry,
             warnings=tuple(self.warnings),
             path=path,
             sha256=text_sha256 if path is not None else "",
@@ -424,6 +432,38 @@ class Validator:
                 service_account=names["service_account"],
             ),
         )
+
+    def _registry(self, top: dict[str, Any]) -> str | None:
+        """``registry:``: ``host[:port][/path]``; a scheme or credentials are refused."""
+        value = self.text(top, "registry", (), None)
+        if value is None:
+            return None
+        written = value.strip().rstrip("/")
+        _, has_scheme, rest = written.partition("://")
+        host_part = (rest if has_scheme else written).split("/", 1)[0]
+        if "@" in host_part or redact_url(value) != value:
+            # repro.yaml is copied into every run record and export.
+            self.problem(
+                ("registry",),
+                "holds credentials; give only host[:port][/path] and log in with "
+                "`docker login HOST` (docker's credential store keeps them, repro never sees "
+                "them)",
+            )
+        elif has_scheme:
+            self.problem(
+                ("registry",),
+                f"'{value}' has a scheme; give host[:port][/path] (e.g. '{rest}'): the engine "
+                "chooses https, or http for registries it is told are insecure",
+            )
+        elif not REGISTRY_RE.match(written):
+            self.problem(
+                ("registry",),
+                f"'{value}' is not a registry host[:port][/path] (e.g. "
+                "'registry.example.com/team' or '127.0.0.1:5000'); paths are lowercase",
+            )
+        else:
+            return written
+        return None
 
     def _data(self, raw: Any) -> dict[str, DatasetConfig]:
         if raw is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from reprostack.config import Config
@@ -10,26 +9,25 @@ from reprostack.doctor.compat import Finding, check_compute_capability, check_dr
 from reprostack.errors import ReproError
 
 
-def check_engine() -> tuple[list[Finding], Any]:
-    """Whether a Docker engine answers; returns the findings and the client (or None)."""
-    from reprostack.engine import connect, engine_address, nvidia_runtime
+def check_engine() -> list[Finding]:
+    """Whether a Docker engine answers, and with or without the NVIDIA runtime."""
+    from reprostack.engine import connect
 
     try:
-        client = connect()
+        engine = connect()
+        try:
+            gpus = "with" if engine.info().nvidia_runtime else "without"
+        finally:
+            engine.close()
     except ReproError as error:
-        return [Finding("error", error.message, error.hint)], None
-    gpus = "with" if nvidia_runtime(client) else "without"
-    return [
-        Finding("ok", f"engine answers at {engine_address()} ({gpus} the NVIDIA runtime)")
-    ], client
+        return [Finding("error", error.message, error.hint)]
+    return [Finding("ok", f"engine answers at {engine.address} ({gpus} the NVIDIA runtime)")]
 
 
 def check_locks(config: Config) -> list[Finding]:
     """Whether the locks exist and are fresh for repro.yaml's inputs, Python and platform."""
-    try:
-        from reprostack.lock.project import stale_locks
-    except ImportError:  # pragma: no cover - the lock package ships with reprostack
-        return []
+    from reprostack.lock.project import stale_locks
+
     try:
         stale = stale_locks(config)
     except ReproError as error:
@@ -120,19 +118,16 @@ def check_torch_arch(config: Config, nvidia: dict[str, Any] | None) -> list[Find
     return check_torch_build(build, nvidia["gpus"])
 
 
-def run_checks(
-    config: Config, image_fingerprint: Callable[[Any], dict[str, Any] | None] | None = None
-) -> list[Finding]:
+def run_checks(config: Config) -> list[Finding]:
     """Every check, in the order a user fixes things: engine, locks, driver and GPUs, then
     the GPUs against the architectures of the torch build this Python imports."""
     from reprostack.fingerprint.nvidia import probe_nvidia
 
-    findings, client = check_engine()
+    findings = check_engine()
     findings += check_locks(config)
     findings += check_cuda_sources(config)
-    image_fp = image_fingerprint(client) if (image_fingerprint and client is not None) else None
     probe = probe_nvidia()
-    findings += check_gpu_stack(probe.info, expected_cuda(config, image_fp), probe.problem)
+    findings += check_gpu_stack(probe.info, expected_cuda(config, None), probe.problem)
     findings += check_torch_arch(config, probe.info)
     return findings
 

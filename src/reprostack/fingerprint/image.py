@@ -8,6 +8,7 @@ from typing import Any
 
 import reprostack
 from reprostack.config import Config
+from reprostack.engine import ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.errors import EnvironmentMissing, UsageError
 from reprostack.fingerprint.probe import CONTAINER_KEYS
 from reprostack.fingerprint.project import project_fingerprint
@@ -21,10 +22,10 @@ PROBE_SCRIPT = (
 )
 
 
-def probe_mount() -> dict[str, dict[str, str]]:
-    """The volume that puts this reprostack's package, read-only, inside a container."""
+def probe_mount() -> Mount:
+    """The mount that puts this reprostack's package, read-only, inside a container."""
     package = Path(reprostack.__file__).resolve().parent
-    return {str(package): {"bind": f"{PROBE_MOUNT}/reprostack", "mode": "ro"}}
+    return Mount(str(package), f"{PROBE_MOUNT}/reprostack", read_only=True)
 
 
 def merge(
@@ -38,68 +39,62 @@ def merge(
     return merged
 
 
-def container_facts(image: Any) -> dict[str, Any]:
-    """The ``container`` block of the fingerprint for a docker SDK image object."""
-    labels = image.labels or {}
-    digests = image.attrs.get("RepoDigests") or []
+def container_facts(image: ImageInfo) -> dict[str, Any]:
+    """The ``container`` block of the fingerprint for an image."""
     return {
         "image_id": image.id,
-        "image_digest": digests[0] if digests else None,
+        "image_digest": image.digest,
         "image_tag": image.tags[0] if image.tags else None,
-        "base_image": labels.get("dev.reprostack.base"),
+        "base_image": image.labels.get("dev.reprostack.base"),
     }
 
 
-def run_probe(client: Any, image_ref: str) -> dict[str, Any]:
+def run_probe(engine: Engine, image_ref: str) -> dict[str, Any]:
     """Run the probe in a throw-away container of ``image_ref``; return its JSON."""
-    from docker.errors import ContainerError
-
-    try:
-        output = client.containers.run(
-            image_ref,
-            ["sh", "-c", PROBE_SCRIPT],
-            entrypoint=[],
-            volumes=probe_mount(),
-            remove=True,
-            network_disabled=True,
+    done = engine.run(
+        ContainerSpec(
+            image=image_ref,
+            command=("sh", "-c", PROBE_SCRIPT),
+            entrypoint=(),
+            mounts=(probe_mount(),),
+            network="none",
             user="65534:65534",  # nobody: the probe only reads
-            environment={"HOME": "/tmp"},
+            env={"HOME": "/tmp"},
         )
-    except ContainerError as exc:
-        stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
+    )
+    if done.exit_code != 0:
+        stderr = done.stderr.decode(errors="replace").strip()
         raise EnvironmentMissing(
-            f"could not fingerprint inside {image_ref}: {stderr.strip() or exc}",
+            f"could not fingerprint inside {image_ref}: "
+            f"{stderr or f'the probe exited with {done.exit_code}'}",
             hint="the image needs a Python 3 interpreter on PATH",
-        ) from exc
-    text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
+        )
+    text = done.stdout.decode("utf-8", "replace")
     data: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
     return data
 
 
 def fingerprint_image(config: Config, image_ref: str) -> dict[str, Any]:
     """The fingerprint a run in ``image_ref`` would record (the image is never pulled)."""
-    from docker.errors import ImageNotFound
-
     from reprostack.engine import connect
 
-    client = connect()
-    try:
-        image = client.images.get(image_ref)
-    except ImageNotFound as exc:
+    engine = connect()
+    image = engine.image(image_ref)
+    if image is None:
         raise UsageError(
             f"image {image_ref} is not on this engine (repro never pulls implicitly)",
             hint="build it with `repro build`, or `docker pull` it yourself",
-        ) from exc
+        )
     host, _ = project_fingerprint(config)
-    merged = merge(host, run_probe(client, image.id), container_facts(image))
+    merged = merge(host, run_probe(engine, image.id), container_facts(image))
     # The image's own facts, not this checkout's: the code and locks it was built from (its
     # labels) and the environment it sets. The machine facts (hardware, driver, GPUs) stay:
     # they are where the image would run.
-    merged.update(image_own_facts(image.labels or {}, image.attrs))
+    merged.update(image_own_facts(image))
     return merged
 
 
-def image_own_facts(labels: dict[str, str], attrs: dict[str, Any]) -> dict[str, Any]:
+def image_own_facts(image: ImageInfo) -> dict[str, Any]:
     """Return the ``git``, ``lockfiles`` and ``env`` blocks an image itself carries.
 
     ``git`` comes from the OCI labels a repro build writes (null for an image without them:
@@ -108,6 +103,7 @@ def image_own_facts(labels: dict[str, str], attrs: dict[str, Any]) -> dict[str, 
     from reprostack.fingerprint.envvars import read_env
     from reprostack.image.tags import LABEL_PREFIX
 
+    labels = image.labels
     revision = labels.get("org.opencontainers.image.revision")
     git = None
     if revision:
@@ -123,6 +119,4 @@ def image_own_facts(labels: dict[str, str], attrs: dict[str, Any]) -> dict[str, 
                         ("dev-lock-sha256", "lockfiles/dev.txt")):  # fmt: skip
         if labels.get(LABEL_PREFIX + label):
             lockfiles[path] = labels[LABEL_PREFIX + label]
-    env_lines = (attrs.get("Config") or {}).get("Env") or []
-    environ = dict(line.split("=", 1) for line in env_lines if "=" in line)
-    return {"git": git, "lockfiles": lockfiles, "env": read_env(environ)}
+    return {"git": git, "lockfiles": lockfiles, "env": read_env(dict(image.env))}

@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reprostack.config import Config
+from reprostack.engine import Builder, BuildSpec, Engine, connect
 from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
 from reprostack.image.bases import choose_base
 from reprostack.image.context import export_code, index_options, wheelhouses, write_lock_dir
@@ -62,7 +63,6 @@ class BuiltImage:
     seconds: float = 0.0
     rebuilt: tuple[str, ...] = ()  # the steps that ran instead of coming from the cache
     reused: bool = False  # the content tag already existed: nothing was built
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fully_cached(self) -> bool:
@@ -73,7 +73,7 @@ class BuiltImage:
 def pin_bases(
     config: Config,
     *,
-    client: Any = None,
+    engine: Engine | None = None,
     repin: bool = False,
     lock_dir: Path | None = None,
 ) -> dict[str, BasePin]:
@@ -84,9 +84,7 @@ def pin_bases(
     base is probed once for the requested Python. With an explicit ``lock_dir`` (a run's
     recorded ``env/``) the pins are only read and checked, never written. Returns the pins.
     """
-    from reprostack.engine import connect
-
-    client = client or connect()
+    engine = engine or connect()
     folder = lock_dir_of(config, lock_dir)
     path = folder / PINS_NAME
     pins = read_pins(path)
@@ -103,10 +101,10 @@ def pin_bases(
         if pin is None or repin or (probe and not pin.probed):
             if lock_dir is not None and pin is not None:
                 continue
-            pins[ref] = resolve_pin(client, ref, probe)
+            pins[ref] = resolve_pin(engine, ref, probe)
             changed = changed or pins[ref] != pin
         else:
-            check_pin(client, pin)
+            check_pin(engine, pin)
     if changed and lock_dir is None:
         write_pins(path, pins)
     return pins
@@ -125,9 +123,10 @@ def build_image(
     builder: str = "auto",
     repin: bool = False,
     reuse: bool = True,
-    client: Any = None,
+    engine: Engine | None = None,
     network: str | None = None,
     tag: bool = True,
+    fetch: Callable[[str], str | None] | None = None,
 ) -> BuiltImage:
     """Build the ``variant`` image of ``config`` and tag it by content.
 
@@ -135,31 +134,42 @@ def build_image(
     what goes into the content hash). When the content tag already exists and neither
     ``no_cache`` nor ``reuse=False`` is given, nothing is built. ``network`` is the build's
     network mode (``host`` reaches an index on the host's loopback). With ``tag=False`` the
-    image is left untagged (``--verify``'s throw-away builds). Returns the BuiltImage;
+    image is left untagged (``--verify``'s throw-away builds). ``fetch`` is asked for a
+    missing content tag before anything is built (a pull by a recorded digest): it returns
+    the image id it fetched, or None. Returns the BuiltImage;
     raises BuildFailed (exit 1) when a step fails, EnvironmentMissing (exit 3) without an
     engine, and for a lock needing index credentials without BuildKit or without the
     variables it names.
     """
-    from reprostack.engine import connect, image_facts
-
     if builder not in BUILDERS:
         raise UsageError(f"unknown builder {builder!r}; use one of {', '.join(BUILDERS)}")
-    client = client or connect()
-    pin_bases(config, client=client, repin=repin, lock_dir=lock_dir)
+    engine = engine or connect()
+    pin_bases(config, engine=engine, repin=repin, lock_dir=lock_dir)
     plan = plan_image(
         config, variant, dockerfile=dockerfile, lock_dir=lock_dir, sha=sha, patch=patch
     )
     labels = build_labels(plan.labels)
     if reuse and not no_cache:
-        facts = image_facts(client, plan.tag)
-        found = (facts or {}).get("labels", {}).get(LABEL_PREFIX + "content-sha256")
-        if facts is not None and found == plan.content_hash:
-            _tag(client, facts["image_id"], plan.latest_tag)
+        existing = engine.image(plan.tag)
+        found = existing.labels.get(LABEL_PREFIX + "content-sha256") if existing else None
+        if existing is not None and found == plan.content_hash:
+            engine.tag(existing.id, plan.latest_tag)
             return BuiltImage(
-                id=facts["image_id"], tags=(plan.tag, plan.latest_tag), labels=facts["labels"],
+                id=existing.id, tags=(plan.tag, plan.latest_tag), labels=dict(existing.labels),
                 content_hash=plan.content_hash, plan=plan, reused=True,
             )  # fmt: skip
-    chosen = _choose_builder(builder)
+    if fetch is not None and reuse and not no_cache and tag:
+        fetched = fetch(plan.tag)
+        if fetched is not None:
+            engine.tag(fetched, plan.tag)
+            engine.tag(fetched, plan.latest_tag)
+            found_image = engine.image(fetched)
+            return BuiltImage(
+                id=fetched, tags=(plan.tag, plan.latest_tag),
+                labels=dict(found_image.labels) if found_image else labels,
+                content_hash=plan.content_hash, plan=plan, reused=True,
+            )  # fmt: skip
+    chosen = _choose_builder(builder, engine)
     if plan.credentials and chosen != "buildkit":
         _refuse_credentials(plan, builder)
     secret = secret_text(plan.credentials) if plan.credentials else None
@@ -169,17 +179,21 @@ def build_image(
         context = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="repro-build-")))
         prepare_context(plan, context)
         log = BuildLog(progress, limit=count_instructions(plan.dockerfile))
-        if chosen == "buildkit":
-            image_id = _build_buildkit(
-                plan, context, labels, no_cache, log, config.platform, secret_path, network
-            )
-        else:
-            image_id = _build_legacy(client, plan, context, labels, no_cache, log, config,
-                                     network)  # fmt: skip
+        spec = BuildSpec(
+            context=context, builder=chosen, platform=config.platform, labels=labels,
+            no_cache=no_cache, network=network, name=plan.tag,
+            secrets={SECRET_ID: secret_path} if secret_path is not None else {},
+        )  # fmt: skip
+        outcome = engine.build(spec, log.output)
+    if outcome.image_id is None:
+        errors = [line for line in log.summary if line.startswith("ERROR")]
+        error = errors[-1] if chosen == "buildkit" and errors else outcome.error
+        raise _failure(plan, log, error or "the builder ended without an image")
+    image_id = outcome.image_id
     log.emit("done", image_id)  # lets a progress printer close its last step
     if tag:
-        _tag(client, image_id, plan.tag)
-        _tag(client, image_id, plan.latest_tag)
+        engine.tag(image_id, plan.tag)
+        engine.tag(image_id, plan.latest_tag)
     return BuiltImage(
         id=image_id, tags=(plan.tag, plan.latest_tag), labels=labels,
         content_hash=plan.content_hash, plan=plan, builder=chosen, steps=log.steps,
@@ -229,13 +243,11 @@ def _refuse_credentials(plan: ImagePlan, builder: str) -> None:
     )
 
 
-def _choose_builder(builder: str) -> str:
-    from reprostack.engine import buildkit_available
-
+def _choose_builder(builder: str, engine: Engine) -> Builder:
     wanted = _wanted(builder)
     if wanted == "legacy":
         return "legacy"
-    if buildkit_available():
+    if engine.supports_buildkit():
         return "buildkit"
     if wanted == "buildkit":
         raise EnvironmentMissing(
@@ -248,123 +260,6 @@ def _choose_builder(builder: str) -> str:
 def _wanted(builder: str) -> str:
     """Return the builder asked for: ``builder``, or REPRO_BUILDER when it is ``auto``."""
     return os.environ.get("REPRO_BUILDER", builder) if builder == "auto" else builder
-
-
-def _build_legacy(
-    client: Any,
-    plan: ImagePlan,
-    context: Path,
-    labels: dict[str, str],
-    no_cache: bool,
-    log: BuildLog,
-    config: Config,
-    network: str | None = None,
-) -> str:
-    """Drive the legacy builder through the SDK, streaming its output into ``log``."""
-    from reprostack.engine import engine_errors
-
-    # The labels go on as one LABEL step at the end of the context's copy of the Dockerfile:
-    # the SDK's ``labels=`` makes the legacy builder add one step per label, and a second
-    # `FROM <id>` build costs a whole builder run. The committed Dockerfile stays unlabelled
-    # (its text is deterministic); only this last, always-changing step differs.
-    dockerfile = context / "Dockerfile"
-    with dockerfile.open("a", encoding="utf-8") as handle:
-        handle.write(f"\n{_label_instruction(labels)}\n")
-    image_id: str | None = None
-    error: str | None = None
-    with engine_errors(f"building {plan.tag}"):
-        stream = client.api.build(
-            path=str(context),
-            dockerfile="Dockerfile",
-            rm=True,
-            forcerm=True,
-            pull=False,
-            nocache=no_cache,
-            decode=True,
-            platform=_platform_arg(client, config.platform),
-            network_mode=network,
-        )
-        for chunk in stream:
-            if "stream" in chunk:
-                log.legacy(str(chunk["stream"]))
-            elif "error" in chunk:
-                detail = chunk.get("errorDetail") or {}
-                error = str(detail.get("message") or chunk["error"]).strip()
-            elif "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
-                image_id = str(chunk["aux"]["ID"])
-            elif "status" in chunk:
-                log.emit("info", str(chunk["status"]))
-    if error is not None or image_id is None:
-        raise _failure(plan, log, error or "the builder ended without an image")
-    return image_id
-
-
-def _label_instruction(labels: dict[str, str]) -> str:
-    """One ``LABEL`` instruction holding every label, sorted."""
-    return "LABEL " + " ".join(f"{key}={_quote(value)}" for key, value in sorted(labels.items()))
-
-
-def _quote(value: str) -> str:
-    """Quote a LABEL value: no variable expansion, no line breaks."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return '"' + escaped.replace("\n", " ") + '"'
-
-
-def _build_buildkit(
-    plan: ImagePlan,
-    context: Path,
-    labels: dict[str, str],
-    no_cache: bool,
-    log: BuildLog,
-    platform: str,
-    secret: Path | None = None,
-    network: str | None = None,
-) -> str:
-    """Run a BuildKit build through the docker CLI (DOCKER_HOST is passed on as it is).
-
-    ``secret`` is the file holding the index credentials; the CLI hands it to BuildKit, which
-    mounts it only into the steps that ask for it (the argv names the file, not its content).
-    """
-    from reprostack.engine import docker_cli
-
-    cli = docker_cli()
-    assert cli is not None
-    argv, extra_env = cli.buildkit_command()
-    iidfile = Path(tempfile.mkdtemp(prefix="repro-iid-")) / "iid"
-    argv = [*argv, "--progress=plain", "--platform", platform, "--iidfile", str(iidfile),
-            "-f", str(context / "Dockerfile")]  # fmt: skip
-    for key, value in labels.items():
-        argv += ["--label", f"{key}={value}"]
-    if no_cache:
-        argv.append("--no-cache")
-    if secret is not None:
-        argv += ["--secret", f"id={SECRET_ID},src={secret}"]
-    if network is not None:
-        argv += ["--network", network]
-    argv.append(str(context))
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **extra_env},
-            text=True,
-            errors="replace",
-        )
-    except OSError as exc:
-        raise EnvironmentMissing(f"cannot run {argv[0]}: {exc}") from exc
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        log.buildkit(line)
-    code = proc.wait()
-    try:
-        image_id = iidfile.read_text().strip() if code == 0 else ""
-    finally:
-        shutil.rmtree(iidfile.parent, ignore_errors=True)
-    if code != 0 or not image_id:
-        errors = [line for line in log.summary if line.startswith("ERROR")]
-        raise _failure(plan, log, errors[-1] if errors else f"docker build exited {code}")
-    return image_id
 
 
 def _failure(plan: ImagePlan, log: BuildLog, error: str) -> BuildFailed:
@@ -392,41 +287,24 @@ def _failure_hint(output: list[str]) -> str:
     )
 
 
-def _tag(client: Any, image_id: str, ref: str) -> None:
-    from reprostack.engine import engine_errors
-
-    repo, _, tag = ref.rpartition(":")
-    with engine_errors(f"tagging {ref}"):
-        client.api.tag(image_id, repo, tag, force=True)
-
-
-def _platform_arg(client: Any, platform: str) -> str | None:
-    """Return ``platform`` when it differs from the engine's own, else None.
-
-    The legacy builder treats an explicit platform as a reason to look a base up for that
-    platform, which fails for images imported without platform metadata.
-    """
-    from reprostack.engine import engine_errors
-
-    with engine_errors("reading `docker version`"):
-        version = client.version()
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(version.get("Arch", ""), version.get("Arch"))
-    native = f"{version.get('Os', 'linux')}/{arch}"
-    return None if platform == native else platform
-
-
 def ensure_image(
     config: Config,
     variant: str,
     *,
     progress: ProgressCallback | None = None,
-    client: Any = None,
+    engine: Engine | None = None,
 ) -> str:
     """Return the content tag of ``variant``'s image, building it first when missing or stale.
 
-    An image whose content tag exists is used as it is (see :func:`build_image`).
+    An image whose content tag exists is used as it is (see :func:`build_image`); a missing
+    one that a recorded run pushed is pulled by its digest (its id checked) instead of built.
     """
-    return build_image(config, variant, progress=progress, client=client).tags[0]
+    from reprostack.registry.pull import pull_recorded_tag
+
+    def fetch(content_tag: str) -> str | None:
+        return pull_recorded_tag(config, content_tag, engine=engine)
+
+    return build_image(config, variant, progress=progress, engine=engine, fetch=fetch).tags[0]
 
 
 def rebuild_from_record(
@@ -435,7 +313,7 @@ def rebuild_from_record(
     record: Any,
     *,
     progress: ProgressCallback | None = None,
-    client: Any = None,
+    engine: Engine | None = None,
 ) -> str:
     """Rebuild the image of a recorded run from its ``env/`` folder, not today's files.
 
@@ -470,7 +348,7 @@ def rebuild_from_record(
             sha=getattr(record, "git_sha", None) if variant == "prod" else None,
             patch=patch_file.read_bytes() if variant == "prod" and patch_file.is_file() else None,
             progress=progress,
-            client=client,
+            engine=engine,
         )
     finally:
         shutil.rmtree(staged, ignore_errors=True)

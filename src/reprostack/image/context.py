@@ -18,6 +18,7 @@ import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from reprostack.config import Config
@@ -298,6 +299,19 @@ def _local_find_links(text: str) -> list[str]:
         if match and "://" not in match.group(1):
             out.append(match.group(1))
     return out
+
+
+def commit_time(root: Path, sha: str) -> str | None:
+    """Return the committer time of ``sha`` as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), or None.
+
+    The image's ``org.opencontainers.image.created``: the time of the code, not of the build,
+    so that two builds of one commit carry the same labels.
+    """
+    text = _git_out(root, "show", "-s", "--format=%ct", f"{sha}^{{commit}}")
+    if not text or not text.isdigit():
+        return None
+    moment = datetime.fromtimestamp(int(text), tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _git_out(root: Path, *args: str, strip: bool = True) -> str | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reprostack.atomic import write_text
+from reprostack.engine import ContainerSpec, Engine, ImageInfo, ImageRef, RegistryUnavailable
 from reprostack.errors import CheckFailed, ConfigError, EnvironmentMissing
 
 PINS_NAME = "base-images.lock"
@@ -87,17 +88,17 @@ def write_pins(path: Path, pins: dict[str, BasePin]) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def resolve_pin(client: Any, ref: str, python_exe: str | None = None) -> BasePin:
+def resolve_pin(engine: Engine, ref: str, python_exe: str | None = None) -> BasePin:
     """Pin ``ref`` from the image the engine holds now (pulling it first when it is missing).
 
     Returns a BasePin with the repository digest when the image came from a registry, else
     its image id. With ``python_exe`` the image is also probed for that interpreter.
     """
-    image = _local_image(client, ref)
+    image = engine.image(ref)
     if image is None:
-        image = _pull(client, ref)
-    digest = _matching_digest(ref, image.attrs.get("RepoDigests") or [])
-    python = probe_python(client, image.id, python_exe) if python_exe else None
+        image = _pull(engine, ref)
+    digest = ImageRef.parse(ref).digest_among(image.repo_digests)
+    python = probe_python(engine, image.id, python_exe) if python_exe else None
     return BasePin(
         ref=ref,
         digest=digest,
@@ -107,14 +108,14 @@ def resolve_pin(client: Any, ref: str, python_exe: str | None = None) -> BasePin
     )
 
 
-def check_pin(client: Any, pin: BasePin) -> None:
+def check_pin(engine: Engine, pin: BasePin) -> None:
     """Refuse to build on a local-only base whose image id is not the pinned one.
 
     Raises CheckFailed naming both ids; a digest pin needs no check (``FROM`` names it).
     """
     if pin.digest or not pin.image_id:
         return
-    image = _local_image(client, pin.ref)
+    image = engine.image(pin.ref)
     if image is None:
         raise EnvironmentMissing(
             f"base image {pin.ref} is pinned to {pin.image_id} but this engine does not have it",
@@ -128,82 +129,34 @@ def check_pin(client: Any, pin: BasePin) -> None:
         )
 
 
-def probe_python(client: Any, image: str, exe: str) -> str | None:
+def probe_python(engine: Engine, image: str, exe: str) -> str | None:
     """Return the version printed by ``exe --version`` inside ``image``, or None without it."""
-    from reprostack.engine import engine_errors
-
     script = f"command -v {exe} >/dev/null 2>&1 && {exe} --version 2>&1 || true"
-    with engine_errors(f"probing {image} for {exe}"):
-        out = client.containers.run(
-            image,
-            [script],
-            entrypoint=["/bin/sh", "-c"],
-            remove=True,
-            network_disabled=True,
+    done = engine.run(
+        ContainerSpec(
+            image=image,
+            command=(script,),
+            entrypoint=("/bin/sh", "-c"),
+            network="none",
             user="0",
         )
-    text = out.decode("utf-8", "replace").strip() if isinstance(out, bytes) else str(out)
+    )
+    text = done.stdout.decode("utf-8", "replace").strip()
     if text.startswith("Python "):
         return text.split()[1]
     return None
 
 
-def _local_image(client: Any, ref: str) -> Any:
-    import docker
-
-    from reprostack.engine import engine_errors
-
-    with engine_errors(f"inspecting base image {ref}"):
-        try:
-            return client.images.get(ref)
-        except docker.errors.ImageNotFound:
-            return None
-
-
-def _pull(client: Any, ref: str) -> Any:
+def _pull(engine: Engine, ref: str) -> ImageInfo:
     """Fetch a base explicitly (never a repro image): it has to exist before it can be pinned."""
-    import docker
-
-    repo, _, tag = _without_digest(ref).rpartition(":")
-    if "/" in tag or not repo:
-        repo, tag = _without_digest(ref), "latest"
-    if "@" in ref:
-        tag = ref.split("@", 1)[1]
     try:
-        return client.images.pull(repo, tag=tag)
-    except docker.errors.DockerException as exc:
+        return engine.pull_to_pin(ref)
+    except RegistryUnavailable as exc:
         raise EnvironmentMissing(
-            f"base image {ref} is not on this engine and pulling it failed: "
-            f"{getattr(exc, 'explanation', None) or exc}",
+            f"base image {ref} is not on this engine and {exc.message}",
             hint="check the network and registry login, or `docker load` the base",
         ) from exc
 
 
-def _matching_digest(ref: str, repo_digests: list[str]) -> str | None:
-    """Return the digest of ``ref``'s own repository among an image's RepoDigests."""
-    wanted = _normal_repo(_without_digest(ref).rsplit(":", 1)[0] if _has_tag(ref) else ref)
-    for entry in repo_digests:
-        name, _, digest = entry.partition("@")
-        if _normal_repo(name) == wanted:
-            return digest
-    return None
-
-
-def _has_tag(ref: str) -> bool:
-    last = _without_digest(ref).rsplit("/", 1)[-1]
-    return ":" in last
-
-
 def _without_digest(ref: str) -> str:
     return ref.split("@", 1)[0]
-
-
-def _normal_repo(name: str) -> str:
-    """Return a repository name in full (``python`` → ``docker.io/library/python``)."""
-    name = _without_digest(name)
-    first = name.split("/", 1)[0]
-    if "/" not in name:
-        return f"docker.io/library/{name}"
-    if "." not in first and ":" not in first and first != "localhost":
-        return f"docker.io/{name}"
-    return name

@@ -12,6 +12,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reprostack.engine import BuildOutputKind
 
 _LEGACY_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _KIT_STEP = re.compile(r"^#(\d+) \[(?:(\S+) )?(\d+)/(\d+)\] (.*)$")
@@ -77,6 +81,15 @@ class BuildLog:
         if self.progress is not None:
             elapsed = time.monotonic() - self.started
             self.progress(BuildEvent(kind, text, elapsed, **where))  # type: ignore[arg-type]
+
+    def output(self, kind: BuildOutputKind, text: str) -> None:
+        """Consume what a builder printed (the engine port's build output callback)."""
+        if kind == "legacy":
+            self.legacy(text)
+        elif kind == "buildkit":
+            self.buildkit(text)
+        else:
+            self.emit("info", text)
 
     def legacy(self, chunk: str) -> None:
         """Consume one ``stream`` chunk of the legacy builder (may hold several lines)."""

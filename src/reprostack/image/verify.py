@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import tarfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 from reprostack.config import Config
+from reprostack.engine import ContainerSpec, Engine
 from reprostack.image.progress import ProgressCallback
 
 # What a file is, for the comparison: everything but its timestamps.
@@ -34,9 +36,9 @@ class VerifyResult:
 
 
 class _StreamReader:
-    """A file-like view of the docker SDK's chunk iterator (for tarfile's stream mode)."""
+    """A file-like view of a chunk iterator (for tarfile's stream mode)."""
 
-    def __init__(self, chunks: Any) -> None:
+    def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
         self._buffer = b""
 
@@ -53,9 +55,9 @@ class _StreamReader:
         return data
 
 
-def filesystem_facts(client: Any, image_id: str) -> dict[str, FileFacts]:
+def filesystem_facts(engine: Engine, image_id: str) -> dict[str, FileFacts]:
     """``{path: (type, mode, uid, gid, sha256 or link target)}`` of an image's filesystem."""
-    container = client.containers.create(image_id, command=["true"], entrypoint=[])
+    container = engine.create(ContainerSpec(image=image_id, command=("true",), entrypoint=()))
     try:
         stream: IO[bytes] = _StreamReader(container.export())  # type: ignore[assignment]
         facts: dict[str, FileFacts] = {}
@@ -72,7 +74,7 @@ def filesystem_facts(client: Any, image_id: str) -> dict[str, FileFacts]:
                 facts[member.name] = (kind, member.mode, member.uid, member.gid, digest)
         return facts
     finally:
-        container.remove(force=True)
+        container.remove()
 
 
 def compare_filesystems(a: dict[str, FileFacts], b: dict[str, FileFacts]) -> list[str]:
@@ -83,7 +85,7 @@ def compare_filesystems(a: dict[str, FileFacts], b: dict[str, FileFacts]) -> lis
 def verify_build(
     config: Config,
     *,
-    client: Any,
+    engine: Engine,
     builder: str = "auto",
     progress: ProgressCallback | None = None,
 ) -> VerifyResult:
@@ -97,23 +99,19 @@ def verify_build(
     ids: list[str] = []
     try:
         for _ in range(2):
-            built = build_image(config, "prod", no_cache=True, reuse=False, client=client,
+            built = build_image(config, "prod", no_cache=True, reuse=False, engine=engine,
                                 builder=builder, tag=False, progress=progress)  # fmt: skip
             ids.append(built.id)
-        first, second = (filesystem_facts(client, image_id) for image_id in ids)
+        first, second = (filesystem_facts(engine, image_id) for image_id in ids)
     finally:
         for image_id in ids:
-            remove_untagged(client, image_id)
+            remove_untagged(engine, image_id)
     return VerifyResult(ids[0], ids[1], len(first), compare_filesystems(first, second))
 
 
-def remove_untagged(client: Any, image_id: str) -> None:
+def remove_untagged(engine: Engine, image_id: str) -> None:
     """Remove an image unless something tags it (then it is the user's, and stays)."""
-    from reprostack.engine import engine_errors, image_facts
-
-    facts = image_facts(client, image_id)
-    if facts is None or facts["image_tags"]:
+    found = engine.image(image_id)
+    if found is None or found.tags:
         return
-    with engine_errors(f"removing image {image_id[:19]}"):
-        # noprune=False: its untagged parent layers (the legacy builder's) go with it.
-        client.images.remove(image_id, force=False, noprune=False)
+    engine.remove_image(image_id)

@@ -15,9 +15,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reprostack.config import Config
+from reprostack.engine import ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.errors import EnvironmentMissing, ReproError
 from reprostack.lock.base import LockRequest
 
@@ -113,7 +114,7 @@ class ImageResolver:
 
         choice, run_ref, shown = self.base()
         try:
-            client = connect()
+            engine = connect()
         except EnvironmentMissing as exc:
             lead = (
                 f"pip-tools resolves for the machine it runs on and {why}, so it runs"
@@ -126,19 +127,19 @@ class ImageResolver:
                 "(uv resolves for any Python and platform without an engine)",
             ) from exc
         try:
-            image = _local_image(client, run_ref, shown)
+            image = _local_image(engine, run_ref, shown)
             _check_platform(image, shown, self.config.platform)
             with tempfile.TemporaryDirectory(prefix="repro-lock-") as scratch:
                 env = _environment() | credential_env(index_urls)
-                return self._run(client, image, shown, choice.python_exe, env, request, args,
+                return self._run(engine, image, shown, choice.python_exe, env, request, args,
                                  out, Path(scratch))  # fmt: skip
         finally:
-            client.close()
+            engine.close()
 
     def _run(
         self,
-        client: Any,
-        image: Any,
+        engine: Engine,
+        image: ImageInfo,
         shown: str,
         python_exe: str,
         env: dict[str, str],
@@ -147,51 +148,45 @@ class ImageResolver:
         out: Path,
         scratch: Path,
     ) -> Compiled:
-        from reprostack.engine import engine_errors
         from reprostack.image.context import ca_bundle
 
         outdir = scratch / "out"
         outdir.mkdir()
         if out.is_file():
             shutil.copyfile(out, outdir / "lock.txt")
-        volumes = {
-            str(request.root.resolve()): {"bind": _PROJECT, "mode": "ro"},
-            str(outdir): {"bind": _OUT, "mode": "rw"},
-        }
+        mounts = [
+            Mount(str(request.root.resolve()), _PROJECT, read_only=True),
+            Mount(str(outdir), _OUT),
+        ]
         ca = ca_bundle(self.config)
         if ca is not None:
             (scratch / "ca.pem").write_bytes(ca)
-            volumes[str(scratch / "ca.pem")] = {"bind": _CA, "mode": "ro"}
+            mounts.append(Mount(str(scratch / "ca.pem"), _CA, read_only=True))
             env.update(PIP_CERT=_CA, SSL_CERT_FILE=_CA, REQUESTS_CA_BUNDLE=_CA)
         wheels = os.environ.get(WHEELS_ENV)
         if wheels:
-            volumes[str(Path(wheels).resolve())] = {"bind": _WHEELS, "mode": "ro"}
+            mounts.append(Mount(str(Path(wheels).resolve()), _WHEELS, read_only=True))
             env["REPRO_TOOL_SOURCE"] = f"--no-index --find-links {_WHEELS}"
         argv = [*args, "--output-file", f"{_OUT}/lock.txt", "--cache-dir", "/tmp/pip-tools"]
-        options: dict[str, Any] = {
-            "entrypoint": ["/bin/sh", "-c"],
-            "command": [_SCRIPT, "repro-lock", python_exe, *argv],
-            "volumes": volumes,
-            "environment": env,
-            "user": f"{os.getuid()}:{os.getgid()}",
-            "network_mode": os.environ.get(NETWORK_ENV) or "bridge",
-            "working_dir": "/tmp",
-            # Says what a leftover container was, should the engine die before it is removed.
-            "labels": {ROLE_LABEL: "lock"},
-        }
-        if self.config.platform != _engine_platform(client):
-            options["platform"] = self.config.platform
-        with engine_errors(f"running pip-compile inside {shown}"):
-            container = client.containers.create(image.id, **options)
-        try:
-            with engine_errors(f"running pip-compile inside {shown}"):
-                container.start()
-                code = int(container.wait().get("StatusCode", 1))
-                stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
-                stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
-        finally:
-            with engine_errors(f"removing the pip-compile container of {shown}"):
-                container.remove(force=True)
+        platform = self.config.platform
+        done = engine.run(
+            ContainerSpec(
+                image=image.id,
+                entrypoint=("/bin/sh", "-c"),
+                command=(_SCRIPT, "repro-lock", python_exe, *argv),
+                mounts=tuple(mounts),
+                env=env,
+                user=f"{os.getuid()}:{os.getgid()}",
+                network=os.environ.get(NETWORK_ENV) or "bridge",
+                workdir="/tmp",
+                # Says what a leftover container was, should the engine die before removal.
+                labels={ROLE_LABEL: "lock"},
+                platform=None if platform == engine.platform() else platform,
+            )
+        )
+        code = done.exit_code
+        stdout = done.stdout.decode("utf-8", "replace")
+        stderr = done.stderr.decode("utf-8", "replace")
         _refuse_missing_tools(code, stderr + stdout, shown, python_exe)
         version_file = outdir / "version"
         version = version_file.read_text("utf-8").strip() if version_file.is_file() else "?"
@@ -222,16 +217,10 @@ def credential_env(texts: list[str]) -> dict[str, str]:
     return {name: os.environ[name] for name in sorted(names) if name in os.environ}
 
 
-def _local_image(client: Any, ref: str, shown: str) -> Any:
-    import docker
-
-    from reprostack.engine import engine_errors
-
-    with engine_errors(f"inspecting base image {shown}"):
-        try:
-            return client.images.get(ref)
-        except docker.errors.ImageNotFound:
-            pass
+def _local_image(engine: Engine, ref: str, shown: str) -> ImageInfo:
+    image = engine.image(ref)
+    if image is not None:
+        return image
     raise EnvironmentMissing(
         f"pip-tools resolves inside the base image {shown}, which is not on this engine "
         "(repro never pulls implicitly)",
@@ -239,19 +228,10 @@ def _local_image(client: Any, ref: str, shown: str) -> Any:
     )
 
 
-def _engine_platform(client: Any) -> str:
-    from reprostack.engine import engine_errors
-
-    with engine_errors("reading the engine's version"):
-        version = client.version()
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(version.get("Arch", ""), "")
-    return f"{version.get('Os', 'linux')}/{arch or version.get('Arch', '')}"
-
-
-def _check_platform(image: Any, shown: str, platform: str) -> None:
+def _check_platform(image: ImageInfo, shown: str, platform: str) -> None:
     """Refuse a base whose local copy is for another platform than the target."""
-    found = f"{image.attrs.get('Os', 'linux')}/{image.attrs.get('Architecture', '')}"
-    if image.attrs.get("Architecture") and found != platform:
+    found = image.platform
+    if found is not None and found != platform:
         raise EnvironmentMissing(
             f"the base image {shown} on this engine is {found}, the target is {platform}",
             hint=f"run `docker pull --platform {platform} {shown}`, or set "

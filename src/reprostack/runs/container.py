@@ -6,7 +6,6 @@ runs as the caller's uid:gid so the files belong to them; the container is alway
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -17,7 +16,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from reprostack.config import Config
 from reprostack.determinism import HOOK_DIR, HOOK_MOUNT
-from reprostack.errors import CheckFailed
+from reprostack.engine import Container, ContainerSpec, Engine, ImageInfo, Mount
+from reprostack.errors import CheckFailed, EnvironmentMissing
 from reprostack.fingerprint.image import container_facts, merge, run_probe
 from reprostack.runs.diff import diff_fingerprints, render_diff
 from reprostack.runs.gpus import device_requests
@@ -42,17 +42,20 @@ def container_command(argv: list[str]) -> list[str]:
     return list(argv)
 
 
-def volumes_for(config: Config, request: RunRequest, folder: Path) -> dict[str, dict[str, str]]:
+def volumes_for(config: Config, request: RunRequest, folder: Path) -> tuple[Mount, ...]:
     """The run folder, the working tree (dev), user mounts, and absolute path arguments."""
-    volumes = {str(folder.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}}
+    run_dir = str(folder.resolve())
+    volumes = {run_dir: Mount(run_dir, RUN_MOUNT)}
     if request.deterministic:
-        volumes[str(HOOK_DIR)] = {"bind": HOOK_MOUNT, "mode": "ro"}
+        volumes[str(HOOK_DIR)] = Mount(str(HOOK_DIR), HOOK_MOUNT, read_only=True)
     if request.mode == "dev":
-        volumes[str(config.root.resolve())] = {"bind": DEV_WORKDIR, "mode": "rw"}
+        root = str(config.root.resolve())
+        volumes[root] = Mount(root, DEV_WORKDIR)
     for mount in request.mounts:
         source, _, rest = mount.partition(":")
         target, _, mode = rest.partition(":")
-        volumes[str(Path(source).expanduser().resolve())] = {"bind": target, "mode": mode or "rw"}
+        path = str(Path(source).expanduser().resolve())
+        volumes[path] = Mount(path, target, read_only=mode == "ro")
     for arg in request.argv[1:]:
         # An absolute path argument (a dataset, a config outside the repo) is reachable at
         # the same path, read-only; DESIGN.md: data reaches containers only through mounts.
@@ -60,8 +63,8 @@ def volumes_for(config: Config, request: RunRequest, folder: Path) -> dict[str, 
         if candidate.startswith("/") and Path(candidate).exists():
             path = str(Path(candidate).resolve())
             if not any(path == src or path.startswith(src + "/") for src in volumes):
-                volumes[path] = {"bind": path, "mode": "ro"}
-    return volumes
+                volumes[path] = Mount(path, path, read_only=True)
+    return tuple(volumes.values())
 
 
 def with_data_mounts(config: Config, mounts: list[str]) -> list[str]:
@@ -113,18 +116,26 @@ def container_env(
     return env
 
 
-def image_environment(image: Any) -> dict[str, str]:
-    """The ENV an image's processes start with (``NAME=value`` pairs of its config)."""
-    pairs = (image.attrs.get("Config") or {}).get("Env") or []
-    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+def record_image(
+    facts: dict[str, Any], image: ImageInfo | None = None, preferred: str | None = None
+) -> dict[str, Any]:
+    """run.yaml's ``image``: id, registry digest and repository (null until pushed), tag, base.
 
+    ``image`` gives the repository digests: the one in ``preferred`` (the project's registry
+    repository) wins when the image is in several registries; and its tags: the local content
+    tag (``localhost/repro-…``) is the one recorded.
+    """
+    from reprostack.image.tags import REGISTRY
+    from reprostack.registry.reference import registry_digest
 
-def record_image(facts: dict[str, Any]) -> dict[str, Any]:
-    """run.yaml's ``image``: id, digest (null until pushed), tag, and the pinned base."""
+    pushed = registry_digest(image.repo_digests if image else (), preferred)
+    tags = image.tags if image is not None else ()
+    tag = next((t for t in tags if t.startswith(REGISTRY + "/")), facts["image_tag"])
     return {
         "id": facts["image_id"],
-        "digest": facts["image_digest"],
-        "tag": facts["image_tag"],
+        "digest": pushed[1] if pushed else None,
+        "repository": pushed[0] if pushed else None,
+        "tag": tag,
         "base": facts["base_image"],
     }
 
@@ -143,14 +154,16 @@ def run_in_container(
 
     ``progress`` receives the build's events when the image has to be built.
     """
-    from reprostack.engine import connect, nvidia_runtime
+    from reprostack.engine import connect
 
-    client = connect()
+    engine = connect()
     if image_ref is None:
         from reprostack.image.build import ensure_image
 
-        image_ref = ensure_image(config, request.mode, progress=progress, client=client)
-    image = client.images.get(image_ref)
+        image_ref = ensure_image(config, request.mode, progress=progress, engine=engine)
+    image = engine.image(image_ref)
+    if image is None:
+        raise EnvironmentMissing(f"image {image_ref} is not on this engine")
     request.mounts = with_data_mounts(config, request.mounts)
     # A signal while the record is being filled closes it as interrupted (never `running`).
     with SignalForwarder() as forwarder:
@@ -160,54 +173,54 @@ def run_in_container(
                 session.before_start("could not prepare the container run"),
                 forwarder.stopping_start(),
             ):
-                requests = device_requests(gpus or config.run.gpus, nvidia_runtime(client))
+                requests = device_requests(gpus or config.run.gpus, engine.info().nvidia_runtime)
                 facts = container_facts(image)
-                env = container_env(session, facts, dict(os.environ), image_environment(image))
-                inside = run_probe(client, image.id)
+                env = container_env(session, facts, dict(os.environ), image.env)
+                inside = run_probe(engine, image.id)
                 session.prepare(env, lambda host: merge(host, inside, facts))
+                _keep_sbom(engine, image, session)
         except RunInterrupted:
             return session.record
     command = container_command(request.argv)
     with session.before_start("could not create the container"):
-        container = client.containers.create(
-            image.id,
-            command,
-            user=f"{os.getuid()}:{os.getgid()}",
-            environment=env,
-            volumes=volumes_for(config, request, session.folder),
-            working_dir=workdir_for(config, request),
-            device_requests=_sdk_device_requests(requests),
-            init=True,  # a real PID 1 passes Ctrl-C on and reaps children
-            labels={"dev.reprostack.run": session.run_id},
+        container = engine.create(
+            ContainerSpec(
+                image=image.id,
+                command=tuple(command),
+                user=f"{os.getuid()}:{os.getgid()}",
+                env=env,
+                mounts=volumes_for(config, request, session.folder),
+                workdir=workdir_for(config, request),
+                gpus=tuple(requests),
+                init=True,  # a real PID 1 passes Ctrl-C on and reaps children
+                labels={"dev.reprostack.run": session.run_id},
+            )
         )
     try:
-        session.started(command, record_image(facts))
+        preferred = f"{config.registry}/repro-{config.name}" if config.registry else None
+        session.started(command, record_image(facts, image, preferred))
         # Attached before the start, as `docker run` does: attaching after it races the
         # command (a quick one's output can be lost, or replayed twice by logs=True).
-        chunks = _attach(client, container)
+        chunks = container.attach()
         container.start()
         code, interrupted = _stream_and_wait(chunks, container, session.folder, stdout, stderr)
     finally:
-        with contextlib.suppress(Exception):  # the engine may be gone; nothing else to clean
-            container.remove(force=True)
+        container.remove()
     return session.finish(code, interrupted=interrupted)
 
 
-def _sdk_device_requests(requests: list[dict[str, Any]]) -> list[Any]:
-    from docker.types import DeviceRequest
+def _keep_sbom(engine: Engine, image: ImageInfo, session: RunSession) -> None:
+    """Keep the image's SBOM in env/ (made once per image, then copied); a note if not."""
+    from reprostack.sbom import keep_run_sbom
 
-    return [
-        DeviceRequest(
-            driver=r["Driver"], count=r.get("Count"), device_ids=r.get("DeviceIDs"),
-            capabilities=r["Capabilities"],
-        )
-        for r in requests
-    ]  # fmt: skip
+    note = keep_run_sbom(engine, image, session.folder)
+    if note:
+        session.record.notes.append(note)
 
 
 def _stream_and_wait(
     chunks: Iterator[tuple[bytes | None, bytes | None]],
-    container: Any,
+    container: Container,
     folder: Path,
     stdout: BinaryIO | None,
     stderr: BinaryIO | None,
@@ -218,13 +231,10 @@ def _stream_and_wait(
     def forward(signum: int, _frame: FrameType | None) -> None:
         nonlocal interrupts
         interrupts += 1
-        try:
-            if signum == signal.SIGINT and interrupts > 1:
-                container.kill()
-            else:
-                container.kill(signal=signal.Signals(signum).name)
-        except Exception:  # already gone
-            pass
+        if signum == signal.SIGINT and interrupts > 1:
+            container.kill()
+        else:
+            container.kill(signal.Signals(signum).name)
 
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {sig: signal.signal(sig, forward) for sig in handled}
@@ -245,19 +255,29 @@ def _stream_and_wait(
                         log.flush()
                         console.write(chunk)
                         console.flush()
-        status = container.wait()
+        code = container.wait()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return int(status.get("StatusCode", 1)), interrupts > 0
+    return code, interrupts > 0
 
 
-def _attach(client: Any, container: Any) -> Iterator[tuple[bytes | None, bytes | None]]:
-    """Attach now (the request is made here, not when iterated); (stdout, stderr) chunks."""
-    stream: Iterator[tuple[bytes | None, bytes | None]] = client.api.attach(
-        container.id, stdout=True, stderr=True, stream=True, logs=False, demux=True
-    )
-    return stream
+def _pull_recorded(engine: Engine, record: RunRecord) -> tuple[str | None, str]:
+    """Pull a replayed run's image by its recorded digest; (image id or None, what happened).
+
+    A registry that does not answer (or a record never pushed) means a rebuild from env/;
+    a digest the registry lacks or an image id that differs stops the replay (exit 1).
+    """
+    from reprostack.errors import EnvironmentMissing
+    from reprostack.registry.pull import NotPushed, fetch_run_image
+
+    try:
+        fetched = fetch_run_image(record, engine=engine)
+    except NotPushed:
+        return None, "image: not on this engine and never pushed; rebuilt from env/"
+    except EnvironmentMissing as exc:
+        return None, f"image: the registry did not answer ({exc.message}); rebuilt from env/"
+    return fetched.image_id, f"image: pulled {fetched.reference}, image id as recorded"
 
 
 def image_environment_diff(recorded: dict[str, Any], image_fp: dict[str, Any]) -> str | None:
@@ -287,19 +307,17 @@ def replay_in_container(
     from reprostack.image.build import rebuild_from_record
     from reprostack.runs.record import read_record
 
-    client = connect()
+    engine = connect()
     record = read_record(original)
     image_id = (record.image or {}).get("id")
-    present = False
-    if image_id and not rebuild:
-        try:
-            client.images.get(image_id)
-            present = True
-        except Exception:
-            present = False
+    present = bool(image_id) and not rebuild and engine.image(str(image_id)) is not None
+    if image_id and not present and not rebuild:
+        image_id, note = _pull_recorded(engine, record)
+        request.notes.append(note)
+        present = image_id is not None
     if not present or image_id is None:
-        image_id = rebuild_from_record(config, original, record)
-    image_fp = run_probe(client, image_id)
+        image_id = rebuild_from_record(config, original, record, engine=engine)
+    image_fp = run_probe(engine, image_id)
     difference = image_environment_diff(recorded_fp, image_fp)
     if difference and not force:
         raise CheckFailed(

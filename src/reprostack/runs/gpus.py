@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from reprostack.engine import GpuRequest
 from reprostack.errors import EnvironmentMissing, UsageError
 
 TOOLKIT_HINT = (
@@ -42,7 +41,7 @@ def gpu_visibility(request: str) -> str | None:
     return None
 
 
-def device_requests(request: str, has_nvidia_runtime: bool) -> list[dict[str, Any]]:
+def device_requests(request: str, has_nvidia_runtime: bool) -> list[GpuRequest]:
     """Docker ``DeviceRequests`` for ``auto``/``none``/``all``/a count/``device=0,1``.
 
     ``auto`` asks for every GPU only when the engine can provide them; an explicit request
@@ -56,9 +55,8 @@ def device_requests(request: str, has_nvidia_runtime: bool) -> list[dict[str, An
             f"GPUs were requested (--gpus {request}) but this Docker engine has no NVIDIA runtime",
             hint=TOOLKIT_HINT,
         )
-    base: dict[str, Any] = {"Driver": "nvidia", "Capabilities": [["gpu"]]}
-    if kind == "count":
-        return [{**base, "Count": value}]
-    if kind == "devices":
-        return [{**base, "DeviceIDs": value}]
-    return [{**base, "Count": -1}]  # auto or all: every GPU
+    if isinstance(value, int):
+        return [GpuRequest(count=value)]
+    if isinstance(value, list):
+        return [GpuRequest(device_ids=tuple(value))]
+    return [GpuRequest(count=-1)]  # auto or all: every GPU

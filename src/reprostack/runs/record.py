@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -212,3 +213,18 @@ def read_fingerprint(folder: Path) -> dict[str, Any]:
     """Read a run's ``fingerprint.json``."""
     data: dict[str, Any] = json.loads((folder / FINGERPRINT_FILE).read_text(encoding="utf-8"))
     return data
+
+
+def update_record(folder: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``change`` to a run's ``run.yaml`` as written, keeping every other key as it is.
+
+    The raw mapping is edited (not a RunRecord), so keys this version does not know survive;
+    the file is rewritten atomically in the same form ``write_record`` uses.
+    """
+    path = folder / RUN_FILE
+    data = safe_load_limited(path.read_text(encoding="utf-8"), str(path), MAX_RECORD_BYTES)
+    if not isinstance(data, dict):
+        raise DamagedRecord("run.yaml is not a mapping", path)
+    change(data)
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=False, width=100)
+    write_text(path, text)

@@ -78,6 +78,8 @@ class RunRequest:
     deterministic: bool = False
     # A run folder allocated earlier: a cluster job fills in the record its submission wrote.
     run_dir: Path | None = None
+    # What repro did on the way that the record should say (an image pulled by digest).
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Seeding needs a seed: a deterministic run without one records (and replays) 0.
@@ -115,6 +117,7 @@ class RunSession:
             mounts=list(request.mounts),
             config_sha256=config.sha256 or None,
             reprostack_version=__version__,
+            notes=list(request.notes),
         )
         self._packages: list[str] = []
         # Written at once: even a crash in the next step leaves a record saying what was asked.

@@ -1,0 +1,123 @@
+"""The orchestration of ``build_image`` (pin → plan → context → build → tag) on the fake engine.
+
+What the real engine does with a build is proven by tests/test_image_build.py; here the steps
+around it are checked in milliseconds, including the failures an engine cannot be made to show.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fake_engine import FakeEngine
+from reprostack.config import Config, load_config
+from reprostack.engine import Completed, ContainerSpec
+from reprostack.errors import CheckFailed, EnvironmentMissing
+from reprostack.image.build import BuildFailed, build_image, pin_bases
+from reprostack.image.pins import PINS_NAME, read_pins
+from reprostack.image.tags import LABEL_PREFIX
+
+CASES = Path(__file__).parent / "image_cases"
+BASE = "local/debian-python:bookworm"
+
+
+def _case(tmp_path: Path) -> Config:
+    root = tmp_path / "scripts"
+    shutil.copytree(CASES / "scripts", root)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "case"]):
+        subprocess.run(
+            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+            cwd=root, check=True, capture_output=True,
+        )  # fmt: skip
+    return load_config(root, required=True)
+
+
+def _engine_with_base() -> FakeEngine:
+    engine = FakeEngine()
+    engine.add_image(BASE, architecture="amd64")
+    return engine
+
+
+def test_a_local_base_is_pinned_by_id_then_built_tagged_and_reused(tmp_path: Path) -> None:
+    config = _case(tmp_path)
+    engine = _engine_with_base()
+    base = engine.image(BASE)
+    assert base is not None
+
+    built = build_image(config, "prod", builder="legacy", engine=engine)
+
+    pins = read_pins(config.root / "lockfiles" / PINS_NAME)
+    assert pins[BASE].image_id == base.id and pins[BASE].digest is None
+    assert [spec.builder for spec in engine.builds] == ["legacy"]
+    spec = engine.builds[0]
+    assert spec.platform == config.platform and spec.name == built.tags[0]
+    assert spec.labels[LABEL_PREFIX + "content-sha256"] == built.content_hash
+    assert not spec.secrets
+    for tag in built.tags:
+        found = engine.image(tag)
+        assert found is not None and found.id == built.id
+    # The same inputs again: nothing is built, the tags stay where they are.
+    again = build_image(config, "prod", engine=engine)
+    assert again.reused and again.id == built.id
+    assert len(engine.builds) == 1
+    # Asked not to reuse: built again, with BuildKit when the engine offers it.
+    build_image(config, "prod", reuse=False, engine=engine)
+    assert [spec.builder for spec in engine.builds] == ["legacy", "buildkit"]
+
+
+def test_a_builder_error_becomes_build_failed_naming_the_image(tmp_path: Path) -> None:
+    config = _case(tmp_path)
+    engine = _engine_with_base()
+    engine.fail_build = "The command '/bin/sh -c pip install' returned a non-zero code: 1"
+    with pytest.raises(BuildFailed) as caught:
+        build_image(config, "prod", builder="legacy", engine=engine)
+    assert caught.value.exit_code == 1
+    assert "returned a non-zero code: 1" in caught.value.message
+    assert "building localhost/repro-case-scripts:prod-" in caught.value.message
+    assert engine.image("localhost/repro-case-scripts:prod-latest") is None
+
+
+def test_a_missing_base_that_cannot_be_pulled_is_exit_3(tmp_path: Path) -> None:
+    config = _case(tmp_path)
+    with pytest.raises(EnvironmentMissing) as caught:
+        pin_bases(config, engine=FakeEngine())
+    assert caught.value.exit_code == 3
+    assert f"base image {BASE} is not on this engine and pulling {BASE} failed" in (
+        caught.value.message
+    )
+    assert not (config.root / "lockfiles" / PINS_NAME).exists()
+
+
+def test_a_replaced_local_base_stops_the_build(tmp_path: Path) -> None:
+    config = _case(tmp_path)
+    engine = _engine_with_base()
+    pin_bases(config, engine=engine)
+    engine.images.clear()
+    engine.refs.clear()
+    engine.add_image(BASE + "-other", architecture="amd64")
+    engine.refs[BASE] = engine.refs[BASE + "-other"]
+    with pytest.raises(CheckFailed) as caught:
+        build_image(config, "prod", engine=engine)
+    assert "changed: pinned" in caught.value.message
+    assert engine.builds == []
+
+
+def test_an_override_base_is_probed_for_its_python_once(tmp_path: Path) -> None:
+    config = _case(tmp_path)
+    probes: list[ContainerSpec] = []
+
+    def answer(spec: ContainerSpec) -> Completed:
+        probes.append(spec)
+        return Completed(0, b"Python 3.11.2\n", b"")
+
+    engine = _engine_with_base()
+    engine.handler = answer
+    pins = pin_bases(config, engine=engine)
+    assert pins[BASE].python == "3.11.2" and pins[BASE].probed
+    assert len(probes) == 1
+    assert probes[0].network == "none" and probes[0].entrypoint == ("/bin/sh", "-c")
+    pin_bases(config, engine=engine)
+    assert len(probes) == 1  # the probe result is kept in the lock
