@@ -68,15 +68,16 @@ def submit_times(root: Path) -> tuple[float, float]:
 
 def node_times(root: Path) -> tuple[float, float]:
     """Median seconds from start to the command's first line: repro's node entry, bare docker."""
+    import docker
+
     from cluster_images import pushed_base
     from reprostack.cluster.image import split_ref
     from reprostack.cluster.script import SlurmOptions
     from reprostack.cluster.submit import submit_slurm
     from reprostack.config import load_config
-    from reprostack.engine import connect
     from reprostack.runs.session import RunRequest
 
-    client = connect()
+    client = docker.from_env()  # DOCKER_HOST, as the tests' docker_client
     base = os.environ.get("REPRO_BASE_IMAGE", "local/debian-python:bookworm")
     ref = pushed_base(client, base, os.environ.get("REPRO_REGISTRY", "127.0.0.1:5555"))
     image = split_ref(ref)
