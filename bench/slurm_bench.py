@@ -104,6 +104,14 @@ def node_times(root: Path) -> tuple[float, float]:
 
 
 def main() -> None:
+    try:
+        up = subprocess.run(["sinfo", "-h"], capture_output=True, check=False, timeout=10)
+        answered = up.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        answered = False
+    if not answered:
+        print('slurm bench: no Slurm cluster answers; start one: eval "$(ci/slurm.sh start)"')
+        sys.exit(3)
     with tempfile.TemporaryDirectory(prefix="repro-slurm-bench-") as tmp:
         ours, bare = submit_times(Path(tmp))
         report("slurm submit: repro run --slurm (s)", ours, "", True)
