@@ -121,7 +121,7 @@ cmd_start() {
     fi
     local started=$SECONDS
     start_munge
-    [[ -f $CONF ]] || write_conf
+    write_conf  # fresh free ports each start: an old pick may be taken by now
     # Both daemonise and write their pidfiles; 9>&-: they must not hold the start/stop lock.
     SLURM_CONF=$CONF slurmctld -f "$CONF" 9>&-
     SLURM_CONF=$CONF slurmd -f "$CONF" 9>&-
