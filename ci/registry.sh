@@ -6,6 +6,10 @@
 #   ci/registry.sh stop              stop it by its pidfile
 #   eval "$(ci/registry.sh env)"     print the export line; exit 1 when it is not running
 #
+# A second registry (the tests' basic-auth case) is the same script with its own port, folder
+# and password file: REPRO_REGISTRY_PORT=5556 REPRO_REGISTRY_DIR=/tmp/x \
+#   REPRO_REGISTRY_HTPASSWD=/tmp/x/htpasswd ci/registry.sh start|stop
+#
 # dockerd treats 127.0.0.0/8 as an insecure registry by default, so plain http works for pushes.
 # When Debian's docker-registry cannot be installed, `start` says so, prints nothing and exits 0:
 # tests that need a registry then skip (or fail under REPRO_REQUIRE_ENGINE=1).
@@ -14,7 +18,8 @@ set -euo pipefail
 ENGINE_DIR="${REPRO_ENGINE_DIR:-/tmp/repro-engine}"
 PORT="${REPRO_REGISTRY_PORT:-5555}"
 ADDR="127.0.0.1:$PORT"
-DIR="$ENGINE_DIR/registry"
+DIR="${REPRO_REGISTRY_DIR:-$ENGINE_DIR/registry}"
+HTPASSWD="${REPRO_REGISTRY_HTPASSWD:-}"
 PIDFILE="$DIR/registry.pid"
 CONFIG="$DIR/config.yml"
 LOG="$DIR/registry.log"
@@ -57,7 +62,12 @@ registry_pid() {
     echo "$pid"
 }
 
-answers() { curl -fsS -m 2 -o /dev/null "http://$ADDR/v2/" 2>/dev/null; }
+# A registry with basic auth answers /v2/ with 401: that is an answer too.
+answers() {
+    local code
+    code=$(curl -sS -m 2 -o /dev/null -w '%{http_code}' "http://$ADDR/v2/" 2>/dev/null) || return 1
+    [[ $code == 200 || $code == 401 ]]
+}
 
 print_env() { echo "export REPRO_REGISTRY=$ADDR"; }
 
@@ -87,6 +97,14 @@ storage:
 http:
   addr: $ADDR
 EOF
+    if [[ -n $HTPASSWD ]]; then
+        cat >>"$CONFIG" <<EOF
+auth:
+  htpasswd:
+    realm: repro-test
+    path: $HTPASSWD
+EOF
+    fi
     if answers; then
         log "error: something else already answers at $ADDR; set REPRO_REGISTRY_PORT"
         return 1

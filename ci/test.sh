@@ -39,10 +39,18 @@ mypy
 
 log "docker engine"
 engine_started=0
+slurm_started=0
+cleanup() {
+    if [[ $slurm_started -eq 1 ]]; then bash ci/slurm.sh stop || true; fi
+    if [[ $engine_started -eq 1 ]]; then
+        bash ci/registry.sh stop >/dev/null 2>&1 || true
+        bash ci/engine.sh stop || true
+    fi
+}
+trap cleanup EXIT
 if out="$(bash ci/engine.sh start)"; then
     eval "$out"
     engine_started=1
-    trap 'bash ci/registry.sh stop >/dev/null 2>&1 || true; bash ci/engine.sh stop || true' EXIT
     bash ci/base-image.sh
     if reg="$(bash ci/registry.sh start)"; then
         eval "$reg"
@@ -52,6 +60,17 @@ else
 fi
 if [[ "${CI:-}" == "true" && $engine_started -eq 1 ]]; then
     export REPRO_REQUIRE_ENGINE=1
+fi
+
+log "slurm (single-node cluster)"
+if out="$(bash ci/slurm.sh start)" && [[ -n $out ]]; then
+    eval "$out"
+    slurm_started=1
+else
+    echo "!! NO SLURM CLUSTER could be started: Slurm tests will be SKIPPED" >&2
+fi
+if [[ "${CI:-}" == "true" ]]; then
+    export REPRO_REQUIRE_SLURM=1
 fi
 
 log "pytest"

@@ -20,7 +20,7 @@ from reprostack.errors import EnvironmentMissing
 
 # Fixtures of the loopback package index (local_index, tool_caches, project) and the MLflow
 # server (mlflow_server, started only when a test asks for it) for every module.
-pytest_plugins = ["pkgindex", "mlflow_server"]
+pytest_plugins = ["pkgindex", "mlflow_server", "slurm_cluster", "fake_kube_api"]
 
 BASE_IMAGE = os.environ.get("REPRO_BASE_IMAGE", "local/debian-python:bookworm")
 _SKIP_TAG = "[engine unavailable]"

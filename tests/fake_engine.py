@@ -26,6 +26,7 @@ from reprostack.engine import (
     PushProgress,
     RegistryUnavailable,
 )
+from reprostack.engine.errors import registry_failure
 from reprostack.errors import UsageError
 
 RunHandler = Callable[[ContainerSpec], Completed]
@@ -175,11 +176,11 @@ class FakeEngine:
             progress(PushProgress(status="Pushed", layer=found.id[7:19]))
         return digest
 
-    def pull(self, ref: str) -> ImageInfo:
+    def pull(self, ref: str, progress: PushCallback | None = None) -> ImageInfo:
         if ImageRef.parse(ref).digest is None:
             raise UsageError(f"{ref} names no digest")
         if ref not in self.registry:
-            raise RegistryUnavailable(f"pulling {ref} failed: manifest unknown")
+            raise registry_failure("pulling", ref, "manifest unknown")
         self.refs[ref] = self.registry[ref]
         return self.images[self.registry[ref]]
 

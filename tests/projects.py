@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -92,3 +93,56 @@ def demo_project(root: Path, *, commit: bool = True) -> Path:
         },
         commit=commit,
     )
+
+
+WHEELS = Path(__file__).parent / "image_cases" / "scripts" / "wheels"
+WHEEL_TRAIN = """\
+import json, os, random
+from pathlib import Path
+import alpha
+rng = random.Random(int(os.environ.get("REPRO_SEED", "0")))
+weights = [round(rng.gauss(0, 1), 12) for _ in range(16)]
+out = Path(os.environ["REPRO_OUTPUT_DIR"])
+(out / "checkpoint.json").write_text(json.dumps({"alpha": alpha.VERSION, "w": weights}))
+print("trained with alpha", alpha.VERSION, "code", Path("VERSION").read_text().strip())
+"""
+
+
+def wheel_project(root: Path, name: str, extra_yaml: str = "") -> Path:
+    """A committed, locked project on the local base whose lock pins a wheel from the repo.
+
+    Locked with uv from the bundled wheels (no index); the images it builds need no network.
+    The Dockerfiles and the base pin are committed too (one `repro build --prod` made them),
+    so the tree is clean and prod builds of HEAD name it.
+    """
+    import shutil
+
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "repro.yaml").write_text(
+        f'name: {name}\npython: "3.11"\ncuda: "none"\nbase_image: local/debian-python:bookworm\n'
+        "lock:\n  tool: uv\n  inputs: [requirements.in]\n" + extra_yaml
+    )
+    (root / "requirements.in").write_text("--no-index\n--find-links wheels\nalpha\n")
+    shutil.copytree(WHEELS, root / "wheels")
+    (root / "train.py").write_text(WHEEL_TRAIN)
+    (root / "VERSION").write_text("first\n")
+    (root / ".gitignore").write_text("runs/\n")
+    locked = repro(root, "lock", "--prod")
+    if locked.returncode != 0:
+        raise AssertionError(f"repro lock failed: {locked.stderr}")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first")
+    built = repro(root, "build", "--prod")
+    if built.returncode != 0:
+        raise AssertionError(f"repro build failed: {built.stderr}")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Dockerfiles and the base pin")
+    return root
+
+
+def remove_project_images(client: Any, repository: str) -> None:
+    """Remove every image a test project built (``localhost/repro-<name>``), whatever its tag."""
+    found = client.images.list(filters={"label": f"org.opencontainers.image.title={repository}"})
+    for image in found:
+        client.images.remove(image.id, force=True)

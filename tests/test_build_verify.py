@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -11,10 +12,59 @@ from typing import Any
 
 import pytest
 
+from image_cases.make_cases import make_wheel
 from projects import git
 from reprostack.image.verify import compare_filesystems
 
 CASE = Path(__file__).parent / "image_cases" / "scripts"
+# A lock of the size real projects have: pip installs, byte-compiles and records each package,
+# and every one of those steps could leave a time stamp or an ordering behind.
+PACKAGES = 60
+MODULES_PER_PACKAGE = 12
+
+
+def sizeable_lock(project: Path) -> int:
+    """Write PACKAGES wheels into ``project/wheels`` and a hashed lock of them; return the count."""
+    wheels = project / "wheels"
+    shutil.rmtree(wheels)
+    wheels.mkdir()
+    body = "--no-index\n--find-links ../wheels\n\n"
+    for index in range(PACKAGES):
+        name = f"pkg{index:03d}"
+        wheel = make_wheel(wheels, name, f"1.{index}.0", ())
+        _add_modules(wheel, name)
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        body += f"{name}==1.{index}.0 \\\n    --hash=sha256:{digest}\n"
+    lock = project / "lockfiles" / "prod.txt"
+    header = lock.read_text().partition("\n\n")[0].splitlines()
+    header = [line for line in header if not line.startswith("# body-sha256:")]
+    header.append(f"# body-sha256: {hashlib.sha256(body.encode()).hexdigest()}")
+    lock.write_text("\n".join(header) + "\n\n" + body)
+    return PACKAGES
+
+
+def _add_modules(wheel: Path, name: str) -> None:
+    """Add modules (with functions worth byte-compiling) to a wheel, keeping RECORD honest."""
+    import base64
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        files = {info.filename: archive.read(info) for info in archive.infolist()}
+    record_name = next(member for member in files if member.endswith("/RECORD"))
+    for number in range(MODULES_PER_PACKAGE):
+        source = "".join(f"def f{k}(x):\n    return x * {k} + {number}\n\n" for k in range(40))
+        files[f"{name}/m{number:02d}.py"] = source.encode()
+    lines = []
+    for member, data in files.items():
+        if member != record_name:
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            lines.append(f"{member},sha256={digest.decode()},{len(data)}")
+    files[record_name] = ("\n".join([*lines, f"{record_name},,"]) + "\n").encode()
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member in sorted(files):
+            info = zipfile.ZipInfo(member, (2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[member])
 
 
 def test_compare_names_every_difference() -> None:
@@ -38,12 +88,16 @@ def test_two_clean_prod_builds_are_identical(
 ) -> None:
     project = tmp_path / "verify"
     shutil.copytree(CASE, project)
-    # A system package runs apt, dpkg and ldconfig: their logs, caches and aux-cache must not
-    # make the two builds differ.
+    # System packages run apt, dpkg, debconf and ldconfig (libgomp1 and libgfortran5 ship
+    # shared libraries, tzdata asks debconf): their logs, caches and aux-cache must not make
+    # the two builds differ. A sizeable lock makes pip install and byte-compile many files.
     # A name of its own: the engine is shared, and other builds of the case must not count.
     name = f"verify-{uuid.uuid4().hex[:8]}"
     config = (project / "repro.yaml").read_text().replace("name: case-scripts", f"name: {name}")
-    (project / "repro.yaml").write_text(config + "system_packages: [libgomp1]\n")
+    (project / "repro.yaml").write_text(
+        config + "system_packages: [libgomp1, libgfortran5, tzdata]\n"
+    )
+    packages = sizeable_lock(project)
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
     git(
@@ -60,6 +114,8 @@ def test_two_clean_prod_builds_are_identical(
     assert result.returncode == 0, result.stderr[-3000:]
     assert "reproducible: " in result.stderr
     assert "paths identical in two clean builds" in result.stderr
+    checked = int(result.stderr.split("reproducible: ")[1].split()[0].replace(",", ""))
+    assert checked > packages * MODULES_PER_PACKAGE * 2  # sources and their .pyc files
     assert "differs:" not in result.stdout
     assert "AS builder" not in (project / "dockerfiles" / "Dockerfile.prod").read_text()
     # The two verification builds were throw-away: untagged and removed. Only the tagged

@@ -176,3 +176,42 @@ def test_a_key_given_twice_is_an_error() -> None:
         "repro.yaml:4: run.mode: given twice (first on line 3); YAML would keep only this one "
         "silently: remove one"
     ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["registry.example.com/team", "127.0.0.1:5000", "localhost:5555/a/b", "ghcr.io/org/sub_team",
+     "[::1]:5000"],
+)  # fmt: skip
+def test_registry_is_a_host_with_optional_port_and_path(value: str) -> None:
+    config = parse_config(f"name: a\nregistry: '{value}/'\n", root=ROOT, path=PATH)
+    assert config.registry == value
+
+
+def test_registry_without_the_key_is_none() -> None:
+    assert parse_config("name: a\n", root=ROOT, path=PATH).registry is None
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("https://registry.example.com", "has a scheme; give host[:port][/path] (e.g. "
+         "'registry.example.com')"),
+        ("https://bob:hunter2@registry.example.com/team", "holds credentials"),
+        ("bob:hunter2@registry.example.com", "holds credentials"),
+        ("token@registry.example.com", "holds credentials"),
+        ("registry example", "is not a registry host[:port][/path]"),
+        ("registry.example.com/Team", "paths are lowercase"),
+    ],
+)  # fmt: skip
+def test_registry_with_a_scheme_or_credentials_is_refused_where_it_is(
+    value: str, says: str
+) -> None:
+    found = problems(f"name: a\npython: '3.11'\nregistry: '{value}'\n")
+    assert len(found) == 1
+    assert found[0].startswith("repro.yaml:3: registry: ")
+    assert says in found[0]
+    if "credentials" in says:
+        # The message never repeats a secret, and says where credentials belong.
+        assert "hunter2" not in found[0]
+        assert "`docker login" in found[0]

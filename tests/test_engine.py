@@ -295,10 +295,12 @@ def test_pull_refuses_a_tag_and_a_missing_digest_is_a_registry_error(
         docker_engine.pull(f"{registry}/reprostack-test/debian-python:latest")
     assert "names no digest" in refused.value.message
     absent = f"{registry}/reprostack-test/absent@sha256:{'0' * 64}"
-    with pytest.raises(engine.RegistryUnavailable) as caught:
+    # The registry answered and lacks the digest: a check that failed (exit 1), in its words.
+    with pytest.raises(engine.RegistryLacksImage) as caught:
         docker_engine.pull(absent)
-    assert caught.value.exit_code == 3
-    assert f"pulling {absent} failed" in caught.value.message
+    assert caught.value.exit_code == 1
+    assert caught.value.message.startswith(f"the registry {registry} has no {absent}: ")
+    assert "unknown" in caught.value.message
 
 
 @pytest.mark.engine
@@ -311,7 +313,10 @@ def test_push_to_an_unreachable_registry_is_exit_3(
         with pytest.raises(engine.RegistryUnavailable) as caught:
             docker_engine.push(ref)
         assert caught.value.exit_code == 3
-        assert caught.value.message.startswith(f"pushing {ref} failed: ")
+        assert caught.value.message.startswith(
+            f"the registry 127.0.0.1:1 did not complete pushing {ref}: "
+        )
+        assert "connection refused" in caught.value.message
     finally:
         docker_engine.remove_image(ref)
 

@@ -24,7 +24,9 @@ PACKAGE = Path(reprostack.__file__).parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("commands", ("cli", "__main__")),
     ("workflows", ("replay", "init", "adopt")),
+    ("cluster", ("cluster",)),
     ("runs", ("runs",)),
+    ("supply chain", ("registry", "sbom")),
     ("experiments", ("experiments",)),
     ("doctor", ("doctor",)),
     ("image", ("image",)),

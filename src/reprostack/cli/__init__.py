@@ -41,6 +41,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "export",
         "Write a tarball that lets another machine replay a run.",
     ),
+    "push": ("reprostack.cli.registry_cmd", "push", "Push the image to registry: by digest."),
+    "pull": ("reprostack.cli.registry_cmd", "pull", "Fetch a run's image by its digest."),
+    "sbom": ("reprostack.cli.sbom_cmd", "sbom", "CycloneDX SBOM of a run's image or an image."),
     "doctor": ("reprostack.cli.doctor_cmd", "doctor", "Check engine, locks, driver vs CUDA."),
     "compare": (
         "reprostack.cli.experiments_cmd",
@@ -49,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "plot": ("reprostack.cli.experiments_cmd", "plot", "Draw metric curves of runs."),
     "sync": ("reprostack.cli.experiments_cmd", "sync", "Send runs to the tracker (MLflow)."),
+    "cancel": (
+        "reprostack.cli.cluster_cmd",
+        "cancel",
+        "Cancel a cluster run's job (scancel).",
+    ),
     "data": (
         "reprostack.cli.data_cmd",
         "data",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,13 +14,17 @@ import click
 @click.option("--rebuild", is_flag=True, help="Rebuild the image from the run's env/ folder.")
 @click.option("--force", is_flag=True, help="Run even when the environment differs.")
 @click.option("--strict", is_flag=True, help="Exit 1 when the outputs are not byte-identical.")
-def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
+@click.option("--local", "here", flag_value="local", help="A cluster run: replay it here.")
+@click.option("--dev", "here", flag_value="dev", help="A cluster run: replay it here.")
+@click.option("--prod", "here", flag_value="prod", help="A cluster run: replay it here.")
+def replay(run_ref: str, rebuild: bool, force: bool, strict: bool, here: str | None) -> None:
     """Replay RUN (an id, a unique prefix, 'last', or a `repro export` tarball) and compare.
 
     The code is restored from the recorded commit plus source.patch in a temporary worktree;
     your working tree is not touched. Exits with the command's own code; 1 when the
     environment differs (nothing runs, unless --force); 125 when repro fails before the
-    command starts.
+    command starts. A cluster run is submitted again to the same scheduler (and followed)
+    unless --local/--dev/--prod asks to replay it here.
     """
     from reprostack.cli.output import handle_errors, info
     from reprostack.config import load_config
@@ -39,12 +44,18 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
 
             run_ref = import_export(Path(run_ref), config.runs_dir, repository_of(config.root))
             info(f"repro: imported run {run_ref} from the archive")
+        if here is None and _cluster_replay(config, run_ref, strict):
+            return
+        _check_mode(config, run_ref, here)
         result = replay_run(config, run_ref, force=force, rebuild=rebuild)
     record = result.record
     if result.checks:
         from reprostack.doctor.checks import render_findings
 
         info(render_findings(result.checks))
+    for note in record.notes:
+        if note.startswith("image: "):
+            info(f"repro: {note}")
     info(f"repro: replay {record.id} of {result.original.id} {record.status} "
          f"(exit {record.exit_code})")  # fmt: skip
     info("fingerprint differences (expected: host only):")
@@ -54,6 +65,49 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool) -> None:
         sys.exit(exit_status(record))
     if strict and not result.outputs.matches:
         sys.exit(1)
+
+
+def _check_mode(config: Any, run_ref: str, here: str | None) -> None:
+    """A replay here runs in the recorded mode; a different mode flag is a mistake."""
+    from reprostack.errors import UsageError
+    from reprostack.runs.record import read_record
+    from reprostack.runs.store import resolve_run
+
+    if here is None:
+        return
+    record = read_record(resolve_run(config.runs_dir, run_ref))
+    if record.mode != here:
+        raise UsageError(
+            f"run {record.id} ran in {record.mode} mode; a replay uses the same mode",
+            hint=f"replay it here with `repro replay {record.id} --{record.mode}`",
+        )
+
+
+def _cluster_replay(config: Any, run_ref: str, strict: bool) -> bool:
+    """Resubmit a cluster run, follow it, compare outputs; False for a run of this machine."""
+    from reprostack.cli.cluster_cmd import wait_for
+    from reprostack.cli.output import info
+    from reprostack.cluster.replay import is_cluster_run, resubmit
+    from reprostack.replay.outputs import compare_outputs, render_comparison
+    from reprostack.runs.record import read_fingerprint, read_record
+    from reprostack.runs.store import resolve_run
+
+    folder = resolve_run(config.runs_dir, run_ref)
+    original = read_record(folder)
+    if not is_cluster_run(original):
+        return False
+    (record,) = resubmit(config, folder, original, read_fingerprint(folder))
+    job = (record.scheduler or {}).get("job_id")
+    click.echo(f"{record.id} {job}")
+    info(f"repro: replay {record.id} of {original.id} submitted as Slurm job {job}")
+    code = wait_for(config, [record])
+    outputs = compare_outputs(folder / "outputs", config.runs_dir / record.id / "outputs")
+    info(render_comparison(outputs))
+    if code:
+        sys.exit(code)
+    if strict and not outputs.matches:
+        sys.exit(1)
+    return True
 
 
 @click.command()

@@ -32,6 +32,17 @@ from reprostack.cli.output import info
     metavar="SRC:DST[:ro]",
     help="Mount a host path into the container (recorded in run.yaml).",
 )
+@click.option("--slurm", "scheduler", flag_value="slurm", help="Submit to Slurm (sbatch).")
+@click.option("--k8s", "scheduler", flag_value="k8s", help="Create a Kubernetes Job.")
+@click.option("--partition", default=None, help="Slurm partition (cluster.slurm.partition).")
+@click.option("--time", "time_limit", default=None, help="Slurm time limit, e.g. 04:00:00.")
+@click.option("--cpus", type=click.IntRange(min=1), default=None, help="CPUs per task.")
+@click.option("--mem", default=None, help="Memory per node, e.g. 32G.")
+@click.option("--array", type=click.IntRange(min=1), default=None,
+              help="N tasks, one run each (seeds 0..N-1 unless --seed).")  # fmt: skip
+@click.option("--wait", is_flag=True, help="Follow the cluster run's logs; exit with its code.")
+@click.option("--namespace", default=None, help="Kubernetes namespace (cluster.k8s.namespace).")
+@click.option("--dry-run", is_flag=True, help="--k8s: print the Job's YAML, create nothing.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     mode: str | None,
@@ -39,12 +50,23 @@ def run(
     deterministic: bool | None,
     gpus: str | None,
     volumes: tuple[str, ...],
+    scheduler: str | None,
+    partition: str | None,
+    time_limit: str | None,
+    cpus: int | None,
+    mem: str | None,
+    array: int | None,
+    wait: bool,
+    namespace: str | None,
+    dry_run: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND (a .py script runs with Python) and record the run.
 
     Without a mode flag, run.mode from repro.yaml is used (default: local). The exit code
-    is the command's own; 125 when repro fails before the command starts.
+    is the command's own; 125 when repro fails before the command starts. With --slurm or
+    --k8s the run is submitted to the cluster: the run id and job are printed and repro
+    returns (or follows the logs with --wait).
     """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
@@ -65,6 +87,13 @@ def run(
             cwd=Path.cwd(),
             deterministic=config.run.deterministic if deterministic is None else deterministic,
         )
+        if scheduler is not None:
+            from reprostack.cli.cluster_cmd import submit_run
+
+            submit_run(config, request, scheduler, wait=wait, dry_run=dry_run, gpus=gpus,
+                       partition=partition, time=time_limit, cpus=cpus, mem=mem, array=array,
+                       namespace=namespace)  # fmt: skip
+            return
         if chosen == "local":
             record = run_local(config, request, gpus=gpus)
         else:

@@ -20,6 +20,11 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
     config = load_config()
     # Only the records shown are read (and, with --status, those passed over on the way).
     entries = list_runs(config.runs_dir, limit=max(limit, 0), status=status)
+    if any(entry.record and entry.record.scheduler for entry in entries):
+        from reprostack.cluster.status import refresh_entries
+
+        # Queued/running cluster records: the scheduler knows how their jobs ended.
+        entries = refresh_entries(entries)
     if as_json:
         click.echo(json.dumps(runs_json(entries), indent=2))
         return
@@ -40,6 +45,10 @@ def show(run_ref: str, show_fp: bool) -> None:
 
     config = load_config()
     folder = resolve_run(config.runs_dir, run_ref)
+    from reprostack.cluster.status import refresh_folders, refresh_k8s
+
+    refresh_folders([folder])
+    refresh_k8s([folder])
     click.echo((folder / RUN_FILE).read_text(encoding="utf-8").rstrip())
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     click.echo(f"files ({folder}):")

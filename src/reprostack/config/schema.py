@@ -59,6 +59,35 @@ class TrackingConfig:
 
 
 @dataclass(frozen=True)
+class SlurmConfig:
+    """Defaults of ``repro run --slurm``: ``cluster.slurm`` in repro.yaml."""
+
+    partition: str | None = None  # None: the cluster's default partition
+    time: str | None = None  # sbatch --time syntax ("04:00:00", "1-00:00:00")
+    runtime: str = "docker"  # docker | podman | apptainer | pyxis | none (host Python)
+    sbatch: tuple[str, ...] = ()  # extra options, one per #SBATCH line ("--account=abc")
+    # Refuse a run folder on a node-local filesystem when the partition has other nodes.
+    shared_check: bool = True
+
+
+@dataclass(frozen=True)
+class K8sConfig:
+    """Defaults of ``repro run --k8s``: ``cluster.k8s`` in repro.yaml."""
+
+    namespace: str = "default"
+    runs_pvc: str | None = None  # PersistentVolumeClaim mounted where runs/ is
+    service_account: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Schedulers runs can be sent to: ``cluster:`` in repro.yaml."""
+
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    k8s: K8sConfig = field(default_factory=K8sConfig)
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     """One named dataset: ``data.<name>`` in repro.yaml (a folder, or a single file)."""
 
@@ -89,6 +118,9 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     data: dict[str, DatasetConfig] = field(default_factory=dict)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    # Where `repro push` stores images: ``host[:port][/path]``, no scheme, no credentials.
+    registry: str | None = None
     # Problems that stop nothing yet (a dataset path that does not exist on this machine).
     warnings: tuple[str, ...] = ()
     # The file it was read from; None when the project has no repro.yaml (defaults apply).

@@ -11,11 +11,14 @@ from typing import Any
 
 from reprostack.config.schema import (
     BuildConfig,
+    ClusterConfig,
     Config,
     DatasetConfig,
+    K8sConfig,
     LockConfig,
     MlflowConfig,
     RunConfig,
+    SlurmConfig,
     TrackingConfig,
 )
 from reprostack.engine.types import MOUNT_FORM, MOUNT_RE
@@ -39,6 +42,8 @@ TOP_KEYS = (
     "run",
     "tracking",
     "data",
+    "cluster",
+    "registry",
 )
 LOCK_KEYS = ("tool", "inputs", "dev_inputs", "exclude_newer", "extras", "groups")
 BUILD_KEYS = ("ca_certificates", "host_ca_bundle")
@@ -47,6 +52,16 @@ RUN_KEYS = ("mode", "gpus", "mounts", "pass_env", "dir", "deterministic")
 TRACKING_KEYS = ("mlflow",)
 MLFLOW_KEYS = ("uri", "experiment")
 DATASET_KEYS = ("path", "toy", "algorithm")
+CLUSTER_KEYS = ("slurm", "k8s")
+SLURM_KEYS = ("partition", "time", "runtime", "sbatch", "shared_check")
+K8S_KEYS = ("namespace", "runs_pvc", "service_account")
+SLURM_RUNTIMES = ("docker", "podman", "apptainer", "pyxis", "none")
+# sbatch's --time forms: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS; or UNLIMITED.
+SLURM_TIME_RE = re.compile(
+    r"^(?:\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d{1,2}(?::\d{1,2}){0,2}|UNLIMITED|INFINITE)$"
+)
+# Kubernetes names (RFC 1123 labels), for namespaces, claims and service accounts.
+K8S_NAME_RE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 HASH_ALGORITHMS = ("sha256", "blake3")  # blake3 needs the `fast` extra
 
 LOCK_TOOLS = ("pip-tools", "poetry", "uv")
@@ -61,6 +76,11 @@ OS_RE = re.compile(r"^(?:ubuntu\d{2}\.\d{2}|debian\d{2}|rockylinux\d|ubi\d)$")
 APT_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]*(?:=[A-Za-z0-9.+:~-]+)?$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 GPUS_RE = re.compile(r"^(?:auto|none|all|\d+|device=[\w,-]+|\"?device=[\w,-]+\"?)$")
+# A registry host (a DNS name, IPv4 or [IPv6]) with an optional port and repository path.
+REGISTRY_RE = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
 
 
 def _default_name(root: Path) -> str:
@@ -208,6 +228,8 @@ class Validator:
         run = self._run(top.get("run"))
         tracking = self._tracking(top.get("tracking"), name)
         data = self._data(top.get("data"))
+        cluster = self._cluster(top.get("cluster"))
+        registry = self._registry(top)
         return Config(
             root=self.root,
             name=name,
@@ -225,6 +247,8 @@ class Validator:
             run=run,
             tracking=tracking,
             data=data,
+            cluster=cluster,
+            registry=registry,
             warnings=tuple(self.warnings),
             path=path,
             sha256=text_sha256 if path is not None else "",
@@ -366,6 +390,80 @@ class Validator:
             )
         experiment = self.text(mlflow, "experiment", path, None) or project
         return TrackingConfig(mlflow=MlflowConfig(uri=uri, experiment=experiment))
+
+    def _cluster(self, raw: Any) -> ClusterConfig:
+        data = self.mapping(raw, ("cluster",), CLUSTER_KEYS)
+        path = ("cluster", "slurm")
+        slurm = self.mapping(data.get("slurm"), path, SLURM_KEYS)
+        partition = self.text(slurm, "partition", path, None)
+        time = self.text(slurm, "time", path, None)
+        what = "a Slurm time limit (minutes, 'HH:MM:SS' or 'D-HH:MM:SS')"
+        self.matches(time, (*path, "time"), SLURM_TIME_RE, what)
+        runtime = self.text(slurm, "runtime", path, "docker") or "docker"
+        self.choice(runtime, (*path, "runtime"), SLURM_RUNTIMES)
+        extra = self.strings(slurm, "sbatch", path)
+        for index, line in enumerate(extra):
+            if not line.startswith("-") or "\n" in line:
+                message = f"'{line}' is not an sbatch option; write it as '--account=abc'"
+                self.problem((*path, "sbatch", str(index)), message)
+        shared_check = slurm.get("shared_check", True)
+        if not isinstance(shared_check, bool):
+            self.problem((*path, "shared_check"), "expected true or false")
+            shared_check = True
+        kpath = ("cluster", "k8s")
+        k8s = self.mapping(data.get("k8s"), kpath, K8S_KEYS)
+        names = {}
+        for key in K8S_KEYS:
+            value = self.text(k8s, key, kpath, None)
+            what = "a Kubernetes name (lowercase letters, digits and '-')"
+            self.matches(value, (*kpath, key), K8S_NAME_RE, what)
+            names[key] = value
+        return ClusterConfig(
+            slurm=SlurmConfig(
+                partition=partition,
+                time=time,
+                runtime=runtime,
+                sbatch=extra,
+                shared_check=shared_check,
+            ),
+            k8s=K8sConfig(
+                namespace=names["namespace"] or "default",
+                runs_pvc=names["runs_pvc"],
+                service_account=names["service_account"],
+            ),
+        )
+
+    def _registry(self, top: dict[str, Any]) -> str | None:
+        """``registry:``: ``host[:port][/path]``; a scheme or credentials are refused."""
+        value = self.text(top, "registry", (), None)
+        if value is None:
+            return None
+        written = value.strip().rstrip("/")
+        _, has_scheme, rest = written.partition("://")
+        host_part = (rest if has_scheme else written).split("/", 1)[0]
+        if "@" in host_part or redact_url(value) != value:
+            # repro.yaml is copied into every run record and export.
+            self.problem(
+                ("registry",),
+                "holds credentials; give only host[:port][/path] and log in with "
+                "`docker login HOST` (docker's credential store keeps them, repro never sees "
+                "them)",
+            )
+        elif has_scheme:
+            self.problem(
+                ("registry",),
+                f"'{value}' has a scheme; give host[:port][/path] (e.g. '{rest}'): the engine "
+                "chooses https, or http for registries it is told are insecure",
+            )
+        elif not REGISTRY_RE.match(written):
+            self.problem(
+                ("registry",),
+                f"'{value}' is not a registry host[:port][/path] (e.g. "
+                "'registry.example.com/team' or '127.0.0.1:5000'); paths are lowercase",
+            )
+        else:
+            return written
+        return None
 
     def _data(self, raw: Any) -> dict[str, DatasetConfig]:
         if raw is None:

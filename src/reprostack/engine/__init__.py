@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         DEFAULT_HOST,
         EngineRefused,
         EngineUnavailable,
+        RegistryLacksImage,
         RegistryUnavailable,
         engine_address,
     )
@@ -53,6 +54,7 @@ _LAZY = {
     "DEFAULT_HOST": "errors",
     "EngineRefused": "errors",
     "EngineUnavailable": "errors",
+    "RegistryLacksImage": "errors",
     "RegistryUnavailable": "errors",
     "engine_address": "errors",
     "DockerEngine": "sdk",
@@ -94,6 +96,7 @@ __all__ = [
     "Mount",
     "PushCallback",
     "PushProgress",
+    "RegistryLacksImage",
     "RegistryUnavailable",
     "buildkit_available",
     "cli_path",

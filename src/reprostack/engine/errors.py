@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from reprostack.errors import EnvironmentMissing, ReproError
+from reprostack.errors import CheckFailed, EnvironmentMissing, ReproError
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
@@ -26,7 +26,46 @@ class EngineRefused(ReproError):
 
 
 class RegistryUnavailable(EnvironmentMissing):
-    """A push or pull failed: the registry is unreachable, refuses us, or lacks the image."""
+    """A push or pull failed: the registry is unreachable or refuses us (exit 3)."""
+
+
+class RegistryLacksImage(CheckFailed):
+    """The registry answered and does not have the digest asked for (exit 1)."""
+
+
+# What an engine reports about a registry, in the words Docker's distribution code uses.
+_REFUSED = ("unauthorized", "authentication required", "denied", "no basic auth credentials",
+            "forbidden")  # fmt: skip
+_UNKNOWN = ("manifest unknown", "not found", "name unknown", "blob unknown")
+
+
+def registry_failure(action: str, ref: str, words: str) -> ReproError:
+    """Return the error for a push or pull the registry did not complete, in its own words.
+
+    Refused (credentials): exit 3, log in; a digest it lacks: exit 1; anything else (down,
+    unreachable, TLS): exit 3 with what to check.
+    """
+    host = ref.split("/", 1)[0] if "/" in ref else "docker.io"
+    words = " ".join(words.split()) or "no reason given"
+    lowered = words.lower()
+    if any(marker in lowered for marker in _REFUSED):
+        return RegistryUnavailable(
+            f"the registry {host} refused {action} {ref}: {words}",
+            hint=f"log in with `docker login {host}` (repro uses docker's own credentials and "
+            "never records them)",
+        )
+    if action == "pulling" and any(marker in lowered for marker in _UNKNOWN):
+        return RegistryLacksImage(
+            f"the registry {host} has no {ref}: {words}",
+            hint="it was deleted there, or pushed to another registry; "
+            "`repro replay --rebuild RUN` rebuilds the image from the run's env/",
+        )
+    return RegistryUnavailable(
+        f"the registry {host} did not complete {action} {ref}: {words}",
+        hint=f"check that {host} is up and reachable from the Docker engine and the registry: "
+        "address in repro.yaml (a plain-http registry must be in the engine's "
+        "insecure-registries)",
+    )
 
 
 def engine_address(environ: Mapping[str, str] | None = None) -> str:

@@ -108,8 +108,12 @@ class Engine(Protocol):
         """Push ``repo:tag`` to its registry; return the manifest digest (``sha256:...``)."""
         ...
 
-    def pull(self, ref: str) -> ImageInfo:
-        """Pull ``repo@sha256:...`` (a digest only: a tag can change under it)."""
+    def pull(self, ref: str, progress: PushCallback | None = None) -> ImageInfo:
+        """Pull ``repo@sha256:...`` (a digest only: a tag can change under it).
+
+        Raises RegistryLacksImage (exit 1) when the registry has no such digest and
+        RegistryUnavailable (exit 3) when it cannot be reached or refuses us.
+        """
         ...
 
     def pull_to_pin(self, ref: str) -> ImageInfo:

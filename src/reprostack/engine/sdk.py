@@ -12,9 +12,9 @@ from typing import Any
 
 from reprostack.engine import cli
 from reprostack.engine.errors import (
-    RegistryUnavailable,
     engine_address,
     engine_errors,
+    registry_failure,
     unreachable,
 )
 from reprostack.engine.types import (
@@ -340,14 +340,10 @@ class DockerEngine:
                         )
                     )
         if error is not None or digest is None:
-            raise RegistryUnavailable(
-                f"pushing {ref} failed: {error or 'the engine reported no digest'}",
-                hint="check that the registry is reachable and that you are logged in "
-                "(`docker login`)",
-            )
+            raise registry_failure("pushing", ref, error or "the engine reported no digest")
         return digest
 
-    def pull(self, ref: str) -> ImageInfo:
+    def pull(self, ref: str, progress: PushCallback | None = None) -> ImageInfo:
         """Pull ``repo@sha256:...``; a tag is refused (what it names can change)."""
         parsed = ImageRef.parse(ref)
         if parsed.digest is None:
@@ -355,24 +351,42 @@ class DockerEngine:
                 f"{ref} names no digest; only repo@sha256:... can be pulled reproducibly",
                 hint="use the digest a push printed or a run record holds",
             )
-        return self._pull(parsed.repository, parsed.digest, ref)
+        return self._pull(parsed.repository, parsed.digest, ref, progress)
 
     def pull_to_pin(self, ref: str) -> ImageInfo:
         """Pull a base image by tag (or digest) so that it can be pinned right after."""
         parsed = ImageRef.parse(ref)
         return self._pull(parsed.repository, parsed.digest or parsed.tag or "latest", ref)
 
-    def _pull(self, repository: str, tag: str, shown: str) -> ImageInfo:
+    def _pull(
+        self, repository: str, tag: str, shown: str, progress: PushCallback | None = None
+    ) -> ImageInfo:
+        """Pull and return the image; the registry's own words when it fails."""
         import docker
         import requests
 
+        error: str | None = None
         try:
-            return image_info(self._client.images.pull(repository, tag=tag))
+            # The low-level stream: the high-level pull drops the registry's error events and
+            # then fails on a lookup that only says "no such image".
+            for event in self._client.api.pull(repository, tag=tag, stream=True, decode=True):
+                if "error" in event:
+                    detail = event.get("errorDetail") or {}
+                    error = str(detail.get("message") or event["error"]).strip()
+                elif progress is not None and "status" in event:
+                    detail = event.get("progressDetail") or {}
+                    progress(PushProgress(status=str(event["status"]), layer=event.get("id"),
+                                          current=detail.get("current"),
+                                          total=detail.get("total")))  # fmt: skip
         except (docker.errors.DockerException, requests.RequestException) as exc:
-            raise RegistryUnavailable(
-                f"pulling {shown} failed: {getattr(exc, 'explanation', None) or exc}",
-                hint="check the network and registry login (`docker login`)",
-            ) from exc
+            error = str(getattr(exc, "explanation", None) or exc)
+        if error is not None:
+            raise registry_failure("pulling", shown, error)
+        separator = "@" if tag.startswith("sha256:") else ":"
+        found = self.image(f"{repository}{separator}{tag}")
+        if found is None:
+            raise registry_failure("pulling", shown, "the engine reported no image")
+        return found
 
     def close(self) -> None:
         """Release the connection."""

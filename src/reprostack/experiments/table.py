@@ -64,8 +64,39 @@ def last_value(record: RunRecord, name: str) -> Any:
     return entry.get("last") if isinstance(entry, dict) else None
 
 
+def job_text(record: RunRecord) -> str | None:
+    """``slurm:12`` or ``slurm:12_3`` for a cluster run; None for a run on this machine."""
+    scheduler = record.scheduler or {}
+    if not scheduler.get("kind"):
+        return None
+    job = str(scheduler.get("job_id") or "?")
+    if scheduler.get("array_index") is not None:
+        job += f"_{scheduler['array_index']}"
+    return f"{scheduler['kind']}:{job}"
+
+
+def mode_text(record: RunRecord) -> str:
+    """The mode, and the scheduler job for a cluster run (``prod slurm:12_3``)."""
+    job = job_text(record)
+    return f"{record.mode} {job}" if job else record.mode
+
+
+def group_jobs(entries: list[RunEntry]) -> list[RunEntry]:
+    """The tasks of one cluster job (an array) together, where the first of them is listed."""
+    order: dict[str, int] = {}
+    keyed = []
+    for position, entry in enumerate(entries):
+        scheduler = (entry.record.scheduler or {}) if entry.record else {}
+        job = f"{scheduler.get('kind')}:{scheduler.get('job_id')}" if scheduler else None
+        first = order.setdefault(job, position) if job else position
+        index = scheduler.get("array_index") if scheduler else None
+        keyed.append(((first, index if isinstance(index, int) else -1, position), entry))
+    return [entry for _key, entry in sorted(keyed, key=lambda pair: pair[0])]
+
+
 def runs_table(entries: list[RunEntry]) -> str:
     """The table ``repro runs`` prints; damaged records are named below it with the reason."""
+    entries = group_jobs(entries)
     records = [e.record for e in entries if e.record is not None]
     params = differing([r.params or {} for r in records]) if len(records) > 1 else []
     metrics = metric_names(records)
@@ -77,7 +108,8 @@ def runs_table(entries: list[RunEntry]) -> str:
         if r is None:
             rows.append([entry.id, "-", entry.status, "", "-"] + [""] * (len(headers) - 5))
             continue
-        row = [r.id, r.mode, entry.status, format_duration(duration_seconds(r)), commit_text(r)]
+        row = [r.id, mode_text(r), entry.status, format_duration(duration_seconds(r)),
+               commit_text(r)]  # fmt: skip
         row += [number((r.params or {}).get(key)) for key in shown_params]
         row += [number(last_value(r, name)) for name in shown_metrics]
         rows.append(row)

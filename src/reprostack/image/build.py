@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ def build_image(
     engine: Engine | None = None,
     network: str | None = None,
     tag: bool = True,
+    fetch: Callable[[str], str | None] | None = None,
 ) -> BuiltImage:
     """Build the ``variant`` image of ``config`` and tag it by content.
 
@@ -87,7 +89,8 @@ def build_image(
     already exists and neither ``no_cache`` nor ``reuse=False`` is given, nothing is built.
     ``network`` is the build's network mode (``host`` reaches an index on the host's
     loopback). With ``tag=False`` the image is left untagged (``--verify``'s throw-away
-    builds). Returns the BuiltImage;
+    builds). ``fetch`` is asked for a missing content tag before anything is built (a pull
+    by a recorded digest): it returns the image id it fetched, or None. Returns the BuiltImage;
     raises BuildFailed (exit 1) when a step fails, EnvironmentMissing (exit 3) without an
     engine, and for a lock needing index credentials without BuildKit or without the
     variables it names.
@@ -109,6 +112,17 @@ def build_image(
             engine.tag(existing.id, plan.latest_tag)
             return BuiltImage(
                 id=existing.id, tags=(plan.tag, plan.latest_tag), labels=dict(existing.labels),
+                content_hash=plan.content_hash, plan=plan, reused=True,
+            )  # fmt: skip
+    if fetch is not None and reuse and not no_cache and tag:
+        fetched = fetch(plan.tag)
+        if fetched is not None:
+            engine.tag(fetched, plan.tag)
+            engine.tag(fetched, plan.latest_tag)
+            found_image = engine.image(fetched)
+            return BuiltImage(
+                id=fetched, tags=(plan.tag, plan.latest_tag),
+                labels=dict(found_image.labels) if found_image else labels,
                 content_hash=plan.content_hash, plan=plan, reused=True,
             )  # fmt: skip
     chosen = _choose_builder(builder, engine)
@@ -227,20 +241,6 @@ def _failure_hint(output: list[str]) -> str:
         "fix what the output above points at (the lock, repro.yaml, the code), then run "
         "`repro build` again"
     )
-
-
-def ensure_image(
-    config: Config,
-    variant: str,
-    *,
-    progress: ProgressCallback | None = None,
-    engine: Engine | None = None,
-) -> str:
-    """Return the content tag of ``variant``'s image, building it first when missing or stale.
-
-    An image whose content tag exists is used as it is (see :func:`build_image`).
-    """
-    return build_image(config, variant, progress=progress, engine=engine).tags[0]
 
 
 def rebuild_from_record(

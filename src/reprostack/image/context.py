@@ -17,6 +17,7 @@ import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from reprostack.config import Config
@@ -254,3 +255,16 @@ def _local_find_links(text: str) -> list[str]:
         for line in index_lines(text)
         if line.long == "--find-links" and line.value and "://" not in line.value
     ]
+
+
+def commit_time(root: Path, sha: str) -> str | None:
+    """Return the committer time of ``sha`` as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), or None.
+
+    The image's ``org.opencontainers.image.created``: the time of the code, not of the build,
+    so that two builds of one commit carry the same labels.
+    """
+    text = git_output(root, "show", "-s", "--format=%ct", f"{sha}^{{commit}}")
+    if not text or not text.isdigit():
+        return None
+    moment = datetime.fromtimestamp(int(text), tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,6 +17,7 @@ from reprostack.errors import UsageError
 from reprostack.image.context import (
     CodeSource,
     code_source,
+    commit_time,
     credential_indexes,
     project_is_package,
 )
@@ -52,7 +53,8 @@ class ImagePlan:
     content_hash: str
     tag: str  # localhost/repro-<name>:<variant>-<12 hex>
     latest_tag: str
-    labels: dict[str, str] = field(default_factory=dict)  # all but `.created`
+    # `.created` is the revision's commit time; without git, the build sets it (now).
+    labels: dict[str, str] = field(default_factory=dict)
     # Lock lines whose index needs credentials (``prod.txt: --index-url https://${U}:${P}@…``):
     # their values reach the build only as a BuildKit secret.
     credentials: tuple[str, ...] = ()
@@ -242,6 +244,9 @@ def _with_labels(plan: ImagePlan, config: Config) -> ImagePlan:
     revision, source = _revision(config, plan.code)
     if revision:
         labels["org.opencontainers.image.revision"] = revision
+        created = commit_time(config.root, revision)
+        if created:
+            labels["org.opencontainers.image.created"] = created
     if source:
         labels["org.opencontainers.image.source"] = source
     if plan.code is not None and plan.code.patch_sha256:

@@ -34,11 +34,14 @@ def image_tags(name: str, variant: str, digest: str) -> tuple[str, str]:
 
 
 def build_labels(static: Mapping[str, str], created: datetime | None = None) -> dict[str, str]:
-    """Return the labels for one build: the plan's fixed ones plus ``.created`` (now, UTC).
+    """Return the labels for one build: the plan's, with ``.created`` when the plan has none.
 
-    Passed at build time, so the Dockerfile text stays deterministic.
+    A plan with a git revision carries its commit time as ``.created`` (two builds of one
+    commit agree); without one the build's own time (UTC) is the best there is. Passed at
+    build time, so the Dockerfile text stays deterministic.
     """
-    when = (created or datetime.now(timezone.utc)).astimezone(timezone.utc)
     labels = dict(static)
-    labels["org.opencontainers.image.created"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "org.opencontainers.image.created" not in labels:
+        when = (created or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        labels["org.opencontainers.image.created"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     return dict(sorted(labels.items()))

@@ -48,7 +48,7 @@ def wheel_summary(body: str, target: Target, lock_dir: Path) -> str:
     ``lock_dir`` is where relative ``--find-links`` folders start. "" when any index could
     not be read: the image then keeps its builder stage, which is always correct.
     """
-    pins = _hashed_pins(body)
+    pins = hashed_pins(body)
     if not pins:
         return ALL
     sources = _sources(body, lock_dir)
@@ -90,7 +90,7 @@ def wheel_fits(filename: str, supported: frozenset[str]) -> bool:
     return any(str(tag) in supported for tag in wheel_tags)
 
 
-def _hashed_pins(body: str) -> dict[str, set[str]]:
+def hashed_pins(body: str) -> dict[str, set[str]]:
     """Return {normalised name: {sha256, ...}} of every pin in a lock body."""
     pins: dict[str, set[str]] = {}
     current: set[str] | None = None

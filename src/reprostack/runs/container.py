@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from reprostack.config import Config
 from reprostack.determinism import HOOK_DIR, HOOK_MOUNT
-from reprostack.engine import Container, ContainerSpec, Engine, Mount
+from reprostack.engine import Container, ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.errors import CheckFailed, EnvironmentMissing
 from reprostack.fingerprint.schema import ContainerSection
 from reprostack.image.fingerprint import container_facts, merge, run_probe
@@ -117,12 +117,26 @@ def container_env(
     return env
 
 
-def record_image(facts: ContainerSection) -> dict[str, Any]:
-    """run.yaml's ``image``: id, digest (null until pushed), tag, and the pinned base."""
+def record_image(
+    facts: ContainerSection, image: ImageInfo | None = None, preferred: str | None = None
+) -> dict[str, Any]:
+    """run.yaml's ``image``: id, registry digest and repository (null until pushed), tag, base.
+
+    ``image`` gives the repository digests: the one in ``preferred`` (the project's registry
+    repository) wins when the image is in several registries; and its tags: the local content
+    tag (``localhost/repro-…``) is the one recorded.
+    """
+    from reprostack.image.tags import REGISTRY
+    from reprostack.registry.reference import registry_digest
+
+    pushed = registry_digest(image.repo_digests if image else (), preferred)
+    tags = image.tags if image is not None else ()
+    tag = next((t for t in tags if t.startswith(REGISTRY + "/")), facts["image_tag"])
     return {
         "id": facts["image_id"],
-        "digest": facts["image_digest"],
-        "tag": facts["image_tag"],
+        "digest": pushed[1] if pushed else None,
+        "repository": pushed[0] if pushed else None,
+        "tag": tag,
         "base": facts["base_image"],
     }
 
@@ -146,7 +160,7 @@ def run_in_container(
 
     engine = engine or connect()
     if image_ref is None:
-        from reprostack.image.build import ensure_image
+        from reprostack.registry.ensure import ensure_image
 
         image_ref = ensure_image(config, request.mode, progress=progress, engine=engine)
     image = engine.image(image_ref)
@@ -167,6 +181,7 @@ def run_in_container(
                 env = container_env(session, facts, dict(os.environ), image.env)
                 inside = run_probe(engine, image.id)
                 session.prepare(env, lambda host: merge(host, inside, facts))
+                _keep_sbom(engine, image, session)
         except RunInterrupted:
             return session.record
         command = container_command(request.argv)
@@ -185,7 +200,8 @@ def run_in_container(
                 )
             )
         try:
-            session.started(command, record_image(facts))
+            preferred = f"{config.registry}/repro-{config.name}" if config.registry else None
+            session.started(command, record_image(facts, image, preferred))
             # Attached before the start, as `docker run` does: attaching after it races the
             # command (a quick one's output can be lost, or replayed twice by logs=True).
             chunks = container.attach()
@@ -210,6 +226,15 @@ class ContainerTarget:
     def deliver(self, signum: int, kill: bool) -> None:
         """Send ``signum`` to the container (``kill``: SIGKILL)."""
         self.container.kill(None if kill else signal.Signals(signum).name)
+
+
+def _keep_sbom(engine: Engine, image: ImageInfo, session: RunSession) -> None:
+    """Keep the image's SBOM in env/ (made once per image, then copied); a note if not."""
+    from reprostack.sbom import keep_run_sbom
+
+    note = keep_run_sbom(engine, image, session.folder)
+    if note:
+        session.record.notes.append(note)
 
 
 def _tee(
@@ -237,6 +262,24 @@ def _tee(
         os.close(out_fd)
         os.close(err_fd)
     return streams
+
+
+def _pull_recorded(engine: Engine, record: RunRecord) -> tuple[str | None, str]:
+    """Pull a replayed run's image by its recorded digest; (image id or None, what happened).
+
+    A registry that does not answer (or a record never pushed) means a rebuild from env/;
+    a digest the registry lacks or an image id that differs stops the replay (exit 1).
+    """
+    from reprostack.errors import EnvironmentMissing
+    from reprostack.registry.pull import NotPushed, fetch_run_image
+
+    try:
+        fetched = fetch_run_image(record, engine=engine)
+    except NotPushed:
+        return None, "image: not on this engine and never pushed; rebuilt from env/"
+    except EnvironmentMissing as exc:
+        return None, f"image: the registry did not answer ({exc.message}); rebuilt from env/"
+    return fetched.image_id, f"image: pulled {fetched.reference}, image id as recorded"
 
 
 def image_environment_diff(recorded: dict[str, Any], image_fp: dict[str, Any]) -> str | None:
@@ -271,6 +314,10 @@ def replay_in_container(
     record = read_record(original)
     image_id = (record.image or {}).get("id")
     present = bool(image_id) and not rebuild and engine.image(str(image_id)) is not None
+    if image_id and not present and not rebuild:
+        image_id, note = _pull_recorded(engine, record)
+        request.notes.append(note)
+        present = image_id is not None
     if not present or image_id is None:
         image_id = rebuild_from_record(config, original, record, engine=engine)
     image_fp = run_probe(engine, image_id)

@@ -6,8 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
-from typing import BinaryIO
+from collections.abc import Callable, Mapping
+from typing import Any, BinaryIO
 
 from reprostack.config import Config
 from reprostack.errors import EnvironmentMissing, RunFailedToStart
@@ -55,11 +55,16 @@ def run_local(
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
     environ: Mapping[str, str] | None = None,
+    command_prefix: list[str] | None = None,
+    adjust: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> RunRecord:
     """Run ``request.argv`` on the host, stream its console, and return the closed record.
 
     ``stdout``/``stderr`` are where the console is echoed (the terminal by default). A signal
     before the command starts closes the record as ``interrupted`` (no exit code).
+    ``command_prefix`` and ``adjust`` let a cluster job run the command through a container
+    launcher (``apptainer exec IMAGE``): the prefix goes in front of the command, ``adjust``
+    turns the host fingerprint into the run's (see RunSession.prepare).
     """
     # The handlers go in first: a Ctrl-C at any later point must leave a closed record,
     # never a traceback and a record saying `running` forever.
@@ -71,11 +76,13 @@ def run_local(
             base_env["CUDA_VISIBLE_DEVICES"] = visible
         env = session.run_env(base_env)
         command = resolve_command(request.argv)
+        if command_prefix is not None:
+            command = [*command_prefix, *resolve_command(request.argv, python="python3")]
         if command and command[0] == sys.executable:
             env.setdefault("PYTHONUNBUFFERED", "1")  # live logs: a pipe would buffer prints
         try:
             with session.before_start("could not record the run"), forwarder.stopping_start():
-                session.prepare(env)
+                session.prepare(env, adjust)
         except RunInterrupted:
             return session.record
         return _execute(session, forwarder, command, env, stdout, stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,8 @@ from reprostack.yaml_limits import YamlLimitExceeded, safe_load_limited
 
 RUN_FILE = "run.yaml"
 FINGERPRINT_FILE = "fingerprint.json"
-STATUSES = ("running", "succeeded", "failed", "interrupted")
+# "queued": submitted to a cluster scheduler, not started on a node yet.
+STATUSES = ("queued", "running", "succeeded", "failed", "interrupted")
 # A record is a few KiB; anything far larger was not written by repro.
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 
@@ -89,6 +91,10 @@ class RunRecord:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics_problems: list[str] = field(default_factory=list)
     tracking: dict[str, Any] | None = None
+    # Cluster runs (reprostack.cluster): {kind, job_id, array_index, partition, ...} and the
+    # node the command ran on.
+    scheduler: dict[str, Any] | None = None
+    node: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data in a stable key order, ready for YAML."""
@@ -139,6 +145,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "mounts": (list,),
     "configs": (list,),
     "error": (str, _NONE),
+    "scheduler": (dict, _NONE),
+    "node": (str, _NONE),
 }
 
 
@@ -215,3 +223,18 @@ def read_fingerprint(folder: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CorruptRecord(f"{path}: not a JSON object")
     return data
+
+
+def update_record(folder: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``change`` to a run's ``run.yaml`` as written, keeping every other key as it is.
+
+    The raw mapping is edited (not a RunRecord), so keys this version does not know survive;
+    the file is rewritten atomically in the same form ``write_record`` uses.
+    """
+    path = folder / RUN_FILE
+    data = safe_load_limited(path.read_text(encoding="utf-8"), str(path), MAX_RECORD_BYTES)
+    if not isinstance(data, dict):
+        raise DamagedRecord("run.yaml is not a mapping", path)
+    change(data)
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=False, width=100)
+    write_text(path, text)

@@ -41,6 +41,7 @@ from reprostack.runs.record import (
     RunRecord,
     iso_utc,
     read_fingerprint,
+    read_record,
     utc_now,
     write_fingerprint,
     write_record,
@@ -80,6 +81,10 @@ class RunRequest:
     branch: str | None = None
     cwd: Path = field(default_factory=Path.cwd)
     deterministic: bool = False
+    # A run folder allocated earlier: a cluster job fills in the record its submission wrote.
+    run_dir: Path | None = None
+    # What repro did on the way that the record should say (an image pulled by digest).
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Seeding needs a seed: a deterministic run without one records (and replays) 0.
@@ -96,9 +101,12 @@ class RunSession:
         _check_run_dir(config)
         # One instant for the id and started_at: runs in one second are ordered by the latter.
         now = datetime.now(timezone.utc)
+        me = this_process()
+        if request.run_dir is not None:
+            self._adopt(request.run_dir, now, me)
+            return
         self.run_id, self.folder = allocate_run_dir(config.runs_dir, now)
         self.outputs = self.folder / "outputs"
-        me = this_process()
         self.record = RunRecord(
             id=self.run_id,
             argv=redact_argv(request.argv),
@@ -114,6 +122,7 @@ class RunSession:
             mounts=list(request.mounts),
             config_sha256=config.sha256 or None,
             reprostack_version=__version__,
+            notes=list(request.notes),
         )
         self._packages: list[str] = []
         self._data_follow_up: DataFollowUp | None = None  # every file's stat, during the run
@@ -128,6 +137,21 @@ class RunSession:
                 "nothing was run",
                 hint="free some space in the runs folder (run.dir) or make it writable",
             ) from exc
+
+    def _adopt(self, folder: Path, now: datetime, me: Any) -> None:
+        """Take over a queued record (a cluster job on its node): this process now runs it."""
+        self.folder = folder
+        self.run_id = folder.name
+        self.outputs = folder / "outputs"
+        self.record = read_record(folder)
+        self.record.status = "running"
+        self.record.started_at = iso_utc(now)
+        self.record.host, self.record.pid = me.host, me.pid
+        self.record.boot_id, self.record.process_start = me.boot_id, me.start
+        self.record.node = me.host
+        self._packages = []
+        self.outputs.mkdir(exist_ok=True)
+        write_record(self.folder, self.record)
 
     def run_env(
         self, base: Mapping[str, str], *, hook_dir: str | None = None, run_dir: str | None = None

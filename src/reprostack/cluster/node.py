@@ -1,0 +1,208 @@
+"""On the node: ``python -m reprostack.cluster.node RUN_DIR`` runs a queued cluster record.
+
+The job script execs this. It takes the record over (``node``, this host's process, status
+``running``), then runs the command through the same code as ``repro run``: the host's Python
+for runtime ``none``, the Docker SDK for ``docker``/``podman``, and the local runner with a
+launcher in front (``apptainer exec``, ``srun --container-image``) for the others. Its exit
+status is the command's, so Slurm's own view (COMPLETED/FAILED) agrees with the record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from reprostack.cluster.image import recorded_image, split_ref
+from reprostack.cluster.launch import PushedImage, apptainer_prefix, pyxis_prefix
+from reprostack.cluster.submit import ARGV_VARIABLE
+from reprostack.config import Config, load_config
+from reprostack.errors import EnvironmentMissing, ReproError, RunFailedToStart
+from reprostack.redact import redact_argv, redact_text
+from reprostack.runs.record import RunRecord, read_record, utc_now, write_record
+from reprostack.runs.session import RunRequest
+
+PODMAN_SOCKETS = ("/run/podman/podman.sock",)
+
+
+def request_for(record: RunRecord, root: Path, folder: Path) -> RunRequest:
+    """The request a queued record stands for, in ``folder`` (its own run folder)."""
+    argv = list(record.argv)
+    # Taken out of the environment: the command and the fingerprint must not see it.
+    typed = os.environ.pop(ARGV_VARIABLE, None)
+    if typed:
+        candidate = json.loads(typed)
+        # Only the submission's own command: a job resubmitted by hand from a shell that
+        # happens to hold the variable runs what its record says.
+        if isinstance(candidate, list) and redact_argv([str(a) for a in candidate]) == argv:
+            argv = [str(a) for a in candidate]
+    cwd = Path(record.cwd)
+    scheduler = record.scheduler or {}
+    return RunRequest(
+        argv=argv,
+        mode=record.mode,
+        seed=record.seed,
+        replay_of=record.replay_of,
+        mounts=list(record.mounts),
+        cwd=cwd if cwd.is_absolute() else root / cwd,
+        deterministic=bool(scheduler.get("deterministic")),
+        run_dir=folder,
+    )
+
+
+def node_gpus(allocated: str | None) -> str:
+    """Docker's GPU request for a job: the devices Slurm gave it (SLURM_JOB_GPUS), or none."""
+    ids = [part.strip() for part in (allocated or "").split(",") if part.strip().isdigit()]
+    return f"device={','.join(ids)}" if ids else "none"
+
+
+def job_image(record: RunRecord) -> PushedImage:
+    """The pushed image the job was submitted with (by digest)."""
+    scheduler = record.scheduler or {}
+    image = split_ref(str(scheduler.get("image") or "")) or recorded_image(record.image)
+    if image is None:
+        raise RunFailedToStart(
+            f"run {record.id} asks for a container runtime but names no pushed image",
+            hint="submit it again with `repro run --slurm --prod` after `repro push --prod`",
+        )
+    return image
+
+
+def run_on_node(folder: Path) -> RunRecord:
+    """Run the queued record in ``folder`` here; the closed record."""
+    record = read_record(folder)
+    config = load_config(Path.cwd())
+    request = request_for(record, config.root, folder)
+    runtime = (record.scheduler or {}).get("runtime") or "none"
+    allocated = os.environ.get("SLURM_JOB_GPUS") or os.environ.get("SLURM_STEP_GPUS")
+    if record.mode == "local" or runtime == "none":
+        from reprostack.runs.local import run_local
+
+        # "auto" leaves CUDA_VISIBLE_DEVICES as Slurm set it for the job's allocation.
+        return run_local(config, request, gpus="auto")
+    image = job_image(record)
+    if runtime in ("docker", "podman"):
+        # The engine sees every GPU of the node: hand the container only the job's own.
+        return _run_engine(config, request, image, runtime, node_gpus(allocated))
+    return _run_launched(config, request, image, runtime, bool(allocated))
+
+
+def _run_engine(
+    config: Config, request: RunRequest, image: PushedImage, runtime: str, gpus: str
+) -> RunRecord:
+    """docker/podman: pull by digest when missing, then the ordinary container run."""
+    if runtime == "podman" and "DOCKER_HOST" not in os.environ:
+        # Podman's Docker-compatible API (`podman system service`) is what the SDK talks to.
+        for socket in PODMAN_SOCKETS:
+            if Path(socket).exists():
+                os.environ["DOCKER_HOST"] = f"unix://{socket}"
+    from reprostack.engine import connect
+    from reprostack.runs.container import run_in_container
+
+    engine = connect()
+    if engine.image(image.ref) is None:
+        # Not on this node yet: the one pull a cluster run makes, by digest (the engine port
+        # maps a registry's refusal to a clear error).
+        engine.pull(image.ref)
+    return run_in_container(config, request, gpus=gpus, image_ref=image.ref)
+
+
+def _run_launched(
+    config: Config, request: RunRequest, image: PushedImage, runtime: str, gpus: bool
+) -> RunRecord:
+    """apptainer/pyxis: the local runner with the launcher in front of the command."""
+    from reprostack.fingerprint.schema import ContainerSection
+    from reprostack.image.fingerprint import PROBE_SCRIPT, merge, probe_mount
+    from reprostack.runs.container import workdir_for
+    from reprostack.runs.local import run_local
+
+    binds = launch_binds(config, request)
+    workdir = workdir_for(config, request)
+
+    def prefix(extra: list[tuple[str, str, str]]) -> list[str]:
+        if runtime == "apptainer":
+            return apptainer_prefix(image, binds + extra, workdir, gpus)
+        return pyxis_prefix(image, binds + extra, workdir)
+
+    def adjust(host: dict[str, Any]) -> dict[str, Any]:
+        # The image's Python and packages come from inside it, as for a docker run.
+        mount = probe_mount()
+        probe = [*prefix([(mount.source, mount.target, mount.mode)]), "sh", "-c", PROBE_SCRIPT]
+        done = subprocess.run(probe, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise EnvironmentMissing(
+                f"could not fingerprint inside {image.ref} with {runtime}: "
+                f"{done.stderr.strip() or done.returncode}",
+                hint=f"check that {runtime} can start the image on this node",
+            )
+        inside = json.loads(done.stdout.strip().splitlines()[-1])
+        facts: ContainerSection = {
+            "image_id": None, "image_digest": image.ref, "image_tag": None, "base_image": None,
+        }  # fmt: skip
+        return merge(host, inside, facts)
+
+    return run_local(config, request, command_prefix=prefix([]), adjust=adjust)
+
+
+def launch_binds(config: Config, request: RunRequest) -> list[tuple[str, str, str]]:
+    """The run folder (at its own path, so REPRO_* point inside), the tree for dev, mounts."""
+    from reprostack.runs.container import DEV_WORKDIR, with_data_mounts
+
+    assert request.run_dir is not None
+    binds = [(str(request.run_dir.resolve()), str(request.run_dir.resolve()), "rw")]
+    if request.mode == "dev":
+        binds.append((str(config.root.resolve()), DEV_WORKDIR, "rw"))
+    for mount in with_data_mounts(config, list(request.mounts)):
+        source, _, rest = mount.partition(":")
+        target, _, mode = rest.partition(":")
+        binds.append((str(Path(source).expanduser().resolve()), target, mode or "rw"))
+    return binds
+
+
+def _close_failed(folder: Path, message: str) -> None:
+    """A failure before the run session existed: the record still says why."""
+    try:
+        record = read_record(folder)
+    except ReproError:
+        return
+    if record.status in ("queued", "running"):
+        record.status = "failed"
+        record.error = redact_text(message)
+        record.ended_at = utc_now()
+        record.node = os.uname().nodename
+        write_record(folder, record)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The job's entry point; the run's exit status."""
+    from reprostack.runs.local import PRESTART_EXIT, exit_status
+    from reprostack.runs.session import RecordNotWritten
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m reprostack.cluster.node RUN_DIR", file=sys.stderr)
+        return 2
+    folder = Path(args[0]).resolve()
+    try:
+        record = run_on_node(folder)
+    except RecordNotWritten as exc:
+        print(f"repro: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except ReproError as exc:
+        print(
+            f"repro: {exc.message}" + (f"\n  hint: {exc.hint}" if exc.hint else ""), file=sys.stderr
+        )
+        _close_failed(folder, exc.message)
+        return PRESTART_EXIT
+    print(
+        f"repro: run {record.id} {record.status} (exit {record.exit_code}) on {record.node}",
+        file=sys.stderr,
+    )
+    return exit_status(record)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""``job.sbatch``: the batch script a Slurm run submits (a pure function of its inputs).
+
+The script is readable on purpose (it is what was submitted, kept in the run folder) and
+resubmittable by hand: ``sbatch runs/<id>/job.sbatch`` runs the recorded command again in
+the same record. The command itself is not in it: the node reads it from ``run.yaml`` (or,
+for the submission, from ``REPRO_ARGV`` in the job's environment, so that a secret argument
+reaches the command without being written into any file).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NODE_ENTRY = "reprostack.cluster.node"
+SCRIPT_NAME = "job.sbatch"
+JOB_LOG = "job.log"
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    """What ``repro run --slurm`` asks of the scheduler (flags over ``cluster.slurm``)."""
+
+    partition: str | None = None
+    time: str | None = None
+    gpus: int | None = None
+    cpus: int | None = None
+    mem: str | None = None
+    array: int | None = None  # N tasks, one run record each
+    runtime: str = "none"
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+
+def sbatch_lines(options: SlurmOptions, job_name: str, log: str) -> list[str]:
+    """The ``#SBATCH`` options, in a fixed order; the extra lines from repro.yaml last."""
+    lines = [f"--job-name={job_name}"]
+    if options.partition:
+        lines.append(f"--partition={options.partition}")
+    if options.time:
+        lines.append(f"--time={options.time}")
+    if options.cpus:
+        lines.append(f"--cpus-per-task={options.cpus}")
+    if options.mem:
+        lines.append(f"--mem={options.mem}")
+    if options.gpus:
+        lines.append(f"--gpus={options.gpus}")
+    if options.array:
+        lines.append(f"--array=0-{options.array - 1}")
+    lines.append(f"--output={shlex.quote(log)}")  # sbatch reads #SBATCH lines shell-quoted
+    # Slurm's default requeue would start the same record twice after a node failure.
+    lines.append("--no-requeue")
+    lines.extend(options.extra)
+    return lines
+
+
+def render_sbatch(
+    *,
+    project: str,
+    run_ids: list[str],
+    runs_dir: Path,
+    workdir: Path,
+    python: str,
+    options: SlurmOptions,
+    version: str,
+) -> str:
+    """The whole ``job.sbatch`` for ``run_ids`` (one, or one per array task)."""
+    first = runs_dir / run_ids[0]
+    pattern = "slurm-%A_%a.out" if options.array else "slurm-%j.out"
+    lines = [
+        "#!/bin/bash",
+        f"# Written by repro {version} for run {' '.join(run_ids)} (runtime: {options.runtime}).",
+        "# It runs the command recorded in run.yaml; resubmit with `sbatch` to run it again.",
+    ]
+    lines += [
+        f"#SBATCH {line}"
+        for line in sbatch_lines(options, f"repro-{project}", str(first / pattern))
+    ]
+    lines += [
+        "set -eu",
+        f"runs=({' '.join(shlex.quote(run_id) for run_id in run_ids)})",
+        f"run_dir={shlex.quote(str(runs_dir))}/${{runs[${{SLURM_ARRAY_TASK_ID:-0}}]}}",
+        f'exec >>"$run_dir/{JOB_LOG}" 2>&1',
+        f"cd {shlex.quote(str(workdir))}",
+        f'exec {shlex.quote(python)} -m {NODE_ENTRY} "$run_dir"',
+        "",
+    ]
+    return "\n".join(lines)

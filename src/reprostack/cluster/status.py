@@ -1,0 +1,181 @@
+"""Scheduler truth: bring cluster records up to date with what Slurm says of their jobs.
+
+A job the scheduler ended (time limit, memory, node failure, preemption, scancel) may never
+let its node write the end of the record, or may leave it saying ``interrupted`` by a plain
+SIGTERM. Once Slurm reports a final state, the record says what really happened. Records
+whose job is still queued or running are read, never written (the node owns them then).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from reprostack.cluster import slurm
+from reprostack.runs.record import DamagedRecord, RunRecord, read_record, utc_now, write_record
+from reprostack.runs.store import RunEntry
+
+ENDED = ("succeeded", "failed", "interrupted")
+PENDING_REASONS = frozenset(
+    {"None", "Priority", "Resources", "BeginTime", "Dependency", "PartitionDown", "ReqNodeNotAvail"}
+)
+
+
+def needs_scheduler(record: RunRecord | None) -> bool:
+    """A Slurm record whose job's end the record has not heard yet."""
+    if record is None or not record.scheduler:
+        return False
+    scheduler = record.scheduler
+    return (
+        scheduler.get("kind") == "slurm"
+        and bool(scheduler.get("job_id"))
+        and scheduler.get("state") not in slurm.FINAL_STATES
+    )
+
+
+def ref_of(record: RunRecord) -> str:
+    """The Slurm job ref of a cluster record (``12`` or ``12_3``)."""
+    scheduler = record.scheduler or {}
+    return slurm.job_ref(str(scheduler["job_id"]), scheduler.get("array_index"))
+
+
+def settle(record: RunRecord, state: slurm.JobState) -> bool:
+    """Apply a final job state to ``record``; True when it changed."""
+    if not state.final:
+        return False
+    scheduler = dict(record.scheduler or {})
+    scheduler["state"] = state.state
+    scheduler["reason"] = state.reason
+    if state.partition and not scheduler.get("partition"):
+        scheduler["partition"] = state.partition
+    record.scheduler = scheduler
+    if record.node is None and state.node:
+        record.node = state.node
+    ended = ended_by_scheduler(state)
+    if ended is not None:
+        status, reason = ended
+        record.status = status
+        record.error = reason
+    elif record.status not in ENDED:
+        # COMPLETED/FAILED while the record is still open: the node never closed it.
+        record.status = "failed"
+        record.error = (
+            f"Slurm ended the job ({state.state}, exit {state.exit_code or '?'}) but the run "
+            "never recorded its end; job.log in the run folder has the job's own output"
+        )
+    record.ended_at = record.ended_at or utc_now()
+    return True
+
+
+def ended_by_scheduler(state: slurm.JobState) -> tuple[str, str] | None:
+    """(status, reason) when the scheduler, not the command, ended the job."""
+    known = slurm.ENDED_BY_SCHEDULER.get(state.state)
+    if known is None:
+        return None
+    status, words = known
+    if state.reason and state.reason not in state.state and not _pending_reason(state.reason):
+        words = f"{words}; Slurm's reason: {state.reason}"
+    return status, words
+
+
+def _pending_reason(reason: str) -> bool:
+    """A reason why a job was waiting (left over once it ended), not why it ended."""
+    return reason.startswith("JobHeld") or reason in PENDING_REASONS
+
+
+def refresh_folders(folders: list[Path]) -> dict[Path, RunRecord]:
+    """Ask Slurm about the open cluster records in ``folders``; the records it settled.
+
+    A machine without the Slurm commands (looking at runs copied from a cluster) leaves the
+    records as they are.
+    """
+    records = {}
+    for folder in folders:
+        try:
+            record = read_record(folder)
+        except Exception:
+            continue
+        if needs_scheduler(record):
+            records[folder] = record
+    if not records:
+        return {}
+    try:
+        found = slurm.states([ref_of(record) for record in records.values()])
+    except slurm.SlurmError:
+        return {}
+    settled = {}
+    for folder, record in records.items():
+        state = found.get(ref_of(record))
+        # Re-read just before writing: the node may have closed the record meanwhile.
+        if state is not None and state.final:
+            current = read_record(folder)
+            if settle(current, state):
+                write_record(folder, current)
+                settled[folder] = current
+    return settled
+
+
+def open_k8s(record: RunRecord | None) -> bool:
+    """A Kubernetes record whose Job's end the record has not heard yet."""
+    return bool(
+        record
+        and (record.scheduler or {}).get("kind") == "k8s"
+        and record.status in ("queued", "running")
+        and (record.scheduler or {}).get("uid")
+    )
+
+
+def refresh_k8s(folders: list[Path]) -> dict[Path, RunRecord]:
+    """Ask the API server about open Kubernetes records; the records it settled.
+
+    Without the client or a reachable API server the records stay as they are.
+    """
+    from reprostack.cluster.k8s import read_outcome
+
+    settled = {}
+    for folder in folders:
+        try:
+            record = read_record(folder)
+        except DamagedRecord:
+            continue
+        if not open_k8s(record):
+            continue
+        scheduler = record.scheduler or {}
+        try:
+            outcome = read_outcome(str(scheduler["namespace"]), str(scheduler["job_name"]))
+        except Exception:  # no client, no kubeconfig, server down: nothing new to say
+            continue
+        if not outcome.final:
+            continue
+        record.exit_code = outcome.exit_code
+        record.status = "succeeded" if outcome.succeeded else "failed"
+        if not outcome.succeeded:
+            record.error = f"the Job failed ({outcome.reason or 'no reason given'})"
+        record.ended_at = record.ended_at or utc_now()
+        write_record(folder, record)
+        settled[folder] = record
+    return settled
+
+
+def refresh_entries(entries: list[RunEntry]) -> list[RunEntry]:
+    """``entries`` with their cluster records brought up to date."""
+    settled = refresh_folders([e.folder for e in entries if needs_scheduler(e.record)])
+    settled.update(refresh_k8s([e.folder for e in entries if open_k8s(e.record)]))
+    return [
+        dataclasses.replace(entry, record=settled[entry.folder])
+        if entry.folder in settled
+        else entry
+        for entry in entries
+    ]
+
+
+def wait_until_settled(folders: list[Path], timeout: float = 10.0) -> None:
+    """Refresh until Slurm reports a final state for every folder (a cancel is quick)."""
+    deadline = time.monotonic() + timeout
+    pending = list(folders)
+    while pending and time.monotonic() < deadline:
+        refresh_folders(pending)
+        pending = [f for f in pending if needs_scheduler(read_record(f))]
+        if pending:
+            time.sleep(0.3)
