@@ -215,3 +215,18 @@ def test_registry_with_a_scheme_or_credentials_is_refused_where_it_is(
         # The message never repeats a secret, and says where credentials belong.
         assert "hunter2" not in found[0]
         assert "`docker login" in found[0]
+
+
+def test_push_without_or_with_a_bad_registry_is_exit_2_before_any_engine(tmp_path: Path) -> None:
+    from projects import repro
+
+    (tmp_path / "repro.yaml").write_text("name: a\n")
+    missing = repro(tmp_path, "push", "--prod", env={"DOCKER_HOST": "unix:///nonexistent"})
+    assert missing.returncode == 2, missing.stderr
+    assert "repro.yaml has no registry: to push to" in missing.stderr
+    assert "hint: add e.g. `registry: registry.example.com/team`" in missing.stderr
+    (tmp_path / "repro.yaml").write_text("name: a\nregistry: https://bob:pw@r.example.com/t\n")
+    bad = repro(tmp_path, "push", "--prod", env={"DOCKER_HOST": "unix:///nonexistent"})
+    assert bad.returncode == 2, bad.stderr
+    assert "repro.yaml:2: registry: holds credentials" in bad.stderr
+    assert "pw@" not in bad.stderr

@@ -23,7 +23,7 @@ SBOM_FILE = "sbom.cdx.json"  # in a run's env/
 
 
 def image_sbom(engine: Engine, image: ImageInfo, locks: dict[str, bytes]) -> str:
-    """Return the CycloneDX JSON of a docker SDK image, made once per image and digests.
+    """Return the CycloneDX JSON of an image, made once per image id and repository digests.
 
     The text is cached beside the image's inventory, keyed by what it depends on: the image
     id, its repository digests (a push adds one) and the locks that gave hashes.
