@@ -55,7 +55,8 @@ def volumes_for(config: Config, request: RunRequest, folder: Path) -> dict[str, 
         volumes[str(Path(source).expanduser().resolve())] = {"bind": target, "mode": mode or "rw"}
     for arg in request.argv[1:]:
         # An absolute path argument (a dataset, a config outside the repo) is reachable at
-        # the same path, read-only; DESIGN.md: data reaches containers only through mounts.
+        # the same path, read-only; data reaches containers only through mounts
+        # (run.mounts in docs/reference/repro-yaml.md).
         candidate = arg.partition("=")[2] if arg.startswith("--") and "=" in arg else arg
         if candidate.startswith("/") and Path(candidate).exists():
             path = str(Path(candidate).resolve())
