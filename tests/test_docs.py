@@ -336,7 +336,7 @@ def test_planned_features_do_not_exist_yet() -> None:
 
 def test_guide_names_only_commands_that_exist_or_are_planned() -> None:
     planned = {what for items in _planned().values() for kind, what in items if kind == "command"}
-    for page in sorted(DOCS.rglob("*.md")):
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         text = page.read_text(encoding="utf-8")
         named = set(re.findall(r"`repro ([a-z][a-z-]*)", text))
         named |= set(re.findall(r"^repro ([a-z][a-z-]*)", text, re.MULTILINE))
@@ -360,3 +360,11 @@ def test_readme_links_point_at_files_that_exist() -> None:
     local = [link for link in links if "://" not in link]
     assert local, "README links into docs/"
     assert [link for link in local if not (ROOT / link).exists()] == []
+
+
+def test_readme_tour_is_the_guide_tour() -> None:
+    # The README shows the tour's commands at a glance; the guide's page is the same block.
+    readme = section((ROOT / "README.md").read_text(encoding="utf-8"), "## A short tour")
+    block = re.search(r"```bash\n.*?```\n", readme, re.DOTALL)
+    assert block is not None
+    assert block.group(0) in (DOCS / "guide" / "tour.md").read_text(encoding="utf-8")
