@@ -67,7 +67,9 @@ def table_rows(text: str) -> list[list[str]]:
 
 def section(text: str, heading: str) -> str:
     """The text under ``heading`` (a whole heading line) up to the next heading of any level."""
-    start = text.index(heading + "\n") + len(heading) + 1
+    at = text.find(heading + "\n")
+    assert at >= 0, f"no heading {heading!r} on the page"
+    start = at + len(heading) + 1
     following = re.search(r"^#{1,6} ", text[start:], re.MULTILINE)
     return text[start : start + following.start()] if following else text[start:]
 
