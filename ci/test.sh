@@ -16,7 +16,7 @@ if [[ ! -x .venv/bin/python ]]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install --quiet -e '.[test,docs]'
 # torch seeding (`repro run --deterministic`) is tested when a CPU torch wheel lies in pip's
 # own find-links folder (never a multi-GB download from the index); otherwise its test says
 # loudly that it was skipped.
@@ -32,10 +32,15 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 
 log "ruff"
-ruff check src tests bench
-ruff format --check src tests bench
+ruff check src tests bench ci
+ruff format --check src tests bench ci
 log "mypy"
 mypy
+
+# The site: any warning fails (a broken link or anchor, a page missing from the nav). The
+# reference pages are checked against the code by tests/test_docs.py.
+log "docs (mkdocs --strict)"
+mkdocs build --strict --quiet
 
 log "docker engine"
 engine_started=0

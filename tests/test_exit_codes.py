@@ -1,4 +1,4 @@
-"""Exit codes over the error paths of init, lock, dockerfile and build, as DESIGN.md's table says.
+"""Exit codes of the error paths of init, lock, dockerfile and build (docs/reference/exit-codes.md).
 
 0 ok; 1 a check failed; 2 bad usage or config; 3 the environment lacks something. Each case
 runs the real entry point (``python -m reprostack``) in a project folder and asserts the code

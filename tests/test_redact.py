@@ -68,7 +68,7 @@ def test_password_in_userinfo_never_survives(password: str) -> None:
     assert secret not in redact_url(url)
 
 
-# Every form DESIGN.md names; {s} is the secret. Each is one command line.
+# Every form docs/reference/run-record.md names; {s} is the secret. Each is one command line.
 FORMS = [
     ["train.py", "--token", "{s}"],
     ["train.py", "--api-key={s}"],

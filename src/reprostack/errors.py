@@ -1,8 +1,8 @@
 """One exception hierarchy for the whole library.
 
 The library raises; only ``reprostack.cli`` turns an error into a message, a hint and an exit
-code. Exit codes follow DESIGN.md: 1 a check failed, 2 bad usage or config, 3 the environment
-is missing something.
+code. Exit codes follow docs/reference/exit-codes.md (1 a check failed, 2 bad usage or
+config, 3 the environment is missing something); docs/reference/errors.md lists the classes.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ import click
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (the stable keys of DESIGN).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (keys: docs/reference/fingerprint.md)."
+)
 @click.option("--image", default=None, metavar="IMAGE", help="Fingerprint inside this image.")
 def fingerprint(as_json: bool, image: str | None) -> None:
     """Print the fingerprint: git, Python, packages, locks, OS, CPU, driver, CUDA, GPUs."""

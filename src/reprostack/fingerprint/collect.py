@@ -1,4 +1,4 @@
-"""Assemble the full stack fingerprint (DESIGN.md's stable keys) from its parts."""
+"""Assemble the full stack fingerprint from its parts (keys: docs/reference/fingerprint.md)."""
 
 from __future__ import annotations
 

@@ -59,7 +59,8 @@ def volumes_for(config: Config, request: RunRequest, folder: Path) -> tuple[Moun
         volumes[path] = Mount(path, mount.target, mount.read_only)
     for arg in request.argv[1:]:
         # An absolute path argument (a dataset, a config outside the repo) is reachable at
-        # the same path, read-only; DESIGN.md: data reaches containers only through mounts.
+        # the same path, read-only; data reaches containers only through mounts
+        # (run.mounts in docs/reference/repro-yaml.md).
         candidate = arg.partition("=")[2] if arg.startswith("--") and "=" in arg else arg
         if candidate.startswith("/") and Path(candidate).exists():
             path = str(Path(candidate).resolve())

@@ -52,7 +52,7 @@ def utc_now() -> str:
 
 @dataclass
 class RunRecord:
-    """Everything ``run.yaml`` holds (DESIGN.md's keys first)."""
+    """Everything ``run.yaml`` holds (docs/reference/run-record.md)."""
 
     id: str
     argv: list[str]
