@@ -51,12 +51,18 @@ def container_facts(image: ImageInfo) -> ContainerSection:
     )
 
 
-def run_probe(engine: Engine, image_ref: str) -> dict[str, Any]:
-    """Run the probe in a throw-away container of ``image_ref``; return its JSON."""
+def run_probe(
+    engine: Engine, image_ref: str, script: str = PROBE_SCRIPT, failure: str | None = None
+) -> dict[str, Any]:
+    """Run ``script`` (the fingerprint probe unless given) in a throw-away container of
+    ``image_ref``, with no network and as nobody; return the JSON its last line prints.
+
+    ``failure`` starts the message of the EnvironmentMissing raised when the script fails.
+    """
     done = engine.run(
         ContainerSpec(
             image=image_ref,
-            command=("sh", "-c", PROBE_SCRIPT),
+            command=("sh", "-c", script),
             entrypoint=(),
             mounts=(probe_mount(),),
             network="none",
@@ -67,7 +73,7 @@ def run_probe(engine: Engine, image_ref: str) -> dict[str, Any]:
     if done.exit_code != 0:
         stderr = done.stderr.decode(errors="replace").strip()
         raise EnvironmentMissing(
-            f"could not fingerprint inside {image_ref}: "
+            f"{failure or f'could not fingerprint inside {image_ref}'}: "
             f"{stderr or f'the probe exited with {done.exit_code}'}",
             hint="the image needs a Python 3 interpreter on PATH",
         )

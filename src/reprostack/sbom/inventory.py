@@ -15,9 +15,8 @@ from typing import Any
 
 from reprostack.atomic import write_text
 from reprostack.data.cache import cache_root
-from reprostack.engine import ContainerSpec, Engine, ImageInfo
-from reprostack.errors import EnvironmentMissing
-from reprostack.image.fingerprint import PROBE_MOUNT, probe_mount
+from reprostack.engine import Engine, ImageInfo
+from reprostack.image.fingerprint import PROBE_MOUNT, run_probe
 
 # The probe's output format: bump it when the probe learns something new.
 INVENTORY_FORMAT = 2
@@ -83,20 +82,5 @@ def _cached_contents(image_id: str) -> dict[str, Any] | None:
 
 def _probe(engine: Engine, image_id: str) -> dict[str, Any]:
     """Run the SBOM probe in a throw-away container (no network, as nobody)."""
-    done = engine.run(
-        ContainerSpec(
-            image=image_id, command=("sh", "-c", PROBE_SCRIPT), entrypoint=(),
-            mounts=(probe_mount(),), network="none", user="65534:65534", env={"HOME": "/tmp"},
-        )
-    )  # fmt: skip
-    if done.exit_code != 0:
-        stderr = done.stderr.decode(errors="replace").strip()
-        raise EnvironmentMissing(
-            f"could not read what image {image_id[:19]} holds: "
-            f"{stderr or f'the probe exited with {done.exit_code}'}",
-            hint="the image needs a Python 3 interpreter on PATH",
-        )
-    data: dict[str, Any] = json.loads(
-        done.stdout.decode("utf-8", "replace").strip().splitlines()[-1]
-    )
-    return data
+    failure = f"could not read what image {image_id[:19]} holds"
+    return run_probe(engine, image_id, script=PROBE_SCRIPT, failure=failure)
