@@ -307,7 +307,7 @@ def test_every_repro_variable_is_documented_and_no_other() -> None:
 
 
 def _planned_items(text: str) -> list[tuple[str, str]]:
-    """The items of a page's ``<!-- planned: command push; key registry; option run --slurm -->``."""
+    """The items of a page's ``<!-- planned: command push; key registry -->`` list."""
     match = re.search(r"<!-- planned: ([^\n]*)", text)
     if match is None:
         return []
