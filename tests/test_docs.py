@@ -2,9 +2,9 @@
 
 A command option, a ``repro.yaml`` key (or its default), a ``run.yaml`` or fingerprint key, an
 error class, an exit code or a ``REPRO_*`` variable that the code has and the reference lacks
-fails here, and so does a reference entry the code does not know. The pages of planned
-features (registry, cluster) fail once what they call planned exists, so they are rewritten
-with the code. ``mkdocs build --strict`` (ci/test.sh) checks links, anchors and the nav.
+fails here, and so does a reference entry the code does not know. A guide page's list of
+planned features (``<!-- planned: ... -->``) fails once what it names exists, so the page is
+rewritten with the code. ``mkdocs build --strict`` (ci/test.sh) checks links, anchors and the nav.
 """
 
 from __future__ import annotations
@@ -114,6 +114,9 @@ KEY_PREFIXES = {
     "TRACKING_KEYS": "tracking.",
     "MLFLOW_KEYS": "tracking.mlflow.",
     "DATASET_KEYS": "data.NAME.",
+    "CLUSTER_KEYS": "cluster.",
+    "SLURM_KEYS": "cluster.slurm.",
+    "K8S_KEYS": "cluster.k8s.",
 }
 
 
@@ -303,33 +306,47 @@ def test_every_repro_variable_is_documented_and_no_other() -> None:
 # -- the guide ------------------------------------------------------------------------------
 
 
+def _planned_items(text: str) -> list[tuple[str, str]]:
+    """The items of a page's ``<!-- planned: command push; key registry -->`` list."""
+    match = re.search(r"<!-- planned: ([^\n]*)", text)
+    if match is None:
+        return []
+    items = [item.strip().split(" ", 1) for item in match.group(1).strip(" ->").split(";")]
+    return [(kind, what) for kind, what in items]
+
+
 def _planned() -> dict[Path, list[tuple[str, str]]]:
-    """``<!-- planned: command push; key registry; option run --slurm -->`` of each page."""
-    found = {}
-    for page in sorted((DOCS / "guide").glob("*.md")):
-        match = re.search(r"<!-- planned: ([^\n]*)", page.read_text(encoding="utf-8"))
-        if match:
-            items = [item.strip().split(" ", 1) for item in match.group(1).split(";")]
-            found[page] = [(kind, what) for kind, what in items]
-    return found
+    """The planned items of each guide page that has a planned list."""
+    pages = {page: _planned_items(page.read_text(encoding="utf-8"))
+             for page in sorted((DOCS / "guide").glob("*.md"))}  # fmt: skip
+    return {page: items for page, items in pages.items() if items}
+
+
+def _exists(kind: str, what: str) -> bool:
+    if kind == "command":
+        return what in COMMANDS
+    if kind == "key":
+        return what in config_validate.TOP_KEYS
+    assert kind == "option", kind
+    name, option = what.split(" ", 1)
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None, name
+    return any(option in p.opts for p in command.params)
+
+
+def test_planned_lists_are_read_and_checked() -> None:
+    # Registry and cluster pages once held such lists; what they named exists now, so the
+    # same comment on them would fail the test below.
+    sample = "<!-- planned: command push; key registry; option run --slurm -->\n"
+    assert _planned_items(sample) == [("command", "push"), ("key", "registry"),
+                                      ("option", "run --slurm")]  # fmt: skip
+    assert all(_exists(kind, what) for kind, what in _planned_items(sample))
 
 
 def test_planned_features_do_not_exist_yet() -> None:
-    planned = _planned()
-    assert {p.name for p in planned} == {"registry.md", "cluster.md"}
-    for page, items in planned.items():
+    for page, items in _planned().items():
         for kind, what in items:
-            if kind == "command":
-                exists = what in COMMANDS
-            elif kind == "key":
-                exists = what in config_validate.TOP_KEYS
-            else:
-                assert kind == "option", (page.name, kind)
-                name, option = what.split(" ", 1)
-                command = cli.get_command(click.Context(cli), name)
-                assert command is not None
-                exists = any(option in p.opts for p in command.params)
-            assert not exists, (
+            assert not _exists(kind, what), (
                 f"{kind} {what} exists now: {page.relative_to(ROOT)} must describe it as it is "
                 "and drop it from its planned list"
             )
