@@ -21,9 +21,16 @@ from reprostack.image.fingerprint import PROBE_SCRIPT
 from reprostack.runs.container import replay_in_container, run_in_container
 from reprostack.runs.record import read_record
 from reprostack.runs.session import RunRequest
+from reprostack.sbom.inventory import PROBE_SCRIPT as SBOM_PROBE_SCRIPT
 
 IMAGE = "localhost/repro-demo:dev-0123456789ab"
 INSIDE = {"python": {"version": "3.11.2"}, "packages": {"alpha": "1.0.0"}, "cuda": None}
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache per test: the fake engine's image ids come from names, not content."""
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
 
 
 class ClosedConsole:
@@ -42,6 +49,8 @@ def _engine(output: bytes, code: int = 0) -> tuple[FakeEngine, list[ContainerSpe
     def answer(spec: ContainerSpec) -> Completed:
         if spec.command[-1] == PROBE_SCRIPT:
             return Completed(0, json.dumps(INSIDE).encode() + b"\n", b"")
+        if spec.command[-1] == SBOM_PROBE_SCRIPT:  # the inventory kept as each run's SBOM
+            return Completed(0, json.dumps({**INSIDE, "libraries": []}).encode() + b"\n", b"")
         commands.append(spec)
         return Completed(code, output, b"a warning\n")
 
@@ -72,7 +81,7 @@ def test_a_container_run_is_recorded_and_the_container_removed(tmp_path: Path) -
     image = engine.image(IMAGE)
     assert image is not None
     assert read_record(folder).image == {
-        "id": image.id, "digest": None, "tag": IMAGE,
+        "id": image.id, "digest": None, "repository": None, "tag": IMAGE,
         "base": "debian@sha256:" + "b" * 64,
     }  # fmt: skip
 
@@ -98,16 +107,43 @@ def test_replay_refuses_an_image_that_differs_from_the_record(tmp_path: Path) ->
     )  # fmt: skip
     original = config.runs_dir / first.id
     recorded = json.loads((original / "fingerprint.json").read_text())
-    INSIDE["packages"] = {"alpha": "2.0.0"}
-    try:
-        with pytest.raises(CheckFailed) as caught:
-            replay_in_container(
-                config, RunRequest(argv=["train.py"], mode="dev", cwd=config.root), original,
-                recorded, rebuild=False, force=False, engine=engine,
-            )  # fmt: skip
-    finally:
-        INSIDE["packages"] = {"alpha": "1.0.0"}
+    # The record says another alpha than the image has (a rebuilt image that resolved anew).
+    recorded["packages"] = {"alpha": "0.9.0"}
+    with pytest.raises(CheckFailed) as caught:
+        replay_in_container(
+            config, RunRequest(argv=["train.py"], mode="dev", cwd=config.root), original,
+            recorded, rebuild=False, force=False, engine=engine,
+        )  # fmt: skip
     assert caught.value.exit_code == 1
     assert "differs from the recorded environment; nothing was run" in caught.value.message
     assert "alpha" in caught.value.message
     assert len(commands) == 1  # only the original ran
+
+
+def test_an_image_is_probed_once_then_its_facts_come_from_the_cache(tmp_path: Path) -> None:
+    config = load_config(demo_project(tmp_path / "p"))
+    engine, commands = _engine(b"ok\n")
+    for _ in range(2):
+        record = run_in_container(
+            config, RunRequest(argv=["train.py"], mode="dev", cwd=config.root),
+            image_ref=IMAGE, engine=engine,
+        )  # fmt: skip
+        assert record.exit_code == 0
+        fingerprint = json.loads((config.runs_dir / record.id / "fingerprint.json").read_text())
+        assert fingerprint["packages"] == INSIDE["packages"]
+    probes = [c for c in engine.containers if c.spec.command[-1] == PROBE_SCRIPT]
+    assert len(probes) == 1 and len(commands) == 2
+
+
+def test_a_damaged_probe_cache_is_probed_again(tmp_path: Path) -> None:
+    from reprostack.image.fingerprint import probe_image
+
+    engine, _ = _engine(b"")
+    image = engine.image(IMAGE)
+    assert image is not None
+    assert probe_image(engine, image.id) == INSIDE
+    (cached,) = (tmp_path / "cache" / "probe").iterdir()
+    cached.write_text("{not json")
+    assert probe_image(engine, image.id) == INSIDE
+    assert json.loads(cached.read_text()) == INSIDE
+    assert sum(c.spec.command[-1] == PROBE_SCRIPT for c in engine.containers) == 2

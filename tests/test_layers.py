@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "foundation",
         ("engine", "git", "locktext", "atomic", "redact", "errors", "filehash",
-         "secret_files", "asof", "yaml_limits", "versions"),
+         "secret_files", "asof", "yaml_limits", "versions", "cachedir"),
     ),
 ]  # fmt: skip
 

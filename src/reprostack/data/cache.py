@@ -20,19 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+from reprostack.cachedir import cache_root
 from reprostack.data.signature import FolderState
 
 CACHE_VERSION = 1
 Record = tuple[str, int, int, int, str]  # path, size, mtime_ns, inode, hash
-
-
-def cache_root() -> Path:
-    """``$REPRO_CACHE_DIR``, else ``$XDG_CACHE_HOME/reprostack``, else ``~/.cache/reprostack``."""
-    explicit = os.environ.get("REPRO_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "reprostack"
 
 
 @dataclass

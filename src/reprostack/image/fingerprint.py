@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import reprostack
+from reprostack.atomic import write_text
+from reprostack.cachedir import cache_root
 from reprostack.config import Config
 from reprostack.engine import ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.errors import EnvironmentMissing, UsageError
@@ -70,16 +75,60 @@ def run_probe(
             env={"HOME": "/tmp"},
         )
     )
+    failed = failure or f"could not fingerprint inside {image_ref}"
     if done.exit_code != 0:
         stderr = done.stderr.decode(errors="replace").strip()
         raise EnvironmentMissing(
-            f"{failure or f'could not fingerprint inside {image_ref}'}: "
-            f"{stderr or f'the probe exited with {done.exit_code}'}",
+            f"{failed}: {stderr or f'the probe exited with {done.exit_code}'}",
             hint="the image needs a Python 3 interpreter on PATH",
         )
-    text = done.stdout.decode("utf-8", "replace")
-    data: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+    lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
+    try:
+        data = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        # An entrypoint or a shell profile of the image printed over the probe's answer.
+        answer = lines[-1][:200] if lines else "nothing"
+        raise EnvironmentMissing(
+            f"{failed}: the probe's answer was not JSON ({answer!r})",
+            hint="check what the image prints when a shell starts in it",
+        )
     return data
+
+
+def probe_image(engine: Engine, image_id: str) -> dict[str, Any]:
+    """The container-side facts of ``image_id``: probed once, then read from the cache.
+
+    An image id is the hash of the image's content, so its Python, packages, OS files and
+    CUDA libraries cannot change under it; what else reaches the answer is in the key (see
+    :func:`_probe_key`). Saves a throw-away container (about a second) on every run after
+    the first of each image.
+    """
+    cached = cache_root() / "probe" / f"{image_id.replace(':', '-')}-{_probe_key()}.json"
+    try:
+        data = json.loads(cached.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if isinstance(data, dict):
+        return data
+    data = run_probe(engine, image_id)
+    # A cache that cannot be written costs a probe a run, nothing else.
+    with contextlib.suppress(OSError):
+        write_text(cached, json.dumps(data, sort_keys=True))
+    return data
+
+
+def _probe_key() -> str:
+    """What besides the image goes into a probe's answer: the probe's own code (the package
+    mounted into the container, by file size and time) and the kernel (``os.release`` is the
+    host's: a container has no kernel of its own)."""
+    parts = [reprostack.__version__, PROBE_SCRIPT, os.uname().release]
+    folder = Path(__file__).resolve().parents[1] / "fingerprint"
+    for path in sorted(folder.glob("*.py")):
+        stat = path.stat()
+        parts.append(f"{path.name} {stat.st_size} {stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def fingerprint_image(config: Config, image_ref: str) -> dict[str, Any]:
@@ -94,7 +143,7 @@ def fingerprint_image(config: Config, image_ref: str) -> dict[str, Any]:
             hint="build it with `repro build`, or `docker pull` it yourself",
         )
     host, _ = project_fingerprint(config)
-    merged = merge(host, run_probe(engine, image.id), container_facts(image))
+    merged = merge(host, probe_image(engine, image.id), container_facts(image))
     # The image's own facts, not this checkout's: the code and locks it was built from (its
     # labels) and the environment it sets. The machine facts (hardware, driver, GPUs) stay:
     # they are where the image would run.

@@ -19,7 +19,7 @@ from reprostack.determinism import HOOK_DIR, HOOK_MOUNT
 from reprostack.engine import Container, ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.errors import CheckFailed, EnvironmentMissing
 from reprostack.fingerprint.schema import ContainerSection
-from reprostack.image.fingerprint import container_facts, merge, run_probe
+from reprostack.image.fingerprint import container_facts, merge, probe_image
 from reprostack.runs.diff import diff_fingerprints, render_diff
 from reprostack.runs.gpus import device_requests
 from reprostack.runs.record import RunRecord
@@ -180,7 +180,7 @@ def run_in_container(
                 requests = device_requests(gpus or config.run.gpus, engine.info().nvidia_runtime)
                 facts = container_facts(image)
                 env = container_env(session, facts, dict(os.environ), image.env)
-                inside = run_probe(engine, image.id)
+                inside = probe_image(engine, image.id)
                 session.prepare(env, lambda host: merge(host, inside, facts))
                 _keep_sbom(engine, image, session)
         except RunInterrupted:
@@ -321,7 +321,7 @@ def replay_in_container(
         present = image_id is not None
     if not present or image_id is None:
         image_id = rebuild_from_record(config, original, record, engine=engine)
-    image_fp = run_probe(engine, image_id)
+    image_fp = probe_image(engine, image_id)
     difference = image_environment_diff(recorded_fp, image_fp)
     if difference and not force:
         raise CheckFailed(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reprostack.atomic import write_text
-from reprostack.data.cache import cache_root
+from reprostack.cachedir import cache_root
 from reprostack.engine import Engine, ImageInfo
 from reprostack.image.fingerprint import PROBE_MOUNT, run_probe
 
