@@ -102,6 +102,8 @@ class RunSession:
         # One instant for the id and started_at: runs in one second are ordered by the latter.
         now = datetime.now(timezone.utc)
         me = this_process()
+        self._packages: list[str] = []
+        self._data_follow_up: DataFollowUp | None = None  # every file's stat, during the run
         if request.run_dir is not None:
             self._adopt(request.run_dir, now, me)
             return
@@ -124,8 +126,6 @@ class RunSession:
             reprostack_version=__version__,
             notes=list(request.notes),
         )
-        self._packages: list[str] = []
-        self._data_follow_up: DataFollowUp | None = None  # every file's stat, during the run
         # Written at once: even a crash in the next step leaves a record saying what was asked.
         try:
             self.outputs.mkdir()
@@ -149,7 +149,6 @@ class RunSession:
         self.record.host, self.record.pid = me.host, me.pid
         self.record.boot_id, self.record.process_start = me.boot_id, me.start
         self.record.node = me.host
-        self._packages = []
         self.outputs.mkdir(exist_ok=True)
         write_record(self.folder, self.record)
 
