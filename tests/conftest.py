@@ -8,6 +8,7 @@ Start one with ``eval "$(ci/engine.sh start)"; ci/base-image.sh; eval "$(ci/regi
 from __future__ import annotations
 
 import os
+import signal
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +24,13 @@ from reprostack.errors import EnvironmentMissing
 pytest_plugins = ["pkgindex", "mlflow_server", "slurm_cluster", "fake_kube_api"]
 
 BASE_IMAGE = os.environ.get("REPRO_BASE_IMAGE", "local/debian-python:bookworm")
+
+# A suite started in the background of a script (`bash ci/test.sh &`) inherits SIGINT ignored,
+# and an ignored signal stays ignored in every child (repro keeps it so, on purpose, as nohup
+# users expect): the tests that press Ctrl-C on a child would then test nothing. A handler of
+# our own is reset to the default in each child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 _SKIP_TAG = "[engine unavailable]"
 _START_HINT = 'start one with: eval "$(ci/engine.sh start)" && ci/base-image.sh'
 
