@@ -113,10 +113,13 @@ EOF
     # setsid without a fork (this shell has no job control) keeps $! the registry's own pid;
     # 9>&-: the registry must not hold the start/stop lock.
     setsid "$BIN" serve "$CONFIG" >"$LOG" 2>&1 </dev/null 9>&- &
-    echo $! >"$PIDFILE"
+    local pid=$!
+    echo "$pid" >"$PIDFILE"
     local deadline=$((SECONDS + 20))
     until answers; do
-        if ! registry_pid >/dev/null || ((SECONDS >= deadline)); then
+        # Alive, not "registry_pid": until setsid has exec'd the registry, the process's command
+        # line is still this shell's, and a check by name would call a starting registry dead.
+        if [[ ! -e /proc/$pid ]] || ((SECONDS >= deadline)); then
             log "registry did not answer at $ADDR; last lines of $LOG:"
             tail -n 20 "$LOG" >&2 || true
             cmd_stop
