@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "foundation",
         ("engine", "git", "locktext", "atomic", "redact", "errors", "filehash",
-         "secret_files", "asof", "yaml_limits", "versions", "cachedir"),
+         "secret_files", "asof", "yaml_limits", "versions", "cachedir", "mounts"),
     ),
 ]  # fmt: skip
 

@@ -70,7 +70,7 @@ def run(
     """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
-    from reprostack.engine import Mount
+    from reprostack.mounts import Mount
     from reprostack.runs.local import PRESTART_EXIT, exit_status, run_local
     from reprostack.runs.session import RecordNotWritten, RunRequest
 

@@ -21,8 +21,8 @@ from reprostack.config.schema import (
     SlurmConfig,
     TrackingConfig,
 )
-from reprostack.engine.types import MOUNT_FORM, MOUNT_RE
 from reprostack.errors import UsageError
+from reprostack.mounts import MOUNT_FORM, MOUNT_RE
 from reprostack.redact import is_secret_name, redact_url
 
 # The keys each mapping accepts; anything else is a typo until proven otherwise.

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from reprostack.engine.port import Container, Engine
 from reprostack.engine.types import (
-    MOUNT_FORM,
-    MOUNT_RE,
     Builder,
     BuildOutcome,
     BuildOutput,
@@ -26,11 +24,11 @@ from reprostack.engine.types import (
     GpuRequest,
     ImageInfo,
     ImageRef,
-    Mount,
     PushCallback,
     PushProgress,
     normal_platform,
 )
+from reprostack.mounts import MOUNT_FORM, MOUNT_RE, Mount
 
 if TYPE_CHECKING:
     from reprostack.engine.cli import DockerCli, buildkit_available, cli_path, docker_cli

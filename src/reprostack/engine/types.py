@@ -6,13 +6,13 @@ engine (tests) can produce the same values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from reprostack.errors import UsageError
+from reprostack.mounts import Mount
 
 # Docker Hub's implicit registry and namespace (``python`` is ``docker.io/library/python``).
 _HUB = "docker.io"
@@ -112,35 +112,6 @@ class EngineInfo:
     platform: str  # the engine's own, e.g. "linux/amd64"
     nvidia_runtime: bool  # containers can get NVIDIA GPUs (runtime or CDI devices)
     server_version: str = ""
-
-
-# ``SRC:/DST[:ro|rw]``, as ``docker run -v`` and repro.yaml's ``run.mounts`` write a mount.
-MOUNT_RE = re.compile(r"^(?P<source>[^:]+):(?P<target>/[^:]*)(?::(?P<mode>ro|rw))?$")
-MOUNT_FORM = "a mount SRC:/DST[:ro|rw] with an absolute target"
-
-
-@dataclass(frozen=True)
-class Mount:
-    """A host path bound into a container."""
-
-    source: str
-    target: str
-    read_only: bool = False
-
-    @classmethod
-    def parse(cls, text: str) -> Mount:
-        """Read ``SRC:/DST[:ro|rw]`` (read-write unless ``:ro``); UsageError when malformed."""
-        match = MOUNT_RE.match(text)
-        if match is None:
-            raise UsageError(
-                f"{text!r} is not {MOUNT_FORM}", hint="e.g. -v /data/imagenet:/data:ro"
-            )
-        return cls(match["source"], match["target"], read_only=match["mode"] == "ro")
-
-    @property
-    def mode(self) -> Literal["ro", "rw"]:
-        """Return docker's mode word for this mount."""
-        return "ro" if self.read_only else "rw"
 
 
 @dataclass(frozen=True)

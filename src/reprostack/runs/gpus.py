@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from reprostack.engine import GpuRequest
 from reprostack.errors import EnvironmentMissing, UsageError
+
+if TYPE_CHECKING:  # a local run reads only gpu_visibility: it must not load the engine port
+    from reprostack.engine import GpuRequest
 
 TOOLKIT_HINT = (
     "install the NVIDIA Container Toolkit and restart the engine (it must show the 'nvidia' "
@@ -56,6 +58,8 @@ def device_requests(request: str, has_nvidia_runtime: bool) -> list[GpuRequest]:
     ``auto`` asks for every GPU only when the engine can provide them; an explicit request
     on an engine without the NVIDIA runtime is refused rather than silently run on the CPU.
     """
+    from reprostack.engine import GpuRequest
+
     choice = parse_gpus(request)
     if choice.kind == "none" or (choice.kind == "auto" and not has_nvidia_runtime):
         return []
