@@ -12,6 +12,7 @@ import signal
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -33,6 +34,15 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 _SKIP_TAG = "[engine unavailable]"
 _START_HINT = 'start one with: eval "$(ci/engine.sh start)" && ci/base-image.sh'
+
+
+@pytest.fixture
+def own_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache folder of the test's own (passed on to the repro processes it starts): no test
+    reads what another cached, such as a fake engine's image ids, which come from names."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(folder))
+    return folder
 
 
 def _unavailable(reason: str) -> NoReturn:

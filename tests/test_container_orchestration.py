@@ -27,10 +27,7 @@ IMAGE = "localhost/repro-demo:dev-0123456789ab"
 INSIDE = {"python": {"version": "3.11.2"}, "packages": {"alpha": "1.0.0"}, "cuda": None}
 
 
-@pytest.fixture(autouse=True)
-def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cache per test: the fake engine's image ids come from names, not content."""
-    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("own_cache_dir")  # caches stay per test
 
 
 class ClosedConsole:

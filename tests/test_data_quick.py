@@ -22,12 +22,7 @@ from reprostack.data.datasets import manifest_path
 from reprostack.data.followup import UNFINISHED, DataFollowUp, start_follow_up
 from reprostack.data.scan import scan_dataset
 
-
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("REPRO_CACHE_DIR", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("own_cache_dir")  # caches stay per test
 
 
 def scanned(tmp_path: Path) -> tuple[Config, Path]:

@@ -23,11 +23,7 @@ time.sleep(float(os.environ.get("HOLD", "0")))  # time for the stat of every fil
 """
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("REPRO_CACHE_DIR", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("own_cache_dir")  # caches stay per test
 
 
 def data_project(tmp_path: Path) -> tuple[Path, Path]:

@@ -19,13 +19,7 @@ from reprostack.data.cache import HashCache
 from reprostack.data.manifest import SECTIONS, read_manifest
 from reprostack.data.scan import scan_dataset
 
-
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test gets its own hash cache (passed on to the repro processes it starts)."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("REPRO_CACHE_DIR", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("own_cache_dir")  # caches stay per test
 
 
 def make_dataset(root: Path) -> Path:

@@ -14,9 +14,7 @@ CLASSES = {"cat": (8, 6), "dog": (5, 4)}  # class -> image size (width, height)
 PER_CLASS = 6
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("own_cache_dir")  # caches stay per test
 
 
 def image_dataset(root: Path) -> Path:

@@ -45,10 +45,9 @@ def show(run_ref: str, show_fp: bool) -> None:
 
     config = load_config()
     folder = resolve_run(config.runs_dir, run_ref)
-    from reprostack.cluster.status import refresh_folders, refresh_k8s
+    from reprostack.cluster.status import refresh_runs
 
-    refresh_folders([folder])
-    refresh_k8s([folder])
+    refresh_runs([folder])  # a queued or running cluster run: what its scheduler says now
     click.echo((folder / RUN_FILE).read_text(encoding="utf-8").rstrip())
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     click.echo(f"files ({folder}):")

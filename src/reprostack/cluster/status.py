@@ -94,7 +94,7 @@ def refresh_folders(folders: list[Path]) -> dict[Path, RunRecord]:
     for folder in folders:
         try:
             record = read_record(folder)
-        except Exception:
+        except DamagedRecord:  # shown as damaged by `repro runs`; nothing to ask Slurm
             continue
         if needs_scheduler(record):
             records[folder] = record
@@ -158,10 +158,18 @@ def refresh_k8s(folders: list[Path]) -> dict[Path, RunRecord]:
     return settled
 
 
+def refresh_runs(folders: list[Path]) -> dict[Path, RunRecord]:
+    """Bring the open cluster records among ``folders`` up to date, whichever scheduler ran
+    them; the records that were settled."""
+    settled = refresh_folders(folders)
+    settled.update(refresh_k8s(folders))
+    return settled
+
+
 def refresh_entries(entries: list[RunEntry]) -> list[RunEntry]:
     """``entries`` with their cluster records brought up to date."""
-    settled = refresh_folders([e.folder for e in entries if needs_scheduler(e.record)])
-    settled.update(refresh_k8s([e.folder for e in entries if open_k8s(e.record)]))
+    open_ones = [e.folder for e in entries if needs_scheduler(e.record) or open_k8s(e.record)]
+    settled = refresh_runs(open_ones)
     return [
         dataclasses.replace(entry, record=settled[entry.folder])
         if entry.folder in settled
