@@ -1,6 +1,6 @@
 """Benchmark `repro build --prod` of a real torch project against naive Dockerfiles.
 
-    DOCKER_HOST=... .venv/bin/python bench/torch_bench.py [--requirement torch] [--keep]
+    DOCKER_HOST=... .venv/bin/python bench/torch_bench.py [--requirement torch] [--verify] [--keep]
 
 The project locks ``--requirement`` (default ``torch``) from the real index with uv, and is
 built cold, side by side, by `repro build --prod` and by the Dockerfile people write first:
@@ -12,6 +12,8 @@ on the same local base with the same (legacy) builder, each trusting the host's 
 Goals: cold build <= 1.0x naive, prod size <= 0.95x naive, the build cache after one build
 <= 1.2x the image, a code-only rebuild >= 5x faster than the code-first variant's.
 Images are tagged under a name of their own and removed at the end (``--keep`` keeps them).
+``--verify`` then adds ``system_packages`` to the project and runs ``repro build --prod
+--verify`` on it (two more cold builds): the reproducibility check on a real torch lock.
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requirement", default="torch", help="what the project depends on")
     parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
+    parser.add_argument("--verify", action="store_true",
+                        help="then `repro build --prod --verify` with system_packages")  # fmt: skip
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "src"))
@@ -181,11 +185,24 @@ def main() -> int:
 
             ours_size, naive_size = _size(client, ours.id), _size(client, naive_id)
             base_size = _size(client, BASE)
+            _table(args.requirement, base_size, ours, ours_size, ours_cache, ours_change,
+                   naive_cold, naive_size, naive_cache, first_change)  # fmt: skip
+            if args.verify:
+                verified, _, new = _created(client, lambda: _verify(root))
+                made |= new
+                report("repro build --prod --verify (system_packages, this lock)",
+                       verified, "exit 0", verified == 0)  # fmt: skip
         finally:
             if not args.keep:
                 _remove(client, made)
+    return 0
+
+
+def _table(requirement: str, base_size: int, ours: Any, ours_size: int, ours_cache: int,
+           ours_change: Any, naive_cold: float, naive_size: int, naive_cache: int,
+           first_change: float) -> None:  # fmt: skip
     mib = 1 << 20
-    print(f"project: {args.requirement!r} from the index, base {BASE} "
+    print(f"project: {requirement!r} from the index, base {BASE} "
           f"({base_size / mib:.0f} MiB), legacy builder on both sides")  # fmt: skip
     print(f"{'':40}{'repro':>10}{'naive':>10}{'ratio':>9}")
     rows = [
@@ -205,7 +222,22 @@ def main() -> int:
     report("prod image size / naive", size, "<= 0.95x", size <= 0.95, "x")
     report("build cache after one build / prod image", cache, "<= 1.2x", cache <= 1.2, "x")
     report("code-only rebuild speed-up vs code-first naive", speedup, ">= 5x", speedup >= 5, "x")
-    return 0
+
+
+def _verify(root: Path) -> int:
+    """`repro build --prod --verify` on the project with system_packages added: its exit code.
+
+    Verify's two builds are untagged and removed by repro itself, so nothing is left behind.
+    """
+    config = root / "repro.yaml"
+    config.write_text(config.read_text() + "system_packages: [procps]\n")
+    _git(root, "commit", "-qam", "system packages")
+    command = [sys.executable, "-m", "reprostack", "build", "--prod", "--verify",
+               "--builder", "legacy"]  # fmt: skip
+    started = time.monotonic()
+    code = subprocess.run(command, cwd=root).returncode
+    print(f"verify took {time.monotonic() - started:.0f} s")
+    return code
 
 
 if __name__ == "__main__":
