@@ -143,7 +143,7 @@ def test_a_temporary_file_that_came_and_went_changes_nothing(tmp_path: Path) -> 
 
 def test_without_folder_states_every_file_is_statted(tmp_path: Path) -> None:
     config, data = scanned(tmp_path)
-    cache = HashCache(data, "sha256")
+    cache = HashCache(data, "blake3")
     cache.folders_file.unlink()  # as a cache written before folder states were kept
     facts = check(config, sample=1000)
     assert facts["matches_manifest"] is True
@@ -152,7 +152,7 @@ def test_without_folder_states_every_file_is_statted(tmp_path: Path) -> None:
 
 def test_a_cache_from_before_folder_states_asks_for_one_rescan(tmp_path: Path) -> None:
     config, data = scanned(tmp_path)
-    cache = HashCache(data, "sha256")
+    cache = HashCache(data, "blake3")
     header = json.loads(cache.header_file.read_text())
     del header["signature"]  # how such a cache's header reads
     cache.header_file.write_text(json.dumps(header))

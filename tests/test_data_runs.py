@@ -199,7 +199,7 @@ def test_data_config_errors_are_located(tmp_path: Path) -> None:
         "repro.yaml:4: data.nopath.path: missing; give the dataset's folder or file",
         "repro.yaml:5: data.inside.toy: the toy subset must live outside the dataset",
         "repro.yaml:6: data.algo.pth: unknown key; did you mean 'path'?",
-        "repro.yaml:6: data.algo.algorithm: 'md5' is not allowed; use one of: sha256, blake3",
+        "repro.yaml:6: data.algo.algorithm: 'md5' is not allowed; use one of: blake3, sha256",
         "repro.yaml:7: data.number: expected {path: ..., toy: ...} or a path, got a number (3)",
     ]
 

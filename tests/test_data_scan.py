@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 
 from projects import repro
 from reprostack.config import DatasetConfig
@@ -40,8 +41,8 @@ def make_project(tmp_path: Path, data: Path) -> Path:
     return project
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def b3(data: bytes) -> str:
+    return blake3(data).hexdigest()
 
 
 def test_scan_writes_a_sorted_manifest_with_a_recomputable_digest(tmp_path: Path) -> None:
@@ -54,13 +55,13 @@ def test_scan_writes_a_sorted_manifest_with_a_recomputable_digest(tmp_path: Path
     manifest_file = project / "lockfiles" / "data" / "pets.json"
     text = manifest_file.read_text()
     manifest = json.loads(text)
-    assert manifest["algorithm"] == "sha256"
+    assert manifest["algorithm"] == "blake3"
     assert manifest["path"] == str(data)
     assert manifest["entries"] == [
-        ["labels.csv", 31, sha256(b"path,label\ntrain/cat/1.bin,cat\n")],
-        ["train/cat/1.bin", 7, sha256(b"cat one")],
-        ["train/cat/2.bin", 7, sha256(b"cat two")],
-        ["train/dog/1.bin", 7, sha256(b"dog one")],
+        ["labels.csv", 31, b3(b"path,label\ntrain/cat/1.bin,cat\n")],
+        ["train/cat/1.bin", 7, b3(b"cat one")],
+        ["train/cat/2.bin", 7, b3(b"cat two")],
+        ["train/dog/1.bin", 7, b3(b"dog one")],
     ]
     assert (manifest["files"], manifest["bytes"]) == (4, 52)
     # One entry a line: a changed file is a one-line diff.
@@ -70,9 +71,39 @@ def test_scan_writes_a_sorted_manifest_with_a_recomputable_digest(tmp_path: Path
     for section in SECTIONS:
         lines.append(section)
         lines += [json.dumps(item) for item in manifest[section]]
-    assert manifest["digest"] == "sha256:" + sha256(("\n".join(lines) + "\n").encode())
+    assert manifest["digest"] == "blake3:" + b3(("\n".join(lines) + "\n").encode())
     assert result.stdout.startswith(f"pets: 4 files, 52 B, {manifest['digest']} -> ")
     assert "hashed 4" in result.stdout
+
+
+def test_a_sha256_manifest_stays_sha256_until_the_entry_names_another(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "pets")
+    project = make_project(tmp_path, data)
+    manifest_file = project / "lockfiles" / "data" / "pets.json"
+    config = project / "repro.yaml"
+    plain = config.read_text()
+    config.write_text(plain.replace("{path: ", "{algorithm: sha256, path: "))
+    assert repro(project, "data", "scan").returncode == 0
+    # As a project from before blake3 became the default: the entry names no algorithm.
+    config.write_text(plain)
+    (data / "train" / "cat" / "2.bin").write_bytes(b"cat 2!")
+    status = repro(project, "data", "status")
+    assert status.returncode == 1, status.stderr
+    assert "modified train/cat/2.bin" in status.stdout
+    rescan = repro(project, "data", "scan")
+    # The status hashed the changed file with sha256 into the cache; the rest was cached.
+    assert "[hashed 0 (0 B), reused 4;" in rescan.stdout
+    manifest = json.loads(manifest_file.read_text())
+    assert manifest["algorithm"] == "sha256" and manifest["digest"].startswith("sha256:")
+    assert ["train/cat/2.bin", 6, hashlib.sha256(b"cat 2!").hexdigest()] in manifest["entries"]
+
+    config.write_text(plain.replace("{path: ", "{algorithm: blake3, path: "))
+    mismatch = repro(project, "data", "status")
+    assert mismatch.returncode == 2
+    assert "hashed with sha256, repro.yaml asks for blake3" in mismatch.stderr
+    assert "repro data scan pets" in mismatch.stderr
+    assert "hashed 4" in repro(project, "data", "scan").stdout
+    assert json.loads(manifest_file.read_text())["algorithm"] == "blake3"
 
 
 def test_rescan_reuses_the_cache_and_rehashes_only_what_changed(tmp_path: Path) -> None:
@@ -89,7 +120,7 @@ def test_rescan_reuses_the_cache_and_rehashes_only_what_changed(tmp_path: Path) 
     assert changed.returncode == 0, changed.stderr
     assert "hashed 1 (7 B), reused 4" in changed.stdout
     entries = read_manifest(project / "lockfiles" / "data" / "pets.json").entries
-    assert ("train/dog/2.bin", 7, sha256(b"dog two")) in entries
+    assert ("train/dog/2.bin", 7, b3(b"dog two")) in entries
 
 
 def test_status_lists_modified_added_removed_and_renamed_files(tmp_path: Path) -> None:
@@ -153,7 +184,7 @@ def test_same_size_rewrite_with_restored_mtime_is_seen_only_by_verify(tmp_path: 
     assert scan.returncode == 0, scan.stderr
     assert "hashed 4" in scan.stdout
     entries = read_manifest(project / "lockfiles" / "data" / "pets.json").entries
-    assert ("train/cat/1.bin", 7, sha256(b"CAT ONE")) in entries
+    assert ("train/cat/1.bin", 7, b3(b"CAT ONE")) in entries
 
 
 def test_symlinks_empty_folders_and_special_files_are_recorded_not_followed(
@@ -226,7 +257,7 @@ def test_a_single_file_dataset(tmp_path: Path) -> None:
     (project / "repro.yaml").write_text(f"name: demo\ndata:\n  resnet: {weights}\n")
     assert repro(project, "data", "scan").returncode == 0
     manifest = json.loads((project / "lockfiles" / "data" / "resnet.json").read_text())
-    assert manifest["entries"] == [["model.pth", 3000, sha256(b"\0" * 3000)]]
+    assert manifest["entries"] == [["model.pth", 3000, b3(b"\0" * 3000)]]
     weights.write_bytes(b"\1" * 3000)
     status = repro(project, "data", "status")
     assert status.returncode == 1
@@ -262,7 +293,7 @@ def test_a_damaged_cache_only_means_rehashing(tmp_path: Path) -> None:
     dataset = DatasetConfig("pets", data, str(data))
     manifest = tmp_path / "pets.json"
     first = scan_dataset(dataset, manifest)
-    cache = HashCache(data, "sha256")
+    cache = HashCache(data, "blake3")
     cache.index.write_text("garbage without tabs\n")
     (data / "train" / "cat" / "2.bin").write_bytes(b"cat 2")
     second = scan_dataset(dataset, manifest)
@@ -301,7 +332,7 @@ def test_scan_results_do_not_depend_on_the_thread_count(tmp_path: Path) -> None:
     }
     assert len(digests) == 1
     big = read_manifest(tmp_path / "m2.json").entries[0]
-    assert big == ("big.bin", 3 << 20, sha256((root / "big.bin").read_bytes()))
+    assert big == ("big.bin", 3 << 20, b3((root / "big.bin").read_bytes()))
 
 
 def test_every_data_command_has_help_text() -> None:

@@ -74,11 +74,58 @@ def test_files_and_bytes_count_regular_files_only(tmp_path: Path) -> None:
     assert (signature.files, signature.bytes) == (3, 17)  # the link and folders are not files
 
 
-def test_a_walk_in_threads_gives_the_same_signature(tmp_path: Path) -> None:
-    root = tree(tmp_path / "data")
-    serial = sig.stat_signature(root)
-    assert len(serial.folders) == 4  # top, cat, dog, dog/empty: two subtrees to share out
-    assert sig.stat_signature(root, threads=2) == serial
+def wide_tree(root: Path) -> Path:
+    for folder in range(7):
+        for depth in range(folder % 3 + 1):
+            sub = root / f"f{folder}" / "/".join(f"d{d}" for d in range(depth))
+            sub.mkdir(parents=True, exist_ok=True)
+            (sub / f"{folder}-{depth}.bin").write_bytes(b"x" * (folder + depth))
+    return root
+
+
+@pytest.mark.parametrize("processes", [2, 3, 16])
+def test_a_walk_shared_among_processes_gives_the_same_signature(
+    processes: int, tmp_path: Path
+) -> None:
+    root = wide_tree(tmp_path / "data")
+    serial = sig.stat_signature(root, processes=1)
+    assert len(serial.folders) == 14 and serial.files == 13
+    assert sig.stat_signature(root, processes=processes) == serial
+
+
+def test_a_child_that_fails_has_its_share_walked_by_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = wide_tree(tmp_path / "data")
+    serial = sig.stat_signature(root, processes=1)
+    parent = os.getpid()
+    walk_subtree = sig._walk_subtree
+    walked_here: list[str] = []
+
+    def failing_in_children(subtree: sig.Subtree) -> sig.Signature:
+        if os.getpid() != parent:
+            raise RuntimeError("a child that breaks")
+        walked_here.append(subtree[1])
+        return walk_subtree(subtree)
+
+    monkeypatch.setattr(sig, "_walk_subtree", failing_in_children)
+    assert sig.stat_signature(root, processes=3) == serial
+    # The parent walked its own third first, then the two failed shares after the children.
+    assert walked_here[:3] == ["f0/", "f3/", "f6/"]
+    assert sorted(walked_here) == [f"f{i}/" for i in range(7)]
+
+
+def test_a_process_with_threads_walks_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = wide_tree(tmp_path / "data")
+
+    def no_fork() -> int:
+        raise AssertionError("forked while another thread runs")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    monkeypatch.setattr(sig.threading, "active_count", lambda: 2)
+    assert sig.stat_signature(root, processes=4) == sig.stat_signature(root, processes=1)
 
 
 def test_each_folder_keeps_its_mtime_ctime_inode_and_entry_count(tmp_path: Path) -> None:

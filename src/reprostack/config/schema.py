@@ -95,7 +95,9 @@ class DatasetConfig:
     path: Path  # absolute, ``~`` expanded; relative paths are relative to repro.yaml
     written: str  # the path as repro.yaml spells it (what manifests record)
     toy: Path | None = None
-    algorithm: str = "sha256"
+    # "" when repro.yaml does not name one: the data layer settles it (the committed
+    # manifest's algorithm, else blake3) so that a default never rehashes a manifest.
+    algorithm: str = ""
 
 
 @dataclass(frozen=True)

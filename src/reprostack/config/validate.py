@@ -62,7 +62,7 @@ SLURM_TIME_RE = re.compile(
 )
 # Kubernetes names (RFC 1123 labels), for namespaces, claims and service accounts.
 K8S_NAME_RE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
-HASH_ALGORITHMS = ("sha256", "blake3")  # blake3 needs the `fast` extra
+HASH_ALGORITHMS = ("blake3", "sha256")
 
 LOCK_TOOLS = ("pip-tools", "poetry", "uv")
 RUN_MODES = ("local", "dev", "prod")
@@ -506,8 +506,9 @@ class Validator:
         toy = self._data_path(toy_text) if toy_text else None
         if toy is not None and (toy == path or path in toy.parents):
             self.problem((*where, "toy"), "the toy subset must live outside the dataset")
-        algorithm = self.text(data, "algorithm", where, "sha256") or "sha256"
-        self.choice(algorithm, (*where, "algorithm"), HASH_ALGORITHMS)
+        algorithm = self.text(data, "algorithm", where, "") or ""
+        if algorithm:
+            self.choice(algorithm, (*where, "algorithm"), HASH_ALGORITHMS)
         return DatasetConfig(name, path, written, toy, algorithm)
 
     def _data_path(self, written: str) -> Path:

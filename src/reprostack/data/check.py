@@ -23,7 +23,7 @@ from typing import Any
 
 from reprostack.config import Config, DatasetConfig
 from reprostack.data.cache import CacheHeader, HashCache
-from reprostack.data.datasets import manifest_path, require_path
+from reprostack.data.datasets import manifest_path, require_path, settled
 from reprostack.data.manifest import read_header
 from reprostack.data.quick import SAMPLE_FILES, quick_check
 from reprostack.data.signature import SIGNATURE_VERSION, stat_signature
@@ -45,6 +45,7 @@ def check_dataset(
 
     ``sample``: how many files the quick check stats beyond the folders.
     """
+    dataset = settled(config, dataset)
     root = require_path(dataset)
     facts: dict[str, Any] = {"path": os.fspath(root), "digest": None}
     manifest = read_header(manifest_path(config, dataset.name))

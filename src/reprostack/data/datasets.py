@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 from reprostack.config import Config, DatasetConfig
+from reprostack.data.hashing import ALGORITHMS, DEFAULT_ALGORITHM
+from reprostack.data.manifest import read_header
 from reprostack.errors import EnvironmentMissing, UsageError
 
 MANIFEST_DIR = Path("lockfiles") / "data"
@@ -29,7 +32,30 @@ def select(config: Config, names: Sequence[str] = ()) -> list[DatasetConfig]:
             f"no dataset named {', '.join(unknown)} in repro.yaml",
             hint=f"known datasets: {', '.join(config.data)}",
         )
-    return [config.data[name] for name in (names or config.data)]
+    return [settled(config, config.data[name]) for name in (names or config.data)]
+
+
+def settled(config: Config, dataset: DatasetConfig) -> DatasetConfig:
+    """The dataset with its hash algorithm decided: repro.yaml's when it names one; else the
+    committed manifest's, so that a manifest keeps the algorithm it was written with when the
+    default moves (it moved from sha256 to blake3); else the default."""
+    return with_algorithm(dataset, manifest_path(config, dataset.name))
+
+
+def with_algorithm(dataset: DatasetConfig, manifest: Path) -> DatasetConfig:
+    """``dataset`` as is when it names its algorithm; else with that of ``manifest`` (when
+    there is one) or the default."""
+    if dataset.algorithm:
+        return dataset
+    algorithm = (read_header(manifest) or {}).get("algorithm")
+    if algorithm not in ALGORITHMS:
+        algorithm = DEFAULT_ALGORITHM
+    return dataclasses.replace(dataset, algorithm=algorithm)
+
+
+def settled_all(config: Config) -> dict[str, DatasetConfig]:
+    """Every dataset of repro.yaml, its algorithm decided (see ``settled``)."""
+    return {name: settled(config, dataset) for name, dataset in config.data.items()}
 
 
 def require_path(dataset: DatasetConfig) -> Path:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from reprostack.config import DatasetConfig
 from reprostack.data.cache import CacheHeader, HashCache, Record
-from reprostack.data.datasets import require_path
+from reprostack.data.datasets import require_path, with_algorithm
 from reprostack.data.hashing import hash_file, new_hasher
 from reprostack.data.manifest import SCHEMA_VERSION, ManifestWriter, read_header
 from reprostack.data.progress import ScanProgress
-from reprostack.data.signature import SIGNATURE_VERSION, Signature, stat_signature
+from reprostack.data.signature import SIGNATURE_VERSION, Signature, stat_signature, usable_cores
 from reprostack.data.walk import FILE, Entry, sort_key, walk
 
 # A batch goes to the pool at this many files or bytes: few enough tasks that the pool's own
@@ -49,14 +49,6 @@ class ScanSummary:
     seconds: float = 0.0
 
 
-def workers_default() -> int:
-    """One thread per usable core: more only fight over the GIL on small files."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def scan_dataset(
     dataset: DatasetConfig,
     manifest: Path,
@@ -67,11 +59,12 @@ def scan_dataset(
 ) -> ScanSummary:
     """Write ``manifest`` for ``dataset`` (unless the quick check proves it current)."""
     started = time.monotonic()
+    dataset = with_algorithm(dataset, manifest)
     root = require_path(dataset)
     cache = HashCache(root, dataset.algorithm)
     header = cache.header()
     # Taken before any hashing: a file that changes while it is read must look changed later.
-    signature = stat_signature(root, workers or workers_default())
+    signature = stat_signature(root, workers)
     if (
         not verify
         and header is not None
@@ -107,7 +100,7 @@ def _full_scan(
     base = os.fspath(root if root.is_dir() else root.parent)
     summary = ScanSummary(dataset.name, dataset.algorithm, "", 0, 0)
     cached = () if verify else cache.records()
-    threads = workers or workers_default()
+    threads = workers or usable_cores()  # more threads only fight over the GIL on small files
     with (
         ManifestWriter(dataset.algorithm) as writer,
         ThreadPoolExecutor(threads, "repro-hash") as pool,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 
 from reprostack.config import Config, DatasetConfig
 from reprostack.data.datasets import manifest_path
+from reprostack.data.hashing import ALGORITHMS
 from reprostack.data.manifest import Manifest, read_manifest
 from reprostack.data.progress import ScanProgress
 from reprostack.data.scan import ScanSummary, scan_dataset
@@ -113,7 +115,11 @@ def status_against(
     verify: bool = False,
     progress: ScanProgress | None = None,
 ) -> DatasetStatus:
-    """Compare the data now with any manifest (a committed one, or one a run recorded)."""
+    """Compare the data now with any manifest (a committed one, or one a run recorded), hashed
+    with that manifest's algorithm whatever repro.yaml says now."""
+    algorithm = recorded.header.get("algorithm") or str(recorded.digest).partition(":")[0]
+    if algorithm in ALGORITHMS:
+        dataset = dataclasses.replace(dataset, algorithm=algorithm)
     with tempfile.TemporaryDirectory(prefix="repro-data-") as tmp:
         current = Path(tmp) / f"{dataset.name}.json"
         # Seeded with the recorded manifest, a quick scan that finds the tree unchanged
