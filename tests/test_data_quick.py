@@ -223,3 +223,25 @@ def test_a_rescan_refreshes_folder_states_that_moved_with_nothing_changed(
     rescan = scan_dataset(config.data["pets"], manifest_path(config, "pets"))
     assert rescan.unchanged
     assert check(config, sample=0)["check"] == {"how": "quick", "folders": 6, "files": 0}
+
+
+def test_a_run_checks_a_sha256_manifest_with_sha256_when_repro_yaml_names_none(
+    tmp_path: Path,
+) -> None:
+    """A project scanned before blake3 became the default: its runs still match."""
+    data = tmp_path / "pets"
+    (data / "cat").mkdir(parents=True)
+    (data / "cat" / "0.bin").write_bytes(b"cat 0")
+    project = tmp_path / "project"
+    project.mkdir()
+    config_file = project / "repro.yaml"
+    config_file.write_text(f"name: demo\ndata:\n  pets: {{path: {data}, algorithm: sha256}}\n")
+    config = load_config(project)
+    scan_dataset(config.data["pets"], manifest_path(config, "pets"))
+    config_file.write_text(f"name: demo\ndata:\n  pets: {{path: {data}}}\n")
+    config = load_config(project)
+    assert config.data["pets"].algorithm == ""  # not named: the data layer decides
+    facts = check(config, sample=1000)
+    assert facts["matches_manifest"] is True
+    assert facts["digest"].startswith("sha256:")
+    assert facts["check"]["how"] == "quick"
