@@ -13,11 +13,9 @@ from pathlib import Path
 
 from reprostack.bases.choose import BaseChoice, choose_base, python_install_for
 from reprostack.bases.pins import PINS_NAME, BasePin, check_pin, read_pins, resolve_pin, write_pins
-from reprostack.config import Config
+from reprostack.config import LOCK_DIR, Config
 from reprostack.engine import Engine
 from reprostack.locktext import parse_pins
-
-LOCK_DIR = "lockfiles"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from reprostack.errors import ConfigError
 from reprostack.yaml_limits import YamlLimitExceeded, check_limits
 
 CONFIG_NAME = "repro.yaml"
+# Beside it: the locks, the pinned bases and the dataset manifests (lockfiles/data/).
+LOCK_DIR = "lockfiles"
 
 Lines = dict[tuple[str, ...], int]
 

@@ -6,12 +6,12 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from reprostack.config import Config, DatasetConfig
+from reprostack.config import LOCK_DIR, Config, DatasetConfig
 from reprostack.data.hashing import ALGORITHMS, DEFAULT_ALGORITHM
 from reprostack.data.manifest import read_header
 from reprostack.errors import EnvironmentMissing, UsageError
 
-MANIFEST_DIR = Path("lockfiles") / "data"
+MANIFEST_DIR = Path(LOCK_DIR) / "data"
 
 
 def manifest_path(config: Config, name: str) -> Path:

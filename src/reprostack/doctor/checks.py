@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reprostack.config import Config
+from reprostack.config import LOCK_DIR, Config
 from reprostack.doctor.compat import Finding, check_compute_capability, check_driver, major_minor
 from reprostack.errors import ReproError
 
@@ -72,7 +72,7 @@ def check_cuda_sources(config: Config) -> list[Finding]:
 def _prod_pins(config: Config) -> dict[str, str] | None:
     from reprostack.locktext import parse_pins
 
-    lock = config.root / "lockfiles" / "prod.txt"
+    lock = config.root / LOCK_DIR / "prod.txt"
     return parse_pins(lock.read_text("utf-8")) if lock.is_file() else None
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprostack.atomic import write_text
-from reprostack.config import Config
+from reprostack.config import LOCK_DIR, Config
 from reprostack.errors import ConfigError, UsageError
 from reprostack.lock import header as lockheader
 from reprostack.lock.base import InputFile, Locker, LockRequest, Target
@@ -25,7 +25,6 @@ from reprostack.lock.reach import ensure_reachable
 from reprostack.lock.wheels import wheel_summary
 from reprostack.locktext import parse_pins
 
-LOCK_DIR = "lockfiles"
 AS_OF_NONE = "none"  # `repro lock --as-of none`: resolve as the index stands now
 VARIANTS = ("prod", "dev")
 
