@@ -21,7 +21,6 @@ from reprostack.image.fingerprint import PROBE_SCRIPT
 from reprostack.runs.container import replay_in_container, run_in_container
 from reprostack.runs.record import read_record
 from reprostack.runs.session import RunRequest
-from reprostack.sbom.inventory import PROBE_SCRIPT as SBOM_PROBE_SCRIPT
 
 IMAGE = "localhost/repro-demo:dev-0123456789ab"
 INSIDE = {"python": {"version": "3.11.2"}, "packages": {"alpha": "1.0.0"}, "cuda": None}
@@ -44,9 +43,7 @@ def _engine(output: bytes, code: int = 0) -> tuple[FakeEngine, list[ContainerSpe
     commands: list[ContainerSpec] = []
 
     def answer(spec: ContainerSpec) -> Completed:
-        if spec.command[-1] == PROBE_SCRIPT:
-            return Completed(0, json.dumps(INSIDE).encode() + b"\n", b"")
-        if spec.command[-1] == SBOM_PROBE_SCRIPT:  # the inventory kept as each run's SBOM
+        if spec.command[-1] == PROBE_SCRIPT:  # the fingerprint's and the SBOM's facts
             return Completed(0, json.dumps({**INSIDE, "libraries": []}).encode() + b"\n", b"")
         commands.append(spec)
         return Completed(code, output, b"a warning\n")
@@ -117,7 +114,7 @@ def test_replay_refuses_an_image_that_differs_from_the_record(tmp_path: Path) ->
     assert len(commands) == 1  # only the original ran
 
 
-def test_an_image_is_probed_once_then_its_facts_come_from_the_cache(tmp_path: Path) -> None:
+def test_an_image_is_probed_once_for_its_fingerprint_and_sbom(tmp_path: Path) -> None:
     config = load_config(demo_project(tmp_path / "p"))
     engine, commands = _engine(b"ok\n")
     for _ in range(2):
@@ -128,8 +125,11 @@ def test_an_image_is_probed_once_then_its_facts_come_from_the_cache(tmp_path: Pa
         assert record.exit_code == 0
         fingerprint = json.loads((config.runs_dir / record.id / "fingerprint.json").read_text())
         assert fingerprint["packages"] == INSIDE["packages"]
-    probes = [c for c in engine.containers if c.spec.command[-1] == PROBE_SCRIPT]
-    assert len(probes) == 1 and len(commands) == 2
+        assert "libraries" not in fingerprint  # the SBOM's part of the answer
+        assert (config.runs_dir / record.id / "env" / "sbom.cdx.json").is_file()
+    # One container for the probe, in all: the first run's fingerprint and SBOM both read it.
+    assert len(engine.containers) - len(commands) == 1
+    assert len(commands) == 2
 
 
 def test_a_damaged_probe_cache_is_probed_again(tmp_path: Path) -> None:
@@ -138,9 +138,10 @@ def test_a_damaged_probe_cache_is_probed_again(tmp_path: Path) -> None:
     engine, _ = _engine(b"")
     image = engine.image(IMAGE)
     assert image is not None
-    assert probe_image(engine, image.id) == INSIDE
+    inside = {**INSIDE, "libraries": []}
+    assert probe_image(engine, image.id) == inside
     (cached,) = (tmp_path / "cache" / "probe").iterdir()
     cached.write_text("{not json")
-    assert probe_image(engine, image.id) == INSIDE
-    assert json.loads(cached.read_text()) == INSIDE
+    assert probe_image(engine, image.id) == inside
+    assert json.loads(cached.read_text()) == inside
     assert sum(c.spec.command[-1] == PROBE_SCRIPT for c in engine.containers) == 2

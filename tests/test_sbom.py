@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from projects import remove_project_images, repro, wheel_project
-from reprostack.sbom.probe import find_libraries, library_dirs, wheel_owners
+from reprostack.fingerprint.libraries import find_libraries, library_dirs, wheel_owners
 
 
 def validate(text: str) -> dict[str, Any]:

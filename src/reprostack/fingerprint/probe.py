@@ -2,7 +2,9 @@
 
 ``repro`` mounts its own package read-only into the container and runs ``python -m
 reprostack.fingerprint.probe``; the image needs no reprostack installed. It prints the facts
-only the container knows (its Python, packages, OS, CUDA runtime, cuDNN) as JSON.
+only the container knows (its Python, packages, OS, CUDA runtime, cuDNN) as JSON, and the
+CUDA libraries on its paths (``libraries``: the image's SBOM lists them, a run's fingerprint
+does not), so one throw-away container per image serves both.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from typing import Any
 
 from reprostack.fingerprint.cuda import read_cuda
+from reprostack.fingerprint.libraries import read_libraries
 from reprostack.fingerprint.python_env import read_packages, read_python
 from reprostack.fingerprint.system import read_os
 
@@ -28,6 +31,7 @@ def probe() -> dict[str, Any]:
         "packages": packages,
         "os": read_os(),
         "cuda": read_cuda(packages, os.environ),
+        "libraries": read_libraries(),
     }
 
 

@@ -102,10 +102,10 @@ def probe_image(engine: Engine, image_id: str) -> dict[str, Any]:
 
     An image id is the hash of the image's content, so its Python, packages, OS files and
     CUDA libraries cannot change under it; what else reaches the answer is in the key (see
-    :func:`_probe_key`). Saves a throw-away container (about a second) on every run after
+    :func:`probe_key`). Saves a throw-away container (about a second) on every run after
     the first of each image.
     """
-    cached = cache_root() / "probe" / f"{image_id.replace(':', '-')}-{_probe_key()}.json"
+    cached = cache_root() / "probe" / f"{image_id.replace(':', '-')}-{probe_key()}.json"
     try:
         data = json.loads(cached.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -119,7 +119,7 @@ def probe_image(engine: Engine, image_id: str) -> dict[str, Any]:
     return data
 
 
-def _probe_key() -> str:
+def probe_key() -> str:
     """What besides the image goes into a probe's answer: the probe's own code (the package
     mounted into the container, by file size and time) and the kernel (``os.release`` is the
     host's: a container has no kernel of its own)."""

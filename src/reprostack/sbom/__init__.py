@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Standard library only at the top: the probe in this package runs inside images.
+# Light imports only at the top: a container run imports this package for every run.
 from reprostack.atomic import write_text
 from reprostack.errors import UsageError
 
@@ -28,15 +28,15 @@ def image_sbom(engine: Engine, image: ImageInfo, locks: dict[str, bytes]) -> str
     The text is cached beside the image's inventory, keyed by what it depends on: the image
     id, its repository digests (a push adds one) and the locks that gave hashes.
     """
+    from reprostack.cachedir import cache_root
+    from reprostack.image.fingerprint import probe_key
     from reprostack.sbom.bom import matching_locks
-    from reprostack.sbom.inventory import INVENTORY_FORMAT, inventory_cache_file
 
     matched = matching_locks(image.labels, locks)
-    key_parts = [str(INVENTORY_FORMAT), image.id, *sorted(image.repo_digests), *sorted(matched)]
+    # The probe's code is in the key: what it finds in the image is the BOM's content.
+    key_parts = [probe_key(), image.id, *sorted(image.repo_digests), *sorted(matched)]
     key = hashlib.sha256("\n".join(key_parts).encode()).hexdigest()[:16]
-    cached = inventory_cache_file(image.id).with_name(
-        f"{image.id.replace(':', '-')}-{key}.cdx.json"
-    )
+    cached = cache_root() / "sbom" / f"{image.id.replace(':', '-')}-{key}.cdx.json"
     try:
         return cached.read_text(encoding="utf-8")
     except OSError:

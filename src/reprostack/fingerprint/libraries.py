@@ -1,21 +1,16 @@
-"""The container half of an SBOM: run inside an image with only the standard library.
+"""The CUDA, cuDNN and NCCL shared libraries an image holds, and the wheels that ship them.
 
-It prints the fingerprint probe's facts (Python, packages, OS, CUDA versions) plus the CUDA,
-cuDNN and NCCL shared libraries found on the image's library paths, as JSON. Like the
-fingerprint probe it is mounted read-only into a throw-away container; the image needs no
-reprostack installed.
+Part of the container probe (standard library only: it runs inside images with the image's
+own Python); an image's SBOM lists what it finds.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-
-from reprostack.fingerprint.probe import probe as fingerprint_probe
 
 # Library families by the file name's stem (``libcudart.so.12.4.127`` -> libcudart).
 FAMILIES = {
@@ -119,9 +114,8 @@ def wheel_owners(site_dirs: Sequence[str], root: Path = Path("/")) -> dict[str, 
     return owners
 
 
-def probe() -> dict[str, Any]:
-    """The fingerprint probe's facts plus ``libraries`` (with the wheel that ships each)."""
-    facts = fingerprint_probe()
+def read_libraries() -> list[dict[str, Any]]:
+    """The libraries on this interpreter's paths, each with the wheel that ships it if any."""
     sites = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
     libraries = find_libraries(library_dirs(sites))
     owners = wheel_owners(sites)
@@ -129,15 +123,4 @@ def probe() -> dict[str, Any]:
         owner = owners.get(library["real"])
         if owner:
             library["package"] = owner
-    facts["libraries"] = libraries
-    return facts
-
-
-def main() -> None:
-    """Print the probe's JSON on stdout."""
-    json.dump(probe(), sys.stdout, sort_keys=True)
-    sys.stdout.write("\n")
-
-
-if __name__ == "__main__":
-    main()
+    return libraries
