@@ -16,7 +16,7 @@ from fake_engine import FakeEngine
 from reprostack.bases.pins import PINS_NAME, read_pins
 from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
-from reprostack.engine import Completed, ContainerSpec
+from reprostack.engine import Completed, ContainerSpec, EngineRefused, EngineUnavailable
 from reprostack.errors import CheckFailed, EnvironmentMissing
 from reprostack.image.build import BuildFailed, build_image
 from reprostack.image.tags import LABEL_PREFIX
@@ -122,3 +122,45 @@ def test_an_override_base_is_probed_for_its_python_once(tmp_path: Path) -> None:
     assert probes[0].network == "none" and probes[0].entrypoint == ("/bin/sh", "-c")
     resolve_bases(config, engine=engine)
     assert len(probes) == 1  # the probe result is kept in the lock
+
+
+class _EngineThatKeepsImages(FakeEngine):
+    """An engine that does not answer a removal in time (a multi-GB image on a slow disk)."""
+
+    def remove_image(self, ref: str) -> None:
+        raise EngineUnavailable(f"lost the engine while removing image {ref[:19]}: timed out")
+
+
+def test_a_verify_whose_images_the_engine_keeps_still_gives_its_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reprostack.image import verify
+
+    config = _case(tmp_path)
+    engine = _EngineThatKeepsImages()
+    engine.add_image(BASE, architecture="amd64")
+    files = {"/app/train.py": ("file", 0o644, 0, 0, "ab" * 32)}
+    monkeypatch.setattr(verify, "filesystem_facts", lambda engine, image_id: files)
+
+    result = verify.verify_build(config, engine=engine, builder="legacy")
+
+    assert result.reproducible and result.files == 1
+    assert [image_id for image_id, _ in result.left] == [result.first, result.second]
+    assert all("timed out" in why for _, why in result.left)
+
+
+def test_a_verify_that_fails_reports_its_own_failure_not_the_cleanups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reprostack.image import verify
+
+    config = _case(tmp_path)
+    engine = _EngineThatKeepsImages()
+    engine.add_image(BASE, architecture="amd64")
+
+    def export_refused(engine: object, image_id: str) -> dict[str, object]:
+        raise EngineRefused("no space left on device")
+
+    monkeypatch.setattr(verify, "filesystem_facts", export_refused)
+    with pytest.raises(EngineRefused, match="no space left"):
+        verify.verify_build(config, engine=engine, builder="legacy")

@@ -122,6 +122,9 @@ def _verify(config: Any, engine: Any, builder: str, prod: bool) -> None:
     printer = BuildProgress()
     result = verify_build(config, engine=engine, builder=builder, progress=printer)
     printer.flush()
+    for image_id, why in result.left:
+        info(f"warning: throw-away image {image_id[:19]} was left on the engine ({why}); "
+             f"remove it with `docker image rm {image_id}`")  # fmt: skip
     if result.reproducible:
         info(f"reproducible: {result.files} paths identical in two clean builds")
         return

@@ -33,6 +33,9 @@ from reprostack.engine.types import (
 from reprostack.errors import UsageError
 
 DEFAULT_TIMEOUT = 10.0
+# Removing a multi-GB image makes the engine delete every file of its layers before it
+# answers: minutes on a slow disk (a 5.6 GB torch image did not answer within 10 s).
+REMOVE_TIMEOUT = 900.0
 
 
 def connect(timeout: float = DEFAULT_TIMEOUT) -> DockerEngine:
@@ -204,7 +207,11 @@ class DockerEngine:
 
     def remove_image(self, ref: str) -> None:
         """Remove an image reference; its untagged parent layers (legacy builds) go with it."""
-        with engine_errors(f"removing image {ref[:19] if ref.startswith('sha256:') else ref}"):
+        api = self._client.api
+        with (
+            engine_errors(f"removing image {ref[:19] if ref.startswith('sha256:') else ref}"),
+            _timeout(api, REMOVE_TIMEOUT),
+        ):
             self._client.images.remove(ref, force=False, noprune=False)
 
     def build(self, spec: BuildSpec, on_output: BuildOutput) -> BuildOutcome:
@@ -402,3 +409,14 @@ def _quote(value: str) -> str:
     """Quote a LABEL value: no variable expansion, no line breaks."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
     return '"' + escaped.replace("\n", " ") + '"'
+
+
+@contextlib.contextmanager
+def _timeout(api: Any, seconds: float) -> Iterator[None]:
+    """Let the SDK's calls inside wait up to ``seconds`` for the engine's answer."""
+    before = api.timeout
+    api.timeout = max(seconds, before or 0)
+    try:
+        yield
+    finally:
+        api.timeout = before

@@ -28,6 +28,8 @@ class VerifyResult:
     second: str
     files: int = 0
     differing: list[str] = field(default_factory=list)
+    # Throw-away images the engine would not remove, with its reason: the verdict stands.
+    left: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def reproducible(self) -> bool:
@@ -103,10 +105,24 @@ def verify_build(
                                 builder=builder, tag=False, progress=progress)  # fmt: skip
             ids.append(built.id)
         first, second = (filesystem_facts(engine, image_id) for image_id in ids)
-    finally:
-        for image_id in ids:
+    except BaseException:
+        _remove_all(engine, ids)  # what stopped the check is what the user needs to see
+        raise
+    differing = compare_filesystems(first, second)
+    return VerifyResult(ids[0], ids[1], len(first), differing, _remove_all(engine, ids))
+
+
+def _remove_all(engine: Engine, image_ids: list[str]) -> list[tuple[str, str]]:
+    """Remove the throw-away images; ``(id, why)`` for each one the engine kept."""
+    from reprostack.errors import ReproError
+
+    left = []
+    for image_id in image_ids:
+        try:
             remove_untagged(engine, image_id)
-    return VerifyResult(ids[0], ids[1], len(first), compare_filesystems(first, second))
+        except ReproError as exc:
+            left.append((image_id, exc.message))
+    return left
 
 
 def remove_untagged(engine: Engine, image_id: str) -> None:
