@@ -13,7 +13,8 @@ Goals: cold build <= 1.0x naive, prod size <= 0.95x naive, the build cache after
 <= 1.2x the image, a code-only rebuild >= 5x faster than the code-first variant's.
 Images are tagged under a name of their own and removed at the end (``--keep`` keeps them).
 ``--verify`` then adds ``system_packages`` to the project and runs ``repro build --prod
---verify`` on it (two more cold builds): the reproducibility check on a real torch lock.
+--verify`` on it (three more cold builds): the reproducibility check on a real torch lock;
+``--verify-only`` runs that check alone.
 """
 
 from __future__ import annotations
@@ -141,6 +142,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
     parser.add_argument("--verify", action="store_true",
                         help="then `repro build --prod --verify` with system_packages")  # fmt: skip
+    parser.add_argument("--verify-only", action="store_true",
+                        help="only that verify, none of the timed builds")  # fmt: skip
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "src"))
@@ -163,6 +166,15 @@ def main() -> int:
         resolve_bases(config, engine=engine)
         _git(root, "add", "-A")
         _git(root, "commit", "-qm", "pins")
+        if args.verify_only:
+            try:
+                verified, _, made = _created(client, lambda: _verify(root))
+            finally:
+                if not args.keep:
+                    _remove(client, made)
+            report("repro build --prod --verify (system_packages, this lock)",
+                   verified, "exit 0", verified == 0)  # fmt: skip
+            return 0
         try:
             ours, ours_cache, new = _created(client, lambda: build_image(
                 config, "prod", builder="legacy", no_cache=True, engine=engine))  # fmt: skip
