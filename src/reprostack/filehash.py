@@ -1,13 +1,19 @@
 """The content hash of a file: one reader for every place that hashes files.
 
-Reads in 1 MiB blocks into one reused buffer per thread (hashlib releases the GIL for large
-buffers, so threads hash files in parallel) and can be stopped between blocks, so a multi-GB
-file never holds up an interrupted start.
+Reads in 1 MiB blocks into one reused buffer per thread (hashlib and blake3 release the GIL
+for large buffers, so threads hash files in parallel) and can be stopped between blocks, so a
+multi-GB file never holds up an interrupted start.
+
+The buffer is page-aligned memory of its own (an anonymous map). A ``bytearray`` of 1 MiB is
+a map of glibc's whose data starts 16 bytes into a page, and the kernel's copy from the
+page cache into it ran at half speed (source and destination 16 bytes apart modulo 4 KiB:
+loads wait on stores they only seem to depend on): 100 MiB hashed in 0.13 s instead of 0.06.
 """
 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import threading
 from collections.abc import Callable
@@ -35,13 +41,12 @@ def file_digest(
     cancel: threading.Event | None = None,
 ) -> str:
     """Return the hex digest of the file at ``path``; OSError when it cannot be read."""
-    buffer: bytearray | None = getattr(_local, "buffer", None)
-    if buffer is None:
-        buffer = _local.buffer = bytearray(BUFFER_BYTES)
-    view = memoryview(buffer)
+    view: memoryview | None = getattr(_local, "view", None)
+    if view is None:
+        view = _local.view = memoryview(mmap.mmap(-1, BUFFER_BYTES))
     hasher = new_hasher()
     with open(path, "rb", buffering=0) as handle:
-        while size := handle.readinto(buffer):
+        while size := handle.readinto(view):
             if cancel is not None and cancel.is_set():
                 raise HashCancelled(str(path))
             hasher.update(view[:size])
