@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from projects import repro
 from reprostack.config import DatasetConfig
 from reprostack.data.cache import HashCache
 from reprostack.data.manifest import SECTIONS, read_manifest
-from reprostack.data.scan import scan_dataset
+from reprostack.data.scan import hash_paths, scan_dataset
 
 pytestmark = pytest.mark.usefixtures("own_cache_dir")  # caches stay per test
 
@@ -39,6 +40,10 @@ def make_project(tmp_path: Path, data: Path) -> Path:
     project.mkdir()
     (project / "repro.yaml").write_text(f"name: demo\ndata:\n  pets: {{path: {data}}}\n")
     return project
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def b3(data: bytes) -> str:
@@ -318,12 +323,8 @@ def test_a_cache_that_cannot_be_written_costs_speed_not_the_scan(
         assert "hashed 4" in result.stdout
 
 
-def test_scan_results_do_not_depend_on_the_thread_count(tmp_path: Path) -> None:
-    root = tmp_path / "many"
-    for index in range(300):
-        folder = root / f"d{index % 7}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{index}.bin").write_bytes(os.urandom(index * 37))
+def test_scan_results_do_not_depend_on_the_worker_count(tmp_path: Path) -> None:
+    root = many_files(tmp_path / "many")
     (root / "big.bin").write_bytes(os.urandom(3 << 20))  # over the read buffer
     dataset = DatasetConfig("many", root, str(root))
     digests = {
@@ -333,6 +334,47 @@ def test_scan_results_do_not_depend_on_the_thread_count(tmp_path: Path) -> None:
     assert len(digests) == 1
     big = read_manifest(tmp_path / "m2.json").entries[0]
     assert big == ("big.bin", 3 << 20, b3((root / "big.bin").read_bytes()))
+
+
+def many_files(root: Path, count: int = 300) -> Path:
+    for index in range(count):
+        folder = root / f"d{index % 7}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{index}.bin").write_bytes(os.urandom(index * 37))
+    return root
+
+
+def test_a_process_running_threads_hashes_without_forking_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fork copies other threads' locks as they are: such a process starts its hashing
+    workers from a fork server, and walks in its own process."""
+    root = many_files(tmp_path / "many")
+    dataset = DatasetConfig("many", root, str(root), algorithm="blake3")
+    expected = scan_dataset(dataset, tmp_path / "one.json", verify=True, workers=1)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+
+    def no_fork() -> int:
+        raise AssertionError("forked while another thread runs")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    try:
+        again = scan_dataset(dataset, tmp_path / "two.json", verify=True, workers=2)
+    finally:
+        stop.set()
+        other.join()
+    assert (again.digest, again.hashed) == (expected.digest, 300)
+
+
+def test_a_worker_names_what_it_could_not_hash(tmp_path: Path) -> None:
+    (tmp_path / "here.bin").write_bytes(b"here")
+    (tmp_path / "a folder").mkdir()
+    hashed = hash_paths(str(tmp_path), ["here.bin", "gone.bin", "a folder"], "sha256")
+    assert hashed[0] == (sha256_hex(b"here"), "hashed")
+    assert hashed[1] == (None, "vanished during the scan")
+    assert hashed[2] == (None, "not readable: is a directory")
 
 
 def test_every_data_command_has_help_text() -> None:

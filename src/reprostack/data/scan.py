@@ -1,19 +1,27 @@
 """Scan a dataset into its manifest: walk, reuse cached hashes, hash the rest in parallel.
 
-Everything streams in walk order (walk -> merge with the cache -> batches hashed by a thread
-pool, a bounded window in flight -> manifest and new cache), so memory stays flat however
-many files there are. Threads suffice: hashlib releases the GIL while it hashes.
+Everything streams in walk order (walk -> merge with the cache -> batches hashed by a pool, a
+bounded window in flight -> manifest and new cache), so memory stays flat however many files
+there are. The pool is of processes, one per core: the hash itself releases the GIL, but
+opening, reading and bookkeeping a small file does not, and two hashing threads scanned
+100,000 small files no faster than one (10 s on two cores, 14 CPU-s mostly spent waiting on
+each other); the main process walks, merges and writes while the workers hash.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from reprostack.config import DatasetConfig
 from reprostack.data.cache import CacheHeader, HashCache, Record
@@ -23,13 +31,15 @@ from reprostack.data.manifest import SCHEMA_VERSION, ManifestWriter, read_header
 from reprostack.data.progress import ScanProgress
 from reprostack.data.signature import SIGNATURE_VERSION, Signature, stat_signature, usable_cores
 from reprostack.data.walk import FILE, Entry, sort_key, walk
+from reprostack.errors import EnvironmentMissing
 
 # A batch goes to the pool at this many files or bytes: few enough tasks that the pool's own
 # cost stays small, small enough that both cores get work on a tree of big files.
 BATCH_FILES = 64
 BATCH_BYTES = 16 << 20
 
-Slot = list[object]  # [entry, hash or None, skip reason or None]
+Slot = list[object]  # [entry, hash or None, "hashed", "cached" or why it was skipped]
+Hashed = list[tuple[str | None, str]]  # a batch's (hash or None, "hashed" or why not)
 
 
 @dataclass
@@ -100,13 +110,13 @@ def _full_scan(
     base = os.fspath(root if root.is_dir() else root.parent)
     summary = ScanSummary(dataset.name, dataset.algorithm, "", 0, 0)
     cached = () if verify else cache.records()
-    threads = workers or usable_cores()  # more threads only fight over the GIL on small files
+    workers = workers or usable_cores()
     with (
         ManifestWriter(dataset.algorithm) as writer,
-        ThreadPoolExecutor(threads, "repro-hash") as pool,
+        _hash_pool(workers) as pool,
         cache.writer() as index,
     ):
-        results = _hashed(_with_cache(walk(root), cached), pool, threads, base, dataset)
+        results = _hashed(_with_cache(walk(root), cached), pool, workers, base, dataset)
         for entry, digest, reason in results:
             if entry.kind != FILE:
                 writer.add_other(entry)
@@ -169,20 +179,51 @@ def _with_cache(
         yield entry, digest
 
 
+def _hash_pool(workers: int) -> Executor:
+    """``workers`` processes that hash (one thread, for ``-j 1``: no process to start).
+
+    Forked when nothing else runs in this process (no thread's lock can be copied held),
+    else started from a fork server: both cost a few milliseconds, and only once a file
+    needs hashing (a no-change re-scan starts none).
+    """
+    if workers < 2:
+        return ThreadPoolExecutor(1, "repro-hash")
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        method = "fork"
+    else:
+        method = "forkserver" if "forkserver" in methods else "spawn"
+    context = multiprocessing.get_context(method)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start)
+
+
+def _worker_start() -> None:
+    # Ctrl-C reaches every process of the terminal's group: the workers finish the batch in
+    # hand and leave when the scan shuts the pool, with no traceback of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _hashed(
     paired: Iterable[tuple[Entry, str | None]],
-    pool: ThreadPoolExecutor,
-    threads: int,
+    pool: Executor,
+    workers: int,
     base: str,
     dataset: DatasetConfig,
 ) -> Iterator[tuple[Entry, str | None, str | None]]:
     """``(entry, hash, how)`` in walk order; ``how`` is "hashed", "cached" or why it failed."""
-    new_hasher(dataset.algorithm)  # an algorithm that cannot run fails here, not in a thread
-    window: deque[tuple[list[Slot], Future[None] | None]] = deque()
-    limit = 4 * threads  # batches in flight: enough to keep every thread busy, no more
+    new_hasher(dataset.algorithm)  # an algorithm that cannot run fails here, not in a worker
+    window: deque[tuple[list[Slot], list[Slot], Future[Hashed] | None]] = deque()
+    limit = 4 * workers  # batches in flight: enough to keep every worker busy, no more
     batch: list[Slot] = []
     todo: list[Slot] = []
     todo_bytes = 0
+
+    def submit() -> Future[Hashed] | None:
+        if not todo:
+            return None
+        paths = [cast(Entry, slot[0]).path for slot in todo]
+        return pool.submit(hash_paths, base, paths, dataset.algorithm)
+
     for entry, cached in paired:
         slot: Slot = [entry, cached, "cached"]
         batch.append(slot)
@@ -190,35 +231,40 @@ def _hashed(
             todo.append(slot)
             todo_bytes += entry.size
         if len(todo) >= BATCH_FILES or todo_bytes >= BATCH_BYTES or len(batch) >= 1024:
-            future = pool.submit(_hash_slots, base, todo, dataset.algorithm) if todo else None
-            window.append((batch, future))
+            window.append((batch, todo, submit()))
             batch, todo, todo_bytes = [], [], 0
             while len(window) > limit:
                 yield from _drain(window.popleft())
-    future = pool.submit(_hash_slots, base, todo, dataset.algorithm) if todo else None
-    window.append((batch, future))
+    window.append((batch, todo, submit()))
     while window:
         yield from _drain(window.popleft())
 
 
 def _drain(
-    item: tuple[list[Slot], Future[None] | None],
+    item: tuple[list[Slot], list[Slot], Future[Hashed] | None],
 ) -> Iterator[tuple[Entry, str | None, str | None]]:
-    batch, future = item
+    batch, todo, future = item
     if future is not None:
-        future.result()
+        try:
+            hashed = future.result()
+        except BrokenProcessPool as exc:
+            raise EnvironmentMissing(
+                "a hashing process of the scan died (killed, or out of memory)",
+                hint="run the scan again; `-j 1` hashes in this process alone",
+            ) from exc
+        for slot, (digest, how) in zip(todo, hashed, strict=True):
+            slot[1], slot[2] = digest, how
     yield from batch  # type: ignore[misc]
 
 
-def _hash_slots(base: str, slots: list[Slot], algorithm: str) -> None:
-    """Hash each slot's file (in a pool thread); an unreadable file gets its reason."""
-    for slot in slots:
-        entry = slot[0]
-        assert isinstance(entry, Entry)
+def hash_paths(base: str, paths: list[str], algorithm: str) -> Hashed:
+    """Hash each file (in a worker): its hash and "hashed", or None and why not."""
+    hashed: Hashed = []
+    for path in paths:
         try:
-            slot[1] = hash_file(os.path.join(base, entry.path), algorithm)
-            slot[2] = "hashed"
+            hashed.append((hash_file(os.path.join(base, path), algorithm), "hashed"))
         except FileNotFoundError:
-            slot[2] = "vanished during the scan"
+            hashed.append((None, "vanished during the scan"))
         except OSError as exc:
-            slot[2] = f"not readable: {(exc.strerror or str(exc)).lower()}"
+            hashed.append((None, f"not readable: {(exc.strerror or str(exc)).lower()}"))
+    return hashed
