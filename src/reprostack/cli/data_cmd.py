@@ -38,7 +38,7 @@ def _load(names: tuple[str, ...]) -> tuple[Config, list[DatasetConfig]]:
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--verify", is_flag=True, help="Rehash every file, ignoring the cache.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
-              help="Hashing threads and walking processes (default: one per core).")  # fmt: skip
+              help="Hashing and walking processes (default: one per core).")  # fmt: skip
 def scan(names: tuple[str, ...], verify: bool, jobs: int | None) -> None:
     """Write lockfiles/data/NAME.json: every file's path, size and content hash.
 
