@@ -83,18 +83,36 @@ def wide_tree(root: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the walk's forks; the suite's own threads (servers, pools) must not stop them."""
+    monkeypatch.setattr(sig.threading, "active_count", lambda: 1)
+    real_fork, made = os.fork, []
+
+    def counted() -> int:
+        pid = real_fork()
+        if pid:
+            made.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    return made
+
+
 @pytest.mark.parametrize("processes", [2, 3, 16])
 def test_a_walk_shared_among_processes_gives_the_same_signature(
-    processes: int, tmp_path: Path
+    processes: int, tmp_path: Path, forks: list[int]
 ) -> None:
     root = wide_tree(tmp_path / "data")
     serial = sig.stat_signature(root, processes=1)
     assert len(serial.folders) == 14 and serial.files == 13
+    assert not forks
     assert sig.stat_signature(root, processes=processes) == serial
+    assert len(forks) == min(processes, 7) - 1  # seven subfolders to deal out
 
 
 def test_a_child_that_fails_has_its_share_walked_by_the_parent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
 ) -> None:
     root = wide_tree(tmp_path / "data")
     serial = sig.stat_signature(root, processes=1)
@@ -110,6 +128,7 @@ def test_a_child_that_fails_has_its_share_walked_by_the_parent(
 
     monkeypatch.setattr(sig, "_walk_subtree", failing_in_children)
     assert sig.stat_signature(root, processes=3) == serial
+    assert len(forks) == 2
     # The parent walked its own third first, then the two failed shares after the children.
     assert walked_here[:3] == ["f0/", "f3/", "f6/"]
     assert sorted(walked_here) == [f"f{i}/" for i in range(7)]
