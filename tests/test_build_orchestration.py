@@ -18,6 +18,7 @@ from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
 from reprostack.engine import Completed, ContainerSpec, EngineRefused, EngineUnavailable
 from reprostack.errors import CheckFailed, EnvironmentMissing
+from reprostack.image import verify
 from reprostack.image.build import BuildFailed, build_image
 from reprostack.image.tags import LABEL_PREFIX
 
@@ -36,8 +37,8 @@ def _case(tmp_path: Path) -> Config:
     return load_config(root, required=True)
 
 
-def _engine_with_base() -> FakeEngine:
-    engine = FakeEngine()
+def _engine_with_base(kind: type[FakeEngine] = FakeEngine) -> FakeEngine:
+    engine = kind()
     engine.add_image(BASE, architecture="amd64")
     return engine
 
@@ -134,11 +135,7 @@ class _EngineThatKeepsImages(FakeEngine):
 def test_a_verify_whose_images_the_engine_keeps_still_gives_its_verdict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reprostack.image import verify
-
-    config = _case(tmp_path)
-    engine = _EngineThatKeepsImages()
-    engine.add_image(BASE, architecture="amd64")
+    config, engine = _case(tmp_path), _engine_with_base(_EngineThatKeepsImages)
     files = {"/app/train.py": ("file", 0o644, 0, 0, "ab" * 32)}
     monkeypatch.setattr(verify, "filesystem_facts", lambda engine, image_id: files)
 
@@ -152,11 +149,7 @@ def test_a_verify_whose_images_the_engine_keeps_still_gives_its_verdict(
 def test_a_verify_that_fails_reports_its_own_failure_not_the_cleanups(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reprostack.image import verify
-
-    config = _case(tmp_path)
-    engine = _EngineThatKeepsImages()
-    engine.add_image(BASE, architecture="amd64")
+    config, engine = _case(tmp_path), _engine_with_base(_EngineThatKeepsImages)
 
     def export_refused(engine: object, image_id: str) -> dict[str, object]:
         raise EngineRefused("no space left on device")
