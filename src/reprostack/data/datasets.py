@@ -53,11 +53,6 @@ def with_algorithm(dataset: DatasetConfig, manifest: Path) -> DatasetConfig:
     return dataclasses.replace(dataset, algorithm=algorithm)
 
 
-def settled_all(config: Config) -> dict[str, DatasetConfig]:
-    """Every dataset of repro.yaml, its algorithm decided (see ``settled``)."""
-    return {name: settled(config, dataset) for name, dataset in config.data.items()}
-
-
 def require_path(dataset: DatasetConfig) -> Path:
     """The dataset's path; a missing one is an error now that a command needs it (exit 3)."""
     if not dataset.path.exists():

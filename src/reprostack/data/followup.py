@@ -24,7 +24,7 @@ from typing import Any
 from reprostack.config import Config
 from reprostack.data.cache import HashCache
 from reprostack.data.check import stat_changes
-from reprostack.data.datasets import settled_all
+from reprostack.data.datasets import settled
 from reprostack.data.signature import Signature, stat_signature
 
 UNFINISHED = "unfinished: the command ended first"
@@ -34,11 +34,10 @@ class DataFollowUp:
     """A stat of every file of the datasets a run's quick check vouched for."""
 
     def __init__(self, config: Config, facts: dict[str, dict[str, Any]]) -> None:
-        datasets = settled_all(config)
         self._todo = {
-            name: datasets[name]
+            name: settled(config, config.data[name])
             for name, dataset_facts in facts.items()
-            if name in datasets and (dataset_facts.get("check") or {}).get("how") == "quick"
+            if name in config.data and (dataset_facts.get("check") or {}).get("how") == "quick"
         }
         self._results: dict[str, tuple[Signature, str, dict[str, Any] | None] | str] = {}
         self._thread = threading.Thread(target=self._run, name="repro-data-stat", daemon=True)
