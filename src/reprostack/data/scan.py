@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -189,7 +190,7 @@ def _hash_pool(workers: int) -> Executor:
     if workers < 2:
         return ThreadPoolExecutor(1, "repro-hash")
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    if sys.platform == "linux" and threading.active_count() == 1:  # macOS's frameworks: no
         method = "fork"
     else:
         method = "forkserver" if "forkserver" in methods else "spawn"

@@ -23,6 +23,7 @@ import marshal
 import os
 import signal
 import stat
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +103,8 @@ Subtree = tuple[str, str, os.stat_result]  # path, prefix, the folder's stat bef
 def _walk_shared(subtrees: list[Subtree], processes: int) -> list[Signature]:
     """Each subtree's signature part, in order; shares after the first walked by children."""
     shares = min(processes, len(subtrees))
-    if shares < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+    # Linux only: on macOS a fork may inherit system frameworks that crash in the child.
+    if shares < 2 or sys.platform != "linux" or threading.active_count() > 1:
         return [_walk_subtree(subtree) for subtree in subtrees]
     parts: list[Signature | None] = [None] * len(subtrees)
     children: dict[int, int] = {}  # pid -> the read end of its pipe
