@@ -54,3 +54,23 @@ def test_a_set_cancel_stops_a_file_between_blocks(tmp_path: Path) -> None:
         file_digest(path, cancel=cancel)
     with pytest.raises(FileNotFoundError):
         file_digest(tmp_path / "missing.bin")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_worker_never_writes_into_its_parents_buffer(tmp_path: Path) -> None:
+    """Scan workers are forked from a process that may have hashed in its main thread: the
+    thread's buffer is copied into them, and must not be the parent's own pages."""
+    from reprostack import filehash
+
+    mine, theirs = tmp_path / "mine.bin", tmp_path / "theirs.bin"
+    mine.write_bytes(b"m" * 100)
+    theirs.write_bytes(b"t" * 100)
+    file_digest(mine)  # this thread's buffer now holds the parent's last block
+    pid = os.fork()
+    if pid == 0:
+        try:
+            file_digest(theirs)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert bytes(filehash._local.view[:100]) == b"m" * 100
