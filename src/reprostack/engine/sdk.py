@@ -413,9 +413,9 @@ def _quote(value: str) -> str:
 
 @contextlib.contextmanager
 def _timeout(api: Any, seconds: float) -> Iterator[None]:
-    """Let the SDK's calls inside wait up to ``seconds`` for the engine's answer."""
+    """Let the SDK's calls inside wait at least ``seconds`` for the engine's answer."""
     before = api.timeout
-    api.timeout = max(seconds, before or 0)
+    api.timeout = None if before is None else max(seconds, before)  # None: no limit at all
     try:
         yield
     finally:

@@ -14,6 +14,7 @@ from typing import IO
 
 from reprostack.config import Config
 from reprostack.engine import ContainerSpec, Engine
+from reprostack.errors import ReproError
 from reprostack.image.progress import ProgressCallback
 
 # What a file is, for the comparison: everything but its timestamps.
@@ -114,8 +115,6 @@ def verify_build(
 
 def _remove_all(engine: Engine, image_ids: list[str]) -> list[tuple[str, str]]:
     """Remove the throw-away images; ``(id, why)`` for each one the engine kept."""
-    from reprostack.errors import ReproError
-
     left = []
     for image_id in image_ids:
         try:
