@@ -17,7 +17,7 @@ from _common import ROOT, median_wall, report
 
 sys.path.insert(0, str(ROOT / "src"))
 
-from reprostack.runs.record import RunRecord, write_record
+from reprostack.record.run import RunRecord, write_record
 
 RUNS = 10_000
 

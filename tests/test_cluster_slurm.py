@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from projects import demo_project, repro
-from reprostack.runs.ids import RUN_ID_RE
+from reprostack.record.ids import RUN_ID_RE
 
 pytestmark = pytest.mark.usefixtures("slurm")
 

@@ -16,7 +16,7 @@ from reprostack.cluster.shared_fs import filesystem_type, require_shared
 from reprostack.cluster.status import settle
 from reprostack.config import parse_config
 from reprostack.errors import ConfigError, RunFailedToStart
-from reprostack.runs.record import RunRecord
+from reprostack.record.run import RunRecord
 
 GOLDEN = Path(__file__).parent / "golden" / "cluster"
 UPDATE = os.environ.get("REPRO_UPDATE_GOLDEN") == "1"

@@ -18,8 +18,8 @@ from reprostack.config import load_config
 from reprostack.engine import Completed, ContainerSpec
 from reprostack.errors import CheckFailed
 from reprostack.image.fingerprint import PROBE_SCRIPT
+from reprostack.record.run import read_record
 from reprostack.runs.container import replay_in_container, run_in_container
-from reprostack.runs.record import read_record
 from reprostack.runs.session import RunRequest
 
 IMAGE = "localhost/repro-demo:dev-0123456789ab"

@@ -22,7 +22,7 @@ from reprostack.determinism import (
     read_report,
     settle,
 )
-from reprostack.runs.diff import diff_determinism
+from reprostack.record.diff import diff_determinism
 
 PROBE = Path(__file__).parent / "determinism" / "probe.py"
 

@@ -34,7 +34,7 @@ from reprostack.config import validate as config_validate
 from reprostack.errors import ReproError
 from reprostack.fingerprint.collect import CONTAINER_ENV
 from reprostack.fingerprint.cuda import read_cuda
-from reprostack.runs.record import RunRecord
+from reprostack.record.run import RunRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from projects import git
-from reprostack.runs.diff import diff_fingerprints
-from reprostack.runs.store import list_run_ids
+from reprostack.record.diff import diff_fingerprints
+from reprostack.record.store import list_run_ids
 
 pytestmark = pytest.mark.engine
 

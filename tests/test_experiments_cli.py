@@ -18,7 +18,7 @@ from PIL import Image
 from projects import demo_project, make_repo, repro
 from reprostack.cli import cli
 from reprostack.experiments.plot import plot_data
-from reprostack.runs.record import RunRecord, write_fingerprint, write_record
+from reprostack.record.run import RunRecord, write_fingerprint, write_record
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 GOLDEN = Path(__file__).parent / "golden"

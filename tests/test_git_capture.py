@@ -15,8 +15,8 @@ import yaml
 from projects import GIT_ENV, REPRO, demo_project, git, make_repo
 from projects import repro as run_repro
 from reprostack.fingerprint.git import read_git
-from reprostack.runs.ids import RUN_ID_RE
-from reprostack.runs.store import list_run_ids
+from reprostack.record.ids import RUN_ID_RE
+from reprostack.record.store import list_run_ids
 
 
 def repro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ import reprostack
 PACKAGE = Path(reprostack.__file__).parent
 
 # Top to bottom. A name is a module or package below ``reprostack``; the longest one matching a
-# module decides its layer (``runs.record`` is the record model, the rest of ``runs`` runs).
+# module decides its layer.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("commands", ("cli", "__main__")),
     ("workflows", ("replay", "init", "adopt")),
@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("bases", ("bases",)),
     ("fingerprint", ("fingerprint", "determinism")),
     ("data", ("data",)),
-    ("records", ("runs.record", "runs.ids", "runs.store", "runs.diff", "runs.process")),
+    ("records", ("record",)),
     ("config", ("config",)),
     (
         "foundation",

@@ -15,7 +15,7 @@ import yaml
 
 from projects import GIT_ENV, demo_project
 from reprostack.atomic import write_text
-from reprostack.runs.ids import RUN_ID_RE
+from reprostack.record.ids import RUN_ID_RE
 
 REPRO = [sys.executable, "-m", "reprostack"]
 

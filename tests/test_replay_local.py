@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from projects import REPRO, demo_project, git, repro
-from reprostack.runs.store import list_run_ids
+from reprostack.record.store import list_run_ids
 
 DETERMINISTIC = """\
 import json, os, random

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from projects import REPRO, demo_project, git, repro
-from reprostack.runs.ids import RUN_ID_RE
+from reprostack.record.ids import RUN_ID_RE
 
 
 def only_run(project: Path) -> Path:

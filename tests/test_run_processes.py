@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from projects import demo_project
-from reprostack.runs.ids import RUN_ID_RE
+from reprostack.record.ids import RUN_ID_RE
 
 REPRO = [sys.executable, "-m", "reprostack"]
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reprostack.runs.ids import RUN_ID_RE, allocate_run_dir
-from reprostack.runs.record import STATUSES, RunRecord, read_record, write_record
+from reprostack.record.ids import RUN_ID_RE, allocate_run_dir
+from reprostack.record.run import STATUSES, RunRecord, read_record, write_record
 
 TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=30)
 RECORDS = st.builds(

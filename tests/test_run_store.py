@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from projects import REPRO, demo_project, repro
 from reprostack.cli import cli
-from reprostack.runs.ids import RUN_ID_RE
-from reprostack.runs.record import RunRecord, write_record
-from reprostack.runs.store import list_run_ids, list_runs, resolve_run
+from reprostack.record.ids import RUN_ID_RE
+from reprostack.record.run import RunRecord, write_record
+from reprostack.record.store import list_run_ids, list_runs, resolve_run
 
 
 def put(runs: Path, run_id: str, started_at: str, status: str = "succeeded") -> Path:

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from projects import demo_project
 from reprostack.cli import cli
-from reprostack.runs.diff import diff_fingerprints, render_diff
-from reprostack.runs.record import RunRecord, write_fingerprint, write_record
-from reprostack.runs.store import list_run_ids, resolve_run
+from reprostack.record.diff import diff_fingerprints, render_diff
+from reprostack.record.run import RunRecord, write_fingerprint, write_record
+from reprostack.record.store import list_run_ids, resolve_run
 
 
 def fake_run(

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from reprostack.config.load import parse_config
 from reprostack.errors import ConfigError
-from reprostack.runs.record import DamagedRecord, read_record
+from reprostack.record.run import DamagedRecord, read_record
 
 REPRO = [sys.executable, "-m", "reprostack"]
 

@@ -11,7 +11,7 @@ from reprostack.cli.output import info
 
 if TYPE_CHECKING:
     from reprostack.config import Config
-    from reprostack.runs.record import RunRecord
+    from reprostack.record.run import RunRecord
     from reprostack.runs.session import RunRequest
 
 
@@ -97,8 +97,8 @@ def cancel(run_refs: tuple[str, ...], whole_array: bool) -> None:
     from reprostack.cluster.status import wait_until_settled
     from reprostack.config import load_config
     from reprostack.errors import UsageError
-    from reprostack.runs.record import read_record
-    from reprostack.runs.store import resolve_run
+    from reprostack.record.run import read_record
+    from reprostack.record.store import resolve_run
 
     with handle_errors():
         config = load_config()
@@ -129,7 +129,7 @@ def cancel(run_refs: tuple[str, ...], whole_array: bool) -> None:
 
 def _array_folders(runs_dir: Any, job_ids: list[str]) -> list[Any]:
     """Every run folder whose job is one of ``job_ids``."""
-    from reprostack.runs.store import list_runs
+    from reprostack.record.store import list_runs
 
     return [
         entry.folder
@@ -172,8 +172,8 @@ def wait_for_k8s(config: Config, record: RunRecord, poll_s: float = 2.0) -> int:
     import time
 
     from reprostack.cluster.status import open_k8s, refresh_k8s
+    from reprostack.record.run import read_record
     from reprostack.runs.local import exit_status
-    from reprostack.runs.record import read_record
 
     folder = config.runs_dir / record.id
     while open_k8s(record):

@@ -20,8 +20,8 @@ def compare(run_refs: tuple[str, ...], as_json: bool) -> None:
     from reprostack.config import load_config
     from reprostack.errors import CorruptRecord, UsageError
     from reprostack.experiments.compare import compare_runs, render_comparison
-    from reprostack.runs.record import read_fingerprint, read_record
-    from reprostack.runs.store import resolve_run
+    from reprostack.record.run import read_fingerprint, read_record
+    from reprostack.record.store import resolve_run
 
     if len(run_refs) < 2:
         raise UsageError("compare needs at least two runs", hint="repro compare A B [C…]")
@@ -59,8 +59,8 @@ def plot(run_refs: tuple[str, ...], metrics: tuple[str, ...], output: Path) -> N
     from reprostack.config import load_config
     from reprostack.experiments.metrics import read_metrics
     from reprostack.experiments.plot import draw, plot_data
-    from reprostack.runs.record import read_record
-    from reprostack.runs.store import resolve_run
+    from reprostack.record.run import read_record
+    from reprostack.record.store import resolve_run
 
     config = load_config()
     folders = [resolve_run(config.runs_dir, ref) for ref in run_refs]
@@ -84,8 +84,8 @@ def sync(run_refs: tuple[str, ...]) -> None:
     from reprostack.config import load_config
     from reprostack.errors import UsageError
     from reprostack.experiments.tracking import TrackerUnavailable, is_synced, sync_run
-    from reprostack.runs.record import DamagedRecord, read_record
-    from reprostack.runs.store import list_run_ids, resolve_run
+    from reprostack.record.run import DamagedRecord, read_record
+    from reprostack.record.store import list_run_ids, resolve_run
 
     config = load_config()
     mlflow = config.tracking.mlflow

@@ -89,8 +89,8 @@ def push(run_ref: str | None, variant: str | None) -> None:
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.errors import UsageError
+    from reprostack.record.store import resolve_run
     from reprostack.registry.push import push_run, push_variant
-    from reprostack.runs.store import resolve_run
 
     progress = TransferProgress("pushing")
     try:
@@ -124,8 +124,8 @@ def pull(run_ref: str) -> None:
     """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
+    from reprostack.record.store import resolve_run
     from reprostack.registry.pull import pull_run
-    from reprostack.runs.store import resolve_run
 
     progress = TransferProgress("pulling")
     try:

@@ -29,9 +29,9 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool, here: str | N
     from reprostack.cli.output import handle_errors, info
     from reprostack.config import load_config
     from reprostack.errors import CheckFailed
+    from reprostack.record.diff import render_diff
     from reprostack.replay.outputs import render_comparison
     from reprostack.replay.replay import replay_run
-    from reprostack.runs.diff import render_diff
     from reprostack.runs.local import PRESTART_EXIT, exit_status
 
     # A replay refused after comparing environments exits 1; any other failure before the
@@ -70,8 +70,8 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool, here: str | N
 def _check_mode(config: Any, run_ref: str, here: str | None) -> None:
     """A replay here runs in the recorded mode; a different mode flag is a mistake."""
     from reprostack.errors import UsageError
-    from reprostack.runs.record import read_record
-    from reprostack.runs.store import resolve_run
+    from reprostack.record.run import read_record
+    from reprostack.record.store import resolve_run
 
     if here is None:
         return
@@ -88,9 +88,9 @@ def _cluster_replay(config: Any, run_ref: str, strict: bool) -> bool:
     from reprostack.cli.cluster_cmd import wait_for
     from reprostack.cli.output import info
     from reprostack.cluster.replay import is_cluster_run, resubmit
+    from reprostack.record.run import read_fingerprint, read_record
+    from reprostack.record.store import resolve_run
     from reprostack.replay.outputs import compare_outputs, render_comparison
-    from reprostack.runs.record import read_fingerprint, read_record
-    from reprostack.runs.store import resolve_run
 
     folder = resolve_run(config.runs_dir, run_ref)
     original = read_record(folder)
@@ -128,9 +128,9 @@ def export(run_ref: str, output: Path | None, outputs: bool) -> None:
     from reprostack.cli.output import info
     from reprostack.config import load_config
     from reprostack.errors import UsageError
+    from reprostack.record.store import resolve_run
     from reprostack.replay.code import repository_of
     from reprostack.replay.export import export_run
-    from reprostack.runs.store import resolve_run
 
     config = load_config()
     folder = resolve_run(config.runs_dir, run_ref)

@@ -15,7 +15,7 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
     """List recorded runs, newest first, with the params that differ and last metrics."""
     from reprostack.config import load_config
     from reprostack.experiments.table import runs_json, runs_table
-    from reprostack.runs.store import list_runs
+    from reprostack.record.store import list_runs
 
     config = load_config()
     # Only the records shown are read (and, with --status, those passed over on the way).
@@ -40,8 +40,8 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
 def show(run_ref: str, show_fp: bool) -> None:
     """Show one run: its record and where its files are (RUN: id, prefix or 'last')."""
     from reprostack.config import load_config
-    from reprostack.runs.record import RUN_FILE, read_fingerprint
-    from reprostack.runs.store import resolve_run
+    from reprostack.record.run import RUN_FILE, read_fingerprint
+    from reprostack.record.store import resolve_run
 
     config = load_config()
     folder = resolve_run(config.runs_dir, run_ref)
@@ -66,9 +66,9 @@ def show(run_ref: str, show_fp: bool) -> None:
 def diff(a: str, b: str, as_json: bool) -> None:
     """Show what differs between runs A and B: fingerprints and determinism controls."""
     from reprostack.config import load_config
-    from reprostack.runs.diff import diff_runs, render_diff
-    from reprostack.runs.record import read_fingerprint, read_record
-    from reprostack.runs.store import resolve_run
+    from reprostack.record.diff import diff_runs, render_diff
+    from reprostack.record.run import read_fingerprint, read_record
+    from reprostack.record.store import resolve_run
 
     config = load_config()
     folder_a = resolve_run(config.runs_dir, a)

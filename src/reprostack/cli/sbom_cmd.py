@@ -28,7 +28,7 @@ def sbom(run_ref: str | None, image_ref: str | None, output: Path | None) -> Non
     from reprostack.cli.output import handle_errors, info
     from reprostack.config import load_config
     from reprostack.errors import UsageError
-    from reprostack.runs.store import resolve_run
+    from reprostack.record.store import resolve_run
     from reprostack.sbom import sbom_of_image, sbom_of_run, summary
 
     with handle_errors():

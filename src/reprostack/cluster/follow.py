@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from reprostack.cluster.status import ENDED, needs_scheduler, refresh_folders
-from reprostack.runs.record import DamagedRecord, RunRecord, read_record
+from reprostack.record.run import DamagedRecord, RunRecord, read_record
 
 POLL_S = 0.25
 SCHEDULER_EVERY_S = 3.0

@@ -21,8 +21,8 @@ from reprostack.cluster.launch import PushedImage, apptainer_prefix, pyxis_prefi
 from reprostack.cluster.submit import ARGV_VARIABLE
 from reprostack.config import Config, load_config
 from reprostack.errors import EnvironmentMissing, ReproError, RunFailedToStart
+from reprostack.record.run import RunRecord, read_record, utc_now, write_record
 from reprostack.redact import redact_argv, redact_text
-from reprostack.runs.record import RunRecord, read_record, utc_now, write_record
 from reprostack.runs.session import RunRequest
 
 PODMAN_SOCKETS = ("/run/podman/podman.sock",)

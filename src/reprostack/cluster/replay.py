@@ -17,7 +17,7 @@ from reprostack.cluster.image import split_ref
 from reprostack.cluster.submit import options_of, submit_slurm
 from reprostack.config import Config
 from reprostack.errors import CheckFailed
-from reprostack.runs.record import RunRecord
+from reprostack.record.run import RunRecord
 from reprostack.runs.session import PATCH_FILE, RunRequest
 
 

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from reprostack.cluster import slurm
-from reprostack.runs.record import DamagedRecord, RunRecord, read_record, utc_now, write_record
-from reprostack.runs.store import RunEntry
+from reprostack.record.run import DamagedRecord, RunRecord, read_record, utc_now, write_record
+from reprostack.record.store import RunEntry
 
 ENDED = ("succeeded", "failed", "interrupted")
 PENDING_REASONS = frozenset(

@@ -23,8 +23,8 @@ from reprostack.cluster.script import SCRIPT_NAME, SlurmOptions, render_sbatch
 from reprostack.cluster.shared_fs import require_shared
 from reprostack.config import Config
 from reprostack.errors import ReproError, RunFailedToStart, UsageError
+from reprostack.record.run import RunRecord, write_record
 from reprostack.redact import redact_text
-from reprostack.runs.record import RunRecord, write_record
 from reprostack.runs.session import RunRequest, RunSession
 
 ARGV_VARIABLE = "REPRO_ARGV"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from reprostack.experiments.metrics import read_metrics, summarise
 from reprostack.experiments.params import collect_params
-from reprostack.runs.record import RunRecord
+from reprostack.record.run import RunRecord
 
 
 def capture_params(folder: Path, record: RunRecord) -> None:

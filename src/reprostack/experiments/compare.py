@@ -14,8 +14,8 @@ from reprostack.experiments.metrics import best, lower_is_better
 from reprostack.experiments.params import differing
 from reprostack.experiments.render import number, table_text
 from reprostack.experiments.table import json_safe, metric_names
-from reprostack.runs.diff import diff_fingerprints
-from reprostack.runs.record import RunRecord
+from reprostack.record.diff import diff_fingerprints
+from reprostack.record.run import RunRecord
 
 
 @dataclass

@@ -15,7 +15,7 @@ from mlflow.entities import Metric, Param, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from reprostack.runs.record import FINGERPRINT_FILE, RUN_FILE, RunRecord
+from reprostack.record.run import FINGERPRINT_FILE, RUN_FILE, RunRecord
 
 RUN_ID_TAG = "repro.run_id"
 # Set last: a run holding it is complete. One without it was cut off mid-send and is replaced.

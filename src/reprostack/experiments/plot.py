@@ -14,7 +14,7 @@ from reprostack.errors import EnvironmentMissing, UsageError
 from reprostack.experiments.metrics import Series
 from reprostack.experiments.params import differing
 from reprostack.experiments.render import number
-from reprostack.runs.record import RunRecord
+from reprostack.record.run import RunRecord
 
 FORMATS = (".png", ".svg", ".pdf")
 MAX_PANELS = 6

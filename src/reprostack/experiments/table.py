@@ -13,8 +13,8 @@ from typing import Any
 
 from reprostack.experiments.params import differing
 from reprostack.experiments.render import number, table_text
-from reprostack.runs.record import RunRecord
-from reprostack.runs.store import RunEntry
+from reprostack.record.run import RunRecord
+from reprostack.record.store import RunEntry
 
 # Beyond this many param or metric columns the table stops being readable; --json has all.
 MAX_COLUMNS = 6

@@ -22,14 +22,14 @@ from reprostack.config.schema import MlflowConfig
 from reprostack.errors import CorruptRecord, EnvironmentMissing
 from reprostack.experiments.metrics import read_metrics
 from reprostack.experiments.params import collect_params
-from reprostack.redact import redact_url
-from reprostack.runs.record import (
+from reprostack.record.run import (
     RUN_FILE,
     RunRecord,
     read_fingerprint,
     utc_now,
     write_record,
 )
+from reprostack.redact import redact_url
 
 EXTRA_HINT = "pip install 'reprostack[mlflow]'"
 

@@ -66,7 +66,7 @@ def pull_run(
     folder: Path, *, progress: PushCallback | None = None, engine: Engine | None = None
 ) -> Fetched:
     """``repro pull RUN``: fetch the image of the run in ``folder`` by its recorded digest."""
-    from reprostack.runs.record import read_record
+    from reprostack.record.run import read_record
 
     return fetch_run_image(read_record(folder), progress=progress, engine=engine)
 
@@ -80,8 +80,8 @@ def pull_recorded_tag(config: Config, content_tag: str, *, engine: Engine | None
     image whose id differs from the recorded one raises CheckFailed (exit 1).
     """
     from reprostack.engine import RegistryUnavailable
-    from reprostack.runs.record import DamagedRecord, read_record
-    from reprostack.runs.store import list_run_ids
+    from reprostack.record.run import DamagedRecord, read_record
+    from reprostack.record.store import list_run_ids
 
     for run_id in list_run_ids(config.runs_dir):
         try:

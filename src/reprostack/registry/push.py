@@ -63,7 +63,7 @@ def push_run(
     longer on this engine, saying how to rebuild it.
     """
     from reprostack.engine import connect
-    from reprostack.runs.record import read_record, update_record
+    from reprostack.record.run import read_record, update_record
 
     repository = registry_repository(config)
     record = read_record(folder)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from reprostack.errors import UsageError
 from reprostack.git import GitFailed, git_output, run_git, stderr_of
-from reprostack.runs.ids import RUN_ID_RE
-from reprostack.runs.record import read_record
+from reprostack.record.ids import RUN_ID_RE
+from reprostack.record.run import read_record
 
 MANIFEST = "repro-export.json"
 BUNDLE = "code.bundle"

@@ -13,12 +13,12 @@ from reprostack.doctor.compat import Finding
 from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
 from reprostack.fingerprint.nvidia import probe_nvidia
 from reprostack.fingerprint.python_env import read_packages, read_python
+from reprostack.record.diff import FingerprintDiff, diff_fingerprints, render_diff
+from reprostack.record.run import RunRecord, read_fingerprint, read_record
+from reprostack.record.store import resolve_run
 from reprostack.replay.code import Submodule, repository_of, restored_code
 from reprostack.replay.outputs import OutputComparison, compare_outputs
-from reprostack.runs.diff import FingerprintDiff, diff_fingerprints, render_diff
-from reprostack.runs.record import RunRecord, read_fingerprint, read_record
 from reprostack.runs.session import PATCH_FILE, SUBMODULE_PATCHES, RunRequest
-from reprostack.runs.store import resolve_run
 
 
 @dataclass

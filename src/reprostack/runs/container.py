@@ -20,9 +20,9 @@ from reprostack.engine import Container, ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.errors import CheckFailed, EnvironmentMissing
 from reprostack.fingerprint.schema import ContainerSection
 from reprostack.image.fingerprint import container_facts, merge, probe_image
-from reprostack.runs.diff import diff_fingerprints, render_diff
+from reprostack.record.diff import diff_fingerprints, render_diff
+from reprostack.record.run import RunRecord
 from reprostack.runs.gpus import device_requests
-from reprostack.runs.record import RunRecord
 from reprostack.runs.session import RunInterrupted, RunRequest, RunSession
 from reprostack.runs.signals import SignalForwarder, interrupted
 from reprostack.runs.stream import Stream, open_log
@@ -309,7 +309,7 @@ def replay_in_container(
     """Replay in the recorded image, or one rebuilt from the run's ``env/`` folder."""
     from reprostack.engine import connect
     from reprostack.image.build import rebuild_from_record
-    from reprostack.runs.record import read_record
+    from reprostack.record.run import read_record
 
     engine = engine or connect()
     record = read_record(original)

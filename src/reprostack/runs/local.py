@@ -11,9 +11,9 @@ from typing import Any, BinaryIO
 
 from reprostack.config import Config
 from reprostack.errors import EnvironmentMissing, RunFailedToStart
+from reprostack.record.run import RunRecord
 from reprostack.redact import redact_argv
 from reprostack.runs.gpus import gpu_visibility
-from reprostack.runs.record import RunRecord
 from reprostack.runs.session import RunInterrupted, RunRequest, RunSession
 from reprostack.runs.signals import (
     ProcessGroup,

@@ -33,11 +33,9 @@ from reprostack.experiments.capture import capture_metrics, capture_params
 from reprostack.fingerprint.collect import lockfile_hashes
 from reprostack.fingerprint.git import tracked_under
 from reprostack.fingerprint.project import project_fingerprint
-from reprostack.redact import redact_argv, redact_text
-from reprostack.runs.configs import capture_configs
-from reprostack.runs.ids import allocate_run_dir
-from reprostack.runs.process import this_process
-from reprostack.runs.record import (
+from reprostack.record.ids import allocate_run_dir
+from reprostack.record.process import this_process
+from reprostack.record.run import (
     RunRecord,
     iso_utc,
     read_fingerprint,
@@ -46,6 +44,8 @@ from reprostack.runs.record import (
     write_fingerprint,
     write_record,
 )
+from reprostack.redact import redact_argv, redact_text
+from reprostack.runs.configs import capture_configs
 
 if TYPE_CHECKING:
     from reprostack.data.followup import DataFollowUp

@@ -96,7 +96,7 @@ def sbom_of_run(folder: Path) -> tuple[str, str | None]:
     returned as it was written, and the note says so.
     """
     from reprostack.engine import connect
-    from reprostack.runs.record import read_fingerprint, read_record
+    from reprostack.record.run import read_fingerprint, read_record
 
     record = read_record(folder)
     image_id = (record.image or {}).get("id")

@@ -13,9 +13,9 @@ from itertools import groupby
 from pathlib import Path
 
 from reprostack.errors import RunNotFound
-from reprostack.runs.ids import RUN_ID_RE
-from reprostack.runs.process import is_gone
-from reprostack.runs.record import RUN_FILE, DamagedRecord, RunRecord, read_record
+from reprostack.record.ids import RUN_ID_RE
+from reprostack.record.process import is_gone
+from reprostack.record.run import RUN_FILE, DamagedRecord, RunRecord, read_record
 
 LOST = "lost"
 DAMAGED = "damaged"
