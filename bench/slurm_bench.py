@@ -75,7 +75,7 @@ def node_times(root: Path) -> tuple[float, float]:
     from reprostack.cluster.script import SlurmOptions
     from reprostack.cluster.submit import submit_slurm
     from reprostack.config import load_config
-    from reprostack.runs.session import RunRequest
+    from reprostack.record.request import RunRequest
 
     client = docker.from_env()  # DOCKER_HOST, as the tests' docker_client
     base = os.environ.get("REPRO_BASE_IMAGE", "local/debian-python:bookworm")

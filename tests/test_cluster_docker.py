@@ -22,7 +22,7 @@ from reprostack.cluster.image import split_ref
 from reprostack.cluster.script import SlurmOptions
 from reprostack.cluster.submit import submit_slurm
 from reprostack.config import load_config
-from reprostack.runs.session import RunRequest
+from reprostack.record.request import RunRequest
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("slurm")]
 

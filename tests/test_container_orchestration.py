@@ -18,9 +18,10 @@ from reprostack.config import load_config
 from reprostack.engine import Completed, ContainerSpec
 from reprostack.errors import CheckFailed
 from reprostack.image.fingerprint import PROBE_SCRIPT
+from reprostack.record.request import RunRequest
 from reprostack.record.run import read_record
-from reprostack.runs.container import replay_in_container, run_in_container
-from reprostack.runs.session import RunRequest
+from reprostack.replay.image import replay_image
+from reprostack.runs.container import run_in_container
 
 IMAGE = "localhost/repro-demo:dev-0123456789ab"
 INSIDE = {"python": {"version": "3.11.2"}, "packages": {"alpha": "1.0.0"}, "cuda": None}
@@ -104,9 +105,9 @@ def test_replay_refuses_an_image_that_differs_from_the_record(tmp_path: Path) ->
     # The record says another alpha than the image has (a rebuilt image that resolved anew).
     recorded["packages"] = {"alpha": "0.9.0"}
     with pytest.raises(CheckFailed) as caught:
-        replay_in_container(
-            config, RunRequest(argv=["train.py"], mode="dev", cwd=config.root), original,
-            recorded, rebuild=False, force=False, engine=engine,
+        replay_image(
+            config, original, read_record(original), recorded, [], rebuild=False, force=False,
+            engine=engine,
         )  # fmt: skip
     assert caught.value.exit_code == 1
     assert "differs from the recorded environment; nothing was run" in caught.value.message

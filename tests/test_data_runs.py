@@ -12,9 +12,9 @@ import yaml
 from projects import git, make_repo, repro
 from reprostack.config import Config, DatasetConfig, load_config, parse_config
 from reprostack.errors import ConfigError
+from reprostack.record.request import RunRequest
 from reprostack.record.store import list_run_ids
 from reprostack.runs.container import run_in_container, with_data_mounts
-from reprostack.runs.session import RunRequest
 
 READ_DATA = """\
 import os, pathlib, time

@@ -253,8 +253,8 @@ def test_diff_of_determinism_blocks() -> None:
 @pytest.mark.engine
 def test_deterministic_dev_run_in_a_real_container(tmp_path: Path, base_image: str) -> None:
     from reprostack.config import load_config
+    from reprostack.record.request import RunRequest
     from reprostack.runs.container import run_in_container
-    from reprostack.runs.session import RunRequest
 
     project = project_with_probe(tmp_path / "p")
     config = load_config(project)

@@ -18,9 +18,9 @@ from projects import demo_project
 from reprostack.config import load_config
 from reprostack.engine import GpuRequest, Mount
 from reprostack.errors import EnvironmentMissing, UsageError
+from reprostack.record.request import RunRequest
 from reprostack.runs.container import run_in_container, volumes_for, workdir_for
 from reprostack.runs.gpus import device_requests, gpu_visibility
-from reprostack.runs.session import RunRequest
 
 
 def test_gpu_requests() -> None:
@@ -110,7 +110,7 @@ def test_sigint_stops_the_container_and_leaves_none(tmp_path: Path, base_image: 
         "import sys\nfrom pathlib import Path\n"
         "from reprostack.config import load_config\n"
         "from reprostack.runs.container import run_in_container\n"
-        "from reprostack.runs.session import RunRequest\n"
+        "from reprostack.record.request import RunRequest\n"
         f"config = load_config(Path({str(project)!r}))\n"
         "record = run_in_container(config, RunRequest(argv=['sleepy.py'], mode='dev', "
         f"cwd=config.root), image_ref={base_image!r})\n"

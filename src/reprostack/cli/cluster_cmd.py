@@ -11,8 +11,8 @@ from reprostack.cli.output import info
 
 if TYPE_CHECKING:
     from reprostack.config import Config
+    from reprostack.record.request import RunRequest
     from reprostack.record.run import RunRecord
-    from reprostack.runs.session import RunRequest
 
 
 def gpu_count(gpus: str | None) -> int | None:

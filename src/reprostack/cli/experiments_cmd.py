@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def compare(run_refs: tuple[str, ...], as_json: bool) -> None:
     config = load_config()
     folders = [resolve_run(config.runs_dir, ref) for ref in run_refs]
     records = [read_record(folder) for folder in folders]
-    fingerprints: list[dict[str, Any] | None] = []
+    fingerprints: list[Mapping[str, Any] | None] = []
     for folder in folders:
         try:
             fingerprints.append(read_fingerprint(folder))

@@ -85,8 +85,8 @@ def push(run_ref: str | None, variant: str | None) -> None:
     never reads or records them. Exit 1 when a run's image is gone, 3 when the registry
     cannot be reached or refuses.
     """
-    from reprostack.cli.build_cmd import BuildProgress
     from reprostack.cli.output import handle_errors
+    from reprostack.cli.progress import BuildProgress
     from reprostack.config import load_config
     from reprostack.errors import UsageError
     from reprostack.record.store import resolve_run

@@ -71,8 +71,10 @@ def run(
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.mounts import Mount
-    from reprostack.runs.local import PRESTART_EXIT, exit_status, run_local
-    from reprostack.runs.session import RecordNotWritten, RunRequest
+    from reprostack.record.request import RunRequest
+    from reprostack.runs.execute import Console, Placement, execute
+    from reprostack.runs.local import PRESTART_EXIT, exit_status
+    from reprostack.runs.session import RecordNotWritten
 
     for text in volumes:
         Mount.parse(text)  # a malformed -v is bad usage (exit 2), refused before any record
@@ -94,13 +96,12 @@ def run(
                        partition=partition, time=time_limit, cpus=cpus, mem=mem, array=array,
                        namespace=namespace)  # fmt: skip
             return
-        if chosen == "local":
-            record = run_local(config, request, gpus=gpus)
-        else:
-            from reprostack.cli.build_cmd import BuildProgress
-            from reprostack.runs.container import run_in_container
+        progress = None
+        if chosen != "local":
+            from reprostack.cli.progress import BuildProgress
 
-            record = run_in_container(config, request, gpus=gpus, progress=BuildProgress())
+            progress = BuildProgress()
+        record = execute(config, request, Placement(gpus=gpus), Console(progress=progress))
     run_dir = config.runs_dir / record.id
     info(f"repro: run {record.id} {record.status} (exit {record.exit_code}); record in {run_dir}")
     mlflow = (record.tracking or {}).get("mlflow") or {}

@@ -7,6 +7,7 @@ a registry (``repro push``). The digest is the engine's own record of the push (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from reprostack.cluster.launch import PushedImage
@@ -22,7 +23,7 @@ def split_ref(ref: str) -> PushedImage | None:
     return PushedImage(repository, digest)
 
 
-def recorded_image(image: dict[str, Any] | None) -> PushedImage | None:
+def recorded_image(image: Mapping[str, Any] | None) -> PushedImage | None:
     """The pushed image a run record names (``image.repository`` and ``image.digest``).
 
     A digest recorded in full (``repo@sha256:...``, from the engine's RepoDigests) is read too.

@@ -9,9 +9,10 @@ from reprostack.cluster.image import pushed_image
 from reprostack.cluster.k8s import JobSpec, build_job, create_job, job_name, job_yaml
 from reprostack.config import Config
 from reprostack.errors import ReproError, RunFailedToStart, UsageError
+from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord, write_record
 from reprostack.runs.container import DEV_WORKDIR, PROD_WORKDIR, container_command, workdir_for
-from reprostack.runs.session import RunRequest, RunSession
+from reprostack.runs.session import RunSession
 
 JOB_FILE = "job.yaml"
 

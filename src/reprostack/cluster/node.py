@@ -14,43 +14,35 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from reprostack.cluster.image import recorded_image, split_ref
 from reprostack.cluster.launch import PushedImage, apptainer_prefix, pyxis_prefix
 from reprostack.cluster.submit import ARGV_VARIABLE
 from reprostack.config import Config, load_config
 from reprostack.errors import EnvironmentMissing, ReproError, RunFailedToStart
+from reprostack.record.fingerprint import Fingerprint
+from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord, read_record, utc_now, write_record
 from reprostack.redact import redact_argv, redact_text
-from reprostack.runs.session import RunRequest
+from reprostack.runs.execute import Placement, execute
+from reprostack.runs.local import Launcher
 
 PODMAN_SOCKETS = ("/run/podman/podman.sock",)
 
 
 def request_for(record: RunRecord, root: Path, folder: Path) -> RunRequest:
-    """The request a queued record stands for, in ``folder`` (its own run folder)."""
-    argv = list(record.argv)
+    """The request a queued record stands for, in ``folder`` (its own run folder), with the
+    command as typed when the submission passed it (the record's is redacted)."""
+    request = RunRequest.from_record(record, root, run_dir=folder)
     # Taken out of the environment: the command and the fingerprint must not see it.
     typed = os.environ.pop(ARGV_VARIABLE, None)
     if typed:
         candidate = json.loads(typed)
         # Only the submission's own command: a job resubmitted by hand from a shell that
         # happens to hold the variable runs what its record says.
-        if isinstance(candidate, list) and redact_argv([str(a) for a in candidate]) == argv:
-            argv = [str(a) for a in candidate]
-    cwd = Path(record.cwd)
-    scheduler = record.scheduler or {}
-    return RunRequest(
-        argv=argv,
-        mode=record.mode,
-        seed=record.seed,
-        replay_of=record.replay_of,
-        mounts=list(record.mounts),
-        cwd=cwd if cwd.is_absolute() else root / cwd,
-        deterministic=bool(scheduler.get("deterministic")),
-        run_dir=folder,
-    )
+        if isinstance(candidate, list) and redact_argv([str(a) for a in candidate]) == request.argv:
+            request.argv = [str(a) for a in candidate]
+    return request
 
 
 def node_gpus(allocated: str | None) -> str:
@@ -78,46 +70,47 @@ def run_on_node(folder: Path) -> RunRecord:
     request = request_for(record, config.root, folder)
     runtime = (record.scheduler or {}).get("runtime") or "none"
     allocated = os.environ.get("SLURM_JOB_GPUS") or os.environ.get("SLURM_STEP_GPUS")
-    if record.mode == "local" or runtime == "none":
-        from reprostack.runs.local import run_local
+    return execute(config, request, placement_for(config, record, request, runtime, allocated))
 
+
+def placement_for(
+    config: Config, record: RunRecord, request: RunRequest, runtime: str, allocated: str | None
+) -> Placement:
+    """Where the job's command runs on this node, by the runtime it was submitted with."""
+    if record.mode == "local" or runtime == "none":
         # "auto" leaves CUDA_VISIBLE_DEVICES as Slurm set it for the job's allocation.
-        return run_local(config, request, gpus="auto")
+        return Placement(gpus="auto", host=True)
     image = job_image(record)
     if runtime in ("docker", "podman"):
         # The engine sees every GPU of the node: hand the container only the job's own.
-        return _run_engine(config, request, image, runtime, node_gpus(allocated))
-    return _run_launched(config, request, image, runtime, bool(allocated))
+        return Placement(gpus=node_gpus(allocated), image_ref=_engine_image(image, runtime))
+    return Placement(launcher=_launcher(config, request, image, runtime, bool(allocated)))
 
 
-def _run_engine(
-    config: Config, request: RunRequest, image: PushedImage, runtime: str, gpus: str
-) -> RunRecord:
-    """docker/podman: pull by digest when missing, then the ordinary container run."""
+def _engine_image(image: PushedImage, runtime: str) -> str:
+    """docker/podman: the job's image on this node's engine, pulled by digest when missing."""
     if runtime == "podman" and "DOCKER_HOST" not in os.environ:
         # Podman's Docker-compatible API (`podman system service`) is what the SDK talks to.
         for socket in PODMAN_SOCKETS:
             if Path(socket).exists():
                 os.environ["DOCKER_HOST"] = f"unix://{socket}"
     from reprostack.engine import connect
-    from reprostack.runs.container import run_in_container
 
     engine = connect()
     if engine.image(image.ref) is None:
         # Not on this node yet: the one pull a cluster run makes, by digest (the engine port
         # maps a registry's refusal to a clear error).
         engine.pull(image.ref)
-    return run_in_container(config, request, gpus=gpus, image_ref=image.ref)
+    return image.ref
 
 
-def _run_launched(
+def _launcher(
     config: Config, request: RunRequest, image: PushedImage, runtime: str, gpus: bool
-) -> RunRecord:
-    """apptainer/pyxis: the local runner with the launcher in front of the command."""
-    from reprostack.fingerprint.schema import ContainerSection
+) -> Launcher:
+    """apptainer/pyxis: the launcher in front of the command, and the probe through it."""
     from reprostack.image.fingerprint import PROBE_SCRIPT, merge, probe_mount
+    from reprostack.record.fingerprint import ContainerSection
     from reprostack.runs.container import workdir_for
-    from reprostack.runs.local import run_local
 
     binds = launch_binds(config, request)
     workdir = workdir_for(config, request)
@@ -127,7 +120,7 @@ def _run_launched(
             return apptainer_prefix(image, binds + extra, workdir, gpus)
         return pyxis_prefix(image, binds + extra, workdir)
 
-    def adjust(host: dict[str, Any]) -> dict[str, Any]:
+    def adjust(host: Fingerprint) -> Fingerprint:
         # The image's Python and packages come from inside it, as for a docker run.
         mount = probe_mount()
         probe = [*prefix([(mount.source, mount.target, mount.mode)]), "sh", "-c", PROBE_SCRIPT]
@@ -144,7 +137,7 @@ def _run_launched(
         }  # fmt: skip
         return merge(host, inside, facts)
 
-    return run_local(config, request, command_prefix=prefix([]), adjust=adjust)
+    return Launcher(prefix=prefix([]), adjust=adjust)
 
 
 def launch_binds(config: Config, request: RunRequest) -> list[tuple[str, str, str]]:

@@ -10,6 +10,7 @@ it here, where the code is restored from the record.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ from reprostack.cluster.image import split_ref
 from reprostack.cluster.submit import options_of, submit_slurm
 from reprostack.config import Config
 from reprostack.errors import CheckFailed
-from reprostack.record.run import RunRecord
-from reprostack.runs.session import PATCH_FILE, RunRequest
+from reprostack.record.request import RunRequest
+from reprostack.record.run import PATCH_FILE, RunRecord
 
 
 def is_cluster_run(record: RunRecord) -> bool:
@@ -27,7 +28,7 @@ def is_cluster_run(record: RunRecord) -> bool:
 
 
 def resubmit(
-    config: Config, folder: Path, original: RunRecord, recorded_fp: dict[str, Any]
+    config: Config, folder: Path, original: RunRecord, recorded_fp: Mapping[str, Any]
 ) -> list[RunRecord]:
     """Submit ``original`` again with its recorded options (and image); the queued record."""
     scheduler = original.scheduler or {}

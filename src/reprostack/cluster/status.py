@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reprostack.cluster import slurm
 from reprostack.record.run import DamagedRecord, RunRecord, read_record, utc_now, write_record
+from reprostack.record.sections import SchedulerSection
 from reprostack.record.store import RunEntry
 
 ENDED = ("succeeded", "failed", "interrupted")
@@ -44,7 +45,7 @@ def settle(record: RunRecord, state: slurm.JobState) -> bool:
     """Apply a final job state to ``record``; True when it changed."""
     if not state.final:
         return False
-    scheduler = dict(record.scheduler or {})
+    scheduler: SchedulerSection = {**(record.scheduler or {})}
     scheduler["state"] = state.state
     scheduler["reason"] = state.reason
     if state.partition and not scheduler.get("partition"):

@@ -23,9 +23,11 @@ from reprostack.cluster.script import SCRIPT_NAME, SlurmOptions, render_sbatch
 from reprostack.cluster.shared_fs import require_shared
 from reprostack.config import Config
 from reprostack.errors import ReproError, RunFailedToStart, UsageError
+from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord, write_record
+from reprostack.record.sections import SchedulerSection
 from reprostack.redact import redact_text
-from reprostack.runs.session import RunRequest, RunSession
+from reprostack.runs.session import RunSession
 
 ARGV_VARIABLE = "REPRO_ARGV"
 CONTAINER_RUNTIMES = ("docker", "podman", "apptainer", "pyxis")
@@ -159,7 +161,7 @@ def _scheduler_entry(
     options: SlurmOptions,
     image: PushedImage | None,
     runtime: str | None = None,
-) -> dict[str, Any]:
+) -> SchedulerSection:
     """``scheduler:`` in run.yaml: what the job is and what was asked of Slurm."""
     return {
         "kind": "slurm",
@@ -179,7 +181,7 @@ def _scheduler_entry(
     }
 
 
-def options_of(scheduler: dict[str, Any]) -> SlurmOptions:
+def options_of(scheduler: SchedulerSection) -> SlurmOptions:
     """The options a recorded Slurm run was submitted with (a replay asks for the same)."""
     return SlurmOptions(
         partition=scheduler.get("partition"),

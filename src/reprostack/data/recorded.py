@@ -6,6 +6,7 @@ that differ, not only the datasets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def recorded_manifest(run_folder: Path, name: str, digest: str | None) -> Manife
 
 
 def check_replay_data(
-    config: Config, run_id: str, run_folder: Path, recorded_fp: dict[str, Any]
+    config: Config, run_id: str, run_folder: Path, recorded_fp: Mapping[str, Any]
 ) -> list[str]:
     """Problems that stop a replay: each dataset whose data differs from what the run read.
 
@@ -65,7 +66,7 @@ def check_replay_data(
 
 
 def refuse_if_data_differs(
-    config: Config, run_id: str, run_folder: Path, recorded_fp: dict[str, Any], force: bool
+    config: Config, run_id: str, run_folder: Path, recorded_fp: Mapping[str, Any], force: bool
 ) -> None:
     """Raise CheckFailed (exit 1, nothing runs) when the data differs, unless ``force``."""
     if force:
@@ -92,7 +93,7 @@ def describe_changes(changes: DataChanges, shown: int = SHOWN) -> list[str]:
 
 
 def run_data_changes(
-    folder_a: Path, fp_a: dict[str, Any], folder_b: Path, fp_b: dict[str, Any]
+    folder_a: Path, fp_a: Mapping[str, Any], folder_b: Path, fp_b: Mapping[str, Any]
 ) -> list[str]:
     """File-level lines for ``repro diff``: which files of each changed dataset differ."""
     lines = []

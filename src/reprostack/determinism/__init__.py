@@ -17,13 +17,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from reprostack.record.sections import DeterminismSection
+
 HOOK_DIR = Path(__file__).resolve().parent / "hook"
 # Where a container finds the hook (mounted read-only, like the fingerprint probe).
 HOOK_MOUNT = "/opt/reprostack-determinism"
 REPORT_FILE = "determinism.jsonl"
 SEED_VARIABLE = "REPRO_DETERMINISTIC_SEED"
 REPORT_VARIABLE = "REPRO_DETERMINISM_REPORT"
-DEFAULT_SEED = 0
 
 # cuBLAS is deterministic only with a fixed workspace (NVIDIA's cuBLAS docs, "Results
 # reproducibility"); both documented settings are accepted, :4096:8 is set when neither is.
@@ -53,7 +54,7 @@ def deterministic_env(
     }
 
 
-def planned(seed: int, env: Mapping[str, str]) -> dict[str, Any]:
+def planned(seed: int, env: Mapping[str, str]) -> DeterminismSection:
     """The ``determinism:`` block written before the command starts (nothing applied yet)."""
     names = ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG", *FIXED_ENV)
     return {
@@ -83,8 +84,8 @@ def read_report(path: Path) -> list[dict[str, Any]]:
 
 
 def settle(
-    block: dict[str, Any], entries: Iterable[dict[str, Any]], packages: Iterable[str]
-) -> dict[str, Any]:
+    block: DeterminismSection, entries: Iterable[dict[str, Any]], packages: Iterable[str]
+) -> DeterminismSection:
     """Return ``block`` with what the hook reported and, for every library, why not if not.
 
     ``packages`` are the installed distributions the command saw (the fingerprint's), which

@@ -7,6 +7,7 @@ the first one named.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,9 @@ class Comparison:
         return result
 
 
-def compare_runs(records: list[RunRecord], fingerprints: list[dict[str, Any] | None]) -> Comparison:
+def compare_runs(
+    records: list[RunRecord], fingerprints: Sequence[Mapping[str, Any] | None]
+) -> Comparison:
     """Compare runs; ``fingerprints[i]`` is None when run i's fingerprint could not be read."""
     result = Comparison(runs=[r.id for r in records])
     for key in differing([r.params or {} for r in records]):

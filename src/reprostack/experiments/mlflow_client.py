@@ -6,7 +6,7 @@ Imported only after a run has ended (or by ``repro sync``): the client costs sec
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,7 +38,7 @@ def log_run(
     folder: Path,
     record: RunRecord,
     raw: dict[str, Any],
-    fingerprint: dict[str, Any],
+    fingerprint: Mapping[str, Any],
     params: dict[str, Any],
     series: dict[str, list[tuple[int, float]]],
 ) -> str:
@@ -79,7 +79,9 @@ def log_run(
     return run_id
 
 
-def tags_for(record: RunRecord, raw: dict[str, Any], fingerprint: dict[str, Any]) -> dict[str, str]:
+def tags_for(
+    record: RunRecord, raw: dict[str, Any], fingerprint: Mapping[str, Any]
+) -> dict[str, str]:
     """The facts a tracker user filters by: run id, code, image, driver, CUDA, GPUs, data.
 
     ``raw`` is run.yaml as read (datasets, when the record names them, are tagged by digest).
@@ -96,10 +98,11 @@ def tags_for(record: RunRecord, raw: dict[str, Any], fingerprint: dict[str, Any]
         tags["repro.git.sha"] = record.git_sha
         tags["mlflow.source.git.commit"] = record.git_sha  # MLflow's own UI shows this one
     tags["repro.git.dirty"] = str(record.dirty).lower()
-    image = record.image or {}
+    image = record.image
     for key in ("digest", "id", "tag"):
-        if image.get(key):
-            tags[f"repro.image.{key}"] = str(image[key])
+        value = image.get(key) if image is not None else None
+        if value:
+            tags[f"repro.image.{key}"] = str(value)
     nvidia = fingerprint.get("nvidia") or {}
     if nvidia.get("driver_version"):
         tags["repro.nvidia.driver"] = str(nvidia["driver_version"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,9 @@ def redact_params(values: dict[str, Scalar]) -> dict[str, Scalar]:
     }
 
 
-def collect_params(run_folder: Path, configs: list[dict[str, Any]], argv: list[str]) -> Params:
+def collect_params(
+    run_folder: Path, configs: Sequence[Mapping[str, Any]], argv: list[str]
+) -> Params:
     """Params of a run from its ``config/`` copies (as run.yaml lists them) and its argv.
 
     ``argv`` is the recorded (already redacted) one; values are redacted again by key name.

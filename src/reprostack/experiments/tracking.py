@@ -12,6 +12,7 @@ import importlib.util
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from reprostack.record.run import (
     utc_now,
     write_record,
 )
+from reprostack.record.sections import MlflowState
 from reprostack.redact import redact_url
 
 EXTRA_HINT = "pip install 'reprostack[mlflow]'"
@@ -53,10 +55,10 @@ class SyncOutcome:
         return self.result == "failed"
 
 
-def tracking_state(record: RunRecord) -> dict[str, Any]:
+def tracking_state(record: RunRecord) -> MlflowState:
     """The ``tracking.mlflow`` entry of a record ({} when the run was never sent)."""
-    state = (record.tracking or {}).get("mlflow")
-    return dict(state) if isinstance(state, dict) else {}
+    state = record.tracking.get("mlflow") if record.tracking else None
+    return MlflowState(**state) if isinstance(state, dict) else MlflowState()
 
 
 def is_synced(record: RunRecord) -> bool:
@@ -96,7 +98,7 @@ def sync_run(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> SyncOutco
         return SyncOutcome(record.id, "already synced", state["run_id"])
     if record.status == "running":
         return SyncOutcome(record.id, "skipped", detail="still running")
-    base = {"uri": redact_url(mlflow.uri), "experiment": mlflow.experiment}
+    base = MlflowState(uri=redact_url(mlflow.uri), experiment=mlflow.experiment)
     try:
         tracker_run_id = _log(mlflow, folder, record)
     except (Exception, KeyboardInterrupt) as exc:
@@ -129,6 +131,7 @@ def _log(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> str:
     raw = yaml.safe_load((folder / RUN_FILE).read_text(encoding="utf-8"))
     params = record.params or collect_params(folder, record.configs, record.argv).values
     series = read_metrics(folder / "outputs").series
+    fingerprint: Mapping[str, Any]
     try:
         fingerprint = read_fingerprint(folder)
     except CorruptRecord:

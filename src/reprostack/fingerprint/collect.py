@@ -15,8 +15,8 @@ from reprostack.fingerprint.git import GitState, read_git
 from reprostack.fingerprint.git import cancelled as git_cancelled
 from reprostack.fingerprint.nvidia import read_nvidia
 from reprostack.fingerprint.python_env import read_packages, read_python
-from reprostack.fingerprint.schema import ContainerSection, Fingerprint, GitSection
 from reprostack.fingerprint.system import read_hardware, read_os
+from reprostack.record.fingerprint import ContainerSection, Fingerprint, GitSection
 
 SCHEMA_VERSION = 1
 # Lock files recorded by hash: repro's own folder plus the tools' native locks.
@@ -87,7 +87,7 @@ def collect(
     never_env: tuple[str, ...] = (),
     exclude: tuple[Path, ...] = (),
     git: GitState | None = None,
-) -> tuple[dict[str, Any], GitState]:
+) -> tuple[Fingerprint, GitState]:
     """Return the fingerprint of this machine for the project at ``root``, and its git state.
 
     ``env_names`` adds variables to the allow-list (repro.yaml's ``env:``); ``never_env``
@@ -125,5 +125,4 @@ def collect(
         "container": read_container(environ),
         "env": read_env(environ, env_names, never_env),
     }
-    # Typed where it is built; records and readers keep it as plain JSON.
-    return cast(dict[str, Any], fingerprint), state
+    return fingerprint, state

@@ -22,6 +22,7 @@ from typing import Any
 
 from reprostack.filehash import HashCancelled, file_digest
 from reprostack.git import run_git, stderr_of
+from reprostack.record.sections import LeftOutFile
 from reprostack.redact import redact_url
 from reprostack.secret_files import refusal
 
@@ -43,7 +44,7 @@ class GitState:
     info: dict[str, Any] | None
     patch: bytes = b""
     submodule_patches: dict[str, bytes] = field(default_factory=dict)
-    left_out: list[dict[str, Any]] = field(default_factory=list)
+    left_out: list[LeftOutFile] = field(default_factory=list)
 
 
 class CaptureFailed(Exception):
@@ -104,7 +105,7 @@ class _Tree:
     dirty: bool | str = False
     patch: bytes = b""
     error: str | None = None
-    left_out: list[dict[str, Any]] = field(default_factory=list)
+    left_out: list[LeftOutFile] = field(default_factory=list)
     submodules: list[dict[str, Any]] = field(default_factory=list)
     submodule_patches: dict[str, bytes] = field(default_factory=dict)
 
@@ -222,7 +223,7 @@ def _changes(repo: Path, env: dict[str, str], exclude: tuple[str, ...]) -> _Chan
     return changes
 
 
-def _left_out(repo: Path, changes: _Changes, tree: _Tree) -> list[dict[str, Any]]:
+def _left_out(repo: Path, changes: _Changes, tree: _Tree) -> list[LeftOutFile]:
     """Changed files no patch may carry: secrets, and untracked files over 1 MiB."""
     untracked = set(changes.untracked)
     for path in [*changes.tracked, *changes.untracked]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -9,7 +10,7 @@ def _mib_to_gib(mib: int | None) -> str:
     return f"{mib / 1024:.0f} GiB" if mib else "?"
 
 
-def render_table(fp: dict[str, Any], max_packages: int = 12) -> str:
+def render_table(fp: Mapping[str, Any], max_packages: int = 12) -> str:
     """Return the fingerprint as aligned ``section  key  value`` lines."""
     rows: list[tuple[str, str]] = []
 

@@ -6,8 +6,9 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import reprostack
 from reprostack.atomic import write_text
@@ -17,8 +18,8 @@ from reprostack.engine import ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.errors import EnvironmentMissing, UsageError
 from reprostack.fingerprint.probe import CONTAINER_KEYS
 from reprostack.fingerprint.project import project_fingerprint
-from reprostack.fingerprint.schema import ContainerSection
 from reprostack.image.tags import LABEL_PREFIX
+from reprostack.record.fingerprint import ContainerSection, Fingerprint
 
 PROBE_MOUNT = "/opt/reprostack-probe"
 # The image's own Python: repro images put their venv first on PATH; others have python3.
@@ -35,13 +36,10 @@ def probe_mount() -> Mount:
     return Mount(str(package), f"{PROBE_MOUNT}/reprostack", read_only=True)
 
 
-def merge(
-    host: dict[str, Any], inside: dict[str, Any], container: ContainerSection
-) -> dict[str, Any]:
+def merge(host: Fingerprint, inside: Mapping[str, Any], container: ContainerSection) -> Fingerprint:
     """Host facts (git, driver, GPUs, hardware) with the container's Python, packages, CUDA."""
-    merged = dict(host)
-    for key in CONTAINER_KEYS:
-        merged[key] = inside.get(key)
+    # The probe's JSON carries the same sections as the host's (the same collector wrote it).
+    merged = cast(Fingerprint, {**host, **{key: inside.get(key) for key in CONTAINER_KEYS}})
     merged["container"] = container
     return merged
 
@@ -131,7 +129,7 @@ def probe_key() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def fingerprint_image(config: Config, image_ref: str) -> dict[str, Any]:
+def fingerprint_image(config: Config, image_ref: str) -> Fingerprint:
     """The fingerprint a run in ``image_ref`` would record (the image is never pulled)."""
     from reprostack.engine import connect
 
@@ -147,7 +145,8 @@ def fingerprint_image(config: Config, image_ref: str) -> dict[str, Any]:
     # The image's own facts, not this checkout's: the code and locks it was built from (its
     # labels) and the environment it sets. The machine facts (hardware, driver, GPUs) stay:
     # they are where the image would run.
-    merged.update(image_own_facts(image))
+    own = image_own_facts(image)
+    merged["git"], merged["lockfiles"], merged["env"] = own["git"], own["lockfiles"], own["env"]
     return merged
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,7 @@ def _packages(a: dict[str, str], b: dict[str, str]) -> list[str]:
 
 
 def diff_fingerprints(
-    a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ()
+    a: Mapping[str, Any], b: Mapping[str, Any], ignore: tuple[str, ...] = ()
 ) -> FingerprintDiff:
     """Compare fingerprint ``a`` (older) with ``b``; ``ignore`` drops groups by name."""
     result = FingerprintDiff()
@@ -104,13 +105,13 @@ def render_diff(diff: FingerprintDiff) -> str:
     return "\n".join(parts)
 
 
-def diff_determinism(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[str]:
+def diff_determinism(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[str]:
     """What differs between two runs' ``determinism:`` blocks (run.yaml), one line each."""
     if a is None and b is None:
         return []
     if a is None or b is None:
 
-        def state(block: dict[str, Any] | None) -> str:
+        def state(block: Mapping[str, Any] | None) -> str:
             return "off" if block is None else f"on (seed {block.get('seed')})"
 
         return [f"determinism: {state(a)} -> {state(b)}"]
@@ -119,10 +120,10 @@ def diff_determinism(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list
 
 
 def diff_runs(
-    a_fp: dict[str, Any],
-    b_fp: dict[str, Any],
-    a_determinism: dict[str, Any] | None,
-    b_determinism: dict[str, Any] | None,
+    a_fp: Mapping[str, Any],
+    b_fp: Mapping[str, Any],
+    a_determinism: Mapping[str, Any] | None,
+    b_determinism: Mapping[str, Any] | None,
 ) -> FingerprintDiff:
     """``repro diff``: the fingerprints' differences, then the determinism controls'."""
     result = diff_fingerprints(a_fp, b_fp)

@@ -9,20 +9,36 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from reprostack.atomic import write_text
 from reprostack.errors import CorruptRecord
+from reprostack.record.fingerprint import Fingerprint
+from reprostack.record.sections import (
+    ConfigCopy,
+    DeterminismSection,
+    ImageSection,
+    LeftOutFile,
+    MetricSummary,
+    SchedulerSection,
+    TrackingSection,
+)
 from reprostack.yaml_limits import YamlLimitExceeded, safe_load_limited
 
 RUN_FILE = "run.yaml"
 FINGERPRINT_FILE = "fingerprint.json"
+# Uncommitted changes (untracked files too) on top of git.sha, and each changed submodule's
+# own patch under submodules/<path from the repository top>.patch.
+PATCH_FILE = "source.patch"
+SUBMODULE_PATCHES = "submodules"
 # "queued": submitted to a cluster scheduler, not started on a node yet.
 STATUSES = ("queued", "running", "succeeded", "failed", "interrupted")
 # A record is a few KiB; anything far larger was not written by repro.
 MAX_RECORD_BYTES = 4 * 1024 * 1024
+# run.yaml's own version: a reader meeting a newer one keeps the keys it does not know.
+RECORD_SCHEMA_VERSION = 2
 
 
 class DamagedRecord(CorruptRecord):
@@ -52,8 +68,13 @@ def utc_now() -> str:
 
 @dataclass
 class RunRecord:
-    """Everything ``run.yaml`` holds (docs/reference/run-record.md)."""
+    """Everything ``run.yaml`` holds (docs/reference/run-record.md).
 
+    The session owns identity, process and status; every other group of fields has one
+    owner, the recorder named beside it (``reprostack.runs.recorders``), and one type.
+    """
+
+    # The session: what was asked, by which process, and how it ended.
     id: str
     argv: list[str]
     mode: str
@@ -61,18 +82,10 @@ class RunRecord:
     exit_code: int | None = None
     started_at: str = field(default_factory=utc_now)
     ended_at: str | None = None
-    image: dict[str, Any] | None = None
-    lock_hashes: dict[str, str] = field(default_factory=dict)
     replay_of: str | None = None
     command: list[str] = field(default_factory=list)
     cwd: str = "."
     seed: int | None = None
-    # `--deterministic`: what was set, what the startup hook applied, what it could not.
-    determinism: dict[str, Any] | None = None
-    git_sha: str | None = None
-    dirty: bool | str = False  # "unknown" when git could not capture the code (git_error)
-    git_error: str | None = None
-    source_left_out: list[dict[str, Any]] = field(default_factory=list)
     host: str | None = None
     pid: int | None = None
     boot_id: str | None = None
@@ -80,21 +93,33 @@ class RunRecord:
     signals: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
-    configs: list[dict[str, Any]] = field(default_factory=list)
     config_sha256: str | None = None
     reprostack_version: str | None = None
     error: str | None = None
-    # Experiments: flat params, per-metric summaries (last, min, max, steps) and what could not
-    # be read; the tracker's run id and whether it has the run (reprostack.experiments).
+    # The container target: the image the command ran in.
+    image: ImageSection | None = None
+    # The code recorder (fingerprint.recorder): commit, uncommitted changes, left-out files,
+    # and the lock files' hashes.
+    lock_hashes: dict[str, str] = field(default_factory=dict)
+    git_sha: str | None = None
+    dirty: bool | str = False  # "unknown" when git could not capture the code (git_error)
+    git_error: str | None = None
+    source_left_out: list[LeftOutFile] = field(default_factory=list)
+    # The determinism recorder: what was set, what the start-up hook applied, what it could not.
+    determinism: DeterminismSection | None = None
+    # The experiment recorders: config copies, flat params, per-metric summaries (last, min,
+    # max, steps) and what could not be read; the tracker's run id and whether it has the run.
+    configs: list[ConfigCopy] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     params_skipped: list[str] = field(default_factory=list)
-    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: dict[str, MetricSummary] = field(default_factory=dict)
     metrics_problems: list[str] = field(default_factory=list)
-    tracking: dict[str, Any] | None = None
-    # Cluster runs (reprostack.cluster): {kind, job_id, array_index, partition, ...} and the
-    # node the command ran on.
-    scheduler: dict[str, Any] | None = None
+    tracking: TrackingSection | None = None
+    # Cluster runs: the scheduler's job, and the node the command ran on.
+    scheduler: SchedulerSection | None = None
     node: str | None = None
+    # The layout of this file: 1 before typed sections were introduced (same keys).
+    schema_version: int = RECORD_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data in a stable key order, ready for YAML."""
@@ -114,7 +139,9 @@ class RunRecord:
             if key in data and isinstance(data[key], bool) and bool not in types:
                 raise DamagedRecord(f"{key} is a boolean")
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("schema_version", 1)  # written before the field existed
+        return cls(**values)
 
 
 _NONE = type(None)
@@ -147,6 +174,11 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "error": (str, _NONE),
     "scheduler": (dict, _NONE),
     "node": (str, _NONE),
+    "determinism": (dict, _NONE),
+    "tracking": (dict, _NONE),
+    "params": (dict,),
+    "metrics": (dict,),
+    "schema_version": (int,),
 }
 
 
@@ -204,12 +236,12 @@ def read_record(folder: Path) -> RunRecord:
         raise DamagedRecord(exc.reason, path) from None
 
 
-def write_fingerprint(folder: Path, fingerprint: dict[str, Any]) -> None:
+def write_fingerprint(folder: Path, fingerprint: Fingerprint) -> None:
     """Write ``fingerprint.json`` atomically, keys sorted so two records diff cleanly."""
     write_text(folder / FINGERPRINT_FILE, json.dumps(fingerprint, indent=2, sort_keys=True) + "\n")
 
 
-def read_fingerprint(folder: Path) -> dict[str, Any]:
+def read_fingerprint(folder: Path) -> Fingerprint:
     """Read a run's ``fingerprint.json``; CorruptRecord when it is missing or not a JSON object."""
     path = folder / FINGERPRINT_FILE
     try:
@@ -222,7 +254,8 @@ def read_fingerprint(folder: Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(data, dict):
         raise CorruptRecord(f"{path}: not a JSON object")
-    return data
+    # Read as written: a section a reader needs and cannot find is absent, not invented.
+    return cast(Fingerprint, data)
 
 
 def update_record(folder: Path, change: Callable[[dict[str, Any]], None]) -> None:

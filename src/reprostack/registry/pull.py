@@ -88,8 +88,8 @@ def pull_recorded_tag(config: Config, content_tag: str, *, engine: Engine | None
             record = read_record(config.runs_dir / run_id)
         except DamagedRecord:
             continue
-        image = record.image or {}
-        if image.get("tag") != content_tag or image_reference(image) is None:
+        image = record.image
+        if image is None or image["tag"] != content_tag or image_reference(image) is None:
             continue
         try:
             return fetch_run_image(record, engine=engine).image_id

@@ -67,8 +67,8 @@ def push_run(
 
     repository = registry_repository(config)
     record = read_record(folder)
-    recorded = record.image or {}
-    if not recorded.get("id"):
+    recorded = record.image
+    if recorded is None or not recorded["id"]:
         raise UsageError(
             f"run {record.id} ran on the host ({record.mode}); there is no image to push",
             hint="push the image of a --dev or --prod run, or `repro push --prod`",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -14,11 +15,18 @@ from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
 from reprostack.fingerprint.nvidia import probe_nvidia
 from reprostack.fingerprint.python_env import read_packages, read_python
 from reprostack.record.diff import FingerprintDiff, diff_fingerprints, render_diff
-from reprostack.record.run import RunRecord, read_fingerprint, read_record
+from reprostack.record.request import RunRequest
+from reprostack.record.run import (
+    PATCH_FILE,
+    SUBMODULE_PATCHES,
+    RunRecord,
+    read_fingerprint,
+    read_record,
+)
 from reprostack.record.store import resolve_run
 from reprostack.replay.code import Submodule, repository_of, restored_code
 from reprostack.replay.outputs import OutputComparison, compare_outputs
-from reprostack.runs.session import PATCH_FILE, SUBMODULE_PATCHES, RunRequest
+from reprostack.runs.execute import Console, Placement, execute
 
 
 @dataclass
@@ -32,13 +40,13 @@ class ReplayResult:
     checks: list[Finding]
 
 
-def environment_diff(recorded: dict[str, Any], current: dict[str, Any]) -> FingerprintDiff:
+def environment_diff(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> FingerprintDiff:
     """Differences in packages and Python version between a record and now.
 
     These must match before a local replay may run; the interpreter's path may differ.
     """
 
-    def essentials(fp: dict[str, Any]) -> dict[str, Any]:
+    def essentials(fp: Mapping[str, Any]) -> dict[str, Any]:
         python = fp.get("python") or {}
         return {
             "packages": fp.get("packages") or {},
@@ -48,7 +56,7 @@ def environment_diff(recorded: dict[str, Any], current: dict[str, Any]) -> Finge
     return diff_fingerprints(essentials(recorded), essentials(current))
 
 
-def check_local_environment(run_id: str, recorded: dict[str, Any], force: bool) -> None:
+def check_local_environment(run_id: str, recorded: Mapping[str, Any], force: bool) -> None:
     """Refuse (exit 1, with the diff) when this host's packages differ from the record's."""
     current = {"packages": read_packages(), "python": read_python()}
     diff = environment_diff(recorded, current)
@@ -61,7 +69,7 @@ def check_local_environment(run_id: str, recorded: dict[str, Any], force: bool) 
         )
 
 
-def check_gpu_stack_for(run_id: str, recorded: dict[str, Any], force: bool) -> list[Finding]:
+def check_gpu_stack_for(run_id: str, recorded: Mapping[str, Any], force: bool) -> list[Finding]:
     """``repro doctor``'s driver and GPU checks against the CUDA the run loaded.
 
     An error (a driver too old for that CUDA, a GPU it cannot target) stops the replay before
@@ -79,7 +87,7 @@ def check_gpu_stack_for(run_id: str, recorded: dict[str, Any], force: bool) -> l
     return [f for f in findings if f.level != "ok"]
 
 
-def recorded_submodules(folder: Path, fingerprint: dict[str, Any]) -> tuple[Submodule, ...]:
+def recorded_submodules(folder: Path, fingerprint: Mapping[str, Any]) -> tuple[Submodule, ...]:
     """The checked-out submodules a run recorded, parents before the ones nested in them."""
     entries = (fingerprint.get("git") or {}).get("submodules") or []
     found = []
@@ -139,29 +147,21 @@ def replay_run(
     with restored_code(repo, original.git_sha, patch, original.id, submodules) as worktree:
         code_root = worktree / project_in_repo
         run_config = replay_config(config, code_root)
-        request = RunRequest(
-            argv=list(original.argv),
-            mode=original.mode,
-            seed=original.seed,
-            replay_of=original.id,
-            branch=(recorded_fp.get("git") or {}).get("branch"),
-            mounts=list(original.mounts),
-            deterministic=original.determinism is not None,
-            cwd=code_root / original.cwd
-            if not Path(original.cwd).is_absolute()
-            else Path(original.cwd),
-        )
-        if original.mode == "local":
-            from reprostack.runs.local import run_local
+        request = RunRequest.from_record(original, code_root)
+        request.replay_of = original.id
+        request.branch = (recorded_fp.get("git") or {}).get("branch")
+        placement = None
+        if original.mode != "local":
+            from reprostack.engine import connect
+            from reprostack.replay.image import replay_image
 
-            record = run_local(run_config, request, stdout=stdout, stderr=stderr)
-        else:
-            from reprostack.runs.container import replay_in_container
-
-            record = replay_in_container(
-                run_config, request, folder, recorded_fp, rebuild=rebuild, force=force,
-                stdout=stdout, stderr=stderr,
+            engine = connect()
+            image_id = replay_image(
+                run_config, folder, original, recorded_fp, request.notes, rebuild=rebuild,
+                force=force, engine=engine,
             )  # fmt: skip
+            placement = Placement(image_ref=image_id)
+        record = execute(run_config, request, placement, Console(stdout, stderr))
     new_folder = config.runs_dir / record.id
     return ReplayResult(
         checks=checks,

@@ -12,20 +12,23 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from reprostack.config import Config
 from reprostack.determinism import HOOK_DIR, HOOK_MOUNT
 from reprostack.engine import Container, ContainerSpec, Engine, ImageInfo, Mount
-from reprostack.errors import CheckFailed, EnvironmentMissing
-from reprostack.fingerprint.schema import ContainerSection
+from reprostack.errors import EnvironmentMissing
 from reprostack.image.fingerprint import container_facts, merge, probe_image
-from reprostack.record.diff import diff_fingerprints, render_diff
+from reprostack.record.fingerprint import ContainerSection, Fingerprint
+from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord
+from reprostack.record.sections import ImageSection
 from reprostack.runs.gpus import device_requests
-from reprostack.runs.session import RunInterrupted, RunRequest, RunSession
+from reprostack.runs.recorders import run_recorders
+from reprostack.runs.session import RunInterrupted, RunSession
 from reprostack.runs.signals import SignalForwarder, interrupted
 from reprostack.runs.stream import Stream, open_log
+from reprostack.sbom.recorder import SbomRecorder
 
 if TYPE_CHECKING:
     from reprostack.image.progress import ProgressCallback
@@ -33,8 +36,6 @@ if TYPE_CHECKING:
 RUN_MOUNT = "/repro/run"
 DEV_WORKDIR = "/workspace"
 PROD_WORKDIR = "/app"
-# What the image alone decides; host facts (driver, GPUs, git) are compared elsewhere.
-IMAGE_GROUPS_IGNORED = ("git", "locks", "os", "hardware", "env", "container")
 
 
 def container_command(argv: list[str]) -> list[str]:
@@ -120,7 +121,7 @@ def container_env(
 
 def record_image(
     facts: ContainerSection, image: ImageInfo | None = None, preferred: str | None = None
-) -> dict[str, Any]:
+) -> ImageSection:
     """run.yaml's ``image``: id, registry digest and repository (null until pushed), tag, base.
 
     ``image`` gives the repository digests: the one in ``preferred`` (the project's registry
@@ -170,19 +171,23 @@ def run_in_container(
     request.mounts = with_data_mounts(config, request.mounts)
     # A signal while the record is being filled closes it as interrupted (never `running`);
     # once the container runs, signals are passed on to it (a second Ctrl-C kills it).
+    facts = container_facts(image)
+
+    def in_image(host: Fingerprint) -> Fingerprint:
+        # Python, packages, OS and CUDA from inside the image (probed once per image id).
+        return merge(host, probe_image(engine, image.id), facts)
+
     with SignalForwarder() as forwarder:
-        session = RunSession(config, request)
+        recorders = run_recorders(in_image, SbomRecorder(engine, image))
+        session = RunSession(config, request, recorders)
         try:
             with (
                 session.before_start("could not prepare the container run"),
                 forwarder.stopping_start(),
             ):
                 requests = device_requests(gpus or config.run.gpus, engine.info().nvidia_runtime)
-                facts = container_facts(image)
                 env = container_env(session, facts, dict(os.environ), image.env)
-                inside = probe_image(engine, image.id)
-                session.prepare(env, lambda host: merge(host, inside, facts))
-                _keep_sbom(engine, image, session)
+                session.prepare(env)
         except RunInterrupted:
             return session.record
         command = container_command(request.argv)
@@ -229,15 +234,6 @@ class ContainerTarget:
         self.container.kill(None if kill else signal.Signals(signum).name)
 
 
-def _keep_sbom(engine: Engine, image: ImageInfo, session: RunSession) -> None:
-    """Keep the image's SBOM in env/ (made once per image, then copied); a note if not."""
-    from reprostack.sbom import keep_run_sbom
-
-    note = keep_run_sbom(engine, image, session.folder)
-    if note:
-        session.record.notes.append(note)
-
-
 def _tee(
     chunks: Iterator[tuple[bytes | None, bytes | None]],
     folder: Path,
@@ -263,72 +259,3 @@ def _tee(
         os.close(out_fd)
         os.close(err_fd)
     return streams
-
-
-def _pull_recorded(engine: Engine, record: RunRecord) -> tuple[str | None, str]:
-    """Pull a replayed run's image by its recorded digest; (image id or None, what happened).
-
-    A registry that does not answer (or a record never pushed) means a rebuild from env/;
-    a digest the registry lacks or an image id that differs stops the replay (exit 1).
-    """
-    from reprostack.errors import EnvironmentMissing
-    from reprostack.registry.pull import NotPushed, fetch_run_image
-
-    try:
-        fetched = fetch_run_image(record, engine=engine)
-    except NotPushed:
-        return None, "image: not on this engine and never pushed; rebuilt from env/"
-    except EnvironmentMissing as exc:
-        return None, f"image: the registry did not answer ({exc.message}); rebuilt from env/"
-    return fetched.image_id, f"image: pulled {fetched.reference}, image id as recorded"
-
-
-def image_environment_diff(recorded: dict[str, Any], image_fp: dict[str, Any]) -> str | None:
-    """What differs between a recorded fingerprint and an image's (packages, Python, CUDA)."""
-    diff = diff_fingerprints(recorded, image_fp, ignore=(*IMAGE_GROUPS_IGNORED, "cuda"))
-    recorded_cuda = recorded.get("cuda")
-    image_cuda = image_fp.get("cuda")
-    lines = render_diff(diff) if not diff.empty else ""
-    if recorded_cuda != image_cuda:
-        lines += f"\ncuda: {recorded_cuda} -> {image_cuda}"
-    return lines.strip() or None
-
-
-def replay_in_container(
-    config: Config,
-    request: RunRequest,
-    original: Path,
-    recorded_fp: dict[str, Any],
-    *,
-    rebuild: bool,
-    force: bool,
-    stdout: BinaryIO | None = None,
-    stderr: BinaryIO | None = None,
-    engine: Engine | None = None,
-) -> RunRecord:
-    """Replay in the recorded image, or one rebuilt from the run's ``env/`` folder."""
-    from reprostack.engine import connect
-    from reprostack.image.build import rebuild_from_record
-    from reprostack.record.run import read_record
-
-    engine = engine or connect()
-    record = read_record(original)
-    image_id = (record.image or {}).get("id")
-    present = bool(image_id) and not rebuild and engine.image(str(image_id)) is not None
-    if image_id and not present and not rebuild:
-        image_id, note = _pull_recorded(engine, record)
-        request.notes.append(note)
-        present = image_id is not None
-    if not present or image_id is None:
-        image_id = rebuild_from_record(config, original, record, engine=engine)
-    image_fp = probe_image(engine, image_id)
-    difference = image_environment_diff(recorded_fp, image_fp)
-    if difference and not force:
-        raise CheckFailed(
-            f"the image for run {record.id} differs from the recorded environment; nothing "
-            f"was run:\n{difference}",
-            hint="pass --force to run anyway",
-        )
-    return run_in_container(
-        config, request, image_ref=image_id, stdout=stdout, stderr=stderr, engine=engine
-    )

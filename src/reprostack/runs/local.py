@@ -6,15 +6,19 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
-from typing import Any, BinaryIO
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import BinaryIO
 
 from reprostack.config import Config
 from reprostack.errors import EnvironmentMissing, RunFailedToStart
+from reprostack.fingerprint.recorder import Adjust
+from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord
 from reprostack.redact import redact_argv
 from reprostack.runs.gpus import gpu_visibility
-from reprostack.runs.session import RunInterrupted, RunRequest, RunSession
+from reprostack.runs.recorders import run_recorders
+from reprostack.runs.session import RunInterrupted, RunSession
 from reprostack.runs.signals import (
     ProcessGroup,
     SignalForwarder,
@@ -47,6 +51,15 @@ def resolve_command(argv: list[str], python: str = sys.executable) -> list[str]:
     return list(argv)
 
 
+@dataclass(frozen=True)
+class Launcher:
+    """A container launcher the host starts the command through (``apptainer exec IMAGE``,
+    ``srun --container-image``) on a cluster node without an engine."""
+
+    prefix: list[str]  # goes in front of the command
+    adjust: Adjust  # the image's facts (probed through the launcher) into the fingerprint
+
+
 def run_local(
     config: Config,
     request: RunRequest,
@@ -55,34 +68,32 @@ def run_local(
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
     environ: Mapping[str, str] | None = None,
-    command_prefix: list[str] | None = None,
-    adjust: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    launcher: Launcher | None = None,
 ) -> RunRecord:
     """Run ``request.argv`` on the host, stream its console, and return the closed record.
 
     ``stdout``/``stderr`` are where the console is echoed (the terminal by default). A signal
-    before the command starts closes the record as ``interrupted`` (no exit code).
-    ``command_prefix`` and ``adjust`` let a cluster job run the command through a container
-    launcher (``apptainer exec IMAGE``): the prefix goes in front of the command, ``adjust``
-    turns the host fingerprint into the run's (see RunSession.prepare).
+    before the command starts closes the record as ``interrupted`` (no exit code). With a
+    ``launcher`` the command runs in its container instead of on the host's Python.
     """
     # The handlers go in first: a Ctrl-C at any later point must leave a closed record,
     # never a traceback and a record saying `running` forever.
     with SignalForwarder() as forwarder:
-        session = RunSession(config, request)
+        recorders = run_recorders(launcher.adjust if launcher is not None else None)
+        session = RunSession(config, request, recorders)
         base_env = dict(os.environ if environ is None else environ)
         visible = gpu_visibility(gpus or config.run.gpus)
         if visible is not None:
             base_env["CUDA_VISIBLE_DEVICES"] = visible
         env = session.run_env(base_env)
         command = resolve_command(request.argv)
-        if command_prefix is not None:
-            command = [*command_prefix, *resolve_command(request.argv, python="python3")]
+        if launcher is not None:
+            command = [*launcher.prefix, *resolve_command(request.argv, python="python3")]
         if command and command[0] == sys.executable:
             env.setdefault("PYTHONUNBUFFERED", "1")  # live logs: a pipe would buffer prints
         try:
             with session.before_start("could not record the run"), forwarder.stopping_start():
-                session.prepare(env, adjust)
+                session.prepare(env)
         except RunInterrupted:
             return session.record
         return _execute(session, forwarder, command, env, stdout, stderr)

@@ -1,112 +1,68 @@
-"""The life of one run record: create it, fill it before the command starts, close it.
+"""The life of one run record: the folder, the order of the recorders' phases, the writes.
 
-Every mode (local, dev, prod) goes through a RunSession so that all runs have the same files.
+Every place a command runs (the host, a container, a launcher on a cluster node) goes through
+a RunSession, so that all runs have the same files. What goes into the record is the
+recorders' business (``runs.recorders`` lists them); the session allocates the folder, calls
+the recorders' phases in order and writes run.yaml and fingerprint.json after each.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reprostack import __version__
-from reprostack.atomic import write_bytes
 from reprostack.config import CONFIG_NAME, Config
-from reprostack.determinism import (
-    DEFAULT_SEED,
-    HOOK_DIR,
-    REPORT_FILE,
-    deterministic_env,
-    planned,
-    read_report,
-    settle,
-)
+from reprostack.determinism import HOOK_DIR, REPORT_FILE, deterministic_env
 from reprostack.errors import ConfigError, ReproError, RunFailedToStart
-from reprostack.experiments.capture import capture_metrics, capture_params
-from reprostack.fingerprint.collect import lockfile_hashes
 from reprostack.fingerprint.git import tracked_under
-from reprostack.fingerprint.project import project_fingerprint
 from reprostack.record.ids import allocate_run_dir
 from reprostack.record.process import this_process
+from reprostack.record.recorder import Recorder, RunContext
+from reprostack.record.request import RunRequest
 from reprostack.record.run import (
     RunRecord,
     iso_utc,
-    read_fingerprint,
     read_record,
     utc_now,
     write_fingerprint,
     write_record,
 )
+from reprostack.record.sections import ImageSection
 from reprostack.redact import redact_argv, redact_text
-from reprostack.runs.configs import capture_configs
-
-if TYPE_CHECKING:
-    from reprostack.data.followup import DataFollowUp
-
-PATCH_FILE = "source.patch"
-# Each changed submodule's own patch: submodules/<path from the repository top>.patch
-SUBMODULE_PATCHES = "submodules"
-# Files copied into env/ so a replay never depends on the working tree of that day.
-ENV_GLOBS = (
-    CONFIG_NAME,
-    "lockfiles/*",
-    "lockfiles/data/*",  # dataset manifests: replay and diff name the files that changed
-    "dockerfiles/*",
-    "requirements*.in",
-    "requirements*.txt",
-    "pyproject.toml",
-    "poetry.lock",
-    "uv.lock",
-)
-
-
-@dataclass
-class RunRequest:
-    """What the user asked to run, and how."""
-
-    argv: list[str]
-    mode: str = "local"
-    seed: int | None = None
-    replay_of: str | None = None
-    mounts: list[str] = field(default_factory=list)
-    # A replay runs in a detached worktree of the recorded commit: the branch it stands for
-    # is the original run's, recorded as such (git itself would say none).
-    branch: str | None = None
-    cwd: Path = field(default_factory=Path.cwd)
-    deterministic: bool = False
-    # A run folder allocated earlier: a cluster job fills in the record its submission wrote.
-    run_dir: Path | None = None
-    # What repro did on the way that the record should say (an image pulled by digest).
-    notes: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        # Seeding needs a seed: a deterministic run without one records (and replays) 0.
-        if self.deterministic and self.seed is None:
-            self.seed = DEFAULT_SEED
 
 
 class RunSession:
     """One ``runs/<id>/`` folder from allocation to the final status."""
 
-    def __init__(self, config: Config, request: RunRequest) -> None:
+    def __init__(
+        self, config: Config, request: RunRequest, recorders: Sequence[Recorder] = ()
+    ) -> None:
         self.config = config
         self.request = request
+        self.recorders = list(recorders)
         _check_run_dir(config)
         # One instant for the id and started_at: runs in one second are ordered by the latter.
         now = datetime.now(timezone.utc)
         me = this_process()
-        self._packages: list[str] = []
-        self._data_follow_up: DataFollowUp | None = None  # every file's stat, during the run
+        self._written_fingerprint: str | None = None
         if request.run_dir is not None:
             self._adopt(request.run_dir, now, me)
-            return
+        else:
+            self._allocate(now, me)
+        self.context = RunContext(config, request, self.folder, self.record)
+
+    def _allocate(self, now: datetime, me: Any) -> None:
+        """A new folder and its first record, saying what was asked."""
+        config, request = self.config, self.request
         self.run_id, self.folder = allocate_run_dir(config.runs_dir, now)
         self.outputs = self.folder / "outputs"
         self.record = RunRecord(
@@ -195,56 +151,25 @@ class RunSession:
             self.fail_before_start(message)
             raise RunFailedToStart(message) from exc
 
-    def prepare(
-        self,
-        run_env: Mapping[str, str],
-        adjust: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    ) -> None:
-        """Record the fingerprint, the patch, env/ copies and config/ copies.
-
-        ``adjust`` turns the host fingerprint into the run's (a container run merges in the
-        image's facts), so the host is read once.
-        """
-        host_fp, state = project_fingerprint(self.config, run_env)
-        git = host_fp.get("git")
-        if self.request.branch and isinstance(git, dict) and git.get("branch") is None:
-            host_fp["git"] = {**git, "branch": self.request.branch}
-        write_bytes(self.folder / PATCH_FILE, state.patch)
-        for path, patch in state.submodule_patches.items():
-            write_bytes(self.folder / SUBMODULE_PATCHES / f"{path}.patch", patch)
-        fingerprint = adjust(host_fp) if adjust else host_fp
-        write_fingerprint(self.folder, fingerprint)
-        if fingerprint.get("data"):
-            from reprostack.data.followup import start_follow_up
-
-            self._data_follow_up = start_follow_up(self.config, fingerprint["data"])
-        self._packages = list(fingerprint.get("packages") or {})
-        if self.request.deterministic and self.request.seed is not None:
-            self.record.determinism = planned(self.request.seed, run_env)
-        self._copy_env_files()
-        self.record.configs = capture_configs(
-            self.request.argv, self.request.cwd, self.folder / "config"
-        )
-        capture_params(self.folder, self.record)
-        self.record.lock_hashes = lockfile_hashes(self.config.root)
-        info = state.info or {}
-        self.record.git_sha = info.get("sha")
-        self.record.dirty = info.get("dirty", False)
-        self.record.git_error = info.get("error")
-        self.record.source_left_out = state.left_out
+    def prepare(self, run_env: Mapping[str, str]) -> None:
+        """Run every recorder's ``before_start``, then write the record and fingerprint."""
+        self.context.env = run_env
+        for recorder in self.recorders:
+            recorder.before_start(self.context)
+        self._write_fingerprint()
         write_record(self.folder, self.record)
 
-    def started(self, command: list[str], image: dict[str, Any] | None = None) -> None:
+    def started(self, command: list[str], image: ImageSection | None = None) -> None:
         """Record the exact command (and image) the moment it starts."""
         self.record.command = redact_argv(command)
         self.record.image = image
         write_record(self.folder, self.record)
 
     def finish(self, exit_code: int, interrupted: bool = False) -> RunRecord:
-        """Close the record with the command's exit code and its metrics' summary.
+        """Close the record with the command's exit code and every recorder's last word.
 
-        Then the run goes to the tracker named in repro.yaml (its client is imported only
-        now, after the command); a tracker problem is written down, never raised.
+        A recorder that fails now costs a note, never the record of a command that ran;
+        a record that cannot be written raises RecordNotWritten (the command's code kept).
         """
         if interrupted:
             self.record.status = "interrupted"
@@ -252,29 +177,38 @@ class RunSession:
             self.record.status = "succeeded" if exit_code == 0 else "failed"
         self.record.exit_code = exit_code
         self.record.ended_at = utc_now()
-        if self.record.determinism is not None:
-            entries = read_report(self.folder / REPORT_FILE)
-            self.record.determinism = settle(self.record.determinism, entries, self._packages)
-        capture_metrics(self.folder, self.record)
-        self._settle_data_check()
+        self._each("after_finish")
         try:
+            with contextlib.suppress(OSError):  # the record below says more than the facts
+                self._write_fingerprint()
             write_record(self.folder, self.record)
         except OSError as exc:
             raise RecordNotWritten(self.folder, exc, exit_code) from exc
-        if self.config.tracking.mlflow is not None:
-            from reprostack.experiments.tracking import after_run
-
-            after_run(self.config.tracking.mlflow, self.folder, self.record)
+        if self._each("after_close"):
+            with contextlib.suppress(OSError):  # the closed record above stands
+                write_record(self.folder, self.record)
         return self.record
 
-    def _settle_data_check(self) -> None:
-        """What the stat of every data file, taken while the command ran, found."""
-        if self._data_follow_up is None:
+    def _each(self, phase: str) -> bool:
+        """Call ``phase`` of every recorder after the command; True when a note was added."""
+        noted = False
+        for recorder in self.recorders:
+            try:
+                getattr(recorder, phase)(self.context)
+            except Exception as exc:  # the command ran: its record must survive any recorder
+                self.record.notes.append(f"{recorder.name}: not recorded: {redact_text(str(exc))}")
+                noted = True
+        return noted
+
+    def _write_fingerprint(self) -> None:
+        """Write fingerprint.json when a recorder gave one and it changed since it was written."""
+        fingerprint = self.context.fingerprint
+        if fingerprint is None:
             return
-        with contextlib.suppress(OSError, ValueError):  # the quick check's facts then stand
-            fingerprint = read_fingerprint(self.folder)
-            fingerprint["data"] = self._data_follow_up.settle(fingerprint.get("data") or {})
+        text = json.dumps(fingerprint, sort_keys=True)
+        if text != self._written_fingerprint:
             write_fingerprint(self.folder, fingerprint)
+            self._written_fingerprint = text
 
     def fail_before_start(self, message: str) -> RunRecord:
         """Close the record of a run whose command never started (exit 125, as docker run)."""
@@ -295,15 +229,6 @@ class RunSession:
         self.record.ended_at = utc_now()
         write_record(self.folder, self.record)
         return self.record
-
-    def _copy_env_files(self) -> None:
-        dest = self.folder / "env"
-        for pattern in ENV_GLOBS:
-            for path in sorted(self.config.root.glob(pattern)):
-                if path.is_file():
-                    target = dest / path.relative_to(self.config.root)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(path, target)
 
 
 class RecordNotWritten(ReproError):

@@ -99,7 +99,7 @@ def sbom_of_run(folder: Path) -> tuple[str, str | None]:
     from reprostack.record.run import read_fingerprint, read_record
 
     record = read_record(folder)
-    image_id = (record.image or {}).get("id")
+    image_id = record.image["id"] if record.image else None
     kept = folder / "env" / SBOM_FILE
     if not image_id:
         raise UsageError(

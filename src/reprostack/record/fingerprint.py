@@ -1,8 +1,9 @@
-"""The fingerprint's schema: every top-level section of ``fingerprint.json`` and what it holds.
+"""``fingerprint.json``'s schema: every top-level section and what it holds.
 
-``collect`` builds a :class:`Fingerprint` (mypy checks the keys and value types there); the
-record keeps it as JSON, and readers (diff, replay, compare, the tracker) read these keys.
-A section is null when nothing could be learnt, never a guess.
+``fingerprint.collect`` builds a :class:`Fingerprint` (mypy checks the keys and value types
+there), the fingerprint recorder writes it into the run folder, and readers (diff, replay,
+compare, the tracker) get the same type back from ``record.run.read_fingerprint``. A section
+is null when nothing could be learnt, never a guess.
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ class ContainerSection(TypedDict):
     base_image: str | None
 
 
-class Fingerprint(TypedDict):
-    """``fingerprint.json``. Inside a container run, ``python``, ``packages``, ``os`` and
-    ``cuda`` come from the container (see ``probe.CONTAINER_KEYS``); the rest from the host."""
+# One dataset's facts at run start (``data.check``): path, digest, files, bytes,
+# matches_manifest, and how they were checked.
+DatasetFacts = dict[str, Any]
+
+
+class _Stack(TypedDict):
+    """The sections every fingerprint has (``repro fingerprint`` prints these)."""
 
     schema_version: int
     git: GitSection | None  # null outside a git repository
@@ -50,3 +55,11 @@ class Fingerprint(TypedDict):
     cuda: dict[str, Any] | None  # runtime and libraries the packages bring or the base has
     container: ContainerSection | None
     env: dict[str, str]  # the allow-listed variables (secrets never recorded)
+
+
+class Fingerprint(_Stack, total=False):
+    """``fingerprint.json``. Inside a container run, ``python``, ``packages``, ``os`` and
+    ``cuda`` come from the container (see ``probe.CONTAINER_KEYS``); the rest from the host.
+    ``data`` is there when repro.yaml names datasets: the data recorder's, one entry each."""
+
+    data: dict[str, DatasetFacts]

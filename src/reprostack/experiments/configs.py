@@ -12,9 +12,9 @@ import hashlib
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 from reprostack.filehash import file_digest
+from reprostack.record.sections import ConfigCopy
 from reprostack.secret_files import refusal
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".ini", ".cfg")
@@ -47,9 +47,9 @@ def named_config_files(argv: list[str], cwd: Path) -> list[Path]:
     return found
 
 
-def capture_configs(argv: list[str], cwd: Path, dest: Path) -> list[dict[str, Any]]:
+def capture_configs(argv: list[str], cwd: Path, dest: Path) -> list[ConfigCopy]:
     """Copy each named config file into ``dest``; return one entry per file for run.yaml."""
-    entries: list[dict[str, Any]] = []
+    entries: list[ConfigCopy] = []
     used: set[str] = set()
     for path in named_config_files(argv, cwd):
         size = path.stat().st_size
@@ -70,7 +70,7 @@ def capture_configs(argv: list[str], cwd: Path, dest: Path) -> list[dict[str, An
     return entries
 
 
-def _entry(path: Path, digest: str, copy: str | None, skipped: str | None) -> dict[str, Any]:
+def _entry(path: Path, digest: str, copy: str | None, skipped: str | None) -> ConfigCopy:
     return {"path": str(path), "sha256": digest, "copy": copy, "not_copied": skipped}
 
 

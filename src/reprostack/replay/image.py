@@ -1,0 +1,82 @@
+"""The image a container replay runs in: found, pulled by digest or rebuilt, then checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from reprostack.config import Config
+from reprostack.engine import Engine
+from reprostack.errors import CheckFailed
+from reprostack.image.fingerprint import probe_image
+from reprostack.record.diff import diff_fingerprints, render_diff
+from reprostack.record.run import RunRecord
+
+# What the image alone decides; host facts (driver, GPUs, git) are compared elsewhere.
+IMAGE_GROUPS_IGNORED = ("git", "locks", "os", "hardware", "env", "container")
+
+
+def _pull_recorded(engine: Engine, record: RunRecord) -> tuple[str | None, str]:
+    """Pull a replayed run's image by its recorded digest; (image id or None, what happened).
+
+    A registry that does not answer (or a record never pushed) means a rebuild from env/;
+    a digest the registry lacks or an image id that differs stops the replay (exit 1).
+    """
+    from reprostack.errors import EnvironmentMissing
+    from reprostack.registry.pull import NotPushed, fetch_run_image
+
+    try:
+        fetched = fetch_run_image(record, engine=engine)
+    except NotPushed:
+        return None, "image: not on this engine and never pushed; rebuilt from env/"
+    except EnvironmentMissing as exc:
+        return None, f"image: the registry did not answer ({exc.message}); rebuilt from env/"
+    return fetched.image_id, f"image: pulled {fetched.reference}, image id as recorded"
+
+
+def image_environment_diff(recorded: Mapping[str, Any], image_fp: Mapping[str, Any]) -> str | None:
+    """What differs between a recorded fingerprint and an image's (packages, Python, CUDA)."""
+    diff = diff_fingerprints(recorded, image_fp, ignore=(*IMAGE_GROUPS_IGNORED, "cuda"))
+    recorded_cuda = recorded.get("cuda")
+    image_cuda = image_fp.get("cuda")
+    lines = render_diff(diff) if not diff.empty else ""
+    if recorded_cuda != image_cuda:
+        lines += f"\ncuda: {recorded_cuda} -> {image_cuda}"
+    return lines.strip() or None
+
+
+def replay_image(
+    config: Config,
+    original: Path,
+    record: RunRecord,
+    recorded_fp: Mapping[str, Any],
+    notes: list[str],
+    *,
+    rebuild: bool,
+    force: bool,
+    engine: Engine,
+) -> str:
+    """The image id a container replay runs in: the recorded image when this engine has it,
+    else pulled by its recorded digest, else rebuilt from the run's ``env/`` folder; checked
+    against the recorded environment (exit 1 with the differences, unless ``force``).
+    What happened on the way is added to ``notes``."""
+    from reprostack.image.build import rebuild_from_record
+
+    image_id = record.image["id"] if record.image else None
+    present = bool(image_id) and not rebuild and engine.image(str(image_id)) is not None
+    if image_id and not present and not rebuild:
+        image_id, note = _pull_recorded(engine, record)
+        notes.append(note)
+        present = image_id is not None
+    if not present or image_id is None:
+        image_id = rebuild_from_record(config, original, record, engine=engine)
+    image_fp = probe_image(engine, image_id)
+    difference = image_environment_diff(recorded_fp, image_fp)
+    if difference and not force:
+        raise CheckFailed(
+            f"the image for run {record.id} differs from the recorded environment; nothing "
+            f"was run:\n{difference}",
+            hint="pass --force to run anyway",
+        )
+    return image_id
