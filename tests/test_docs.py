@@ -16,10 +16,11 @@ import json
 import os
 import pkgutil
 import re
+import sys
 from dataclasses import fields
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import click
 import pytest
@@ -194,6 +195,31 @@ def test_run_record_reference_has_every_key_and_no_other() -> None:
     written = {f.name for f in fields(RunRecord)}
     assert not written - documented, f"missing from run-record.md: {written - documented}"
     assert not documented - written, f"not keys of run.yaml: {documented - written}"
+
+
+def test_recording_page_lists_every_recorder_in_order_with_its_phases() -> None:
+    from reprostack.record.recorder import Recorder
+    from reprostack.runs.recorders import run_recorders
+    from reprostack.sbom.recorder import SbomRecorder
+
+    text = section(
+        (DOCS / "guide" / "recording.md").read_text(encoding="utf-8"), "## The recorders"
+    )
+    documented = [
+        (code_names(cells[0])[0], code_names(cells[1])[0], cells[2]) for cells in table_rows(text)
+    ]
+    # A container run's list: the one with every recorder (the SBOM is the container's own).
+    recorders = run_recorders(None, SbomRecorder(cast(Any, None), cast(Any, None)))
+    phases = ("before_start", "after_finish", "after_close")
+    actual = [
+        (
+            r.name,
+            sys.modules[type(r).__module__].__file__.split("reprostack/")[-1],  # type: ignore[union-attr]
+            ", ".join(p for p in phases if getattr(type(r), p) is not getattr(Recorder, p)),
+        )
+        for r in recorders
+    ]
+    assert documented == actual
 
 
 def _fingerprint_rows() -> set[tuple[str, str]]:
