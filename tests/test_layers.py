@@ -121,3 +121,26 @@ def test_no_first_party_import_hides_behind_import_error(path: Path) -> None:
             body = ast.Module(body=node.body, type_ignores=[])
             hidden += [f"line {line}: {target}" for line, target in _first_party_imports(body)]
     assert hidden == []
+
+
+def _package(name: str) -> str:
+    return name.split(".")[0]
+
+
+def test_no_two_packages_import_each_other() -> None:
+    # Within one layer the order cannot tell who may import whom: a pair of packages that
+    # import each other is a knot any change has to untie first.
+    imports: dict[str, set[str]] = {}
+    for path in MODULES:
+        name = _module_name(path)
+        if not name:
+            continue
+        own = _package(name)
+        for _, target in _first_party_imports(ast.parse(path.read_text("utf-8"))):
+            if _package(target) != own:
+                imports.setdefault(own, set()).add(_package(target))
+    knots = sorted(
+        f"{a} <-> {b}" for a, targets in imports.items() for b in targets
+        if a < b and a in imports.get(b, set())
+    )  # fmt: skip
+    assert knots == []

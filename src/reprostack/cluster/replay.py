@@ -36,17 +36,8 @@ def resubmit(
     image = split_ref(str(scheduler.get("image") or ""))
     if image is None or original.mode != "prod":
         _require_recorded_code(config, folder, original)
-    request = RunRequest(
-        argv=list(original.argv),
-        mode=original.mode,
-        seed=original.seed,
-        replay_of=original.id,
-        mounts=list(original.mounts),
-        deterministic=bool(scheduler.get("deterministic")),
-        cwd=config.root / original.cwd
-        if not Path(original.cwd).is_absolute()
-        else Path(original.cwd),
-    )
+    request = RunRequest.from_record(original, config.root)
+    request.replay_of = original.id
     return submit_slurm(config, request, options, image=image)
 
 
