@@ -255,6 +255,37 @@ def test_a_container_run_reads_the_dataset_read_only_at_its_path(
     assert fp["data"]["pets"]["matches_manifest"] is True  # type: ignore[index]
 
 
+@pytest.mark.engine
+def test_a_container_replay_in_a_project_with_data_accepts_its_own_image(
+    tmp_path: Path, base_image: str, docker_client: Any
+) -> None:
+    # The image's probe has no data section: data is checked by the replay's data check, not
+    # taken for a difference of the image (every --dev/--prod replay with data: refused).
+    from reprostack.engine import connect
+    from reprostack.record.run import read_fingerprint, read_record
+    from reprostack.replay.image import replay_image
+
+    project, _data = data_project(tmp_path)
+    (project / "noop.py").write_text("pass\n")
+    config = load_config(project)
+    with (tmp_path / "out").open("wb") as stdout, (tmp_path / "err").open("wb") as stderr:
+        record = run_in_container(
+            config, RunRequest(argv=["noop.py"], mode="dev", cwd=project),
+            image_ref=base_image, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+    assert record.exit_code == 0, (tmp_path / "err").read_text()
+    folder = config.runs_dir / record.id
+    recorded = read_fingerprint(folder)
+    assert recorded["data"]["pets"]["matches_manifest"] is True
+    notes: list[str] = []
+    image_id = replay_image(
+        config, folder, read_record(folder), recorded, notes, rebuild=False, force=False,
+        engine=connect(),
+    )  # fmt: skip
+    assert record.image is not None and image_id == record.image["id"]
+    assert notes == []
+
+
 def test_the_fingerprint_table_shows_each_dataset(tmp_path: Path) -> None:
     project, _data = data_project(tmp_path)
     table = repro(project, "fingerprint")

@@ -13,8 +13,9 @@ from reprostack.image.fingerprint import probe_image
 from reprostack.record.diff import diff_fingerprints, render_diff
 from reprostack.record.run import RunRecord
 
-# What the image alone decides; host facts (driver, GPUs, git) are compared elsewhere.
-IMAGE_GROUPS_IGNORED = ("git", "locks", "os", "hardware", "env", "container")
+# What the image alone does not decide: host facts (driver, GPUs, git) are compared by the
+# replay's GPU check, the data by its data check (data/recorded.py), never as the image's.
+IMAGE_GROUPS_IGNORED = ("git", "locks", "os", "hardware", "env", "container", "data")
 
 
 def _pull_recorded(engine: Engine, record: RunRecord) -> tuple[str | None, str]:
