@@ -19,7 +19,7 @@ from reprostack.engine import Completed, ContainerSpec
 from reprostack.errors import CheckFailed
 from reprostack.image.fingerprint import PROBE_SCRIPT
 from reprostack.record.request import RunRequest
-from reprostack.record.run import read_record
+from reprostack.record.run import read_fingerprint, read_record
 from reprostack.replay.image import replay_image
 from reprostack.runs.container import run_in_container
 
@@ -146,3 +146,23 @@ def test_a_damaged_probe_cache_is_probed_again(tmp_path: Path) -> None:
     assert probe_image(engine, image.id) == inside
     assert json.loads(cached.read_text()) == inside
     assert sum(c.spec.command[-1] == PROBE_SCRIPT for c in engine.containers) == 2
+
+
+def test_a_replay_says_which_image_it_runs_in(tmp_path: Path) -> None:
+    config = load_config(demo_project(tmp_path / "p"))
+    engine, _ = _engine(b"ok\n")
+    first = run_in_container(
+        config, RunRequest(argv=["train.py"], mode="dev", cwd=config.root),
+        image_ref=IMAGE, stdout=ClosedConsole(), stderr=ClosedConsole(),  # type: ignore[arg-type]
+        engine=engine,
+    )  # fmt: skip
+    original = config.runs_dir / first.id
+    record = read_record(original)
+    notes: list[str] = []
+    found = replay_image(
+        config, original, record, read_fingerprint(original), notes, rebuild=False,
+        force=False, engine=engine,
+    )  # fmt: skip
+    assert record.image is not None and found == record.image["id"]
+    assert notes == [f"image: the recorded image {found.removeprefix('sha256:')[:12]}, "
+                     "found on this engine"]  # fmt: skip

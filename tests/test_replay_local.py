@@ -201,3 +201,30 @@ def test_replay_checks_the_driver_against_the_recorded_cuda_first(tmp_path: Path
     assert "cannot run run" in result.stderr
     assert "CUDA 12.4 needs NVIDIA driver >= 525.60.13; this host has 470.74" in result.stderr
     assert run_ids(project) == [run_id]
+
+
+def test_replay_uses_the_recorded_repro_yaml_not_todays(tmp_path: Path) -> None:
+    # A dataset declared after the run is no part of it: the replay neither checks nor records
+    # it (in a container it would be mounted), because it runs what was recorded.
+    project = demo_project(tmp_path / "p")
+    (project / "noop.py").write_text("print('ran')\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "noop")
+    first = repro(project, "run", "noop.py")
+    assert first.returncode == 0, first.stderr
+    original = run_ids(project)[0]
+    data = tmp_path / "later"
+    data.mkdir()
+    (data / "a.txt").write_text("a\n")
+    with (project / "repro.yaml").open("a") as handle:
+        handle.write(f"data:\n  later: {{path: {data}}}\n")
+    git(project, "commit", "-q", "-am", "data added after the run")
+    assert repro(project, "data", "scan", "later").returncode == 0
+
+    replay = repro(project, "replay", original)
+    assert replay.returncode == 0, replay.stderr
+    (new,) = [r for r in run_ids(project) if r != original]
+    fingerprint = json.loads((project / "runs" / new / "fingerprint.json").read_text())
+    assert "data" not in fingerprint
+    recorded_config = (project / "runs" / new / "env" / "repro.yaml").read_text()
+    assert "later" not in recorded_config

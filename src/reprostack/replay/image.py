@@ -64,14 +64,21 @@ def replay_image(
     What happened on the way is added to ``notes``."""
     from reprostack.image.build import rebuild_from_record
 
-    image_id = record.image["id"] if record.image else None
+    recorded_id = record.image["id"] if record.image else None
+    image_id = recorded_id
     present = bool(image_id) and not rebuild and engine.image(str(image_id)) is not None
-    if image_id and not present and not rebuild:
+    if present:
+        notes.append(f"image: the recorded image {_short(recorded_id)}, found on this engine")
+    elif image_id and not rebuild:
         image_id, note = _pull_recorded(engine, record)
-        notes.append(note)
         present = image_id is not None
+        if present:
+            notes.append(note)
+        else:
+            notes.append(note.removesuffix("; rebuilt from env/"))
     if not present or image_id is None:
         image_id = rebuild_from_record(config, original, record, engine=engine)
+        notes.append(_rebuilt_note(image_id, recorded_id))
     image_fp = probe_image(engine, image_id)
     difference = image_environment_diff(recorded_fp, image_fp)
     if difference and not force:
@@ -81,3 +88,20 @@ def replay_image(
             hint="pass --force to run anyway",
         )
     return image_id
+
+
+def _short(image_id: str | None) -> str:
+    return (image_id or "").removeprefix("sha256:")[:12] or "(none)"
+
+
+def _rebuilt_note(built: str, recorded: str | None) -> str:
+    """What the rebuild gave, said against the record: the same image, or another one."""
+    if recorded is None:
+        return f"image: rebuilt from env/ as {_short(built)} (the run recorded no image id)"
+    if built == recorded:
+        return f"image: rebuilt from env/, the same image id as recorded ({_short(built)})"
+    return (
+        f"image: rebuilt from env/ as {_short(built)}, not the recorded {_short(recorded)} "
+        "(a rebuild is byte-identical only when every layer is; the environment check below "
+        "compares what matters)"
+    )

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from reprostack.config import Config, load_config
+from reprostack.config import CONFIG_NAME, Config, load_config, parse_config
 from reprostack.doctor.checks import check_gpu_stack, render_findings
 from reprostack.doctor.compat import Finding
 from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
 from reprostack.fingerprint.nvidia import probe_nvidia
 from reprostack.fingerprint.python_env import read_packages, read_python
+from reprostack.image.recorder import ENV_DIR
 from reprostack.record.diff import FingerprintDiff, diff_fingerprints, render_diff
 from reprostack.record.request import RunRequest
 from reprostack.record.run import (
@@ -100,12 +101,22 @@ def recorded_submodules(folder: Path, fingerprint: Mapping[str, Any]) -> tuple[S
     return tuple(found)
 
 
-def replay_config(config: Config, code_root: Path) -> Config:
-    """The restored project's config, recording into the original project's runs folder."""
+def replay_config(config: Config, code_root: Path, folder: Path) -> Config:
+    """The restored project's config, recording into the original project's runs folder.
+
+    The datasets are the ones the run recorded (its ``env/repro.yaml``), never today's: a
+    dataset declared after the run is no part of it. They live on this machine, so relative
+    paths are read from the live project, where the data is (the worktree has none of it).
+    """
     restored = load_config(code_root)
     run = dataclasses.replace(restored.run, dir=str(config.runs_dir.resolve()))
-    # Datasets live on this machine, not in the restored tree: keep the live project's paths.
-    return dataclasses.replace(restored, run=run, data=config.data)
+    recorded = folder / ENV_DIR / CONFIG_NAME
+    source = recorded if recorded.is_file() else code_root / CONFIG_NAME
+    data = {}
+    if source.is_file():
+        text = source.read_text(encoding="utf-8")
+        data = parse_config(text, root=config.root, path=source).data
+    return dataclasses.replace(restored, run=run, data=data)
 
 
 def replay_run(
@@ -146,7 +157,7 @@ def replay_run(
     submodules = recorded_submodules(folder, recorded_fp)
     with restored_code(repo, original.git_sha, patch, original.id, submodules) as worktree:
         code_root = worktree / project_in_repo
-        run_config = replay_config(config, code_root)
+        run_config = replay_config(config, code_root, folder)
         request = RunRequest.from_record(original, code_root)
         request.replay_of = original.id
         request.branch = (recorded_fp.get("git") or {}).get("branch")
