@@ -146,6 +146,11 @@ class FakeEngine:
         self.images[image.id] = image
         return BuildOutcome(image.id)
 
+    def remove_container(self, container_id: str) -> None:
+        for container in self.containers:
+            if container.id == container_id:
+                container.removed = True
+
     def create(self, spec: ContainerSpec) -> FakeContainer:
         if self.image(spec.image) is None:
             raise EngineRefused(f"the fake engine has no image {spec.image}")

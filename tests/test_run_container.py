@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from reprostack.errors import EnvironmentMissing, UsageError
 from reprostack.record.request import RunRequest
 from reprostack.runs.container import run_in_container, volumes_for, workdir_for
 from reprostack.runs.gpus import device_requests, gpu_visibility
+from socket_proxy import SocketProxy
 
 
 def test_gpu_requests() -> None:
@@ -145,3 +147,97 @@ def test_a_malformed_volume_is_refused_before_anything_runs(
         result.output
     )
     assert not (project / "runs").exists()
+
+
+def _container_run_script(project: Path, base_image: str, script: str) -> str:
+    """A Python program that runs ``script`` of ``project`` in a dev container and prints
+    ``RECORD id status exit_code`` (a process of its own: the tests signal or starve it)."""
+    return (
+        "import sys\nfrom pathlib import Path\n"
+        "from reprostack.config import load_config\n"
+        "from reprostack.runs.container import run_in_container\n"
+        "from reprostack.runs.local import exit_status\n"
+        "from reprostack.record.request import RunRequest\n"
+        f"config = load_config(Path({str(project)!r}))\n"
+        f"record = run_in_container(config, RunRequest(argv=[{script!r}], mode='dev', "
+        f"cwd=config.root), image_ref={base_image!r})\n"
+        "print('RECORD', record.id, record.status, record.exit_code, flush=True)\n"
+        "sys.exit(exit_status(record))\n"
+    )
+
+
+def _wait_for(check: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return bool(check())
+
+
+@pytest.mark.engine
+def test_kill_9_of_repro_stops_the_container_and_closes_the_record(
+    tmp_path: Path, base_image: str, docker_client: Any
+) -> None:
+    project = demo_project(tmp_path / "p")
+    (project / "sleepy.py").write_text(
+        "import time\nprint('started', flush=True)\ntime.sleep(120)\n"
+    )
+    script = _container_run_script(project, base_image, "sleepy.py")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    (run_id,) = [p.name for p in (project / "runs").iterdir()]
+    assert len(leftover_containers(docker_client, run_id)) == 1
+    proc.kill()
+    proc.wait()
+    # Nothing runs unattended: the watchdog stops and removes the container...
+    assert _wait_for(lambda: leftover_containers(docker_client, run_id) == [], 30)
+    # ...and closes the record, which says what happened.
+    run_yaml = project / "runs" / run_id / "run.yaml"
+    assert _wait_for(lambda: yaml.safe_load(run_yaml.read_text())["status"] != "running", 10)
+    record = yaml.safe_load(run_yaml.read_text())
+    assert record["status"] == "interrupted"
+    assert f"repro (pid {proc.pid}) died while the command ran" in record["error"]
+    assert "watchdog stopped and removed container" in record["error"]
+    assert any("may be incomplete" in note for note in record["notes"])
+
+
+@pytest.mark.engine
+def test_a_lost_engine_closes_the_record_and_stops_the_container(
+    tmp_path: Path, base_image: str, docker_client: Any
+) -> None:
+    engine_socket = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not engine_socket.startswith("unix://"):
+        pytest.skip("the engine is not on a Unix socket: no proxy to cut")
+    proxy = SocketProxy(tmp_path / "engine.sock", engine_socket.removeprefix("unix://"))
+    proxy.start()
+    project = demo_project(tmp_path / "p")
+    (project / "counter.py").write_text(
+        "import time\nfor i in range(30):\n    print('line', i, flush=True)\n    time.sleep(0.3)\n"
+    )
+    script = _container_run_script(project, base_image, "counter.py")
+    env = {**os.environ, "DOCKER_HOST": proxy.docker_host}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "line 0\n"
+    (run_id,) = [p.name for p in (project / "runs").iterdir()]
+    proxy.cut()  # the daemon "restarts": every connection drops, nothing answers for a while
+    time.sleep(2)
+    proxy.start()
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proxy.cut()
+    assert proc.returncode == 255, err  # the command had started: not 125
+    assert f"RECORD {run_id} failed None" in out
+    record = yaml.safe_load((project / "runs" / run_id / "run.yaml").read_text())
+    assert record["status"] == "failed" and record["exit_code"] is None
+    assert "lost the Docker engine" in record["error"]
+    assert "(container " in record["error"]
+    assert any("may be incomplete" in note for note in record["notes"])
+    assert any("stopped and removed once the engine answered again" in n for n in record["notes"])
+    assert leftover_containers(docker_client, run_id) == []

@@ -96,6 +96,10 @@ class Engine(Protocol):
         """Build ``spec``'s context with its builder, passing each line of output on."""
         ...
 
+    def remove_container(self, container_id: str) -> None:
+        """Stop (SIGKILL) and remove a container by id; one that is gone already is fine."""
+        ...
+
     def create(self, spec: ContainerSpec) -> Container:
         """Create (not start) a container."""
         ...

@@ -214,6 +214,16 @@ class DockerEngine:
         ):
             self._client.images.remove(ref, force=False, noprune=False)
 
+    def remove_container(self, container_id: str) -> None:
+        """Stop (SIGKILL) and remove a container by id; one that is gone already is fine."""
+        import docker
+
+        with engine_errors(f"removing container {container_id[:12]}"):
+            try:
+                self._client.api.remove_container(container_id, force=True)
+            except docker.errors.NotFound:
+                return
+
     def build(self, spec: BuildSpec, on_output: BuildOutput) -> BuildOutcome:
         """Build with BuildKit (through the CLI) or the legacy builder (through the SDK)."""
         if spec.builder == "buildkit":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from reprostack.config import Config
 from reprostack.determinism import HOOK_DIR, HOOK_MOUNT
 from reprostack.engine import Container, ContainerSpec, Engine, ImageInfo, Mount
-from reprostack.errors import EnvironmentMissing
+from reprostack.engine.errors import EngineUnavailable, engine_address
+from reprostack.errors import EnvironmentMissing, ReproError
 from reprostack.image.fingerprint import container_facts, merge, probe_image
 from reprostack.record.fingerprint import ContainerSection, Fingerprint
 from reprostack.record.request import RunRequest
@@ -28,12 +30,15 @@ from reprostack.runs.recorders import run_recorders
 from reprostack.runs.session import RunInterrupted, RunSession
 from reprostack.runs.signals import SignalForwarder, interrupted
 from reprostack.runs.stream import Stream, open_log
+from reprostack.runs.watchdog import Watchdog
 from reprostack.sbom.recorder import SbomRecorder
 
 if TYPE_CHECKING:
     from reprostack.image.progress import ProgressCallback
 
 RUN_MOUNT = "/repro/run"
+# How long a run whose engine connection broke waits for an engine to stop its container.
+RECONNECT_S = 10.0
 DEV_WORKDIR = "/workspace"
 PROD_WORKDIR = "/app"
 
@@ -205,22 +210,88 @@ def run_in_container(
                     labels={"dev.reprostack.run": session.run_id},
                 )
             )
+        watchdog: Watchdog | None = None
         try:
-            preferred = f"{config.registry}/repro-{config.name}" if config.registry else None
-            session.started(command, record_image(facts, image, preferred))
-            # Attached before the start, as `docker run` does: attaching after it races the
-            # command (a quick one's output can be lost, or replayed twice by logs=True).
-            chunks = container.attach()
-            container.start()
-            forwarder.attach(ContainerTarget(container))
-            streams = _tee(chunks, session.folder, stdout, stderr)
-            code = container.wait()
+            lost: EngineUnavailable | None = None
+            try:
+                with session.before_start("could not start the container"):
+                    # Attached before the start, as `docker run` does: attaching after it
+                    # races the command (a quick one's output can be lost, or doubled).
+                    chunks = container.attach()
+                    # From here on the container stops when repro dies, however it dies.
+                    watchdog = Watchdog(container.id, session.folder)
+                    container.start()
+                preferred = f"{config.registry}/repro-{config.name}" if config.registry else None
+                session.started(command, record_image(facts, image, preferred))
+                forwarder.attach(ContainerTarget(container))
+                streams = _tee(_from_engine(chunks), session.folder, stdout, stderr)
+                code = container.wait()
+            except EngineUnavailable as exc:  # the command had started: never exit 125
+                lost = exc
+            finally:
+                container.remove()
+            session.record.signals = list(forwarder.received)
+            if lost is not None:
+                return _engine_lost(session, container.id, lost)
+            for stream in streams:
+                session.record.notes.extend(stream.notes())
+            return session.finish(code, interrupted=interrupted(code, forwarder.received))
         finally:
-            container.remove()
-        for stream in streams:
-            session.record.notes.extend(stream.notes())
-        session.record.signals = list(forwarder.received)
-        return session.finish(code, interrupted=interrupted(code, forwarder.received))
+            if watchdog is not None:
+                watchdog.release()
+
+
+def _from_engine(
+    chunks: Iterator[tuple[bytes | None, bytes | None]],
+) -> Iterator[tuple[bytes | None, bytes | None]]:
+    """The attach stream, its transport's errors (raised raw by the SDK) said as a lost engine."""
+    iterator = iter(chunks)
+    while True:
+        try:
+            pair = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:  # a reset socket, a cut chunked stream: the engine went away
+            raise EngineUnavailable(
+                f"lost the Docker engine at {engine_address()} while reading the command's "
+                f"output: {exc}",
+                hint="check that the engine is still running (`docker info`)",
+            ) from exc
+        yield pair
+
+
+def _engine_lost(session: RunSession, container_id: str, error: EngineUnavailable) -> RunRecord:
+    """Close the record of a command whose engine went away while it ran.
+
+    The command's own exit status is unknown (the record says so, and repro exits 255, not
+    125: the command had started). The container is stopped and removed as soon as an engine
+    answers again; when none does in time the record names it, so nothing runs unattended
+    without a word.
+    """
+    from reprostack.engine import connect
+
+    short = container_id[:12]
+    deadline = time.monotonic() + RECONNECT_S
+    stopped = (
+        f"container {short} could not be stopped: no engine answered for {RECONNECT_S:.0f} s; "
+        f"if it still runs, `docker rm -f {short}` stops it"
+    )
+    while True:
+        try:
+            connect().remove_container(container_id)
+        except ReproError:
+            if time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+        else:
+            stopped = f"container {short} stopped and removed once the engine answered again"
+        break
+    session.record.notes.extend([
+        "stdout.log and stderr.log may be incomplete: the connection to the engine was lost "
+        "while the command ran",
+        stopped,
+    ])  # fmt: skip
+    return session.finish(None, error=f"{error.message} (container {short})")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from reprostack.record.run import RunRecord
 from reprostack.redact import redact_argv
 from reprostack.runs.gpus import gpu_visibility
 from reprostack.runs.recorders import run_recorders
-from reprostack.runs.session import RunInterrupted, RunSession
+from reprostack.runs.session import LOST_EXIT, RunInterrupted, RunSession
 from reprostack.runs.signals import (
     ProcessGroup,
     SignalForwarder,
@@ -35,9 +35,12 @@ INTERRUPTED_EXIT = 130
 
 def exit_status(record: RunRecord) -> int:
     """What ``repro run`` exits with: the command's code (128+N when signal N killed it);
-    128+N too when signal N stopped the run before the command started."""
+    128+N too when signal N stopped the run before the command started; 255 when the command
+    started but its end was not seen (its engine went away), as ssh does for a lost link."""
     if record.status != "interrupted":
-        return PRESTART_EXIT if record.exit_code is None else record.exit_code
+        if record.exit_code is not None:
+            return record.exit_code
+        return LOST_EXIT if record.command else PRESTART_EXIT
     if record.exit_code:
         return record.exit_code
     names = [n for n in record.signals if n in signal.Signals.__members__]

@@ -39,6 +39,10 @@ from reprostack.record.run import (
 from reprostack.record.sections import ImageSection
 from reprostack.redact import redact_argv, redact_text
 
+# What repro exits with when the command started and how it ended is unknown (its engine
+# went away), as ssh does for a lost link; 125 stays for failures before the command.
+LOST_EXIT = 255
+
 
 class RunSession:
     """One ``runs/<id>/`` folder from allocation to the final status."""
@@ -165,9 +169,12 @@ class RunSession:
         self.record.image = image
         write_record(self.folder, self.record)
 
-    def finish(self, exit_code: int, interrupted: bool = False) -> RunRecord:
+    def finish(
+        self, exit_code: int | None, interrupted: bool = False, error: str | None = None
+    ) -> RunRecord:
         """Close the record with the command's exit code and every recorder's last word.
 
+        ``exit_code`` None: the command ran but its end was not seen (``error`` says why).
         A recorder that fails now costs a note, never the record of a command that ran;
         a record that cannot be written raises RecordNotWritten (the command's code kept).
         """
@@ -176,6 +183,8 @@ class RunSession:
         else:
             self.record.status = "succeeded" if exit_code == 0 else "failed"
         self.record.exit_code = exit_code
+        if error is not None:
+            self.record.error = redact_text(error)
         self.record.ended_at = utc_now()
         self._each("after_finish")
         try:
@@ -183,7 +192,8 @@ class RunSession:
                 self._write_fingerprint()
             write_record(self.folder, self.record)
         except OSError as exc:
-            raise RecordNotWritten(self.folder, exc, exit_code) from exc
+            code = LOST_EXIT if exit_code is None else exit_code
+            raise RecordNotWritten(self.folder, exc, code) from exc
         if self._each("after_close"):
             with contextlib.suppress(OSError):  # the closed record above stands
                 write_record(self.folder, self.record)
