@@ -118,7 +118,7 @@ def test_local_mode_has_no_image_for_a_job(tmp_path: Path) -> None:
 
 
 def test_a_finished_job_settles_its_record(kube_api: FakeKubeApi, tmp_path: Path) -> None:
-    from reprostack.cluster.status import refresh_k8s
+    from reprostack.cluster.k8s_status import refresh_k8s
     from reprostack.record.run import RunRecord, read_record, write_record
 
     create_job(build_job(spec()), "ml")
