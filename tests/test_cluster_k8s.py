@@ -251,3 +251,27 @@ def test_replay_of_a_k8s_run_creates_its_job_again(
     assert (new.scheduler or {})["image"] == image
     assert (project / "runs" / new_id / "job.yaml").is_file()
     assert not (project / "runs" / new_id / "job.sbatch").exists()  # nothing went to Slurm
+
+
+def test_cancel_of_a_k8s_run_names_the_job_to_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from reprostack.cli import cli
+    from reprostack.record.run import RunRecord, read_record, write_record
+
+    project = demo_project(tmp_path / "p")
+    folder = project / "runs" / "20260101-120000-ab12"
+    folder.mkdir(parents=True)
+    scheduler = {"kind": "k8s", "namespace": "ml", "job_name": "repro-20260101-120000-ab12"}
+    record = RunRecord(
+        id=folder.name, argv=["train.py"], mode="prod", status="queued", scheduler=scheduler
+    )
+    write_record(folder, record)
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(cli, ["cancel", "last"])
+    assert result.exit_code == 2
+    assert f"run {folder.name} was not submitted to Slurm; nothing to cancel" in result.stderr
+    assert "kubectl delete job/repro-20260101-120000-ab12 -n ml" in result.stderr
+    assert read_record(folder).status == "queued"
