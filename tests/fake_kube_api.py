@@ -29,6 +29,9 @@ class FakeKubeApi:
     jobs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     refuse: tuple[int, str] | None = None  # (status, message) for the next create
     pods: list[dict[str, Any]] = field(default_factory=list)  # what a pod listing returns
+    # The status a Job reports from its creation on ({}: still running), so that a run
+    # followed to its end ends without a cluster to run it.
+    created_status: dict[str, Any] = field(default_factory=dict)
 
 
 def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
@@ -81,7 +84,7 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
             body = json.loads(json.dumps(body))  # the recorded request stays as it came
             body["metadata"]["uid"] = f"uid-{len(api.jobs) + 1}"
             body["metadata"]["namespace"] = namespace
-            body["status"] = {}
+            body["status"] = json.loads(json.dumps(api.created_status))
             api.jobs[(namespace, name)] = body
             self._answer(201, body)
 

@@ -118,7 +118,7 @@ def test_local_mode_has_no_image_for_a_job(tmp_path: Path) -> None:
 
 
 def test_a_finished_job_settles_its_record(kube_api: FakeKubeApi, tmp_path: Path) -> None:
-    from reprostack.cluster.status import refresh_k8s
+    from reprostack.cluster.k8s_status import refresh_k8s
     from reprostack.record.run import RunRecord, read_record, write_record
 
     create_job(build_job(spec()), "ml")
@@ -175,3 +175,103 @@ def test_a_finished_job_settles_its_record(kube_api: FakeKubeApi, tmp_path: Path
     paths = [r["path"].split("?")[0] for r in kube_api.requests if r["method"] == "GET"]
     assert "/apis/batch/v1/namespaces/ml/jobs/repro-20260101-120000-ab12/status" in paths
     assert "/api/v1/namespaces/ml/pods" in paths
+
+
+def test_replay_of_a_k8s_run_creates_its_job_again(
+    kube_api: FakeKubeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`repro replay` of a `--k8s` run goes back to Kubernetes (never to Slurm), with the
+    recorded image, namespace and GPUs, and is followed until its Job ends."""
+    from click.testing import CliRunner
+
+    from reprostack.cli import cli
+    from reprostack.record.run import RunRecord, read_record, write_record
+
+    project = demo_project(tmp_path / "p")
+    original_id = "20260101-120000-ab12"
+    folder = project / "runs" / original_id
+    folder.mkdir(parents=True)
+    image = f"registry.example.com/team/repro-demo@{DIGEST}"
+    scheduler = {
+        "kind": "k8s",
+        "namespace": "ml",
+        "job_name": f"repro-{original_id}",
+        "gpus": 2,
+        "image": image,
+        "uid": "uid-0",
+    }
+    original = RunRecord(
+        id=original_id,
+        argv=["train.py", "lr=0.5"],
+        mode="prod",
+        status="succeeded",
+        exit_code=0,
+        seed=7,
+        scheduler=scheduler,
+    )
+    write_record(folder, original)
+    kube_api.created_status = {"succeeded": 1}
+    kube_api.pods = [
+        {
+            "metadata": {"name": "p"},
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": "run",
+                        "image": image,
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"terminated": {"exitCode": 0}},
+                    }
+                ]
+            },
+        }
+    ]
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(cli, ["replay", original_id], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    new_id, job = result.stdout.split()
+    assert job == f"repro-{new_id}"
+    assert f"repro: replay {new_id} of {original_id} submitted as Kubernetes Job {job}" in (
+        result.stderr
+    )
+    assert f"repro: run {new_id} succeeded (exit 0)" in result.stderr
+    (created,) = [r for r in kube_api.requests if r["method"] == "POST"]
+    assert created["path"] == "/apis/batch/v1/namespaces/ml/jobs"
+    (container,) = created["body"]["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == image  # the recorded digest, no push needed
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": "2"}
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert (env["REPRO_RUN_ID"], env["REPRO_SEED"]) == (new_id, "7")
+    assert container["command"][-1] == "lr=0.5"
+    new = read_record(project / "runs" / new_id)
+    assert (new.replay_of, new.status, new.exit_code) == (original_id, "succeeded", 0)
+    assert (new.scheduler or {})["kind"] == "k8s"
+    assert (new.scheduler or {})["image"] == image
+    assert (project / "runs" / new_id / "job.yaml").is_file()
+    assert not (project / "runs" / new_id / "job.sbatch").exists()  # nothing went to Slurm
+
+
+def test_cancel_of_a_k8s_run_names_the_job_to_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from reprostack.cli import cli
+    from reprostack.record.run import RunRecord, read_record, write_record
+
+    project = demo_project(tmp_path / "p")
+    folder = project / "runs" / "20260101-120000-ab12"
+    folder.mkdir(parents=True)
+    scheduler = {"kind": "k8s", "namespace": "ml", "job_name": "repro-20260101-120000-ab12"}
+    record = RunRecord(
+        id=folder.name, argv=["train.py"], mode="prod", status="queued", scheduler=scheduler
+    )
+    write_record(folder, record)
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(cli, ["cancel", "last"])
+    assert result.exit_code == 2
+    assert f"run {folder.name} was not submitted to Slurm; nothing to cancel" in result.stderr
+    assert "kubectl delete job/repro-20260101-120000-ab12 -n ml" in result.stderr
+    assert read_record(folder).status == "queued"

@@ -5,10 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from reprostack.errors import ReproError
+
+if TYPE_CHECKING:
+    from reprostack.cluster.port import Submission
 
 
 def error_text(error: ReproError) -> str:
@@ -46,3 +50,28 @@ def handle_errors(
 def info(message: str) -> None:
     """A status line for humans, on stderr so stdout stays clean for data (--json)."""
     click.echo(message, err=True)
+
+
+class ClusterReport:
+    """Prints a cluster submission (stdout: ``RUN_ID JOB`` per run) and how followed runs
+    ended (``repro run --slurm/--k8s``)."""
+
+    def submitted(self, submission: Submission) -> None:
+        if not submission.records:  # a dry run: what would have been submitted
+            click.echo(submission.manifest or "", nl=False)
+            return
+        for record, job in zip(submission.records, submission.jobs, strict=True):
+            click.echo(f"{record.id} {job}")
+        info(f"repro: {submission.note}")
+
+    def ended(self, summary: str) -> None:
+        info(f"repro: {summary}")
+
+
+class ReplayReport(ClusterReport):
+    """Prints a cluster run's replay as it is submitted (``repro replay`` of a cluster run)."""
+
+    def submitted(self, submission: Submission) -> None:
+        for record, job in zip(submission.records, submission.jobs, strict=True):
+            click.echo(f"{record.id} {job}")
+            info(f"repro: replay {record.id} of {record.replay_of} submitted as {submission.job}")

@@ -44,8 +44,18 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool, here: str | N
 
             run_ref = import_export(Path(run_ref), config.runs_dir, repository_of(config.root))
             info(f"repro: imported run {run_ref} from the archive")
-        if here is None and _cluster_replay(config, run_ref, strict):
-            return
+        if here is None:
+            from reprostack.cli.output import ReplayReport
+            from reprostack.replay.cluster import replay_on_cluster
+
+            replayed = replay_on_cluster(config, run_ref, ReplayReport())
+            if replayed is not None:
+                info(render_comparison(replayed.outputs))
+                if replayed.run.exit_code:
+                    sys.exit(replayed.run.exit_code)
+                if strict and not replayed.outputs.matches:
+                    sys.exit(1)
+                return
         _check_mode(config, run_ref, here)
         result = replay_run(config, run_ref, force=force, rebuild=rebuild)
     record = result.record
@@ -81,33 +91,6 @@ def _check_mode(config: Any, run_ref: str, here: str | None) -> None:
             f"run {record.id} ran in {record.mode} mode; a replay uses the same mode",
             hint=f"replay it here with `repro replay {record.id} --{record.mode}`",
         )
-
-
-def _cluster_replay(config: Any, run_ref: str, strict: bool) -> bool:
-    """Resubmit a cluster run, follow it, compare outputs; False for a run of this machine."""
-    from reprostack.cli.cluster_cmd import wait_for
-    from reprostack.cli.output import info
-    from reprostack.cluster.replay import is_cluster_run, resubmit
-    from reprostack.record.run import read_fingerprint, read_record
-    from reprostack.record.store import resolve_run
-    from reprostack.replay.outputs import compare_outputs, render_comparison
-
-    folder = resolve_run(config.runs_dir, run_ref)
-    original = read_record(folder)
-    if not is_cluster_run(original):
-        return False
-    (record,) = resubmit(config, folder, original, read_fingerprint(folder))
-    job = (record.scheduler or {}).get("job_id")
-    click.echo(f"{record.id} {job}")
-    info(f"repro: replay {record.id} of {original.id} submitted as Slurm job {job}")
-    code = wait_for(config, [record])
-    outputs = compare_outputs(folder / "outputs", config.runs_dir / record.id / "outputs")
-    info(render_comparison(outputs))
-    if code:
-        sys.exit(code)
-    if strict and not outputs.matches:
-        sys.exit(1)
-    return True
 
 
 @click.command()

@@ -90,11 +90,20 @@ def run(
             deterministic=config.run.deterministic if deterministic is None else deterministic,
         )
         if scheduler is not None:
-            from reprostack.cli.cluster_cmd import submit_run
+            from reprostack.cli.output import ClusterReport
+            from reprostack.cluster.flow import submit_run
+            from reprostack.cluster.options import K8sFlags, SlurmFlags, SubmitOptions, gpu_count
 
-            submit_run(config, request, scheduler, wait=wait, dry_run=dry_run, gpus=gpus,
-                       partition=partition, time=time_limit, cpus=cpus, mem=mem, array=array,
-                       namespace=namespace)  # fmt: skip
+            count = gpu_count(gpus)
+            options = SubmitOptions(
+                slurm=SlurmFlags(partition, time_limit, count, cpus, mem, array),
+                k8s=K8sFlags(namespace, count, dry_run),
+            )
+            code = submit_run(
+                config, request, scheduler, options, wait=wait, progress=ClusterReport()
+            )
+            if code is not None:
+                sys.exit(code)
             return
         progress = None
         if chosen != "local":

@@ -21,7 +21,7 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
     # Only the records shown are read (and, with --status, those passed over on the way).
     entries = list_runs(config.runs_dir, limit=max(limit, 0), status=status)
     if any(entry.record and entry.record.scheduler for entry in entries):
-        from reprostack.cluster.status import refresh_entries
+        from reprostack.cluster.flow import refresh_entries
 
         # Queued/running cluster records: the scheduler knows how their jobs ended.
         entries = refresh_entries(entries)
@@ -45,7 +45,7 @@ def show(run_ref: str, show_fp: bool) -> None:
 
     config = load_config()
     folder = resolve_run(config.runs_dir, run_ref)
-    from reprostack.cluster.status import refresh_runs
+    from reprostack.cluster.flow import refresh_runs
 
     refresh_runs([folder])  # a queued or running cluster run: what its scheduler says now
     click.echo((folder / RUN_FILE).read_text(encoding="utf-8").rstrip())

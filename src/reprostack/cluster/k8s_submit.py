@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from reprostack.cluster.image import pushed_image
 from reprostack.cluster.k8s import JobSpec, build_job, create_job, job_name, job_yaml
+from reprostack.cluster.launch import PushedImage
 from reprostack.config import Config
 from reprostack.errors import ReproError, RunFailedToStart, UsageError
 from reprostack.record.request import RunRequest
@@ -26,9 +27,18 @@ class K8sSubmission:
 
 
 def job_spec(
-    config: Config, request: RunRequest, run_id: str, *, namespace: str, gpus: int | None
+    config: Config,
+    request: RunRequest,
+    run_id: str,
+    *,
+    namespace: str,
+    gpus: int | None,
+    image: PushedImage | None = None,
 ) -> JobSpec:
-    """The Job a run of ``request`` with id ``run_id`` needs (the image's runs/ on the PVC)."""
+    """The Job a run of ``request`` with id ``run_id`` needs (the image's runs/ on the PVC).
+
+    ``image`` replaces the current pushed image (a replay runs the recorded digest).
+    """
     if request.mode == "local":
         raise UsageError(
             "a Kubernetes Job runs an image; --local has none",
@@ -52,7 +62,7 @@ def job_spec(
     if request.seed is not None:
         env["REPRO_SEED"] = str(request.seed)
         env["PYTHONHASHSEED"] = str(request.seed)
-    image = pushed_image(config, request.mode)
+    image = image or pushed_image(config, request.mode)
     k8s = config.cluster.k8s
     return JobSpec(
         run_id=run_id,
@@ -76,6 +86,7 @@ def submit_k8s(
     namespace: str | None = None,
     gpus: int | None = None,
     dry_run: bool = False,
+    image: PushedImage | None = None,
 ) -> K8sSubmission:
     """Create the Job of ``request`` (recorded as queued), or only render it with ``dry_run``."""
     namespace = namespace or config.cluster.k8s.namespace
@@ -94,7 +105,9 @@ def submit_k8s(
     }
     write_record(session.folder, session.record)
     try:
-        spec = job_spec(config, request, session.run_id, namespace=namespace, gpus=gpus)
+        spec = job_spec(
+            config, request, session.run_id, namespace=namespace, gpus=gpus, image=image
+        )
         job = build_job(spec)
         manifest = job_yaml(job)
         (session.folder / JOB_FILE).write_text(manifest, encoding="utf-8")

@@ -1,4 +1,6 @@
-"""``repro replay`` of a cluster run: submit it again to the same scheduler, as recorded.
+"""``repro replay`` of a cluster run: the request that submits it again, as recorded.
+
+Each scheduler resubmits the request to itself (:meth:`Scheduler.resubmit`).
 
 An image run is resubmitted with the recorded image digest (its code is inside the image).
 A host-Python run (runtime ``none``, or a dev run that mounts the tree) runs the project's
@@ -10,35 +12,28 @@ it here, where the code is restored from the record.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from reprostack.cluster.image import split_ref
-from reprostack.cluster.submit import options_of, submit_slurm
+from reprostack.cluster.launch import PushedImage
 from reprostack.config import Config
 from reprostack.errors import CheckFailed
 from reprostack.record.request import RunRequest
 from reprostack.record.run import PATCH_FILE, RunRecord
 
 
-def is_cluster_run(record: RunRecord) -> bool:
-    """A run that was submitted to a scheduler."""
-    return bool((record.scheduler or {}).get("kind"))
-
-
-def resubmit(
-    config: Config, folder: Path, original: RunRecord, recorded_fp: Mapping[str, Any]
-) -> list[RunRecord]:
-    """Submit ``original`` again with its recorded options (and image); the queued record."""
+def replay_request(
+    config: Config, folder: Path, original: RunRecord
+) -> tuple[RunRequest, PushedImage | None]:
+    """The request that runs ``original`` again, and the recorded image it ran (None: the
+    project's tree on the node, which must be the recorded code; CheckFailed otherwise)."""
     scheduler = original.scheduler or {}
-    options = options_of(scheduler)
     image = split_ref(str(scheduler.get("image") or ""))
     if image is None or original.mode != "prod":
         _require_recorded_code(config, folder, original)
     request = RunRequest.from_record(original, config.root)
     request.replay_of = original.id
-    return submit_slurm(config, request, options, image=image)
+    return request, image
 
 
 def _require_recorded_code(config: Config, folder: Path, original: RunRecord) -> None:

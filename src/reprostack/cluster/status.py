@@ -8,14 +8,12 @@ whose job is still queued or running are read, never written (the node owns them
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
 from reprostack.cluster import slurm
 from reprostack.record.run import DamagedRecord, RunRecord, read_record, utc_now, write_record
 from reprostack.record.sections import SchedulerSection
-from reprostack.record.store import RunEntry
 
 ENDED = ("succeeded", "failed", "interrupted")
 PENDING_REASONS = frozenset(
@@ -28,11 +26,7 @@ def needs_scheduler(record: RunRecord | None) -> bool:
     if record is None or not record.scheduler:
         return False
     scheduler = record.scheduler
-    return (
-        scheduler.get("kind") == "slurm"
-        and bool(scheduler.get("job_id"))
-        and scheduler.get("state") not in slurm.FINAL_STATES
-    )
+    return bool(scheduler.get("job_id")) and scheduler.get("state") not in slurm.FINAL_STATES
 
 
 def ref_of(record: RunRecord) -> str:
@@ -115,68 +109,6 @@ def refresh_folders(folders: list[Path]) -> dict[Path, RunRecord]:
                 write_record(folder, current)
                 settled[folder] = current
     return settled
-
-
-def open_k8s(record: RunRecord | None) -> bool:
-    """A Kubernetes record whose Job's end the record has not heard yet."""
-    return bool(
-        record
-        and (record.scheduler or {}).get("kind") == "k8s"
-        and record.status in ("queued", "running")
-        and (record.scheduler or {}).get("uid")
-    )
-
-
-def refresh_k8s(folders: list[Path]) -> dict[Path, RunRecord]:
-    """Ask the API server about open Kubernetes records; the records it settled.
-
-    Without the client or a reachable API server the records stay as they are.
-    """
-    from reprostack.cluster.k8s import read_outcome
-
-    settled = {}
-    for folder in folders:
-        try:
-            record = read_record(folder)
-        except DamagedRecord:
-            continue
-        if not open_k8s(record):
-            continue
-        scheduler = record.scheduler or {}
-        try:
-            outcome = read_outcome(str(scheduler["namespace"]), str(scheduler["job_name"]))
-        except Exception:  # no client, no kubeconfig, server down: nothing new to say
-            continue
-        if not outcome.final:
-            continue
-        record.exit_code = outcome.exit_code
-        record.status = "succeeded" if outcome.succeeded else "failed"
-        if not outcome.succeeded:
-            record.error = f"the Job failed ({outcome.reason or 'no reason given'})"
-        record.ended_at = record.ended_at or utc_now()
-        write_record(folder, record)
-        settled[folder] = record
-    return settled
-
-
-def refresh_runs(folders: list[Path]) -> dict[Path, RunRecord]:
-    """Bring the open cluster records among ``folders`` up to date, whichever scheduler ran
-    them; the records that were settled."""
-    settled = refresh_folders(folders)
-    settled.update(refresh_k8s(folders))
-    return settled
-
-
-def refresh_entries(entries: list[RunEntry]) -> list[RunEntry]:
-    """``entries`` with their cluster records brought up to date."""
-    open_ones = [e.folder for e in entries if needs_scheduler(e.record) or open_k8s(e.record)]
-    settled = refresh_runs(open_ones)
-    return [
-        dataclasses.replace(entry, record=settled[entry.folder])
-        if entry.folder in settled
-        else entry
-        for entry in entries
-    ]
 
 
 def wait_until_settled(folders: list[Path], timeout: float = 10.0) -> None:

@@ -13,12 +13,12 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from reprostack import __version__
 from reprostack.cluster import slurm
 from reprostack.cluster.image import pushed_image
 from reprostack.cluster.launch import PushedImage
+from reprostack.cluster.options import SlurmFlags
 from reprostack.cluster.script import SCRIPT_NAME, SlurmOptions, render_sbatch
 from reprostack.cluster.shared_fs import require_shared
 from reprostack.config import Config
@@ -33,17 +33,17 @@ ARGV_VARIABLE = "REPRO_ARGV"
 CONTAINER_RUNTIMES = ("docker", "podman", "apptainer", "pyxis")
 
 
-def effective_options(config: Config, **flags: Any) -> SlurmOptions:
+def effective_options(config: Config, flags: SlurmFlags) -> SlurmOptions:
     """``cluster.slurm`` from repro.yaml with the command line's flags over it."""
     defaults = config.cluster.slurm
     return SlurmOptions(
-        partition=flags.get("partition") or defaults.partition,
-        time=flags.get("time") or defaults.time,
-        gpus=flags.get("gpus"),
-        cpus=flags.get("cpus"),
-        mem=flags.get("mem"),
-        array=flags.get("array"),
-        runtime=flags.get("runtime") or defaults.runtime,
+        partition=flags.partition or defaults.partition,
+        time=flags.time or defaults.time,
+        gpus=flags.gpus,
+        cpus=flags.cpus,
+        mem=flags.mem,
+        array=flags.array,
+        runtime=defaults.runtime,
         extra=tuple(defaults.sbatch),
     )
 
