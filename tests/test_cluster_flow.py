@@ -12,8 +12,9 @@ from fake_scheduler import FakeScheduler, lookup
 from projects import demo_project
 from reprostack.cluster.flow import cancel_runs, refresh_entries, refresh_runs, submit_run
 from reprostack.cluster.k8s_scheduler import K8sScheduler
-from reprostack.cluster.options import K8sFlags, SlurmFlags, SubmitOptions, gpu_count
+from reprostack.cluster.options import K8sFlags, SubmitOptions, gpu_count
 from reprostack.cluster.port import Scheduler, Submission, scheduler_for, scheduler_of
+from reprostack.cluster.script import SlurmOptions
 from reprostack.cluster.slurm_scheduler import SlurmScheduler
 from reprostack.config import Config, load_config
 from reprostack.errors import UsageError
@@ -102,7 +103,7 @@ def test_submit_with_wait_follows_every_task_and_exits_with_the_first_failure(
 
     slurm = FakeScheduler("slurm", outcome=third_fails)
     told = Told()
-    options = SubmitOptions(slurm=SlurmFlags(array=3), k8s=K8sFlags(dry_run=True))
+    options = SubmitOptions(slurm=SlurmOptions(array=3), k8s=K8sFlags(dry_run=True))
     code = submit_run(
         config, request(config), "slurm", options, wait=True, progress=told,
         schedulers=lookup(slurm),

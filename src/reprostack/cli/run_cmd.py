@@ -92,11 +92,12 @@ def run(
         if scheduler is not None:
             from reprostack.cli.output import ClusterReport
             from reprostack.cluster.flow import submit_run
-            from reprostack.cluster.options import K8sFlags, SlurmFlags, SubmitOptions, gpu_count
+            from reprostack.cluster.options import K8sFlags, SubmitOptions, gpu_count
+            from reprostack.cluster.script import SlurmOptions
 
             count = gpu_count(gpus)
             options = SubmitOptions(
-                slurm=SlurmFlags(partition, time_limit, count, cpus, mem, array),
+                slurm=SlurmOptions(partition, time_limit, count, cpus, mem, array),
                 k8s=K8sFlags(namespace, count, dry_run),
             )
             code = submit_run(

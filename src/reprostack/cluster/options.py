@@ -9,19 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reprostack.cluster.script import SlurmOptions
 from reprostack.errors import UsageError
-
-
-@dataclass(frozen=True)
-class SlurmFlags:
-    """``--partition --time --gpus --cpus --mem --array`` (None: repro.yaml's or Slurm's)."""
-
-    partition: str | None = None
-    time: str | None = None
-    gpus: int | None = None
-    cpus: int | None = None
-    mem: str | None = None
-    array: int | None = None  # N tasks, one run record each
 
 
 @dataclass(frozen=True)
@@ -37,7 +26,8 @@ class K8sFlags:
 class SubmitOptions:
     """Every scheduler's options for one submission; each scheduler reads its own."""
 
-    slurm: SlurmFlags = field(default_factory=SlurmFlags)
+    # The command line's Slurm flags (runtime and sbatch lines come from repro.yaml).
+    slurm: SlurmOptions = field(default_factory=SlurmOptions)
     k8s: K8sFlags = field(default_factory=K8sFlags)
 
 

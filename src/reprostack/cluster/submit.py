@@ -18,7 +18,6 @@ from reprostack import __version__
 from reprostack.cluster import slurm
 from reprostack.cluster.image import pushed_image
 from reprostack.cluster.launch import PushedImage
-from reprostack.cluster.options import SlurmFlags
 from reprostack.cluster.script import SCRIPT_NAME, SlurmOptions, render_sbatch
 from reprostack.cluster.shared_fs import require_shared
 from reprostack.config import Config
@@ -33,8 +32,9 @@ ARGV_VARIABLE = "REPRO_ARGV"
 CONTAINER_RUNTIMES = ("docker", "podman", "apptainer", "pyxis")
 
 
-def effective_options(config: Config, flags: SlurmFlags) -> SlurmOptions:
-    """``cluster.slurm`` from repro.yaml with the command line's flags over it."""
+def effective_options(config: Config, flags: SlurmOptions) -> SlurmOptions:
+    """``cluster.slurm`` from repro.yaml with the command line's flags over it (the flags'
+    ``runtime`` and ``extra`` are not flags: repro.yaml's are taken)."""
     defaults = config.cluster.slurm
     return SlurmOptions(
         partition=flags.partition or defaults.partition,
