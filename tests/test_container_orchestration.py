@@ -14,12 +14,12 @@ import pytest
 
 from fake_engine import FakeEngine
 from projects import demo_project
-from reprostack.config import load_config
+from reprostack.config import Config, load_config
 from reprostack.engine import Completed, ContainerSpec
 from reprostack.errors import CheckFailed
 from reprostack.image.fingerprint import PROBE_SCRIPT
 from reprostack.record.request import RunRequest
-from reprostack.record.run import read_fingerprint, read_record
+from reprostack.record.run import RunRecord, read_fingerprint, read_record
 from reprostack.replay.image import replay_image
 from reprostack.runs.container import run_in_container
 
@@ -92,14 +92,19 @@ def test_a_failing_command_keeps_its_exit_code(tmp_path: Path) -> None:
     assert record.status == "failed" and record.exit_code == 3
 
 
-def test_replay_refuses_an_image_that_differs_from_the_record(tmp_path: Path) -> None:
-    config = load_config(demo_project(tmp_path / "p"))
-    engine, commands = _engine(b"ok\n")
-    first = run_in_container(
+def _dev_run(config: Config, engine: FakeEngine) -> RunRecord:
+    """A quiet dev run of train.py in the fake engine's IMAGE: the run a replay repeats."""
+    return run_in_container(
         config, RunRequest(argv=["train.py"], mode="dev", cwd=config.root),
         image_ref=IMAGE, stdout=ClosedConsole(), stderr=ClosedConsole(),  # type: ignore[arg-type]
         engine=engine,
     )  # fmt: skip
+
+
+def test_replay_refuses_an_image_that_differs_from_the_record(tmp_path: Path) -> None:
+    config = load_config(demo_project(tmp_path / "p"))
+    engine, commands = _engine(b"ok\n")
+    first = _dev_run(config, engine)
     original = config.runs_dir / first.id
     recorded = json.loads((original / "fingerprint.json").read_text())
     # The record says another alpha than the image has (a rebuilt image that resolved anew).
@@ -151,11 +156,7 @@ def test_a_damaged_probe_cache_is_probed_again(tmp_path: Path) -> None:
 def test_a_replay_says_which_image_it_runs_in(tmp_path: Path) -> None:
     config = load_config(demo_project(tmp_path / "p"))
     engine, _ = _engine(b"ok\n")
-    first = run_in_container(
-        config, RunRequest(argv=["train.py"], mode="dev", cwd=config.root),
-        image_ref=IMAGE, stdout=ClosedConsole(), stderr=ClosedConsole(),  # type: ignore[arg-type]
-        engine=engine,
-    )  # fmt: skip
+    first = _dev_run(config, engine)
     original = config.runs_dir / first.id
     record = read_record(original)
     notes: list[str] = []
