@@ -91,9 +91,9 @@ class Reader:
 
     # -- sections: the schema says which keys there are and what type each one has --
 
-    def section(self, cls: type[T], raw: Any, path: KeyPath, **given: Any) -> T:
-        """Read the mapping ``raw`` at ``path`` as a ``cls``; ``given`` fills code-made fields."""
-        return cls(**self.fields(cls, raw, path), **given)
+    def section(self, cls: type[T], raw: Any, path: KeyPath) -> T:
+        """Read the mapping ``raw`` at ``path`` as a ``cls``."""
+        return cls(**self.fields(cls, raw, path))
 
     def fields(self, cls: type[Any], raw: Any, path: KeyPath) -> dict[str, Any]:
         """Every field of ``cls`` that repro.yaml holds, read in field order."""
@@ -114,7 +114,7 @@ class Reader:
         return values
 
     def typed(self, slot: Slot) -> Any:
-        """Read a field by its type alone; an empty text means the field's default."""
+        """Read a field by its type alone; an empty text (or none) means the field's default."""
         plain = without_none(slot.hint)
         if dataclasses.is_dataclass(plain) and isinstance(plain, type):
             return self.section(plain, slot.raw, slot.path)
@@ -126,7 +126,7 @@ class Reader:
         if plain is not str and not allowed:
             raise TypeError(f"{'.'.join(slot.path)}: no reader for {slot.hint}")
         value = self.text(slot.data, slot.key, slot.section, slot.default)
-        if value == "" and slot.default is not None:
+        if not value and slot.default is not None:
             value = slot.default
         if allowed and value != slot.default:
             # "" in a Literal stands for "not given" (settled later): never offered.

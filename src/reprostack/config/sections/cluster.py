@@ -61,6 +61,15 @@ SLURM_CHECKS: dict[str, FieldReader] = {
     "time": matching(SLURM_TIME_RE, "a Slurm time limit (minutes, 'HH:MM:SS' or 'D-HH:MM:SS')"),
     "sbatch": _sbatch,
 }
+
+
+def _k8s_name(reader: Reader, slot: Slot) -> str | None:
+    # Checked as written: `namespace: ""` is a mistake, not a request for the default.
+    name = reader.text(slot.data, slot.key, slot.section, None)
+    what = "a Kubernetes name (lowercase letters, digits and '-')"
+    reader.matches(name, slot.path, K8S_NAME_RE, what)
+    return name or slot.default
+
+
 # Every key of cluster.k8s names a Kubernetes object.
-_k8s_name = matching(K8S_NAME_RE, "a Kubernetes name (lowercase letters, digits and '-')")
 K8S_CHECKS: dict[str, FieldReader] = {key: _k8s_name for key in yaml_keys(K8sConfig)}

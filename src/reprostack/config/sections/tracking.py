@@ -25,7 +25,7 @@ class TrackingConfig:
 
 
 def read_tracking(reader: Reader, slot: Slot) -> TrackingConfig:
-    """``tracking:`` of the top level, whose ``name`` is the default experiment."""
+    """``tracking:``; read at the top level, whose ``name`` is the default experiment."""
     tracking: TrackingConfig = reader.typed(slot)
     mlflow = tracking.mlflow
     if mlflow is not None and not mlflow.experiment:
