@@ -77,9 +77,11 @@ def _path(reader: Reader, slot: Slot) -> str | None:
 
 def _toy(reader: Reader, slot: Slot) -> Path | None:
     written = reader.text(slot.data, slot.key, slot.section, None)
-    toy = resolve(reader.root, written) if written else None
-    path = slot.values["path"] and resolve(reader.root, slot.values["path"])
-    if toy is not None and path and (toy == path or path in toy.parents):
+    if not written:
+        return None
+    toy = resolve(reader.root, written)
+    path = resolve(reader.root, slot.values["path"]) if slot.values["path"] else None
+    if path is not None and (toy == path or path in toy.parents):
         reader.problem(slot.path, "the toy subset must live outside the dataset")
     return toy
 
