@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reprostack.cli.output import info
+
+if TYPE_CHECKING:
+    from reprostack.config.schema import RunMode
 
 
 @click.command(
@@ -45,7 +49,7 @@ from reprostack.cli.output import info
 @click.option("--dry-run", is_flag=True, help="--k8s: print the Job's YAML, create nothing.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
-    mode: str | None,
+    mode: RunMode | None,
     seed: int | None,
     deterministic: bool | None,
     gpus: str | None,

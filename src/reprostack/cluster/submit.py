@@ -21,6 +21,7 @@ from reprostack.cluster.launch import PushedImage
 from reprostack.cluster.script import SCRIPT_NAME, SlurmOptions, render_sbatch
 from reprostack.cluster.shared_fs import require_shared
 from reprostack.config import Config
+from reprostack.config.schema import SlurmRuntime
 from reprostack.errors import ReproError, RunFailedToStart, UsageError
 from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord, write_record
@@ -29,7 +30,7 @@ from reprostack.redact import redact_text
 from reprostack.runs.session import RunSession
 
 ARGV_VARIABLE = "REPRO_ARGV"
-CONTAINER_RUNTIMES = ("docker", "podman", "apptainer", "pyxis")
+CONTAINER_RUNTIMES: tuple[SlurmRuntime, ...] = ("docker", "podman", "apptainer", "pyxis")
 
 
 def effective_options(config: Config, flags: SlurmOptions) -> SlurmOptions:

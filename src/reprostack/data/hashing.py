@@ -10,11 +10,13 @@ that one; manifests written with sha256 (the default before) stay sha256.
 from __future__ import annotations
 
 import hashlib
+import typing
 
+from reprostack.config.schema import HashAlgorithm
 from reprostack.filehash import Hasher, file_digest
 
-ALGORITHMS = ("blake3", "sha256")
-DEFAULT_ALGORITHM = "blake3"
+ALGORITHMS: tuple[HashAlgorithm, ...] = typing.get_args(HashAlgorithm)
+DEFAULT_ALGORITHM: HashAlgorithm = "blake3"
 
 
 def new_hasher(algorithm: str) -> Hasher:

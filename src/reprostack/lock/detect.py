@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reprostack.config.schema import LockTool
 from reprostack.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -39,7 +40,7 @@ def is_poetry_project(root: Path) -> bool:
     return "poetry" in read_toml(pyproject, "pyproject.toml").get("tool", {})
 
 
-def detect_tool(root: Path, inputs: tuple[str, ...]) -> str:
+def detect_tool(root: Path, inputs: tuple[str, ...]) -> LockTool:
     """Return the lock tool for a project whose repro.yaml names none.
 
     poetry.lock or a [tool.poetry] project -> poetry (unless requirements files are the inputs);

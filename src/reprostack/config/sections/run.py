@@ -1,0 +1,60 @@
+"""``run:``: how ``repro run`` behaves by default."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from reprostack.config.reader import FieldReader, Reader, Slot, each_matching
+from reprostack.config.sections.env import ENV_NAME_RE
+from reprostack.mounts import MOUNT_FORM, MOUNT_RE
+
+RunMode = Literal["local", "dev", "prod"]
+
+GPUS_RE = re.compile(r"^(?:auto|none|all|\d+|device=[\w,-]+|\"?device=[\w,-]+\"?)$")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How ``repro run`` behaves by default: ``run:`` in repro.yaml."""
+
+    mode: RunMode = "local"
+    gpus: str = "auto"  # auto | none | all | docker's --gpus syntax
+    mounts: tuple[str, ...] = ()
+    pass_env: tuple[str, ...] = ()
+    dir: str = "runs"
+    # Seed random/NumPy/torch and set the determinism switches for every run.
+    deterministic: bool = False
+
+
+def _gpus(reader: Reader, slot: Slot) -> str:
+    # A count is docker's --gpus syntax too: `gpus: 2` needs no quotes.
+    counted = isinstance(slot.raw, int) and not isinstance(slot.raw, bool)
+    gpus: str = str(slot.raw) if counted else reader.typed(slot)
+    what = "a GPU request (auto, none, all, a count, or 'device=0,1')"
+    reader.matches(gpus, slot.path, GPUS_RE, what)
+    return gpus
+
+
+def _dir(reader: Reader, slot: Slot) -> str:
+    run_dir: str = reader.typed(slot)
+    if Path(run_dir).is_absolute() or ".." in Path(run_dir).parts:
+        reader.problem(slot.path, f"'{run_dir}' must be a folder inside the project")
+    elif not Path(run_dir).parts:
+        reader.problem(
+            slot.path,
+            f"'{run_dir}' is the project itself; runs need a folder of their own: try 'runs'",
+        )
+    elif Path(run_dir).parts[0] == ".git":
+        reader.problem(slot.path, f"'{run_dir}' is inside .git; try 'runs'")
+    return run_dir
+
+
+CHECKS: dict[str, FieldReader] = {
+    "gpus": _gpus,
+    "mounts": each_matching(MOUNT_RE, MOUNT_FORM),
+    "pass_env": each_matching(ENV_NAME_RE, "an environment variable name"),
+    "dir": _dir,
+}
