@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
-from reprostack.record.run import RunRecord
+from reprostack.config.schema import RunMode
+from reprostack.record.run import DamagedRecord, RunRecord
 
 # The seed a deterministic run gets when none was given (recorded, so a replay uses it too).
 DEFAULT_SEED = 0
@@ -16,7 +18,7 @@ class RunRequest:
     """What the user asked to run, and how."""
 
     argv: list[str]
-    mode: str = "local"
+    mode: RunMode = "local"
     seed: int | None = None
     replay_of: str | None = None
     mounts: list[str] = field(default_factory=list)
@@ -50,7 +52,7 @@ class RunRequest:
         scheduler = record.scheduler or {}
         return cls(
             argv=list(record.argv),
-            mode=record.mode,
+            mode=_mode(record),
             seed=record.seed,
             replay_of=record.replay_of,
             mounts=list(record.mounts),
@@ -58,3 +60,11 @@ class RunRequest:
             deterministic=record.determinism is not None or bool(scheduler.get("deterministic")),
             run_dir=run_dir,
         )
+
+
+def _mode(record: RunRecord) -> RunMode:
+    """The record's mode, one a run can have (a hand-edited record may say anything)."""
+    for mode in get_args(RunMode):
+        if record.mode == mode:
+            return mode  # type: ignore[no-any-return]  # get_args of a Literal: its values
+    raise DamagedRecord(f"mode is {record.mode!r}, not one of {', '.join(get_args(RunMode))}")
