@@ -163,7 +163,10 @@ def run_in_container(
     if image_ref is None:
         from reprostack.registry.ensure import ensure_image
 
-        image_ref = ensure_image(config, request.mode, progress=progress, engine=engine)
+        ensured = ensure_image(config, request.mode, progress=progress, engine=engine)
+        image_ref = ensured.tag
+        if ensured.note:
+            request.notes.append(ensured.note)
     image = engine.image(image_ref)
     if image is None:
         raise EnvironmentMissing(f"image {image_ref} is not on this engine")
@@ -272,12 +275,17 @@ def _pull_recorded(engine: Engine, record: RunRecord) -> tuple[str | None, str]:
     a digest the registry lacks or an image id that differs stops the replay (exit 1).
     """
     from reprostack.errors import EnvironmentMissing
-    from reprostack.registry.pull import NotPushed, fetch_run_image
+    from reprostack.registry.pull import fetch_image, run_expected
+    from reprostack.registry.reference import image_reference
 
-    try:
-        fetched = fetch_run_image(record, engine=engine)
-    except NotPushed:
+    image = record.image or {}
+    reference = image_reference(image)
+    if reference is None:
         return None, "image: not on this engine and never pushed; rebuilt from env/"
+    try:
+        fetched = fetch_image(
+            reference, run_expected(record.id, str(image.get("id") or "")), engine=engine
+        )
     except EnvironmentMissing as exc:
         return None, f"image: the registry did not answer ({exc.message}); rebuilt from env/"
     return fetched.image_id, f"image: pulled {fetched.reference}, image id as recorded"
