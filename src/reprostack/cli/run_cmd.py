@@ -101,6 +101,9 @@ def run(
             from reprostack.runs.container import run_in_container
 
             record = run_in_container(config, request, gpus=gpus, progress=BuildProgress())
+    for note in record.notes:
+        if note.startswith("image: "):  # pulled by lockfiles/images.lock, not built
+            info(f"repro: {note}")
     run_dir = config.runs_dir / record.id
     info(f"repro: run {record.id} {record.status} (exit {record.exit_code}); record in {run_dir}")
     mlflow = (record.tracking or {}).get("mlflow") or {}
