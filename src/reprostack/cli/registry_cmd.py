@@ -84,7 +84,9 @@ def push(run_ref: str | None, variant: str | None) -> None:
 
     Without RUN: the --dev or --prod image of the current code (default: run.mode's, prod
     for local), built first when missing. With RUN: that run's image, and its digest is
-    added to the run's record. Credentials are docker's own (`docker login HOST`); repro
+    added to the run's record. Either way lockfiles/images.lock gains the digest under the
+    image's content tag (commit it: a clone then pulls the image instead of building it).
+    Credentials are docker's own (`docker login HOST`); repro
     never reads or records them. Exit 1 when a run's image is gone, 3 when the registry
     cannot be reached or refuses.
     """
