@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from reprostack.cli.output import info
 
 if TYPE_CHECKING:
-    from reprostack.config import Config
-    from reprostack.engine import PushCallback, PushProgress
-    from reprostack.registry.push import Pushed
+    from reprostack.engine import PushProgress
 
 
 class TransferProgress:
@@ -96,6 +93,7 @@ def push(run_ref: str | None, variant: str | None) -> None:
     from reprostack.errors import UsageError
     from reprostack.record.store import resolve_run
     from reprostack.registry.push import push_variant
+    from reprostack.replay.run_image import push_run
 
     progress = TransferProgress("pushing")
     try:
@@ -105,7 +103,7 @@ def push(run_ref: str | None, variant: str | None) -> None:
                 raise UsageError("give RUN or --dev/--prod, not both (a run's image is fixed)")
             if run_ref:
                 folder = resolve_run(config.runs_dir, run_ref)
-                pushed = _push_run(config, folder, progress)
+                pushed = push_run(config, folder, progress=progress)
                 note = f"run {folder.name} now records {pushed.digest}"
             else:
                 mode = config.run.mode
@@ -121,48 +119,6 @@ def push(run_ref: str | None, variant: str | None) -> None:
     click.echo(pushed.reference)
 
 
-def _push_run(config: Config, folder: Path, progress: PushCallback) -> Pushed:
-    """Push the image a run ran in and add its digest and repository to the run's record.
-
-    Nothing else in ``run.yaml`` changes. Raises CheckFailed (exit 1) when the image is no
-    longer on this engine, saying how to rebuild it.
-    """
-    from reprostack.engine import connect
-    from reprostack.errors import CheckFailed, UsageError
-    from reprostack.record.run import read_record, update_record
-    from reprostack.registry.push import push_image
-    from reprostack.registry.reference import registry_repository
-
-    registry_repository(config)  # no registry: says so before anything else
-    record = read_record(folder)
-    recorded = record.image or {}
-    if not recorded.get("id"):
-        raise UsageError(
-            f"run {record.id} ran on the host ({record.mode}); there is no image to push",
-            hint="push the image of a --dev or --prod run, or `repro push --prod`",
-        )
-    engine = connect()
-    image = engine.image(str(recorded["id"]))
-    if image is None:
-        raise CheckFailed(
-            f"the image of run {record.id} ({str(recorded['id'])[:19]}) is no longer on this "
-            "engine; nothing was pushed",
-            hint=f"rebuild it from the run's env/ with `repro replay --rebuild {record.id}` "
-            "(a new image and a new run, which `repro push last` then pushes)",
-        )
-    tag = str(recorded["tag"]) if recorded.get("tag") else None
-    pushed = push_image(config, image.id, tag, progress=progress, engine=engine)
-
-    def add_digest(data: dict[str, Any]) -> None:
-        block = data.get("image")
-        if isinstance(block, dict):
-            block["digest"] = pushed.digest
-            block["repository"] = pushed.repository
-
-    update_record(folder, add_digest)
-    return pushed
-
-
 @click.command()
 @click.argument("run_ref", metavar="RUN")
 def pull(run_ref: str) -> None:
@@ -173,22 +129,14 @@ def pull(run_ref: str) -> None:
     """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
-    from reprostack.record.run import read_record
     from reprostack.record.store import resolve_run
-    from reprostack.registry.pull import fetch_image, not_pushed, run_expected
-    from reprostack.registry.reference import image_reference
+    from reprostack.replay.run_image import pull_run
 
     progress = TransferProgress("pulling")
     try:
         with handle_errors():
             config = load_config()
-            record = read_record(resolve_run(config.runs_dir, run_ref))
-            image = record.image or {}
-            reference = image_reference(image)
-            if reference is None:
-                raise not_pushed(record.id)
-            expected = run_expected(record.id, str(image.get("id") or ""))
-            fetched = fetch_image(reference, expected, progress=progress)
+            fetched = pull_run(resolve_run(config.runs_dir, run_ref), progress=progress)
     finally:
         progress.close()
     what = "pulled" if fetched.pulled else "already here:"
