@@ -12,7 +12,7 @@ from typing import Any
 from reprostack.config import Config
 from reprostack.engine import Engine, PushCallback
 from reprostack.errors import CheckFailed, UsageError
-from reprostack.record.run import read_record, update_record
+from reprostack.record.run import RunRecord, read_record, update_record
 from reprostack.registry.pull import Fetched, fetch_image, not_pushed, run_expected
 from reprostack.registry.push import Pushed, push_image
 from reprostack.registry.reference import image_reference, registry_repository
@@ -66,13 +66,19 @@ def push_run(
 def pull_run(
     folder: Path, *, progress: PushCallback | None = None, engine: Engine | None = None
 ) -> Fetched:
-    """``repro pull RUN``: fetch the image of the run in ``folder`` by its recorded digest.
+    """``repro pull RUN``: fetch the image of the run in ``folder`` by its recorded digest."""
+    return fetch_recorded(read_record(folder), progress=progress, engine=engine)
+
+
+def fetch_recorded(
+    record: RunRecord, *, progress: PushCallback | None = None, engine: Engine | None = None
+) -> Fetched:
+    """Make sure the image of ``record`` is on this engine, pulling it by its recorded digest.
 
     Raises NotPushed (exit 1) when the record has no digest, CheckFailed (exit 1) when the
     registry lacks it or the pulled image's id is not the recorded one (both ids shown), and
     EnvironmentMissing (exit 3) when the registry cannot be reached or refuses us.
     """
-    record = read_record(folder)
     image = record.image or {}
     reference = image_reference(image)
     if reference is None:
