@@ -226,6 +226,11 @@ def test_a_fresh_clone_runs_the_pushed_prod_image_by_the_digest_in_images_lock(
     assert "FROM" not in done.stderr
     assert sorted((clone / "runs").iterdir()) == runs  # no refused run started
 
+    # A locked registry that does not answer: built here, as without a lock.
+    done = tampered({"repository": f"127.0.0.1:{free_port()}/team/repro-x"})
+    assert done.returncode == 0, done.stderr
+    assert "FROM" in done.stderr and "image: pulled" not in done.stderr
+
 
 def test_pull_refuses_an_unknown_digest_a_different_id_and_an_unpushed_run(
     project: Path, registry: str
