@@ -129,7 +129,7 @@ def main() -> int:
     from reprostack.bases.resolve import resolve_bases
     from reprostack.config import load_config
     from reprostack.engine import connect
-    from reprostack.image.build import build_image
+    from reprostack.image.build import BuildRequest, build_image
 
     engine = connect()
     import docker  # the naive side builds as a user would without reprostack: the SDK
@@ -139,23 +139,31 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="repro-bench-") as tmp:
         root = _project(Path(tmp), args.packages, args.toy_data_mb)
         config = load_config(root, required=True)
-        resolve_bases(config, engine=engine)
+        bases = resolve_bases(config, engine=engine)  # once: every build below uses it
         _git(root, "add", "-A")
         _git(root, "commit", "-qm", "pins")
 
         # Cold builds, no layer cache, for both.
-        ours = build_image(config, "prod", builder="legacy", no_cache=True, engine=engine)
+        ours = build_image(
+            BuildRequest(config, "prod", bases, builder="legacy", no_cache=True), engine=engine
+        )
         naive_cold, naive_id = _naive_build(client, root, "localhost/repro-bench-naive:1", True)
 
         _change_code(root, token + "a")
-        ours_change = build_image(config, "prod", builder="legacy", engine=engine)
+        ours_change = build_image(
+            BuildRequest(config, "prod", bases, builder="legacy"), engine=engine
+        )
         naive_change, _ = _naive_build(client, root, "localhost/repro-bench-naive:2", False)
 
         started = time.monotonic()
-        ours_same = build_image(config, "prod", builder="legacy", engine=engine)
+        ours_same = build_image(
+            BuildRequest(config, "prod", bases, builder="legacy"), engine=engine
+        )
         ours_same_s = time.monotonic() - started
         started = time.monotonic()
-        cached = build_image(config, "prod", builder="legacy", reuse=False, engine=engine)
+        cached = build_image(
+            BuildRequest(config, "prod", bases, builder="legacy", reuse=False), engine=engine
+        )
         ours_cached_s = time.monotonic() - started
         naive_same, _ = _naive_build(client, root, "localhost/repro-bench-naive:2", False)
 

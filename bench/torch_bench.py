@@ -150,7 +150,7 @@ def main() -> int:
     from reprostack.bases.resolve import resolve_bases
     from reprostack.config import load_config
     from reprostack.engine import connect
-    from reprostack.image.build import build_image
+    from reprostack.image.build import BuildRequest, build_image
 
     engine = connect()
     import docker  # the naive side builds as a user would without reprostack: the SDK
@@ -163,7 +163,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="repro-bench-") as tmp:
         root = _project(Path(tmp), name, args.requirement)
         config = load_config(root, required=True)
-        resolve_bases(config, engine=engine)
+        bases = resolve_bases(config, engine=engine)  # once: every build below uses it
         _git(root, "add", "-A")
         _git(root, "commit", "-qm", "pins")
         if args.verify_only:
@@ -176,8 +176,8 @@ def main() -> int:
                    verified, "exit 0", verified == 0)  # fmt: skip
             return 0
         try:
-            ours, ours_cache, new = _created(client, lambda: build_image(
-                config, "prod", builder="legacy", no_cache=True, engine=engine))  # fmt: skip
+            cold = BuildRequest(config, "prod", bases, builder="legacy", no_cache=True)
+            ours, ours_cache, new = _created(client, lambda: build_image(cold, engine=engine))
             made |= new
             (naive_cold, naive_id), naive_cache, new = _created(client, lambda: _naive(
                 client, root, "Dockerfile.naive", f"{naive_tag}:1", True))  # fmt: skip
@@ -188,8 +188,8 @@ def main() -> int:
 
             (root / "train.py").write_text(TRAIN + f"# change {token}\n")
             _git(root, "commit", "-qam", "code change")
-            ours_change, _, new = _created(client, lambda: build_image(
-                config, "prod", builder="legacy", engine=engine))  # fmt: skip
+            warm = BuildRequest(config, "prod", bases, builder="legacy")
+            ours_change, _, new = _created(client, lambda: build_image(warm, engine=engine))
             made |= new
             (first_change, _), _, new = _created(client, lambda: _naive(
                 client, root, "Dockerfile.codefirst", f"{naive_tag}:first", False))  # fmt: skip

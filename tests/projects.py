@@ -146,3 +146,15 @@ def remove_project_images(client: Any, repository: str) -> None:
     found = client.images.list(filters={"label": f"org.opencontainers.image.title={repository}"})
     for image in found:
         client.images.remove(image.id, force=True)
+
+
+def build_variant(
+    config: Any, variant: str, *, engine: Any, progress: Any = None, **options: Any
+) -> Any:
+    """Build as an entry point does: resolve the bases once (pinning on ``engine``), then build."""
+    from reprostack.bases.resolve import resolve_bases
+    from reprostack.image.build import BuildRequest, build_image
+
+    bases = resolve_bases(config, engine=engine)
+    request = BuildRequest(config, variant, bases, **options)
+    return build_image(request, progress=progress, engine=engine)

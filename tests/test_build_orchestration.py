@@ -13,13 +13,16 @@ from pathlib import Path
 import pytest
 
 from fake_engine import FakeEngine
+from projects import build_variant
+from reprostack.bases import resolve as resolve_module
 from reprostack.bases.pins import PINS_NAME, read_pins
 from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
 from reprostack.engine import Completed, ContainerSpec, EngineRefused, EngineUnavailable
 from reprostack.errors import CheckFailed, EnvironmentMissing
+from reprostack.image import build as build_module
 from reprostack.image import verify
-from reprostack.image.build import BuildFailed, build_image
+from reprostack.image.build import BuildFailed, BuildRequest, build_image
 from reprostack.image.tags import LABEL_PREFIX
 
 CASES = Path(__file__).parent / "image_cases"
@@ -49,7 +52,7 @@ def test_a_local_base_is_pinned_by_id_then_built_tagged_and_reused(tmp_path: Pat
     base = engine.image(BASE)
     assert base is not None
 
-    built = build_image(config, "prod", builder="legacy", engine=engine)
+    built = build_variant(config, "prod", builder="legacy", engine=engine)
 
     pins = read_pins(config.root / "lockfiles" / PINS_NAME)
     assert pins[BASE].image_id == base.id and pins[BASE].digest is None
@@ -62,12 +65,31 @@ def test_a_local_base_is_pinned_by_id_then_built_tagged_and_reused(tmp_path: Pat
         found = engine.image(tag)
         assert found is not None and found.id == built.id
     # The same inputs again: nothing is built, the tags stay where they are.
-    again = build_image(config, "prod", engine=engine)
+    again = build_variant(config, "prod", engine=engine)
     assert again.reused and again.id == built.id
     assert len(engine.builds) == 1
     # Asked not to reuse: built again, with BuildKit when the engine offers it.
-    build_image(config, "prod", reuse=False, engine=engine)
+    build_variant(config, "prod", reuse=False, engine=engine)
     assert [spec.builder for spec in engine.builds] == ["legacy", "buildkit"]
+
+
+def test_a_build_uses_the_bases_it_is_given_and_never_resolves_them_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _case(tmp_path)
+    engine = _engine_with_base()
+    bases = resolve_bases(config, engine=engine)
+    with pytest.raises(TypeError):
+        BuildRequest(config, "prod")  # type: ignore[call-arg]
+
+    def again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the bases were resolved a second time")
+
+    monkeypatch.setattr(resolve_module, "resolve_bases", again)
+    monkeypatch.setattr(build_module, "resolve_bases", again)
+    built = build_image(BuildRequest(config, "prod", bases, builder="legacy"), engine=engine)
+    assert built.plan.bases is bases
+    assert [spec.builder for spec in engine.builds] == ["legacy"]
 
 
 def test_a_builder_error_becomes_build_failed_naming_the_image(tmp_path: Path) -> None:
@@ -75,7 +97,7 @@ def test_a_builder_error_becomes_build_failed_naming_the_image(tmp_path: Path) -
     engine = _engine_with_base()
     engine.fail_build = "The command '/bin/sh -c pip install' returned a non-zero code: 1"
     with pytest.raises(BuildFailed) as caught:
-        build_image(config, "prod", builder="legacy", engine=engine)
+        build_variant(config, "prod", builder="legacy", engine=engine)
     assert caught.value.exit_code == 1
     assert "returned a non-zero code: 1" in caught.value.message
     assert "building localhost/repro-case-scripts:prod-" in caught.value.message
@@ -102,7 +124,7 @@ def test_a_replaced_local_base_stops_the_build(tmp_path: Path) -> None:
     engine.add_image(BASE + "-other", architecture="amd64")
     engine.refs[BASE] = engine.refs[BASE + "-other"]
     with pytest.raises(CheckFailed) as caught:
-        build_image(config, "prod", engine=engine)
+        build_variant(config, "prod", engine=engine)
     assert "changed: pinned" in caught.value.message
     assert engine.builds == []
 
@@ -139,7 +161,9 @@ def test_a_verify_whose_images_the_engine_keeps_still_gives_its_verdict(
     files = {"/app/train.py": ("file", 0o644, 0, 0, "ab" * 32)}
     monkeypatch.setattr(verify, "filesystem_facts", lambda engine, image_id: files)
 
-    result = verify.verify_build(config, engine=engine, builder="legacy")
+    result = verify.verify_build(
+        config, bases=resolve_bases(config, engine=engine), engine=engine, builder="legacy"
+    )
 
     assert result.reproducible and result.files == 1
     assert [image_id for image_id, _ in result.left] == [result.first, result.second]
@@ -156,4 +180,6 @@ def test_a_verify_that_fails_reports_its_own_failure_not_the_cleanups(
 
     monkeypatch.setattr(verify, "filesystem_facts", export_refused)
     with pytest.raises(EngineRefused, match="no space left"):
-        verify.verify_build(config, engine=engine, builder="legacy")
+        verify.verify_build(
+            config, bases=resolve_bases(config, engine=engine), engine=engine, builder="legacy"
+        )

@@ -283,7 +283,8 @@ def test_a_container_replay_in_a_project_with_data_accepts_its_own_image(
         engine=connect(),
     )  # fmt: skip
     assert record.image is not None and image_id == record.image["id"]
-    assert notes == []
+    assert notes == [f"image: the recorded image {image_id.removeprefix('sha256:')[:12]}, "
+                     "found on this engine"]  # fmt: skip
 
 
 def test_the_fingerprint_table_shows_each_dataset(tmp_path: Path) -> None:

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from projects import build_variant
 from reprostack.bases.pins import PINS_NAME, read_pins, write_pins
 from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
 from reprostack.errors import CheckFailed
-from reprostack.image.build import BuildFailed, BuiltImage, build_image
+from reprostack.image.build import BuildFailed, BuiltImage
 from reprostack.image.plan import plan_image
 
 pytestmark = pytest.mark.engine
@@ -82,8 +83,8 @@ def package(
     config = _project(tmp_path_factory.mktemp("cases"), "package", docker_engine)
     # reuse=False: both go through the builder in this session, so they share its cache even
     # when an earlier session left one of the two tags behind.
-    prod = build_image(config, "prod", builder="legacy", reuse=False, engine=docker_engine)
-    dev = build_image(config, "dev", builder="legacy", reuse=False, engine=docker_engine)
+    prod = build_variant(config, "prod", builder="legacy", reuse=False, engine=docker_engine)
+    dev = build_variant(config, "dev", builder="legacy", reuse=False, engine=docker_engine)
     return {"config": config, "prod": prod, "dev": dev}
 
 
@@ -131,7 +132,7 @@ def test_labels_and_tags_trace_the_image(package: dict[str, Any], docker_client:
             f"localhost/repro-case-package:{variant}-{built.content_hash[:12]}",
             f"localhost/repro-case-package:{variant}-latest",
         )
-        assert plan_image(config, variant).tag == built.tags[0]
+        assert plan_image(config, variant, bases=resolve_bases(config)).tag == built.tags[0]
     assert "dev.reprostack.patch-sha256" not in package["prod"].labels  # clean tree
 
 
@@ -156,16 +157,16 @@ def test_rebuilds_are_cached_and_a_code_change_rebuilds_only_the_code(
     package: dict[str, Any], docker_client: Any, docker_engine: Any
 ) -> None:
     config: Config = package["config"]
-    again = build_image(config, "prod", engine=docker_engine)
+    again = build_variant(config, "prod", engine=docker_engine)
     assert again.reused and again.id == package["prod"].id
-    full = build_image(config, "prod", builder="legacy", reuse=False, engine=docker_engine)
+    full = build_variant(config, "prod", builder="legacy", reuse=False, engine=docker_engine)
     assert full.fully_cached and full.rebuilt == ()
     init = config.root / "caseapp" / "__init__.py"
     # A token unique to this session, so no earlier session's layer cache can hold it.
     token = uuid.uuid4().hex
     init.write_text(init.read_text().replace("version 1", "version 2") + f"# {token}\n")
     _git(config.root, "commit", "-qam", "one-line change")
-    changed = build_image(config, "prod", builder="legacy", engine=docker_engine)
+    changed = build_variant(config, "prod", builder="legacy", engine=docker_engine)
     assert changed.tags[0] != package["prod"].tags[0]
     # Only the layers from the code on ran again: no system, venv or locked-deps step.
     shared = ("-m venv", "COPY prod/", "--require-hashes", "useradd", "--from=builder", "ENV ")
@@ -182,7 +183,7 @@ def test_uncommitted_changes_go_in_as_the_patch_never_ignored_files(
     config: Config = package["config"]
     (config.root / "extra.py").write_text("print('untracked')\n")
     try:
-        built = build_image(config, "prod", builder="legacy", engine=docker_engine)
+        built = build_variant(config, "prod", builder="legacy", engine=docker_engine)
         assert built.labels["dev.reprostack.patch-sha256"]
         out = _run(docker_client, built.id, ["ls", "-a", "/app"], config.root)
         assert "extra.py" in out.split() and ".env" not in out.split()
@@ -225,7 +226,7 @@ def test_a_changed_local_base_stops_the_build(
     write_pins(path, {ref: pins[ref].__class__(ref, image_id="sha256:" + "0" * 64,
                                                python="3.11.2", probed=True)})  # fmt: skip
     with pytest.raises(CheckFailed, match="changed") as info:
-        build_image(config, "prod", engine=docker_engine)
+        build_variant(config, "prod", engine=docker_engine)
     assert "--repin" in (info.value.hint or "")
     pinned = resolve_bases(config, engine=docker_engine, repin=True).pins
     assert pinned[ref].image_id == base_image
@@ -243,7 +244,7 @@ def test_a_failing_step_names_the_step_and_its_output(
     head = re.sub(r"body-sha256: [0-9a-f]+", f"body-sha256: {digest}", head)
     lock.write_text(head + "\n\n" + body)
     with pytest.raises(BuildFailed) as info:
-        build_image(config, "prod", builder="legacy", engine=docker_engine)
+        build_variant(config, "prod", builder="legacy", engine=docker_engine)
     message = info.value.message
     assert "failed at Step" in message and "--require-hashes" in message
     assert "alpha==9.9.9" in message

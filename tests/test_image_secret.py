@@ -28,11 +28,12 @@ from typing import Any
 import pytest
 
 from pkgindex import Dist, build_index
+from projects import build_variant
 from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
 from reprostack.engine import buildkit_available
 from reprostack.errors import EnvironmentMissing
-from reprostack.image.build import build_image, prepare_context
+from reprostack.image.build import prepare_context
 from reprostack.image.credentials import SECRET_ID, secret_file, secret_text
 from reprostack.image.plan import plan_image
 from reprostack.image.progress import BuildEvent, BuildLog
@@ -179,7 +180,7 @@ def test_plan_mounts_the_secret_and_the_context_holds_only_references(
     project: Path, auth_index: AuthIndex, tmp_path: Path
 ) -> None:
     config = load_config(project, required=True)
-    dev = plan_image(config, "dev")
+    dev = plan_image(config, "dev", bases=resolve_bases(config))
     assert dev.credentials == (f"prod.txt: --index-url {auth_index.url}",
                                f"dev.txt: --index-url {auth_index.url}")  # fmt: skip
     assert dev.dockerfile.count(f"RUN --mount=type=secret,id={SECRET_ID},required=true") == 2
@@ -197,7 +198,7 @@ def test_plan_mounts_the_secret_and_the_context_holds_only_references(
         body = body.replace(auth_index.url, "https://example.com/simple")
         digest = hashlib.sha256(body.encode()).hexdigest()
         lock.write_text(head.rsplit("\n", 1)[0] + f"\n# body-sha256: {digest}\n\n" + body)
-    assert "--mount" not in plan_image(config, "dev").dockerfile
+    assert "--mount" not in plan_image(config, "dev", bases=resolve_bases(config)).dockerfile
 
 
 # -- on the engine --
@@ -246,7 +247,7 @@ def test_credentials_reach_pip_as_a_secret_and_never_the_image(
     monkeypatch.setattr(BuildLog, "buildkit", record)
     events: list[BuildEvent] = []
     auth_index.requests.clear()
-    built = build_image(config, "dev", builder="buildkit", no_cache=True, reuse=False,
+    built = build_variant(config, "dev", builder="buildkit", no_cache=True, reuse=False,
                         network="host", progress=events.append, engine=docker_engine)  # fmt: skip
     assert built.builder == "buildkit"
 
@@ -296,7 +297,7 @@ def test_missing_variable_is_named_before_building(
     resolve_bases(config, engine=docker_engine)
     monkeypatch.delenv(PASSWORD_VAR)
     with pytest.raises(EnvironmentMissing) as info:
-        build_image(config, "prod", builder="buildkit", reuse=False, engine=docker_engine)
+        build_variant(config, "prod", builder="buildkit", reuse=False, engine=docker_engine)
     assert f"{PASSWORD_VAR} is not set" in info.value.message
     assert info.value.exit_code == 3
 
@@ -334,6 +335,6 @@ def test_without_a_buildkit_cli_the_refusal_says_what_to_install(
     resolve_bases(config, engine=docker_engine)
     monkeypatch.setattr(reprostack.engine.cli, "buildkit_available", lambda: False)
     with pytest.raises(EnvironmentMissing) as info:
-        build_image(config, "prod", reuse=False, engine=docker_engine)
+        build_variant(config, "prod", reuse=False, engine=docker_engine)
     assert "no docker CLI here can drive BuildKit" in info.value.message
     assert "buildx" in (info.value.hint or "") and info.value.exit_code == 3

@@ -9,6 +9,7 @@ before `push RUN`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -22,10 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 import yaml
 
-from projects import remove_project_images, repro, wheel_project
+from projects import git, remove_project_images, repro, wheel_project
 from reprostack.registry.reference import image_reference
 
 pytestmark = pytest.mark.engine
@@ -96,6 +98,11 @@ def test_push_record_delete_replay_pulls_by_digest_with_identical_outputs(
     digest = reference.split("@", 1)[1]
     tag = before["image"]["tag"].rsplit(":", 1)[1]
     assert registry_digest(registry, repository.split("/", 1)[1], tag) == digest
+    # ... and lockfiles/images.lock names it under its content tag, for any clone to pull.
+    locked = json.loads((project / "lockfiles" / "images.lock").read_text())["images"]
+    assert locked[tag] == {"repository": repository, "digest": digest,
+                           "image_id": before["image"]["id"]}  # fmt: skip
+    assert f"lockfiles/images.lock names {tag} (commit it)" in pushed.stderr
     after = record(project, original)
     assert after["image"] == {**before["image"], "digest": digest, "repository": repository}
     assert {k: v for k, v in after.items() if k != "image"} == {
@@ -147,6 +154,82 @@ def test_push_record_delete_replay_pulls_by_digest_with_identical_outputs(
     assert rerun.returncode == 0, rerun.stderr
     assert "FROM" not in rerun.stderr  # no build step ran
     assert record(project, newest_run(project))["image"]["id"] == image_id
+    assert f"repro: image: pulled {reference} as lockfiles/images.lock names it" in rerun.stderr
+    assert any("image: pulled" in n for n in record(project, newest_run(project))["notes"])
+
+
+def test_a_fresh_clone_runs_the_pushed_prod_image_by_the_digest_in_images_lock(
+    project: Path, registry: str, docker_client: Any, tmp_path: Path
+) -> None:
+    pushed = repro(project, "push", "--prod")
+    assert pushed.returncode == 0, pushed.stderr
+    reference = pushed.stdout.strip()
+    lock = project / "lockfiles" / "images.lock"
+    entry = next(e for e in json.loads(lock.read_text())["images"].values()
+                 if f"{e['repository']}@{e['digest']}" == reference)  # fmt: skip
+    git(project, "add", "lockfiles/images.lock")
+    git(project, "commit", "-q", "-m", "the pushed prod image", "--allow-empty")
+
+    # Another machine: a clone (no runs/, no record of any run) on an engine without the image.
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(project), str(clone)], check=True)
+    assert not (clone / "runs").exists()
+    docker_client.images.remove(entry["image_id"], force=True)
+    done = repro(clone, "run", "--prod", "--seed", "5", "train.py")
+    assert done.returncode == 0, done.stderr
+    assert f"repro: image: pulled {reference} as lockfiles/images.lock names it" in done.stderr
+    assert "FROM" not in done.stderr  # nothing was built
+    ran = record(clone, run_id_of(done))
+    assert ran["image"]["id"] == entry["image_id"]
+    assert ran["image"]["digest"] == entry["digest"]
+    assert ran["dirty"] is False and ran["git_sha"] == git(project, "rev-parse", "HEAD").strip()
+
+    runs = sorted((clone / "runs").iterdir())
+
+    def tampered(change: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        """`repro run --prod` in the clone, its image gone, with one lock entry changed."""
+        data = json.loads((project / "lockfiles" / "images.lock").read_text())
+        data["images"] = {tag: {**e, **change} if e == entry else e
+                          for tag, e in data["images"].items()}  # fmt: skip
+        (clone / "lockfiles" / "images.lock").write_text(json.dumps(data))
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(entry["image_id"], force=True)
+        return repro(clone, "run", "--prod", "train.py")
+
+    # An image id that is not the pushed image's: pulled, compared, refused.
+    other_id = "sha256:" + "2" * 64
+    done = tampered({"image_id": other_id})
+    assert done.returncode == 125, done.stderr  # `repro run`'s exit before the command starts
+    assert f"{reference} is not the image lockfiles/images.lock names for" in done.stderr
+    assert f"locked image id {other_id}" in done.stderr
+    assert f"pulled image id {entry['image_id']}" in done.stderr
+
+    # A digest the registry lacks: refused with the registry's words, nothing built instead.
+    missing = "sha256:" + "0" * 64
+    done = tampered({"digest": missing})
+    assert done.returncode == 125, done.stderr  # `repro run`'s exit before the command starts
+    assert f"has no {entry['repository']}@{missing}" in done.stderr
+    assert "FROM" not in done.stderr
+
+    # Digest and id of another image (consistent with each other): its content is not this
+    # code's, and the content hash says so.
+    other = f"{entry['repository']}:not-this-code"
+    docker_client.images.get("local/debian-python:bookworm").tag(other)
+    docker_client.images.push(other)
+    path = entry["repository"].split("/", 1)[1]
+    other_digest = registry_digest(registry, path, "not-this-code")
+    base_id = docker_client.images.get("local/debian-python:bookworm").id
+    docker_client.images.remove(other)
+    done = tampered({"digest": other_digest, "image_id": base_id})
+    assert done.returncode == 125, done.stderr  # `repro run`'s exit before the command starts
+    assert "content hash is None, this code's is" in done.stderr
+    assert "FROM" not in done.stderr
+    assert sorted((clone / "runs").iterdir()) == runs  # no refused run started
+
+    # A locked registry that does not answer: built here, as without a lock.
+    done = tampered({"repository": f"127.0.0.1:{free_port()}/team/repro-x"})
+    assert done.returncode == 0, done.stderr
+    assert "FROM" in done.stderr and "image: pulled" not in done.stderr
 
 
 def test_pull_refuses_an_unknown_digest_a_different_id_and_an_unpushed_run(
@@ -315,6 +398,7 @@ def test_basic_auth_registry_credentials_never_reach_record_export_or_sbom(
                 handle = tar.extractfile(member) if member.isfile() else None
                 if handle is not None:
                     texts.append(handle.read().decode("utf-8", "replace"))
+        texts.append((project / "lockfiles" / "images.lock").read_text())
         assert len(texts) > 10
         for text in texts:
             assert password not in text

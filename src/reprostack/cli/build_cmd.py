@@ -36,11 +36,14 @@ def _project() -> Config:
 @click.option("--force", is_flag=True, help="Overwrite a Dockerfile that was edited by hand.")
 def dockerfile(dev: bool, prod: bool, force: bool) -> None:
     """Render the Dockerfiles (pure: no engine is needed)."""
+    from reprostack.bases.resolve import resolve_bases
     from reprostack.image.plan import write_dockerfiles
 
     config = _project()
-    for path, changed in write_dockerfiles(config, _variants(dev, prod, ("dev", "prod")),
-                                           force=force):  # fmt: skip
+    variants = _variants(dev, prod, ("dev", "prod"))
+    # Read, never pinned: rendering needs no engine.
+    bases = resolve_bases(config)
+    for path, changed in write_dockerfiles(config, variants, force=force, bases=bases):
         shown = path.relative_to(config.root)
         info(f"{'wrote' if changed else 'unchanged'} {shown}")
     _warn_two_cuda_runtimes(config)
@@ -71,7 +74,7 @@ def build(
     """Build the images."""
     from reprostack.bases.resolve import resolve_bases
     from reprostack.engine import connect
-    from reprostack.image.build import build_image
+    from reprostack.image.build import BuildRequest, build_image
     from reprostack.image.plan import write_dockerfiles
 
     config = _project()
@@ -86,10 +89,8 @@ def build(
     for variant in variants:
         info(f"building the {variant} image")
         printer = BuildProgress()
-        built = build_image(
-            config, variant, bases=bases, no_cache=no_cache, progress=printer, builder=builder,
-            engine=engine,
-        )  # fmt: skip
+        request = BuildRequest(config, variant, bases, no_cache=no_cache, builder=builder)
+        built = build_image(request, progress=printer, engine=engine)
         printer.flush()
         if built.reused:
             info(f"up to date: {built.tags[0]} ({built.id[7:19]})")
@@ -100,7 +101,7 @@ def build(
             )
         click.echo(built.tags[0])
     if verify:
-        _verify(config, engine, builder, prod)
+        _verify(config, bases, engine, builder, prod)
 
 
 def _warn_two_cuda_runtimes(config: Config) -> None:
@@ -111,7 +112,7 @@ def _warn_two_cuda_runtimes(config: Config) -> None:
         info(f"  fix: {finding.fix}")
 
 
-def _verify(config: Any, engine: Any, builder: str, prod: bool) -> None:
+def _verify(config: Any, bases: Any, engine: Any, builder: str, prod: bool) -> None:
     """Two clean prod builds, compared file by file."""
     from reprostack.errors import CheckFailed, UsageError
     from reprostack.image.verify import verify_build
@@ -120,7 +121,7 @@ def _verify(config: Any, engine: Any, builder: str, prod: bool) -> None:
         raise UsageError("--verify checks the prod image: use `repro build --prod --verify`")
     info("verifying: two prod builds without cache (untagged, removed afterwards)")
     printer = BuildProgress()
-    result = verify_build(config, engine=engine, builder=builder, progress=printer)
+    result = verify_build(config, bases=bases, engine=engine, builder=builder, progress=printer)
     printer.flush()
     for image_id, why in result.left:
         info(f"warning: throw-away image {image_id[:19]} was left on the engine ({why}); "

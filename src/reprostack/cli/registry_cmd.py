@@ -81,7 +81,9 @@ def push(run_ref: str | None, variant: str | None) -> None:
 
     Without RUN: the --dev or --prod image of the current code (default: run.mode's, prod
     for local), built first when missing. With RUN: that run's image, and its digest is
-    added to the run's record. Credentials are docker's own (`docker login HOST`); repro
+    added to the run's record. Either way lockfiles/images.lock gains the digest under the
+    image's content tag (commit it: a clone then pulls the image instead of building it).
+    Credentials are docker's own (`docker login HOST`); repro
     never reads or records them. Exit 1 when a run's image is gone, 3 when the registry
     cannot be reached or refuses.
     """
@@ -90,7 +92,8 @@ def push(run_ref: str | None, variant: str | None) -> None:
     from reprostack.config import load_config
     from reprostack.errors import UsageError
     from reprostack.record.store import resolve_run
-    from reprostack.registry.push import push_run, push_variant
+    from reprostack.registry.push import push_variant
+    from reprostack.replay.run_image import push_run
 
     progress = TransferProgress("pushing")
     try:
@@ -111,6 +114,8 @@ def push(run_ref: str | None, variant: str | None) -> None:
     finally:
         progress.close()
     info(f"repro: pushed {note}")
+    if pushed.locked:
+        info(f"repro: lockfiles/images.lock names {pushed.tag} (commit it)")
     click.echo(pushed.reference)
 
 
@@ -125,7 +130,7 @@ def pull(run_ref: str) -> None:
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
     from reprostack.record.store import resolve_run
-    from reprostack.registry.pull import pull_run
+    from reprostack.replay.run_image import pull_run
 
     progress = TransferProgress("pulling")
     try:

@@ -116,6 +116,9 @@ def run(
 
             progress = BuildProgress()
         record = execute(config, request, Placement(gpus=gpus), Console(progress=progress))
+    for note in record.notes:
+        if note.startswith("image: "):  # pulled by lockfiles/images.lock, not built
+            info(f"repro: {note}")
     run_dir = config.runs_dir / record.id
     info(f"repro: run {record.id} {record.status} (exit {record.exit_code}); record in {run_dir}")
     mlflow = (record.tracking or {}).get("mlflow") or {}

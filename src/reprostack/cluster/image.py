@@ -43,13 +43,14 @@ def pushed_image(config: Config, mode: str) -> PushedImage:
     The current image is the one ``repro build`` would produce now (its content tag); it
     must exist here and have been pushed, or no node could run exactly this code.
     """
+    from reprostack.bases.resolve import resolve_bases
     from reprostack.engine import connect
     from reprostack.errors import ReproError
     from reprostack.image.plan import plan_image
 
     hint = f"build and push it first: repro build --{mode} && repro push --{mode}"
     try:
-        tag = plan_image(config, mode).tag
+        tag = plan_image(config, mode, bases=resolve_bases(config)).tag
     except ReproError as exc:
         raise RunFailedToStart(
             f"no pushed {mode} image to run on the cluster: {exc.message}",

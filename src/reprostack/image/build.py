@@ -62,47 +62,59 @@ class BuiltImage:
         return self.reused or self.cached == self.steps - self.from_steps
 
 
+@dataclass(frozen=True)
+class BuildRequest:
+    """What to build: a variant of a project on bases resolved once by the command.
+
+    ``bases`` is required: the entry point (``repro build``, ``ensure_image``, a rebuild from
+    a record, ``--verify``, the benchmarks) resolves them once, and nothing below chooses or
+    pins a base again. The locks are read from ``bases.lock_dir`` (a run's recorded
+    ``env/lockfiles`` for a rebuild). ``dockerfile``, ``sha`` and ``patch`` replace today's
+    files (see :func:`reprostack.image.plan.plan_image`). With ``no_cache`` or
+    ``reuse=False`` an existing content tag is built again. ``network`` is the build's
+    network mode (``host`` reaches an index on the host's loopback). With ``tag=False`` the
+    image is left untagged (``--verify``'s throw-away builds). ``fetch`` is asked for a
+    missing content tag before anything is built (a pull by a locked digest): given the
+    plan, it returns the image id it fetched, or None.
+    """
+
+    config: Config
+    variant: str
+    bases: ResolvedBases
+    dockerfile: Path | None = None
+    sha: str | None = None
+    patch: bytes | None = None
+    no_cache: bool = False
+    builder: str = "auto"
+    reuse: bool = True
+    network: str | None = None
+    tag: bool = True
+    fetch: Callable[[ImagePlan], str | None] | None = None
+
+
 def build_image(
-    config: Config,
-    variant: str,
+    request: BuildRequest,
     *,
-    bases: ResolvedBases | None = None,
-    dockerfile: Path | None = None,
-    lock_dir: Path | None = None,
-    sha: str | None = None,
-    patch: bytes | None = None,
-    no_cache: bool = False,
     progress: ProgressCallback | None = None,
-    builder: str = "auto",
-    repin: bool = False,
-    reuse: bool = True,
     engine: Engine | None = None,
-    network: str | None = None,
-    tag: bool = True,
-    fetch: Callable[[str], str | None] | None = None,
 ) -> BuiltImage:
-    """Build the ``variant`` image of ``config`` and tag it by content.
+    """Build the image ``request`` describes and tag it by content.
 
     The inputs are those of :func:`reprostack.image.plan.plan_image` (whose docstring lists
-    what goes into the content hash); ``bases`` is the command's base resolution, made here
-    (pinning what is missing, checking the rest) when not given. When the content tag
-    already exists and neither ``no_cache`` nor ``reuse=False`` is given, nothing is built.
-    ``network`` is the build's network mode (``host`` reaches an index on the host's
-    loopback). With ``tag=False`` the image is left untagged (``--verify``'s throw-away
-    builds). ``fetch`` is asked for a missing content tag before anything is built (a pull
-    by a recorded digest): it returns the image id it fetched, or None. Returns the BuiltImage;
+    what goes into the content hash). When the content tag already exists and neither
+    ``no_cache`` nor ``reuse=False`` is asked for, nothing is built. Returns the BuiltImage;
     raises BuildFailed (exit 1) when a step fails, EnvironmentMissing (exit 3) without an
     engine, and for a lock needing index credentials without BuildKit or without the
     variables it names.
     """
+    config, variant, builder = request.config, request.variant, request.builder
+    no_cache, reuse, tag = request.no_cache, request.reuse, request.tag
     if builder not in BUILDERS:
         raise UsageError(f"unknown builder {builder!r}; use one of {', '.join(BUILDERS)}")
     engine = engine or connect()
-    if bases is None:
-        bases = resolve_bases(config, lock_dir, engine, repin=repin)
     plan = plan_image(
-        config, variant, bases=bases, dockerfile=dockerfile, lock_dir=lock_dir, sha=sha,
-        patch=patch,
+        config, variant, bases=request.bases, dockerfile=request.dockerfile,
+        lock_dir=request.bases.lock_dir, sha=request.sha, patch=request.patch,
     )  # fmt: skip
     labels = build_labels(plan.labels)
     if reuse and not no_cache:
@@ -114,8 +126,8 @@ def build_image(
                 id=existing.id, tags=(plan.tag, plan.latest_tag), labels=dict(existing.labels),
                 content_hash=plan.content_hash, plan=plan, reused=True,
             )  # fmt: skip
-    if fetch is not None and reuse and not no_cache and tag:
-        fetched = fetch(plan.tag)
+    if request.fetch is not None and reuse and not no_cache and tag:
+        fetched = request.fetch(plan)
         if fetched is not None:
             engine.tag(fetched, plan.tag)
             engine.tag(fetched, plan.latest_tag)
@@ -137,7 +149,7 @@ def build_image(
         log = BuildLog(progress, limit=count_instructions(plan.dockerfile))
         spec = BuildSpec(
             context=context, builder=chosen, platform=config.platform, labels=labels,
-            no_cache=no_cache, network=network, name=plan.tag,
+            no_cache=no_cache, network=request.network, name=plan.tag,
             secrets={SECRET_ID: secret_path} if secret_path is not None else {},
         )  # fmt: skip
         outcome = engine.build(spec, log.output)
@@ -262,6 +274,7 @@ def rebuild_from_record(
     variant = str(record.mode)
     if variant not in ("dev", "prod"):
         raise UsageError(f"run {getattr(record, 'id', run_dir.name)} ran locally; no image")
+    engine = engine or connect()
     recorded = env / "repro.yaml"
     if recorded.is_file():
         config = parse_config(
@@ -276,16 +289,17 @@ def rebuild_from_record(
         for lock in sorted((env / "lockfiles").glob("*")):
             if lock.is_file():
                 shutil.copy2(lock, staged / lock.name)
-        built = build_image(
+        # The run's own locks and base pins, resolved (and checked) once for this rebuild.
+        bases = resolve_bases(config, staged, engine)
+        request = BuildRequest(
             config,
             variant,
+            bases,
             dockerfile=dockerfile if dockerfile.is_file() else None,
-            lock_dir=staged,
             sha=getattr(record, "git_sha", None) if variant == "prod" else None,
             patch=patch_file.read_bytes() if variant == "prod" and patch_file.is_file() else None,
-            progress=progress,
-            engine=engine,
         )
+        built = build_image(request, progress=progress, engine=engine)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     return built.id

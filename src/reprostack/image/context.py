@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from reprostack.config import Config
 from reprostack.errors import ConfigError, CorruptRecord, UsageError
 from reprostack.git import GitFailed, apply_patch, git_output, run_git, stderr_of
+from reprostack.image.code_tree import IMAGES_LOCK, tree_without
 from reprostack.locktext import env_references, index_lines
 
 _KEY_SCAN_LIMIT = 1 << 20
@@ -35,7 +36,7 @@ class CodeSource:
     repo: Path  # the repository's top folder
     subdir: str  # the project's folder inside it ("" at the top)
     sha: str
-    tree: str  # git's tree id of ``sha`` (what the content hash uses: commits may differ)
+    tree: str  # git's tree id of ``sha`` less lockfiles/images.lock (the content hash's)
     patch: bytes
     remote_url: str | None = None
 
@@ -61,7 +62,8 @@ def code_source(config: Config, sha: str | None = None, patch: bytes | None = No
             "that is how .env files and keys end up in images)",
         )
     repo = Path(top)
-    state = read_git(config.root, exclude=(config.runs_dir,))
+    # images.lock names the image built from this code, so it is never part of the code.
+    state = read_git(config.root, exclude=(config.runs_dir, config.root / IMAGES_LOCK))
     info = state.info or {}
     if sha is None and info.get("dirty") == "unknown":
         raise UsageError(
@@ -82,6 +84,8 @@ def code_source(config: Config, sha: str | None = None, patch: bytes | None = No
         raise UsageError(f"{sha} is not a commit of {repo}", hint="fetch it, or pass another sha")
     commit = git_output(repo, "rev-parse", "--verify", "-q", f"{sha}^{{commit}}") or sha
     subdir = config.root.resolve().relative_to(repo.resolve()).as_posix()
+    lock = IMAGES_LOCK if subdir == "." else f"{subdir}/{IMAGES_LOCK}"
+    tree = tree_without(repo, tree, lock)
     return CodeSource(
         repo=repo,
         subdir="" if subdir == "." else subdir,
@@ -166,7 +170,7 @@ def export_code(code: CodeSource, dest: Path, exclude: tuple[str, ...] = ()) -> 
             _apply_patch(staging, code.patch, Path(tmp))
         project = staging / code.subdir if code.subdir else staging
         patterns = _dockerignore(project / ".dockerignore")
-        patterns += [(False, folder) for folder in exclude]
+        patterns += [(False, folder) for folder in (*exclude, IMAGES_LOCK)]
         _copy_filtered(project, dest, patterns)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from reprostack import __version__
 from reprostack.bases.choose import BaseChoice
 from reprostack.bases.pins import BasePin
-from reprostack.bases.resolve import ResolvedBases, lock_dir_of, resolve_bases
+from reprostack.bases.resolve import ResolvedBases, lock_dir_of
 from reprostack.config import Config
 from reprostack.config.ca import ca_bundle
 from reprostack.errors import UsageError
@@ -74,7 +74,7 @@ def plan_image(
     config: Config,
     variant: str,
     *,
-    bases: ResolvedBases | None = None,
+    bases: ResolvedBases,
     dockerfile: Path | None = None,
     lock_dir: Path | None = None,
     sha: str | None = None,
@@ -88,18 +88,18 @@ def plan_image(
     the locks are read from ``lockfiles/`` and prod's code is HEAD plus the uncommitted changes.
     ``code_required=False`` (rendering only) lets a project outside git or before its first
     commit plan prod too: the Dockerfile does not depend on the code, only a build does.
-    ``bases`` is the command's one base resolution (read from ``lock_dir`` when not given).
+    ``bases`` is the command's one base resolution (never made here).
 
     The content hash (the tag's 12 hex) covers: the Dockerfile body (its header only names
     its sources), the sha256 of the prod lock (and of the dev lock for dev), every base pin
     (digest or local image id), the CA bundle's sha256, the platform, and for prod the code:
-    git's tree id of the commit plus the patch's sha256. Returns the ImagePlan.
+    git's tree id of the commit plus the patch's sha256, both without
+    ``lockfiles/images.lock`` (it names the image, so it is never its input). Returns the
+    ImagePlan.
     """
     if variant not in VARIANTS:
         raise UsageError(f"unknown image variant {variant!r}; use dev or prod")
     folder = lock_dir_of(config, lock_dir)
-    if bases is None:
-        bases = resolve_bases(config, folder)
     prod_lock = _require_lock(config, folder / "prod.txt")
     dev_lock = None
     if variant == "dev" and (folder / "dev.txt").is_file():
@@ -202,14 +202,13 @@ def write_dockerfiles(
     variants: Sequence[str] = VARIANTS,
     *,
     force: bool = False,
-    bases: ResolvedBases | None = None,
+    bases: ResolvedBases,
 ) -> list[tuple[Path, bool]]:
     """Render ``dockerfiles/Dockerfile.<variant>`` for each variant and write them.
 
     Returns (path, changed) per variant. Raises UsageError when a file was edited by hand
     and ``force`` is not set; nothing is written then.
     """
-    bases = bases or resolve_bases(config)
     plans = [plan_image(config, variant, bases=bases, code_required=False) for variant in variants]
     folder = config.root / DOCKERFILE_DIR
     # Check every file before writing any, so a refusal leaves the folder as it was.

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO
 
+from reprostack.bases.resolve import ResolvedBases
 from reprostack.config import Config
 from reprostack.engine import ContainerSpec, Engine
 from reprostack.errors import ReproError
@@ -88,6 +89,7 @@ def compare_filesystems(a: dict[str, FileFacts], b: dict[str, FileFacts]) -> lis
 def verify_build(
     config: Config,
     *,
+    bases: ResolvedBases,
     engine: Engine,
     builder: str = "auto",
     progress: ProgressCallback | None = None,
@@ -95,15 +97,18 @@ def verify_build(
     """Build the prod image twice without cache and compare the results.
 
     The two builds are throw-away: they are never tagged (the user's tags keep pointing where
-    they did) and both images are removed afterwards, whatever the outcome.
+    they did) and both images are removed afterwards, whatever the outcome. ``bases`` is the
+    command's one resolution (pinned and checked against ``engine``).
     """
-    from reprostack.image.build import build_image
+    from reprostack.image.build import BuildRequest, build_image
+
+    request = BuildRequest(config, "prod", bases, no_cache=True, reuse=False, builder=builder,
+                           tag=False)  # fmt: skip
 
     ids: list[str] = []
     try:
         for _ in range(2):
-            built = build_image(config, "prod", no_cache=True, reuse=False, engine=engine,
-                                builder=builder, tag=False, progress=progress)  # fmt: skip
+            built = build_image(request, progress=progress, engine=engine)
             ids.append(built.id)
         first, second = (filesystem_facts(engine, image_id) for image_id in ids)
     except BaseException:

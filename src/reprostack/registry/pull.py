@@ -1,98 +1,88 @@
-"""``repro pull RUN`` and replay's pull: ``<repository>@<digest>``, checked against the record.
+"""Pulling an image by ``<repository>@<digest>``, its id checked before anything runs in it.
 
 Nothing is ever pulled by tag: a tag can be moved, a digest names exactly one manifest. The
-image id after the pull must equal the recorded one before anything runs in it.
+callers name the image with plain values (from a run's record, from ``lockfiles/images.lock``);
+nothing here reads a run record.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from reprostack.config import Config
 from reprostack.engine import Engine, PushCallback
 from reprostack.errors import CheckFailed
-from reprostack.registry.reference import image_reference
 
 
 @dataclass(frozen=True)
 class Fetched:
-    """A run's image on this engine, and how it got here."""
+    """An image on this engine, and how it got here."""
 
     image_id: str
     reference: str
     pulled: bool  # False: it was already here
 
 
+@dataclass(frozen=True)
+class Expected:
+    """The image a pull must give, and how a mismatch is told.
+
+    ``owner`` ends the sentence "… is not the image <owner>" (``run X ran in``); ``source``
+    names where ``image_id`` comes from (``recorded``, ``locked``).
+    """
+
+    image_id: str  # "" when nothing says which id it has
+    owner: str
+    source: str
+    hint: str
+
+
 class NotPushed(CheckFailed):
     """The run's record has no registry digest: its image was never pushed (exit 1)."""
 
 
-def fetch_run_image(
-    record: Any, *, progress: PushCallback | None = None, engine: Engine | None = None
+def fetch_image(
+    reference: str,
+    expected: Expected,
+    *,
+    progress: PushCallback | None = None,
+    engine: Engine | None = None,
 ) -> Fetched:
-    """Make sure the image of ``record`` (a RunRecord) is on this engine, pulling it by digest.
+    """Make sure the image ``reference`` (``repository@sha256:…``) names is on this engine.
 
-    Raises NotPushed when the record has no digest, CheckFailed (exit 1) when the registry
-    lacks the digest or the pulled image's id is not the recorded one (both ids shown), and
-    EnvironmentMissing (exit 3) when the registry cannot be reached or refuses us.
+    An image with the expected id already here is not pulled again. Raises CheckFailed (exit
+    1) when the registry lacks the digest or the pulled image's id is not the expected one
+    (both ids shown), and EnvironmentMissing (exit 3) when the registry cannot be reached or
+    refuses us.
     """
     from reprostack.engine import connect
 
-    image = record.image or {}
-    reference = image_reference(image)
-    if reference is None:
-        raise NotPushed(
-            f"run {record.id} has no registry digest: its image was never pushed",
-            hint=f"on the machine that has the image: `repro push {record.id}`",
-        )
     engine = engine or connect()
-    recorded_id = str(image.get("id") or "")
-    if recorded_id and engine.image(recorded_id) is not None:
-        return Fetched(recorded_id, reference, pulled=False)
+    if expected.image_id and engine.image(expected.image_id) is not None:
+        return Fetched(expected.image_id, reference, pulled=False)
     pulled_id = engine.pull(reference, progress).id
-    if recorded_id and pulled_id != recorded_id:
+    if expected.image_id and pulled_id != expected.image_id:
         raise CheckFailed(
-            f"{reference} is not the image run {record.id} ran in: pulled image id "
-            f"{pulled_id}, recorded image id {recorded_id}; nothing was run",
-            hint="the record and the registry disagree (a different engine's image store "
-            "gives other ids); `repro replay --rebuild RUN` rebuilds from the run's env/",
+            f"{reference} is not the image {expected.owner}: pulled image id "
+            f"{pulled_id}, {expected.source} image id {expected.image_id}; nothing was run",
+            hint=expected.hint,
         )
     return Fetched(pulled_id, reference, pulled=True)
 
 
-def pull_run(
-    folder: Path, *, progress: PushCallback | None = None, engine: Engine | None = None
-) -> Fetched:
-    """``repro pull RUN``: fetch the image of the run in ``folder`` by its recorded digest."""
-    from reprostack.record.run import read_record
+def run_expected(run_id: str, image_id: str) -> Expected:
+    """What a pull of run ``run_id``'s recorded image must give (``repro pull``, replay)."""
+    return Expected(
+        image_id=image_id,
+        owner=f"run {run_id} ran in",
+        source="recorded",
+        hint="the record and the registry disagree (a different engine's image store "
+        "gives other ids); `repro replay --rebuild RUN` rebuilds from the run's env/",
+    )
 
-    return fetch_run_image(read_record(folder), progress=progress, engine=engine)
 
-
-def pull_recorded_tag(config: Config, content_tag: str, *, engine: Engine | None) -> str | None:
-    """Pull the image a recorded run had under ``content_tag`` by its digest; its id or None.
-
-    For ``repro run`` on a machine with the runs folder but not the image: the newest run
-    whose record names that content tag and a registry digest gives the reference. None when
-    no record has one, or the registry does not answer (the caller then builds). A pulled
-    image whose id differs from the recorded one raises CheckFailed (exit 1).
-    """
-    from reprostack.engine import RegistryUnavailable
-    from reprostack.record.run import DamagedRecord, read_record
-    from reprostack.record.store import list_run_ids
-
-    for run_id in list_run_ids(config.runs_dir):
-        try:
-            record = read_record(config.runs_dir / run_id)
-        except DamagedRecord:
-            continue
-        image = record.image
-        if image is None or image["tag"] != content_tag or image_reference(image) is None:
-            continue
-        try:
-            return fetch_run_image(record, engine=engine).image_id
-        except RegistryUnavailable:
-            return None
-    return None
+def not_pushed(run_id: str) -> NotPushed:
+    """The error for a run whose record has no registry digest."""
+    return NotPushed(
+        f"run {run_id} has no registry digest: its image was never pushed",
+        hint=f"on the machine that has the image: `repro push {run_id}`",
+    )

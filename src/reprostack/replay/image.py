@@ -25,10 +25,11 @@ def _pull_recorded(engine: Engine, record: RunRecord) -> tuple[str | None, str]:
     a digest the registry lacks or an image id that differs stops the replay (exit 1).
     """
     from reprostack.errors import EnvironmentMissing
-    from reprostack.registry.pull import NotPushed, fetch_run_image
+    from reprostack.registry.pull import NotPushed
+    from reprostack.replay.run_image import fetch_recorded
 
     try:
-        fetched = fetch_run_image(record, engine=engine)
+        fetched = fetch_recorded(record, engine=engine)
     except NotPushed:
         return None, "image: not on this engine and never pushed; rebuilt from env/"
     except EnvironmentMissing as exc:

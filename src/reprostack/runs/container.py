@@ -169,7 +169,10 @@ def run_in_container(
     if image_ref is None:
         from reprostack.registry.ensure import ensure_image
 
-        image_ref = ensure_image(config, request.mode, progress=progress, engine=engine)
+        ensured = ensure_image(config, request.mode, progress=progress, engine=engine)
+        image_ref = ensured.tag
+        if ensured.note:
+            request.notes.append(ensured.note)
     image = engine.image(image_ref)
     if image is None:
         raise EnvironmentMissing(f"image {image_ref} is not on this engine")
