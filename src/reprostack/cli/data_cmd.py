@@ -14,8 +14,13 @@ if TYPE_CHECKING:
 
 
 @click.group()
-def data() -> None:
+@click.pass_context
+def data(ctx: click.Context) -> None:
     """Pin the data a run reads: manifests in lockfiles/data/, checked at every run."""
+    from reprostack.cli.output import terminate_like_interrupt
+
+    # A scan killed by SIGTERM cleans up as after Ctrl-C (its workers die with it anyway).
+    ctx.with_resource(terminate_like_interrupt())
 
 
 def _load(names: tuple[str, ...]) -> tuple[Config, list[DatasetConfig]]:

@@ -10,6 +10,7 @@ each other); the main process walks, merges and writes while the workers hash.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -28,6 +29,12 @@ from reprostack.config import DatasetConfig
 from reprostack.data.cache import CacheHeader, HashCache, Record
 from reprostack.data.datasets import require_path, with_algorithm
 from reprostack.data.hashing import hash_file, new_hasher
+from reprostack.data.lifeline import (
+    die_with_parent,
+    let_signals_through,
+    signals_held,
+    watch_parent,
+)
 from reprostack.data.manifest import SCHEMA_VERSION, ManifestWriter, read_header
 from reprostack.data.progress import ScanProgress
 from reprostack.data.signature import SIGNATURE_VERSION, Signature, stat_signature, usable_cores
@@ -180,28 +187,53 @@ def _with_cache(
         yield entry, digest
 
 
-def _hash_pool(workers: int) -> Executor:
+@contextlib.contextmanager
+def _hash_pool(workers: int) -> Iterator[Executor]:
     """``workers`` processes that hash (one thread, for ``-j 1``: no process to start).
 
     Forked when nothing else runs in this process (no thread's lock can be copied held),
     else started from a fork server: both cost a few milliseconds, and only once a file
-    needs hashing (a no-change re-scan starts none).
+    needs hashing (a no-change re-scan starts none). Interrupted, the batches not started
+    are dropped; the workers die with this process whatever ends it (``lifeline.py``).
     """
+    pool: Executor
     if workers < 2:
-        return ThreadPoolExecutor(1, "repro-hash")
-    methods = multiprocessing.get_all_start_methods()
-    if sys.platform == "linux" and threading.active_count() == 1:  # macOS's frameworks: no
-        method = "fork"
+        pool = ThreadPoolExecutor(1, "repro-hash")
     else:
-        method = "forkserver" if "forkserver" in methods else "spawn"
-    context = multiprocessing.get_context(method)
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start)
+        methods = multiprocessing.get_all_start_methods()
+        parent: int | None = None  # the process that forks the workers, when it is this one
+        if sys.platform == "linux" and threading.active_count() == 1:  # macOS's frameworks: no
+            method, parent = "fork", os.getpid()
+        else:
+            method = "forkserver" if "forkserver" in methods else "spawn"
+        context = multiprocessing.get_context(method)
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_worker_start, initargs=(parent,)
+        )
+    try:
+        yield pool
+    except BaseException:
+        # Interrupted or failed: the results will not be used, so a worker half-way through
+        # a large file is not waited for.
+        if isinstance(pool, ProcessPoolExecutor):
+            for process in list(pool._processes.values()):
+                with contextlib.suppress(OSError):
+                    process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
-def _worker_start() -> None:
+def _worker_start(parent: int | None) -> None:
     # Ctrl-C reaches every process of the terminal's group: the workers finish the batch in
-    # hand and leave when the scan shuts the pool, with no traceback of their own.
+    # hand and leave when the scan shuts the pool, with no traceback of their own. A SIGTERM
+    # handler the parent had is not theirs: a worker sent SIGTERM simply ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(os.getppid() if parent is None else parent)
+    let_signals_through()
+    if sys.platform != "linux":
+        watch_parent()
 
 
 def _hashed(
@@ -223,7 +255,8 @@ def _hashed(
         if not todo:
             return None
         paths = [cast(Entry, slot[0]).path for slot in todo]
-        return pool.submit(hash_paths, base, paths, dataset.algorithm)
+        with signals_held():  # the first submit forks the workers
+            return pool.submit(hash_paths, base, paths, dataset.algorithm)
 
     for entry, cached in paired:
         slot: Slot = [entry, cached, "cached"]
