@@ -11,11 +11,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 
 from projects import REPRO
+from reprostack.config import DatasetConfig
+from reprostack.data import scan as scan_module
+from reprostack.data.hashing import HASH_TRIES, ChangedWhileHashed, hash_settled
+from reprostack.data.manifest import read_manifest
+from reprostack.data.scan import scan_dataset
+from reprostack.data.walk import Entry
+from reprostack.filehash import BUFFER_BYTES
 
 pytestmark = pytest.mark.usefixtures("own_cache_dir")  # caches stay per test
 
@@ -124,3 +133,82 @@ def test_a_scan_killed_mid_hash_leaves_no_worker_and_no_temp_file(
         assert not list((tmp_path / "project").glob("lockfiles/data/.*.tmp"))
     else:
         assert scan.returncode == -signal.SIGKILL
+
+
+# A file changed while the scan hashes it ------------------------------------------------
+
+
+class _RewritingHasher:
+    """A real BLAKE3 whose first block received rewrites the file being hashed: the change
+    lands mid-read, at a known point (the file is several read blocks long)."""
+
+    def __init__(self, path: Path, times: int, content: bytes) -> None:
+        self.path, self.times, self.content = path, times, content
+
+    def __call__(self) -> _RewritingHasher:
+        self.inner = blake3()
+        self.first = True
+        return self
+
+    def update(self, data: object, /) -> object:
+        if self.first and self.times > 0:
+            self.times -= 1
+            with open(self.path, "r+b") as handle:  # truncate and write, in place
+                handle.truncate(0)
+                handle.write(self.content)
+            # mtime moves by the clock's tick: make sure it moved at all.
+            info = self.path.stat()
+            os.utime(self.path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
+        self.first = False
+        return self.inner.update(data)  # type: ignore[arg-type]
+
+    def hexdigest(self) -> str:
+        return str(self.inner.hexdigest())
+
+
+def test_a_file_truncated_mid_hash_is_hashed_again_as_it_is_now(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * BUFFER_BYTES))
+    new = b"short and new"
+    digest, identity = hash_settled(str(big), "blake3", hasher=_RewritingHasher(big, 1, new))
+    info = big.stat()
+    assert digest == blake3(new).hexdigest()
+    assert identity == (len(new), info.st_mtime_ns, info.st_ino)
+
+
+def test_a_file_that_keeps_changing_is_flagged_not_hashed(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * BUFFER_BYTES))
+    changing = _RewritingHasher(big, HASH_TRIES, os.urandom(2 * BUFFER_BYTES))
+    with pytest.raises(ChangedWhileHashed):
+        hash_settled(str(big), "blake3", hasher=changing)
+
+
+def test_a_file_rewritten_between_walk_and_hash_is_recorded_as_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk's stat is taken long before a worker reads the file: the manifest records
+    the size of the state that was hashed, never the walk's size beside the new content."""
+    data = tmp_path / "pets"
+    data.mkdir()
+    (data / "a.bin").write_bytes(b"a" * 1000)
+    (data / "b.bin").write_bytes(b"b" * 10)
+    real_walk = scan_module.walk
+
+    def walk_then_rewrite(root: Path) -> Iterator[Entry]:
+        yield from real_walk(root)  # every entry statted by the real walk...
+        with open(data / "a.bin", "r+b") as handle:  # ...then a.bin cut before it is hashed
+            handle.truncate(3)
+        os.utime(data / "a.bin", ns=(0, 10**9))
+
+    monkeypatch.setattr(scan_module, "walk", walk_then_rewrite)
+    manifest_file = tmp_path / "pets.json"
+    summary = scan_dataset(DatasetConfig("pets", data, str(data)), manifest_file, workers=1)
+
+    manifest = read_manifest(manifest_file)
+    assert manifest.entries[0] == ("a.bin", 3, blake3(b"aaa").hexdigest())
+    assert (summary.files, summary.bytes, summary.changed) == (2, 13, ["a.bin"])
+    # The cache pairs the same state, so the next scan reuses the hash rightly.
+    monkeypatch.setattr(scan_module, "walk", real_walk)
+    again = scan_dataset(DatasetConfig("pets", data, str(data)), manifest_file, workers=1)
+    assert (again.digest, again.hashed, again.changed) == (summary.digest, 0, [])

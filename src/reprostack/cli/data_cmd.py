@@ -74,6 +74,12 @@ def scan(names: tuple[str, ...], verify: bool, jobs: int | None) -> None:
             f"{summary.digest} -> {dest.relative_to(config.root)} "
             f"[{work}; {summary.seconds:.2f} s]"
         )
+        if summary.changed:
+            # Each one is recorded as it was when hashed; a scan of a settled tree agrees.
+            shown = ", ".join(summary.changed[:10])
+            more = f" and {len(summary.changed) - 10} more" if len(summary.changed) > 10 else ""
+            info(f"  changed during the scan, recorded as hashed: {shown}{more} "
+                 f"(scan again once the data is settled)")  # fmt: skip
         for path, reason in summary.skipped[:10]:
             info(f"  skipped {path}: {reason}")
         if len(summary.skipped) > 10:

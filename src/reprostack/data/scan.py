@@ -28,7 +28,13 @@ from typing import cast
 from reprostack.config import DatasetConfig
 from reprostack.data.cache import CacheHeader, HashCache, Record
 from reprostack.data.datasets import require_path, with_algorithm
-from reprostack.data.hashing import hash_file, new_hasher
+from reprostack.data.hashing import (
+    HASH_TRIES,
+    ChangedWhileHashed,
+    Identity,
+    hash_settled,
+    new_hasher,
+)
 from reprostack.data.lifeline import (
     die_with_parent,
     let_signals_through,
@@ -46,8 +52,12 @@ from reprostack.errors import EnvironmentMissing
 BATCH_FILES = 64
 BATCH_BYTES = 16 << 20
 
-Slot = list[object]  # [entry, hash or None, "hashed", "cached" or why it was skipped]
-Hashed = list[tuple[str | None, str]]  # a batch's (hash or None, "hashed" or why not)
+Slot = list[object]  # [entry, hash or None, "hashed", "changed", "cached" or why skipped]
+# A batch's (hash or None, "hashed" or why not, the size, mtime and inode of what was hashed)
+Hashed = list[tuple[str | None, str, Identity | None]]
+# Said of a file whose stat moved between the walk and its hash: its entry has the stat of
+# the state that was hashed, never the walk's size beside the new content.
+CHANGED = "changed"
 
 
 @dataclass
@@ -63,6 +73,7 @@ class ScanSummary:
     hashed_bytes: int = 0
     reused: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # changed during the scan, then hashed
     unchanged: bool = False  # the stat signature matched: nothing was read or rewritten
     seconds: float = 0.0
 
@@ -133,7 +144,9 @@ def _full_scan(
             else:
                 writer.add_file(entry.path, entry.size, digest)
                 index.add(entry.path, entry.size, entry.mtime_ns, entry.inode, digest)
-                if reason == "hashed":
+                if reason == CHANGED:
+                    summary.changed.append(entry.path)
+                if reason in ("hashed", CHANGED):
                     summary.hashed += 1
                     summary.hashed_bytes += entry.size
                 else:
@@ -286,19 +299,28 @@ def _drain(
                 "a hashing process of the scan died (killed, or out of memory)",
                 hint="run the scan again; `-j 1` hashes in this process alone",
             ) from exc
-        for slot, (digest, how) in zip(todo, hashed, strict=True):
+        for slot, (digest, how, identity) in zip(todo, hashed, strict=True):
             slot[1], slot[2] = digest, how
+            entry = cast(Entry, slot[0])
+            if identity is not None and identity != (entry.size, entry.mtime_ns, entry.inode):
+                size, mtime_ns, inode = identity
+                slot[0] = entry._replace(size=size, mtime_ns=mtime_ns, inode=inode)
+                slot[2] = CHANGED
     yield from batch  # type: ignore[misc]
 
 
 def hash_paths(base: str, paths: list[str], algorithm: str) -> Hashed:
-    """Hash each file (in a worker): its hash and "hashed", or None and why not."""
+    """Hash each file (in a worker): its hash, "hashed" and the stat of the state hashed,
+    or None and why not."""
     hashed: Hashed = []
     for path in paths:
         try:
-            hashed.append((hash_file(os.path.join(base, path), algorithm), "hashed"))
+            digest, identity = hash_settled(os.path.join(base, path), algorithm)
+            hashed.append((digest, "hashed", identity))
+        except ChangedWhileHashed:
+            hashed.append((None, f"kept changing while it was hashed ({HASH_TRIES} reads)", None))
         except FileNotFoundError:
-            hashed.append((None, "vanished during the scan"))
+            hashed.append((None, "vanished during the scan", None))
         except OSError as exc:
-            hashed.append((None, f"not readable: {(exc.strerror or str(exc)).lower()}"))
+            hashed.append((None, f"not readable: {(exc.strerror or str(exc)).lower()}", None))
     return hashed
