@@ -6,6 +6,7 @@ workers are found in /proc, the files are changed on disk.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,15 +14,19 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from blake3 import blake3
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from projects import REPRO
+from projects import REPRO, repro
 from reprostack.config import DatasetConfig
 from reprostack.data import scan as scan_module
 from reprostack.data.hashing import HASH_TRIES, ChangedWhileHashed, hash_settled
-from reprostack.data.manifest import read_manifest
+from reprostack.data.integrity import DamagedManifest, check_layout
+from reprostack.data.manifest import HEADER_KEYS, SECTIONS, read_header, read_manifest
 from reprostack.data.scan import scan_dataset
 from reprostack.data.walk import Entry
 from reprostack.filehash import BUFFER_BYTES
@@ -212,3 +217,186 @@ def test_a_file_rewritten_between_walk_and_hash_is_recorded_as_hashed(
     monkeypatch.setattr(scan_module, "walk", real_walk)
     again = scan_dataset(DatasetConfig("pets", data, str(data)), manifest_file, workers=1)
     assert (again.digest, again.hashed, again.changed) == (summary.digest, 0, [])
+
+
+# A manifest that does not add up ---------------------------------------------------------
+
+
+def _scanned_project(tmp_path: Path) -> tuple[Path, Path]:
+    data = tmp_path / "pets"
+    (data / "cat").mkdir(parents=True)
+    for index in range(3):
+        (data / "cat" / f"{index}.bin").write_bytes(f"cat {index}".encode() * (index + 1))
+    (data / "empty").mkdir()
+    os.symlink("cat/0.bin", data / "latest")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "repro.yaml").write_text(f"name: demo\ndata:\n  pets: {{path: {data}}}\n")
+    result = repro(project, "data", "scan")
+    assert result.returncode == 0, result.stderr
+    return project, project / "lockfiles" / "data" / "pets.json"
+
+
+def _zero_hash(text: str) -> str:
+    line = next(x for x in text.splitlines() if x.startswith('    ["cat/1.bin"'))
+    return text.replace(line, line[: line.rfind('"', 0, -2) + 1] + "0" * 64 + '"],')
+
+
+HAND_EDITS: dict[str, Any] = {
+    "zeroed hash": _zero_hash,
+    "changed size": lambda text: text.replace('["cat/1.bin", 10,', '["cat/1.bin", 11,'),
+    "removed entry": lambda text: (
+        "\n".join(x for x in text.splitlines() if not x.startswith('    ["cat/1.bin"')) + "\n"
+    ),
+    "path outside the data": lambda text: text.replace('"cat/1.bin"', '"../../../etc/passwd"'),
+    "size of 10^400": lambda text: text.replace('["cat/1.bin", 10,', f'["cat/1.bin", {10**400},'),
+    "truncated": lambda text: text[: len(text) * 2 // 3],
+    "nested 100,000 deep": lambda text: "[" * 100_000 + "]" * 100_000,
+}
+
+
+@pytest.mark.parametrize("edit", list(HAND_EDITS))
+def test_a_hand_edited_manifest_is_damaged_for_data_commands_and_rewritten_by_scan(
+    tmp_path: Path, edit: str
+) -> None:
+    project, manifest = _scanned_project(tmp_path)
+    good = manifest.read_text()
+    edited = HAND_EDITS[edit](good)
+    assert edited != good
+    manifest.write_text(edited)
+
+    status = repro(project, "data", "status")
+    assert status.returncode == 2, (status.stdout, status.stderr)
+    assert "matches" not in status.stdout
+    assert f"{manifest} does not add up" in status.stderr
+    assert "hint: rewrite it from the data with `repro data scan pets`" in status.stderr
+    assert "Traceback" not in status.stderr
+    describe = repro(project, "data", "describe", "pets")
+    assert describe.returncode == 2, describe.stderr
+
+    scan = repro(project, "data", "scan", "pets")
+    assert scan.returncode == 0, scan.stderr
+    assert "the manifest it replaced did not add up" in scan.stderr
+    assert manifest.read_text() == good  # the edit is not kept: rewritten from the data
+    assert repro(project, "data", "status").returncode == 0
+
+
+def test_a_run_on_a_damaged_manifest_runs_and_records_that_nothing_was_checked(
+    tmp_path: Path,
+) -> None:
+    project, manifest = _scanned_project(tmp_path)
+    (project / "read.py").write_text("print('read')\n")
+    manifest.write_text(manifest.read_text()[:-40])  # cut short: its header still reads
+    result = repro(project, "run", "read.py")
+    assert result.returncode == 0, result.stderr
+    runs = sorted((project / "runs").iterdir())
+    facts = json.loads((runs[-1] / "fingerprint.json").read_text())["data"]["pets"]
+    assert facts["matches_manifest"] is None
+    assert facts["digest"] is None
+    assert "pets.json does not add up" in facts["note"]
+    assert "`repro data scan pets`" in facts["note"]
+
+
+def _valid_manifest(tmp_path: Path) -> Path:
+    from reprostack.data.manifest import ManifestWriter
+    from reprostack.data.walk import EMPTY, LINK, SKIP
+
+    writer = ManifestWriter("blake3")
+    with writer:
+        for index in range(3):
+            content = f"file {index}".encode()
+            writer.add_file(f"a/{index}.bin", len(content), blake3(content).hexdigest())
+        writer.add_other(Entry("b/link", LINK, note="../a/0.bin"))
+        writer.add_other(Entry("c", EMPTY))
+        writer.add_other(Entry("d/secret", SKIP, note="permission denied"))
+        digest = writer.finish()
+        header = {"schema_version": 1, "name": "pets", "path": "/data/pets",
+                  "algorithm": "blake3", "digest": digest, "files": 3, "bytes": 18}  # fmt: skip
+        dest = tmp_path / "pets.json"
+        writer.write(dest, header)
+    return dest
+
+
+def _fields(data: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Every editable field: (key,) of the header, (section, item, index or None)."""
+    fields: list[tuple[Any, ...]] = [(key,) for key in HEADER_KEYS if key not in ("name", "path")]
+    for section in SECTIONS:
+        for item_index, item in enumerate(data[section]):
+            if isinstance(item, list):
+                fields += [(section, item_index, i) for i in range(len(item))]
+            else:
+                fields.append((section, item_index, None))
+    return fields
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pick=st.integers(min_value=0, max_value=10_000),
+    value=st.one_of(
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.text(max_size=70),
+        st.sampled_from(["0" * 64, "../x", "/etc/passwd", "a/0.bin", "blake3", "sha256"]),
+        st.none(),
+        st.booleans(),
+        st.floats(allow_nan=False),
+        st.lists(st.integers(), max_size=3),
+    ),
+    layout=st.sampled_from(["as written", "reformatted"]),
+)
+def test_any_single_field_edit_of_a_valid_manifest_is_detected(
+    tmp_path: Path, pick: int, value: Any, layout: str
+) -> None:
+    """The header's name and path are not under the digest, by design: a manifest is the
+    same data whichever repro.yaml name or path it was scanned under."""
+    dest = _valid_manifest(tmp_path)
+    data = json.loads(dest.read_text())
+    fields = _fields(data)
+    field = fields[pick % len(fields)]
+    if len(field) == 1:
+        old = data[field[0]]
+    elif field[2] is None:
+        old = data[field[0]][field[1]]
+    else:
+        old = data[field[0]][field[1]][field[2]]
+    assume(value != old or type(value) is not type(old))
+    if len(field) == 1:
+        data[field[0]] = value
+    elif field[2] is None:
+        data[field[0]][field[1]] = value
+    else:
+        data[field[0]][field[1]][field[2]] = value
+    if layout == "as written":  # the line of that field edited, every other byte kept
+        text = dest.read_text()
+        lines = text.splitlines(keepends=True)
+        if len(field) == 1:
+            at = next(i for i, x in enumerate(lines) if x.startswith(f'  "{field[0]}":'))
+            lines[at] = f'  "{field[0]}": {json.dumps(value)},\n'
+        else:
+            item = data[field[0]][field[1]]
+            originals = [i for i, x in enumerate(lines) if x.startswith("    ")]
+            start = next(i for i, x in enumerate(lines) if x.startswith(f'  "{field[0]}": ['))
+            at = [i for i in originals if i > start][field[1]]
+            comma = "," if lines[at].rstrip("\n").endswith(",") else ""
+            lines[at] = f"    {json.dumps(item)}{comma}\n"
+        dest.write_text("".join(lines))
+    else:
+        dest.write_text(json.dumps(data, indent=1))
+    with pytest.raises(DamagedManifest):
+        read_manifest(dest)
+    with pytest.raises(DamagedManifest):
+        read_header(dest)
+
+
+def test_a_valid_manifest_reads_the_same_in_either_layout(tmp_path: Path) -> None:
+    dest = _valid_manifest(tmp_path)
+    raw = dest.read_bytes()
+    start = raw.find(b'\n  "entries": [') + 1
+    # repro's own layout is checked from its bytes (the run-start path), no entry parsed.
+    assert check_layout(raw, start, json.loads(raw), dest) is True
+    written = read_header(dest)
+    manifest = read_manifest(dest)
+    dest.write_text(json.dumps(json.loads(dest.read_text()), indent=1))
+    assert read_header(dest) == written == manifest.header
+    assert read_manifest(dest) == manifest

@@ -74,6 +74,8 @@ def scan(names: tuple[str, ...], verify: bool, jobs: int | None) -> None:
             f"{summary.digest} -> {dest.relative_to(config.root)} "
             f"[{work}; {summary.seconds:.2f} s]"
         )
+        if summary.damaged:
+            info(f"  the manifest it replaced did not add up ({summary.damaged})")
         if summary.changed:
             # Each one is recorded as it was when hashed; a scan of a settled tree agrees.
             shown = ", ".join(summary.changed[:10])

@@ -35,6 +35,7 @@ from reprostack.data.hashing import (
     hash_settled,
     new_hasher,
 )
+from reprostack.data.integrity import DamagedManifest
 from reprostack.data.lifeline import (
     die_with_parent,
     let_signals_through,
@@ -74,6 +75,7 @@ class ScanSummary:
     reused: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # changed during the scan, then hashed
+    damaged: str = ""  # what was wrong with the manifest this scan replaced
     unchanged: bool = False  # the stat signature matched: nothing was read or rewritten
     seconds: float = 0.0
 
@@ -85,13 +87,24 @@ def scan_dataset(
     verify: bool = False,
     workers: int | None = None,
     progress: ScanProgress | None = None,
+    known: str | None = None,
 ) -> ScanSummary:
-    """Write ``manifest`` for ``dataset`` (unless the quick check proves it current)."""
+    """Write ``manifest`` for ``dataset`` (unless the quick check proves it current).
+
+    ``known``: the digest the caller holds for this data (``status_against``); the quick
+    check compares with it instead of reading ``manifest``. A manifest that does not add
+    up is rewritten from the data, and the summary says what was wrong with it.
+    """
     started = time.monotonic()
     dataset = with_algorithm(dataset, manifest)
     root = require_path(dataset)
     cache = HashCache(root, dataset.algorithm)
     header = cache.header()
+    damaged = ""
+    try:
+        current = {"digest": known} if known is not None else read_header(manifest)
+    except DamagedManifest as exc:
+        current, damaged = None, exc.problem
     # Taken before any hashing: a file that changes while it is read must look changed later.
     signature = stat_signature(root, workers)
     if (
@@ -99,19 +112,20 @@ def scan_dataset(
         and header is not None
         and header.signature == SIGNATURE_VERSION
         and signature.digest == header.stat_digest
+        and current is not None
+        and current.get("digest") == header.manifest_digest
     ):
-        current = read_header(manifest)
-        if current is not None and current.get("digest") == header.manifest_digest:
-            # Folders whose mtime moved with nothing in them changed (a temporary file, files
-            # re-linked in place) would be listed again at every run's start: keep them fresh.
-            if cache.folders() != signature.folders:
-                cache.refresh_folders(signature.folders)
-            return ScanSummary(
-                dataset.name, dataset.algorithm, header.manifest_digest, header.files,
-                header.bytes, reused=header.files, unchanged=True,
-                seconds=time.monotonic() - started,
-            )  # fmt: skip
+        # Folders whose mtime moved with nothing in them changed (a temporary file, files
+        # re-linked in place) would be listed again at every run's start: keep them fresh.
+        if cache.folders() != signature.folders:
+            cache.refresh_folders(signature.folders)
+        return ScanSummary(
+            dataset.name, dataset.algorithm, header.manifest_digest, header.files,
+            header.bytes, reused=header.files, unchanged=True,
+            seconds=time.monotonic() - started,
+        )  # fmt: skip
     summary = _full_scan(dataset, root, cache, signature, manifest, verify, workers, progress)
+    summary.damaged = damaged
     summary.seconds = time.monotonic() - started
     return summary
 
