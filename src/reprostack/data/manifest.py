@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -168,14 +169,40 @@ def read_header(path: Path) -> dict[str, Any] | None:
 
     In the layout repro writes, the lists are checked from the text, without parsing every
     entry (``integrity.check_layout``); any other layout is read and checked whole.
-    DamagedManifest when it does not add up.
+    DamagedManifest when it does not add up. A command asks for the same header more than
+    once (the algorithm, then the digest): a file whose stat has not moved is checked once.
     """
     try:
+        key = _stat_key(path)
+        if key in _CHECKED:
+            return dict(_CHECKED[key])
         raw = read_bytes(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise DamagedManifest(path, f"not readable ({exc.strerror or exc})") from None
+    header = _checked_header(raw, path)
+    with contextlib.suppress(OSError):
+        # Not rewritten while it was read, and not within the clock's tick of now (as git
+        # does: a rewrite in the same tick, same size, would leave the stat as it was).
+        if _stat_key(path) == key and time.time_ns() - key[2] > 2_000_000_000:
+            if len(_CHECKED) >= 64:
+                _CHECKED.clear()
+            _CHECKED[key] = dict(header)
+    return header
+
+
+# Headers checked by this process, by the manifest's path and stat (a write moves its ctime,
+# which cannot be set back).
+_CHECKED: dict[tuple[str, int, int, int, int], dict[str, Any]] = {}
+
+
+def _stat_key(path: Path) -> tuple[str, int, int, int, int]:
+    info = os.stat(path)
+    return os.fspath(path), info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+
+
+def _checked_header(raw: bytes, path: Path) -> dict[str, Any]:
     marker = raw.find(b'\n  "entries": [')
     if marker >= 0:
         try:
