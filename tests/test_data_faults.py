@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from projects import REPRO, repro
 from reprostack.config import DatasetConfig
+from reprostack.data import integrity
 from reprostack.data import scan as scan_module
 from reprostack.data.hashing import HASH_TRIES, ChangedWhileHashed, hash_settled
 from reprostack.data.integrity import DamagedManifest, check_layout
@@ -400,3 +401,52 @@ def test_a_valid_manifest_reads_the_same_in_either_layout(tmp_path: Path) -> Non
     dest.write_text(json.dumps(json.loads(dest.read_text()), indent=1))
     assert read_header(dest) == written == manifest.header
     assert read_manifest(dest) == manifest
+
+
+def test_a_manifest_past_the_size_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = _valid_manifest(tmp_path)
+    monkeypatch.setattr(integrity, "MAX_MANIFEST_BYTES", dest.stat().st_size - 1)
+    with pytest.raises(DamagedManifest, match="bytes, more than a manifest holds"):
+        read_header(dest)
+    with pytest.raises(DamagedManifest, match="bytes, more than a manifest holds"):
+        read_manifest(dest)
+
+
+CHILD_OF_A_KILLED_PARENT = """
+import os, sys, time
+from reprostack.data.lifeline import die_with_parent, watch_parent
+parent = os.getpid()
+pid = os.fork()
+if pid == 0:
+    if sys.argv[1] == "prctl":
+        die_with_parent(parent)
+    else:  # what a worker does where there is no prctl
+        watch_parent()
+    time.sleep(60)
+    os._exit(0)
+print(pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytestmark_linux
+@pytest.mark.parametrize("how", ["prctl", "watch"])
+def test_a_forked_child_dies_with_its_parent_killed_by_sigkill(tmp_path: Path, how: str) -> None:
+    """The walkers of the stat signature and the hashing workers call these first."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", CHILD_OF_A_KILLED_PARENT, how], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    time.sleep(0.3)  # the child is past its setup, asleep
+    parent.kill()
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (_proc_stat(child) or ("Z",))[0] != "Z":
+        time.sleep(0.05)
+    state = _proc_stat(child)
+    if state is not None and state[0] != "Z":
+        os.kill(child, signal.SIGKILL)
+    assert state is None or state[0] == "Z", f"the child outlived its parent ({state})"
