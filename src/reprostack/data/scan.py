@@ -243,7 +243,7 @@ def _hash_pool(workers: int) -> Iterator[Executor]:
         # Interrupted or failed: the results will not be used, so a worker half-way through
         # a large file is not waited for.
         if isinstance(pool, ProcessPoolExecutor):
-            for process in list(pool._processes.values()):
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
                 with contextlib.suppress(OSError):
                     process.kill()
         pool.shutdown(wait=True, cancel_futures=True)
