@@ -372,9 +372,11 @@ def test_a_worker_names_what_it_could_not_hash(tmp_path: Path) -> None:
     (tmp_path / "here.bin").write_bytes(b"here")
     (tmp_path / "a folder").mkdir()
     hashed = hash_paths(str(tmp_path), ["here.bin", "gone.bin", "a folder"], "sha256")
-    assert hashed[0] == (sha256_hex(b"here"), "hashed")
-    assert hashed[1] == (None, "vanished during the scan")
-    assert hashed[2] == (None, "not readable: is a directory")
+    here = (tmp_path / "here.bin").stat()
+    # With the size, mtime and inode of the state that was hashed.
+    assert hashed[0] == (sha256_hex(b"here"), "hashed", (4, here.st_mtime_ns, here.st_ino))
+    assert hashed[1] == (None, "vanished during the scan", None)
+    assert hashed[2] == (None, "not readable: is a directory", None)
 
 
 def test_every_data_command_has_help_text() -> None:

@@ -15,6 +15,7 @@ loads wait on stores they only seem to depend on): 100 MiB hashed in 0.13 s inst
 from __future__ import annotations
 
 import hashlib
+import io
 import mmap
 import os
 import threading
@@ -43,16 +44,27 @@ def file_digest(
     cancel: threading.Event | None = None,
 ) -> str:
     """Return the hex digest of the file at ``path``; OSError when it cannot be read."""
+    with open(path, "rb", buffering=0) as handle:
+        return stream_digest(handle, new_hasher, cancel)[0]
+
+
+def stream_digest(
+    handle: io.RawIOBase | io.BufferedReader,
+    new_hasher: Callable[[], Hasher] = hashlib.sha256,
+    cancel: threading.Event | None = None,
+) -> tuple[str, int]:
+    """The hex digest of what is left to read from ``handle`` (unbuffered), and its length."""
     view: memoryview | None = getattr(_local, "view", None)
     if view is None:
         view = _local.view = _new_buffer()
     hasher = new_hasher()
-    with open(path, "rb", buffering=0) as handle:
-        while size := handle.readinto(view):
-            if cancel is not None and cancel.is_set():
-                raise HashCancelled(str(path))
-            hasher.update(view[:size])
-    return hasher.hexdigest()
+    total = 0
+    while size := handle.readinto(view):
+        if cancel is not None and cancel.is_set():
+            raise HashCancelled(str(getattr(handle, "name", handle)))
+        hasher.update(view[:size])
+        total += size
+    return hasher.hexdigest(), total
 
 
 def _new_buffer() -> memoryview:

@@ -14,8 +14,13 @@ if TYPE_CHECKING:
 
 
 @click.group()
-def data() -> None:
+@click.pass_context
+def data(ctx: click.Context) -> None:
     """Pin the data a run reads: manifests in lockfiles/data/, checked at every run."""
+    from reprostack.cli.output import terminate_like_interrupt
+
+    # A scan killed by SIGTERM cleans up as after Ctrl-C (its workers die with it anyway).
+    ctx.with_resource(terminate_like_interrupt())
 
 
 def _load(names: tuple[str, ...]) -> tuple[Config, list[DatasetConfig]]:
@@ -69,6 +74,14 @@ def scan(names: tuple[str, ...], verify: bool, jobs: int | None) -> None:
             f"{summary.digest} -> {dest.relative_to(config.root)} "
             f"[{work}; {summary.seconds:.2f} s]"
         )
+        if summary.damaged:
+            info(f"  the manifest it replaced did not add up ({summary.damaged})")
+        if summary.changed:
+            # Each one is recorded as it was when hashed; a scan of a settled tree agrees.
+            shown = ", ".join(summary.changed[:10])
+            more = f" and {len(summary.changed) - 10} more" if len(summary.changed) > 10 else ""
+            info(f"  changed during the scan, recorded as hashed: {shown}{more} "
+                 f"(scan again once the data is settled)")  # fmt: skip
         for path, reason in summary.skipped[:10]:
             info(f"  skipped {path}: {reason}")
         if len(summary.skipped) > 10:

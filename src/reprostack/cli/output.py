@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,10 +42,42 @@ def handle_errors(
         click.echo(error_text(error), err=True)
         own = isinstance(error, keep) or exit_code is None
         sys.exit(error.exit_code if own else exit_code)
+    except Terminated as stop:
+        click.echo(f"repro: terminated ({signal.Signals(stop.signum).name})", err=True)
+        sys.exit(128 + stop.signum)
     except KeyboardInterrupt:
         # click would print "Aborted!" and exit 1; Ctrl-C exits 130 everywhere, as shells do.
         click.echo("repro: interrupted", err=True)
         sys.exit(130)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that every cleanup on the way out runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def terminate_like_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the command as Ctrl-C does (temporary files removed, workers
+    stopped, no traceback), then exit 128+N as a shell reports it. A signal already ignored
+    (``nohup``) stays ignored; a second one while cleaning up ends the process outright."""
+
+    def stop(signum: int, _frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        raise Terminated(signum)
+
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def info(message: str) -> None:

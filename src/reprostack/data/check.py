@@ -24,6 +24,7 @@ from typing import Any
 from reprostack.config import Config, DatasetConfig
 from reprostack.data.cache import CacheHeader, HashCache
 from reprostack.data.datasets import manifest_path, require_path, settled
+from reprostack.data.integrity import DamagedManifest
 from reprostack.data.manifest import read_header
 from reprostack.data.quick import SAMPLE_FILES, quick_check
 from reprostack.data.signature import SIGNATURE_VERSION, stat_signature
@@ -48,8 +49,11 @@ def check_dataset(
     dataset = settled(config, dataset)
     root = require_path(dataset)
     facts: dict[str, Any] = {"path": os.fspath(root), "digest": None}
-    manifest = read_header(manifest_path(config, dataset.name))
     cache = HashCache(root, dataset.algorithm)
+    try:
+        manifest = read_header(manifest_path(config, dataset.name))
+    except DamagedManifest as exc:  # the run still runs; its record says what is unknown
+        return {**facts, **_stat_check(dataset, root, cache, None, None, damaged=exc)}
     header = cache.header()
     current = (
         manifest is not None
@@ -73,9 +77,10 @@ def _stat_check(
     cache: HashCache,
     header: CacheHeader | None,
     manifest: dict[str, Any] | None,
+    damaged: DamagedManifest | None = None,
 ) -> dict[str, Any]:
     """Every file statted and compared with the last scan: for a changed tree, a single-file
-    dataset, or one the quick check cannot vouch for."""
+    dataset, or one the quick check cannot vouch for (``damaged``: nothing to compare with)."""
     signature = stat_signature(root)
     facts: dict[str, Any] = {
         "files": signature.files,
@@ -84,7 +89,12 @@ def _stat_check(
     }
     rescan = f"`repro data scan {dataset.name}`"
     check = {"how": "stat", "folders": len(signature.folders), "files": signature.files}
-    if manifest is None:
+    if damaged is not None:
+        facts["note"] = (
+            f"lockfiles/data/{dataset.name}.json does not add up ({damaged.problem}), so "
+            f"nothing was checked against it: run {rescan} to rewrite it from the data"
+        )
+    elif manifest is None:
         facts["note"] = f"no manifest: run {rescan}"
     elif header is None:
         facts["note"] = (

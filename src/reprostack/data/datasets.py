@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reprostack.config import LOCK_DIR, Config, DatasetConfig
 from reprostack.data.hashing import ALGORITHMS, DEFAULT_ALGORITHM
+from reprostack.data.integrity import DamagedManifest
 from reprostack.data.manifest import read_header
 from reprostack.errors import EnvironmentMissing, UsageError
 
@@ -47,7 +48,10 @@ def with_algorithm(dataset: DatasetConfig, manifest: Path) -> DatasetConfig:
     there is one) or the default."""
     if dataset.algorithm:
         return dataset
-    algorithm = (read_header(manifest) or {}).get("algorithm")
+    try:
+        algorithm = (read_header(manifest) or {}).get("algorithm")
+    except DamagedManifest as exc:  # the algorithm it claims, for the scan that rewrites it
+        algorithm = exc.claimed.get("algorithm")
     if algorithm not in ALGORITHMS:
         algorithm = DEFAULT_ALGORITHM
     return dataclasses.replace(dataset, algorithm=algorithm)

@@ -10,13 +10,23 @@ that one; manifests written with sha256 (the default before) stay sha256.
 from __future__ import annotations
 
 import hashlib
+import os
 import typing
+from collections.abc import Callable
 
 from reprostack.config.schema import HashAlgorithm
-from reprostack.filehash import Hasher, file_digest
+from reprostack.filehash import Hasher, file_digest, stream_digest
 
 ALGORITHMS: tuple[HashAlgorithm, ...] = typing.get_args(HashAlgorithm)
 DEFAULT_ALGORITHM: HashAlgorithm = "blake3"
+# Reads of a file that keeps changing while it is hashed, before it is given up on.
+HASH_TRIES = 3
+
+Identity = tuple[int, int, int]  # size, mtime_ns, inode: what the hash cache keys on
+
+
+class ChangedWhileHashed(Exception):
+    """The file changed during every read of it: no hash belongs to one state of it."""
 
 
 def new_hasher(algorithm: str) -> Hasher:
@@ -34,6 +44,38 @@ def new_hasher(algorithm: str) -> Hasher:
 def hash_file(path: str, algorithm: str) -> str:
     """The hex digest of the file at ``path``; OSError when it cannot be read."""
     return file_digest(path, lambda: new_hasher(algorithm))
+
+
+def hash_settled(
+    path: str,
+    algorithm: str,
+    *,
+    tries: int = HASH_TRIES,
+    hasher: Callable[[], Hasher] | None = None,
+) -> tuple[str, Identity]:
+    """The hex digest of the file at ``path`` and the size, mtime and inode it had while
+    read, both of one state of the file.
+
+    The open file's stat is taken before and after the read; when they differ (size, mtime,
+    ctime or inode: written, truncated, touched) or the bytes read are not its size, the
+    hash may mix two states, so it is read again, ``tries`` times at most, then
+    ChangedWhileHashed. A file replaced by a rename meanwhile is the old file, read whole.
+    (A rewrite that keeps the size within one tick of the file system's clock is invisible
+    to a stat, here as everywhere.) ``hasher``: another hash object factory, for tests.
+    """
+    factory = hasher or (lambda: new_hasher(algorithm))
+    for _ in range(tries):
+        with open(path, "rb", buffering=0) as handle:
+            before = os.fstat(handle.fileno())
+            digest, read = stream_digest(handle, factory)
+            after = os.fstat(handle.fileno())
+        if _state(before) == _state(after) and read == after.st_size:
+            return digest, (after.st_size, after.st_mtime_ns, after.st_ino)
+    raise ChangedWhileHashed(path)
+
+
+def _state(info: os.stat_result) -> tuple[int, int, int, int]:
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
 
 
 def hash_bytes(data: bytes, algorithm: str) -> str:

@@ -21,16 +21,23 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from reprostack.data.hashing import new_hasher
+from reprostack.data.integrity import (
+    SECTIONS,
+    DamagedManifest,
+    check_layout,
+    check_manifest,
+    parse,
+    read_bytes,
+)
 from reprostack.data.walk import EMPTY, FILE, LINK, Entry, sort_key
-from reprostack.errors import UsageError
 
 SCHEMA_VERSION = 1
-SECTIONS = ("entries", "symlinks", "empty_folders", "skipped")
 HEADER_KEYS = ("schema_version", "name", "path", "algorithm", "digest", "files", "bytes")
 
 
@@ -158,48 +165,96 @@ def _mode_for(dest: Path) -> int:
 
 
 def read_header(path: Path) -> dict[str, Any] | None:
-    """The manifest's header (digest, totals) without reading its entries; None if absent."""
-    lines: list[str] = []
+    """The manifest's header (digest, totals), once its lists add up to it; None if absent.
+
+    In the layout repro writes, the lists are checked from the text, without parsing every
+    entry (``integrity.check_layout``); any other layout is read and checked whole.
+    DamagedManifest when it does not add up. A command asks for the same header more than
+    once (the algorithm, then the digest): a file whose stat has not moved is checked once.
+    """
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            for line in handle:
-                if line.startswith('  "entries": ['):
-                    return _header_of(json.loads("".join(lines) + '"end": 0}'), path)
-                lines.append(line)
+        key = _stat_key(path)
+        if key in _CHECKED:
+            return dict(_CHECKED[key])
+        raw = read_bytes(path)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        pass
-    return read_manifest(path).header  # not the layout repro writes: read it whole
+    except OSError as exc:
+        raise DamagedManifest(path, f"not readable ({exc.strerror or exc})") from None
+    header = _checked_header(raw, path)
+    with contextlib.suppress(OSError):
+        # Not rewritten while it was read, and not within the clock's tick of now (as git
+        # does: a rewrite in the same tick, same size, would leave the stat as it was).
+        if _stat_key(path) == key and time.time_ns() - key[2] > 2_000_000_000:
+            if len(_CHECKED) >= 64:
+                _CHECKED.clear()
+            _CHECKED[key] = dict(header)
+    return header
+
+
+# Headers checked by this process, by the manifest's path and stat (a write moves its ctime,
+# which cannot be set back).
+_CHECKED: dict[tuple[str, int, int, int, int], dict[str, Any]] = {}
+
+
+def _stat_key(path: Path) -> tuple[str, int, int, int, int]:
+    info = os.stat(path)
+    return os.fspath(path), info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+
+
+def _checked_header(raw: bytes, path: Path) -> dict[str, Any]:
+    marker = raw.find(b'\n  "entries": [')
+    if marker >= 0:
+        try:
+            start = json.loads(raw[: marker + 1].decode("utf-8", "surrogateescape") + '"end": 0}')
+        except (ValueError, RecursionError):
+            start = None  # not the layout repro writes: the whole check says what is wrong
+        if isinstance(start, dict):
+            header = _header_of(start, path)
+            if check_layout(raw, marker + 1, header, path):
+                return header
+    return _manifest_of(raw, path).header
 
 
 def read_manifest(path: Path) -> Manifest:
-    """The whole manifest; a damaged one is a usage error naming the file and the fix."""
+    """The whole manifest, checked; DamagedManifest (a usage error naming the file and the
+    fix) when it does not add up. FileNotFoundError when there is none."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))
-        header = _header_of(data, path)
-        manifest = Manifest(
-            header=header,
-            entries=[(str(p), int(s), str(h)) for p, s, h in data["entries"]],
-            symlinks=[(str(p), str(t)) for p, t in data["symlinks"]],
-            empty_folders=[str(p) for p in data["empty_folders"]],
-            skipped=[(str(p), str(r)) for p, r in data["skipped"]],
-        )
+        raw = read_bytes(path)
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(
-            f"{path} is not a dataset manifest ({exc})",
-            hint="write it again with `repro data scan`",
-        ) from exc
-    manifest.entries.sort(key=lambda item: sort_key(item[0]))  # hand-edited files too
+    except OSError as exc:
+        raise DamagedManifest(path, f"not readable ({exc.strerror or exc})") from None
+    return _manifest_of(raw, path)
+
+
+def _manifest_of(raw: bytes, path: Path) -> Manifest:
+    data = parse(raw, path)
+    header = _header_of(data, path)
+    check_manifest(data, header, path)
+    manifest = Manifest(
+        header=header,
+        entries=[(p, s, h) for p, s, h in data["entries"]],
+        symlinks=[(p, t) for p, t in data["symlinks"]],
+        empty_folders=list(data["empty_folders"]),
+        skipped=[(p, r) for p, r in data["skipped"]],
+    )
+    manifest.entries.sort(key=lambda item: sort_key(item[0]))
     return manifest
 
 
 def _header_of(data: Any, path: Path) -> dict[str, Any]:
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        raise UsageError(
-            f"{path} is not a dataset manifest this reprostack reads (schema_version)",
-            hint="write it again with `repro data scan`",
+    if not isinstance(data, dict):
+        raise DamagedManifest(path, "not a JSON object")
+    version = data.get("schema_version")
+    if type(version) is not int or version != SCHEMA_VERSION:  # True == 1 in Python
+        raise DamagedManifest(
+            path,
+            f"schema_version {_shown(version)}, not the {SCHEMA_VERSION} this reprostack reads",
         )
     return {key: data.get(key) for key in HEADER_KEYS}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

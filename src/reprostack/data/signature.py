@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from reprostack.data.lifeline import die_with_parent, let_signals_through, signals_held
+
 _lstat = os.lstat
 _TYPE_BITS = 0o170000  # file type only: a chmod is not a change of data
 _MARSHAL_FORMAT = 2
@@ -108,12 +110,18 @@ def _walk_shared(subtrees: list[Subtree], processes: int) -> list[Signature]:
         return [_walk_subtree(subtree) for subtree in subtrees]
     parts: list[Signature | None] = [None] * len(subtrees)
     children: dict[int, int] = {}  # pid -> the read end of its pipe
+    parent = os.getpid()
     try:
         for share in range(1, shares):
             read_end, write_end = os.pipe()
-            pid = os.fork()
+            with signals_held():
+                pid = os.fork()
             if pid == 0:  # the child: walk, send, and leave without running any cleanup
-                os.close(read_end)
+                die_with_parent(parent)  # a kill -9 of the parent takes its walkers along
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler
+                let_signals_through()
+                for fd in (read_end, *children.values()):  # other walkers' pipes: not ours
+                    os.close(fd)
                 _child(subtrees, share, shares, write_end)
             os.close(write_end)
             children[pid] = read_end

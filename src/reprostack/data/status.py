@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,19 +121,13 @@ def status_against(
         dataset = dataclasses.replace(dataset, algorithm=algorithm)
     with tempfile.TemporaryDirectory(prefix="repro-data-") as tmp:
         current = Path(tmp) / f"{dataset.name}.json"
-        # Seeded with the recorded manifest, a quick scan that finds the tree unchanged
+        # A quick scan that finds the tree as it was when this digest was scanned here
         # returns without writing anything.
-        current.write_text(_header_only(recorded), encoding="utf-8")
-        scan = scan_dataset(dataset, current, verify=verify, progress=progress)
+        scan = scan_dataset(
+            dataset, current, verify=verify, progress=progress, known=recorded.digest or None
+        )
         if scan.unchanged or scan.digest == recorded.digest:
             changes = DataChanges()
         else:
             changes = compare_manifests(recorded, read_manifest(current))
     return DatasetStatus(dataset.name, recorded.digest, scan.digest, changes, scan)
-
-
-def _header_only(manifest: Manifest) -> str:
-    """A stand-in manifest holding only the header (the quick path reads nothing else)."""
-    lines = [f"  {json.dumps(k)}: {json.dumps(v)},\n" for k, v in manifest.header.items()]
-    return "{\n" + "".join(lines) + '  "entries": [],\n  "symlinks": [],\n' \
-        '  "empty_folders": [],\n  "skipped": []\n}\n'  # fmt: skip
