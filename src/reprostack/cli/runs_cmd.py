@@ -14,6 +14,7 @@ import click
 def runs(limit: int, status: str | None, as_json: bool) -> None:
     """List recorded runs, newest first, with the params that differ and last metrics."""
     from reprostack.config import load_config
+    from reprostack.experiments.live import with_live_metrics
     from reprostack.experiments.table import runs_json, runs_table
     from reprostack.record.store import list_runs
 
@@ -23,8 +24,12 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
     if any(entry.record and entry.record.scheduler for entry in entries):
         from reprostack.cluster.flow import refresh_entries
 
-        # Queued/running cluster records: the scheduler knows how their jobs ended.
+        # Queued/running cluster records: the scheduler knows how their jobs ended (records
+        # are read again after asking it, so the listing is never older than the answer).
         entries = refresh_entries(entries)
+        if status is not None:
+            entries = [entry for entry in entries if entry.status == status]
+    entries = with_live_metrics(entries)  # running records: what their metrics say so far
     if as_json:
         click.echo(json.dumps(runs_json(entries), indent=2))
         return
