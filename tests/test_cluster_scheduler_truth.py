@@ -106,6 +106,12 @@ def test_runs_answers_within_seconds_when_the_controller_is_down(
     (entry,) = yaml.safe_load(as_json.stdout)
     assert entry["status"] == "running"
     assert "Slurm did not answer" in entry["scheduler_unreachable"]
+    started = time.monotonic()
+    shown = repro(project, "show", run.name, env=down, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert time.monotonic() - started < 20
+    assert "status: running" in shown.stdout
+    assert "scheduler unreachable, running as last recorded: Slurm did not answer" in shown.stderr
 
 
 def test_runs_never_judges_on_a_record_read_before_a_hung_controller_answered(

@@ -50,9 +50,23 @@ def show(run_ref: str, show_fp: bool) -> None:
 
     config = load_config()
     folder = resolve_run(config.runs_dir, run_ref)
-    from reprostack.cluster.flow import refresh_runs
+    from reprostack.cluster.flow import refresh_entries
+    from reprostack.record.run import DamagedRecord, read_record
+    from reprostack.record.store import RunEntry
 
-    refresh_runs([folder])  # a queued or running cluster run: what its scheduler says now
+    try:
+        entry = RunEntry(folder.name, folder, read_record(folder))
+    except DamagedRecord:  # printed as it is below; nothing to ask a scheduler
+        entry = None
+    if entry is not None:
+        # A queued or running cluster run: what its scheduler says now (or that it did not).
+        (entry,) = refresh_entries([entry])
+        if entry.scheduler_note:
+            click.echo(
+                f"repro: scheduler unreachable, {entry.status} as last recorded: "
+                f"{entry.scheduler_note}",
+                err=True,
+            )
     click.echo((folder / RUN_FILE).read_text(encoding="utf-8").rstrip())
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     click.echo(f"files ({folder}):")
