@@ -52,8 +52,9 @@ INSTALL_HINT = (
 _PAIR_RE = re.compile(r"(\w+(?:/\w+)?)=(\S*)")
 TIMEOUT_S = 60  # sbatch and scancel: a person waits on them, and they change the cluster
 # Questions (squeue, scontrol, sacct) are bounded much tighter: `repro runs` answers within
-# seconds when the controller is down or hung (Slurm's own clients retry for 18 s and more,
-# and they have no option to shorten that), saying the scheduler did not answer.
+# seconds when the controller is down or hung, saying the scheduler did not answer. Slurm's
+# clients retry a dead controller for 18 s and more (MessageTimeout in slurm.conf is the
+# site's setting; the commands have no option of their own), so the bound is ours.
 QUERY_TIMEOUT_S = 4.0
 QUERY_BUDGET_S = 8.0  # every question of one `states` call together
 # What Slurm's clients print when they cannot reach the controller (or slurmdbd).
