@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reprostack.cluster.options import SubmitOptions
-from reprostack.cluster.port import SchedulerKind, Submission
+from reprostack.cluster.port import SchedulerKind, SchedulerUnreachable, Submission
 from reprostack.config import Config
 from reprostack.record.ids import allocate_run_dir
 from reprostack.record.request import RunRequest
@@ -39,6 +39,7 @@ class FakeScheduler:
     ended: dict[str, tuple[str, int | None]] = field(default_factory=dict)  # the jobs' truth
     follow_logs: list[bool] = field(default_factory=list)
     jobs: int = 0
+    unreachable: str | None = None  # why the scheduler does not answer now (None: it does)
 
     @property
     def kind(self) -> SchedulerKind:
@@ -80,6 +81,8 @@ class FakeScheduler:
 
     def refresh(self, folders: list[Path]) -> dict[Path, RunRecord]:
         self.calls.append(("refresh", [folder.name for folder in folders]))
+        if self.unreachable is not None:
+            raise SchedulerUnreachable(self.unreachable)
         settled = {}
         for folder in folders:
             record = read_record(folder)

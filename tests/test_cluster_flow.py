@@ -18,6 +18,7 @@ from reprostack.cluster.script import SlurmOptions
 from reprostack.cluster.slurm_scheduler import SlurmScheduler
 from reprostack.config import Config, load_config
 from reprostack.errors import UsageError
+from reprostack.experiments.table import runs_json, runs_table
 from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord, read_record, write_record
 from reprostack.record.store import list_runs
@@ -153,6 +154,39 @@ def test_refresh_asks_each_scheduler_only_about_its_open_runs(config: Config) ->
     # `repro show`: one folder, read from disk; a closed record asks nobody.
     assert refresh_runs([config.runs_dir / going.id, local], schedulers) == {}
     assert len(slurm.asked("refresh")) == 1
+
+
+def test_a_scheduler_that_does_not_answer_never_makes_a_run_lost(config: Config) -> None:
+    """The node's process is gone as far as this host can tell, but the scheduler did not
+    answer: the run is shown as last recorded, saying why; the other scheduler still settles
+    its own run."""
+    import os
+    import subprocess
+
+    from reprostack.record.process import boot_id
+
+    slurm, k8s = FakeScheduler("slurm"), FakeScheduler("k8s")
+    schedulers = lookup(slurm, k8s)
+    (going,) = slurm.submit(config, request(config), SubmitOptions()).records
+    (pod,) = k8s.submit(config, request(config), SubmitOptions()).records
+    folder = config.runs_dir / going.id
+    record = read_record(folder)
+    record.status, record.host, record.boot_id = "running", os.uname().nodename, boot_id()
+    # A process of this host that is no more.
+    record.pid = int(subprocess.run(["sh", "-c", "echo $$"], capture_output=True).stdout)
+    write_record(folder, record)
+    k8s.finish(pod.id)
+    before = list_runs(config.runs_dir)
+    assert {entry.id: entry.status for entry in before}[going.id] == "lost"  # as judged alone
+    slurm.unreachable = "Slurm did not answer (`squeue -h` did not answer within 4 s)"
+    entries = {entry.id: entry for entry in refresh_entries(before, schedulers)}
+    assert entries[going.id].status == "running"
+    assert entries[going.id].scheduler_note == slurm.unreachable
+    assert (entries[pod.id].status, entries[pod.id].scheduler_note) == ("succeeded", None)
+    table = runs_table(list(entries.values()))
+    assert f"{going.id}: scheduler unreachable, running as last recorded: " in table
+    (shown,) = [row for row in runs_json(list(entries.values())) if row["id"] == going.id]
+    assert shown["scheduler_unreachable"] == slurm.unreachable
 
 
 def test_cancel_goes_to_the_scheduler_that_ran_the_run(config: Config) -> None:

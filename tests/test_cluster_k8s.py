@@ -275,3 +275,41 @@ def test_cancel_of_a_k8s_run_names_the_job_to_delete(
     assert f"run {folder.name} was not submitted to Slurm; nothing to cancel" in result.stderr
     assert "kubectl delete job/repro-20260101-120000-ab12 -n ml" in result.stderr
     assert read_record(folder).status == "queued"
+
+
+def test_runs_answers_within_seconds_when_the_api_server_hangs(tmp_path: Path) -> None:
+    """An API server that accepts and never answers: `repro runs` says so within seconds and
+    shows the run as last recorded."""
+    import socket
+    import time
+
+    from reprostack.record.run import RunRecord, write_record
+
+    project = demo_project(tmp_path / "p")
+    folder = project / "runs" / "20260101-120000-ab12"
+    folder.mkdir(parents=True)
+    scheduler = {"kind": "k8s", "namespace": "ml", "job_name": "repro-x", "uid": "uid-1"}
+    write_record(
+        folder,
+        RunRecord(
+            id=folder.name, argv=["train.py"], mode="prod", status="queued", scheduler=scheduler
+        ),
+    )
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen()
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+            f"clusters:\n- name: hung\n  cluster: {{server: 'http://127.0.0.1:{hung.getsockname()[1]}'}}\n"
+            "users:\n- name: me\n  user: {token: test-token}\n"
+            "contexts:\n- name: test\n  context: {cluster: hung, user: me, namespace: ml}\n"
+        )
+        started = time.monotonic()
+        listed = repro(project, "runs", env={"KUBECONFIG": str(kubeconfig)}, timeout=60)
+        took = time.monotonic() - started
+    assert listed.returncode == 0, listed.stderr
+    assert took < 20, f"repro runs took {took:.0f} s with the API server hung"
+    assert " queued " in listed.stdout
+    assert f"{folder.name}: scheduler unreachable, queued as last recorded" in listed.stdout
+    assert "Kubernetes API server was not reached" in listed.stdout

@@ -14,6 +14,7 @@ import click
 def runs(limit: int, status: str | None, as_json: bool) -> None:
     """List recorded runs, newest first, with the params that differ and last metrics."""
     from reprostack.config import load_config
+    from reprostack.experiments.live import with_live_metrics
     from reprostack.experiments.table import runs_json, runs_table
     from reprostack.record.store import list_runs
 
@@ -23,8 +24,12 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
     if any(entry.record and entry.record.scheduler for entry in entries):
         from reprostack.cluster.flow import refresh_entries
 
-        # Queued/running cluster records: the scheduler knows how their jobs ended.
+        # Queued/running cluster records: the scheduler knows how their jobs ended (records
+        # are read again after asking it, so the listing is never older than the answer).
         entries = refresh_entries(entries)
+        if status is not None:
+            entries = [entry for entry in entries if entry.status == status]
+    entries = with_live_metrics(entries)  # running records: what their metrics say so far
     if as_json:
         click.echo(json.dumps(runs_json(entries), indent=2))
         return
@@ -45,9 +50,23 @@ def show(run_ref: str, show_fp: bool) -> None:
 
     config = load_config()
     folder = resolve_run(config.runs_dir, run_ref)
-    from reprostack.cluster.flow import refresh_runs
+    from reprostack.cluster.flow import refresh_entries
+    from reprostack.record.run import DamagedRecord, read_record
+    from reprostack.record.store import RunEntry
 
-    refresh_runs([folder])  # a queued or running cluster run: what its scheduler says now
+    try:
+        entry = RunEntry(folder.name, folder, read_record(folder))
+    except DamagedRecord:  # printed as it is below; nothing to ask a scheduler
+        entry = None
+    if entry is not None:
+        # A queued or running cluster run: what its scheduler says now (or that it did not).
+        (entry,) = refresh_entries([entry])
+        if entry.scheduler_note:
+            click.echo(
+                f"repro: scheduler unreachable, {entry.status} as last recorded: "
+                f"{entry.scheduler_note}",
+                err=True,
+            )
     click.echo((folder / RUN_FILE).read_text(encoding="utf-8").rstrip())
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     click.echo(f"files ({folder}):")

@@ -15,6 +15,7 @@ from reprostack.cluster.options import SubmitOptions
 from reprostack.cluster.port import (
     Scheduler,
     SchedulerLookup,
+    SchedulerUnreachable,
     Submission,
     kind_of,
     nothing_to_cancel,
@@ -109,24 +110,50 @@ def refresh_runs(
             records[folder] = read_record(folder)
         except DamagedRecord:  # shown as damaged; nothing to ask a scheduler
             continue
-    return _refresh(records, schedulers)
+    return _refresh(records, schedulers).settled
 
 
 def refresh_entries(
     entries: list[RunEntry], schedulers: SchedulerLookup = scheduler_for
 ) -> list[RunEntry]:
-    """``entries`` with their open cluster records brought up to date."""
+    """``entries`` with their open cluster records brought up to date.
+
+    Every record a scheduler was asked about is read again afterwards (the node may have
+    written it while the scheduler was slow): a listing never judges a run on what its record
+    said before the wait. A run whose scheduler did not answer carries the reason as
+    ``scheduler_note`` and is shown as last recorded, never as ``lost``.
+    """
     records = {entry.folder: entry.record for entry in entries if entry.record is not None}
-    settled = _refresh(records, schedulers)
-    return [
-        dataclasses.replace(entry, record=settled[entry.folder])
-        if entry.folder in settled
-        else entry
-        for entry in entries
-    ]
+    refreshed = _refresh(records, schedulers)
+    out = []
+    for entry in entries:
+        if entry.folder not in refreshed.asked:
+            out.append(entry)
+            continue
+        record = refreshed.settled.get(entry.folder)
+        try:
+            record = record or read_record(entry.folder)
+        except DamagedRecord as exc:
+            out.append(dataclasses.replace(entry, record=None, problem=exc.reason))
+            continue
+        note = refreshed.unreachable.get(entry.folder)
+        if record.status not in ("queued", "running"):
+            note = None  # the node closed the record while its scheduler did not answer
+        out.append(dataclasses.replace(entry, record=record, scheduler_note=note))
+    return out
 
 
-def _refresh(records: dict[Path, RunRecord], schedulers: SchedulerLookup) -> dict[Path, RunRecord]:
+@dataclasses.dataclass(frozen=True)
+class Refreshed:
+    """What asking the schedulers gave: the records they settled, the folders they were
+    asked about, and why a scheduler that did not answer did not (by folder)."""
+
+    settled: dict[Path, RunRecord]
+    asked: set[Path]
+    unreachable: dict[Path, str]
+
+
+def _refresh(records: dict[Path, RunRecord], schedulers: SchedulerLookup) -> Refreshed:
     """Ask each scheduler about its open records, all of them at once."""
     groups: dict[str, tuple[Scheduler, list[Path]]] = {}
     for folder, record in records.items():
@@ -134,9 +161,18 @@ def _refresh(records: dict[Path, RunRecord], schedulers: SchedulerLookup) -> dic
         if scheduler is not None and scheduler.is_open(record):
             groups.setdefault(scheduler.kind, (scheduler, []))[1].append(folder)
     settled: dict[Path, RunRecord] = {}
+    asked: set[Path] = set()
+    unreachable: dict[Path, str] = {}
     for scheduler, folders in groups.values():
-        settled.update(scheduler.refresh(folders))
-    return settled
+        asked.update(folders)
+        try:
+            settled.update(scheduler.refresh(folders))
+        except SchedulerUnreachable as exc:
+            settled.update(exc.settled)
+            unreachable.update(
+                (folder, exc.reason) for folder in folders if folder not in exc.settled
+            )
+    return Refreshed(settled, asked, unreachable)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,6 +21,7 @@ RUN_ID_LABEL = "dev.reprostack/run-id"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "reprostack")
 # A uid/gid no image ships as a named user: files on the PVC belong to it, never to root.
 RUN_AS = 1000
+QUERY_TIMEOUT_S = 4.0  # reading a Job's state: `repro runs` answers within seconds
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,17 @@ def read_outcome(namespace: str, name: str) -> JobOutcome:
     from kubernetes import client, config
 
     kubeconfig = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    config.load_kube_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    job = client.BatchV1Api().read_namespaced_job_status(name, namespace)
+    configuration = client.Configuration()
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig, client_configuration=configuration
+    )
+    # One try per call, bounded: a server that does not answer is said so within seconds
+    # (urllib3 would otherwise try each GET four times).
+    configuration.retries = False
+    api = client.ApiClient(configuration)
+    job = client.BatchV1Api(api).read_namespaced_job_status(
+        name, namespace, _request_timeout=QUERY_TIMEOUT_S
+    )
     status = job.status
     if status is None or not (status.succeeded or status.failed):
         return JobOutcome(final=False)
@@ -206,7 +216,9 @@ def read_outcome(namespace: str, name: str) -> JobOutcome:
         if condition.type == "Failed" and condition.status == "True":
             reason = f"{condition.reason}: {condition.message}" if condition.message else None
             reason = reason or condition.reason
-    pods = client.CoreV1Api().list_namespaced_pod(namespace, label_selector=f"job-name={name}")
+    pods = client.CoreV1Api(api).list_namespaced_pod(
+        namespace, label_selector=f"job-name={name}", _request_timeout=QUERY_TIMEOUT_S
+    )
     exit_code = None
     for pod in pods.items:
         for container in (pod.status.container_statuses or []) if pod.status else []:

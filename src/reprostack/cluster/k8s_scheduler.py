@@ -43,7 +43,7 @@ class K8sScheduler:
         return open_k8s(record)
 
     def refresh(self, folders: list[Path]) -> dict[Path, RunRecord]:
-        return refresh_k8s(folders)
+        return refresh_k8s(folders, strict=True)
 
     def cancel(self, folders: list[Path], *, whole_array: bool = False) -> list[Path]:
         # Deleting Jobs is not repro's yet: refused as before the port, naming the Job.

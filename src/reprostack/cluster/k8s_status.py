@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reprostack.cluster.port import SchedulerUnreachable
 from reprostack.record.run import DamagedRecord, RunRecord, read_record, utc_now, write_record
 
 
@@ -18,14 +19,16 @@ def open_k8s(record: RunRecord | None) -> bool:
     )
 
 
-def refresh_k8s(folders: list[Path]) -> dict[Path, RunRecord]:
+def refresh_k8s(folders: list[Path], *, strict: bool = False) -> dict[Path, RunRecord]:
     """Ask the API server about open Kubernetes records; the records it settled.
 
-    Without the client or a reachable API server the records stay as they are.
+    Without the client or a reachable API server the records stay as they are; with
+    ``strict`` that is said (SchedulerUnreachable, holding what was settled before) and the
+    other records are not asked about (each would wait as long).
     """
     from reprostack.cluster.k8s import read_outcome
 
-    settled = {}
+    settled: dict[Path, RunRecord] = {}
     for folder in folders:
         try:
             record = read_record(folder)
@@ -36,7 +39,11 @@ def refresh_k8s(folders: list[Path]) -> dict[Path, RunRecord]:
         scheduler = record.scheduler or {}
         try:
             outcome = read_outcome(str(scheduler["namespace"]), str(scheduler["job_name"]))
-        except Exception:  # no client, no kubeconfig, server down: nothing new to say
+        except Exception as exc:  # no client, no kubeconfig, server down: nothing new to say
+            if strict and not _answered(exc):
+                raise SchedulerUnreachable(
+                    f"the Kubernetes API server was not reached ({exc})", settled
+                ) from exc
             continue
         if not outcome.final:
             continue
@@ -48,3 +55,8 @@ def refresh_k8s(folders: list[Path]) -> dict[Path, RunRecord]:
         write_record(folder, record)
         settled[folder] = record
     return settled
+
+
+def _answered(error: Exception) -> bool:
+    """Whether the API server answered (a refusal, a Job it no longer has)."""
+    return type(error).__name__ == "ApiException" and getattr(error, "status", 0) != 0

@@ -16,7 +16,7 @@ from typing import Literal, Protocol, get_args
 
 from reprostack.cluster.options import SubmitOptions
 from reprostack.config import Config
-from reprostack.errors import UsageError
+from reprostack.errors import EnvironmentMissing, UsageError
 from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord
 
@@ -36,6 +36,20 @@ class Submission:
     job: str  # the whole submission in words: "Slurm job 12", "Kubernetes Job repro-<id>"
     note: str  # what was submitted and how to look at it, for the person who submitted it
     manifest: str | None = None
+
+
+class SchedulerUnreachable(EnvironmentMissing):
+    """The scheduler did not answer in time (controller down or hung, no client here).
+
+    Raised by :meth:`Scheduler.refresh`: ``settled`` holds what it could settle before, every
+    other open record stays as last recorded, and nothing may be judged from it (a run is not
+    ``lost`` because its scheduler did not answer).
+    """
+
+    def __init__(self, reason: str, settled: dict[Path, RunRecord] | None = None) -> None:
+        super().__init__(reason, hint="`repro runs` shows such runs as last recorded")
+        self.reason = reason
+        self.settled = settled or {}
 
 
 class Scheduler(Protocol):
@@ -62,7 +76,8 @@ class Scheduler(Protocol):
     def refresh(self, folders: list[Path]) -> dict[Path, RunRecord]:
         """Bring the open records among ``folders`` up to date; return those it settled.
 
-        A scheduler that cannot be asked here (no client, no server) leaves them as they are.
+        A scheduler that does not answer within seconds (no client, server down or hung)
+        leaves them as they are and raises SchedulerUnreachable saying so.
         """
         ...
 

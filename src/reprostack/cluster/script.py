@@ -16,6 +16,10 @@ from pathlib import Path
 NODE_ENTRY = "reprostack.cluster.node"
 SCRIPT_NAME = "job.sbatch"
 JOB_LOG = "job.log"
+# Slurm names an array task's output file by a pattern (%A_%a), and the pattern cannot name
+# each task's own run folder. runs/.slurm-tasks/<first run>/<index> is a link to the task's
+# folder, so `--output=.../<first run>/%a/slurm-%A_%a.out` lands in the task's own folder.
+TASKS_DIR = ".slurm-tasks"
 
 
 @dataclass(frozen=True)
@@ -65,17 +69,16 @@ def render_sbatch(
     version: str,
 ) -> str:
     """The whole ``job.sbatch`` for ``run_ids`` (one, or one per array task)."""
-    first = runs_dir / run_ids[0]
-    pattern = "slurm-%A_%a.out" if options.array else "slurm-%j.out"
+    if options.array:
+        log = tasks_folder(runs_dir, run_ids) / "%a" / "slurm-%A_%a.out"
+    else:
+        log = runs_dir / run_ids[0] / "slurm-%j.out"
     lines = [
         "#!/bin/bash",
         f"# Written by repro {version} for run {' '.join(run_ids)} (runtime: {options.runtime}).",
         "# It runs the command recorded in run.yaml; resubmit with `sbatch` to run it again.",
     ]
-    lines += [
-        f"#SBATCH {line}"
-        for line in sbatch_lines(options, f"repro-{project}", str(first / pattern))
-    ]
+    lines += [f"#SBATCH {line}" for line in sbatch_lines(options, f"repro-{project}", str(log))]
     lines += [
         "set -eu",
         f"runs=({' '.join(shlex.quote(run_id) for run_id in run_ids)})",
@@ -86,3 +89,19 @@ def render_sbatch(
         "",
     ]
     return "\n".join(lines)
+
+
+def tasks_folder(runs_dir: Path, run_ids: list[str]) -> Path:
+    """Where an array job's links to its tasks' run folders are (named by its first run)."""
+    return runs_dir / TASKS_DIR / run_ids[0]
+
+
+def link_tasks(runs_dir: Path, run_ids: list[str]) -> None:
+    """Make ``<tasks folder>/<index>`` a link to each task's run folder (relative, so the
+    links hold wherever the shared filesystem is mounted)."""
+    folder = tasks_folder(runs_dir, run_ids)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, run_id in enumerate(run_ids):
+        link = folder / str(index)
+        if not link.is_symlink():
+            link.symlink_to(Path("..", "..", run_id), target_is_directory=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +50,30 @@ INSTALL_HINT = (
     "RHEL: dnf install slurm) or run repro on a login node of the cluster"
 )
 _PAIR_RE = re.compile(r"(\w+(?:/\w+)?)=(\S*)")
-TIMEOUT_S = 60
+TIMEOUT_S = 60  # sbatch and scancel: a person waits on them, and they change the cluster
+# Questions (squeue, scontrol, sacct) are bounded much tighter: `repro runs` answers within
+# seconds when the controller is down or hung, saying the scheduler did not answer. Slurm's
+# clients retry a dead controller for 18 s and more (MessageTimeout in slurm.conf is the
+# site's setting; the commands have no option of their own), so the bound is ours.
+QUERY_TIMEOUT_S = 4.0
+QUERY_BUDGET_S = 8.0  # every question of one `states` call together
+# What Slurm's clients print when they cannot reach the controller (or slurmdbd).
+_UNREACHABLE = (
+    "unable to contact slurm controller",
+    "socket timed out",
+    "zero bytes were transmitted",
+    "connection refused",
+    "communication connection failure",
+    "slurm_persist_conn_open",
+)
 
 
 class SlurmError(EnvironmentMissing):
     """A Slurm command is missing or failed (exit 3 outside ``repro run``)."""
+
+
+class SlurmUnreachable(SlurmError):
+    """Slurm's controller did not answer a question in time (down, hung or unreachable)."""
 
 
 class SubmissionRefused(RunFailedToStart):
@@ -89,21 +109,49 @@ def require(command: str) -> str:
     return path
 
 
-def _run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: list[str], cwd: Path | None = None, timeout: float = TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
+    """Run one Slurm command; SlurmUnreachable when it does not answer within ``timeout``
+    seconds (the command itself is killed)."""
     try:
         return subprocess.run(
             [require(argv[0]), *argv[1:]],
             cwd=cwd,
             capture_output=True,
             text=True,
-            timeout=TIMEOUT_S,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise SlurmError(
-            f"`{' '.join(argv[:2])}` did not answer within {TIMEOUT_S} s",
+        raise SlurmUnreachable(
+            f"`{' '.join(argv[:2])}` did not answer within {timeout:g} s",
             hint="is slurmctld up? `sinfo` shows whether the controller answers",
         ) from exc
+
+
+class _Budget:
+    """The seconds left to the questions of one ``states`` call: each is bounded by
+    QUERY_TIMEOUT_S and all of them together by the budget."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def ask(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise SlurmUnreachable(
+                f"Slurm did not answer every question within {self.seconds:g} s",
+                hint="is slurmctld up? `sinfo` shows whether the controller answers",
+            )
+        done = _run(argv, timeout=min(QUERY_TIMEOUT_S, left))
+        if done.returncode != 0 and any(words in done.stderr.lower() for words in _UNREACHABLE):
+            raise SlurmUnreachable(
+                f"`{' '.join(argv[:2])}` could not reach Slurm: {_slurm_message(done.stderr)}",
+                hint="is slurmctld up? `sinfo` shows whether the controller answers",
+            )
+        return done
 
 
 def _slurm_message(output: str) -> str:
@@ -147,16 +195,19 @@ def partition_nodes(partition: str | None) -> list[str]:
     return sorted({line.strip() for line in done.stdout.splitlines() if line.strip()})
 
 
-def states(refs: list[str]) -> dict[str, JobState]:
+def states(refs: list[str], budget: float = QUERY_BUDGET_S) -> dict[str, JobState]:
     """What the scheduler knows of each job ref; refs it has forgotten are left out.
 
     One ``squeue`` for all, then ``scontrol`` for the ones squeue no longer lists, then
-    ``sacct`` (when accounting answers) or the job-completion file for the rest.
+    ``sacct`` (when accounting answers) or the job-completion file for the rest. The first
+    question the controller leaves unanswered (or ``budget`` seconds in all) ends it with
+    SlurmUnreachable: nothing it said is half-used.
     """
     found: dict[str, JobState] = {}
     if not refs:
         return found
-    done = _run(["squeue", "-h", "-t", "all", "-o", "%i|%T|%r|%N|%P", "-j", ",".join(refs)])
+    asker = _Budget(budget)
+    done = asker.ask(["squeue", "-h", "-t", "all", "-o", "%i|%T|%r|%N|%P", "-j", ",".join(refs)])
     for line in done.stdout.splitlines():
         ref, state, reason, node, partition = (line.split("|") + [""] * 5)[:5]
         if ref in refs and state:
@@ -164,12 +215,12 @@ def states(refs: list[str]) -> dict[str, JobState]:
     for ref in refs:
         if ref in found and not found[ref].final:
             continue
-        shown = _scontrol(ref)
+        shown = _scontrol(asker, ref)
         if shown is not None:
             found[ref] = shown
     missing = [ref for ref in refs if ref not in found]
     if missing:
-        found.update(_sacct(missing) or _jobcomp(missing))
+        found.update(_sacct(asker, missing) or _jobcomp(asker, missing))
     return found
 
 
@@ -178,8 +229,8 @@ def _none(value: str) -> str | None:
     return None if value in ("", "None", "(null)", "n/a") else value
 
 
-def _scontrol(ref: str) -> JobState | None:
-    done = _run(["scontrol", "-o", "show", "job", ref])
+def _scontrol(asker: _Budget, ref: str) -> JobState | None:
+    done = asker.ask(["scontrol", "-o", "show", "job", ref])
     if done.returncode != 0 or not done.stdout.strip():
         return None
     fields = dict(_PAIR_RE.findall(done.stdout.splitlines()[0]))
@@ -196,22 +247,27 @@ def _scontrol(ref: str) -> JobState | None:
     )
 
 
-def _sacct(refs: list[str]) -> dict[str, JobState]:
+def _sacct(asker: _Budget, refs: list[str]) -> dict[str, JobState]:
     """Finished jobs from accounting; empty when there is none (no slurmdbd)."""
     if shutil.which("sacct") is None:
         return {}
-    done = _run(
-        [
-            "sacct",
-            "-n",
-            "-X",
-            "-P",
-            "-o",
-            "JobID,State,NodeList,Partition,ExitCode",
-            "-j",
-            ",".join(refs),
-        ]
-    )
+    try:
+        done = asker.ask(
+            [
+                "sacct",
+                "-n",
+                "-X",
+                "-P",
+                "-o",
+                "JobID,State,NodeList,Partition,ExitCode",
+                "-j",
+                ",".join(refs),
+            ]
+        )
+    except SlurmUnreachable:
+        if time.monotonic() >= asker.deadline:
+            raise
+        return {}  # no slurmdbd (a site without accounting): the job-completion file, then
     if done.returncode != 0:
         return {}
     found = {}
@@ -225,9 +281,9 @@ def _sacct(refs: list[str]) -> dict[str, JobState]:
     return found
 
 
-def _jobcomp(refs: list[str]) -> dict[str, JobState]:
+def _jobcomp(asker: _Budget, refs: list[str]) -> dict[str, JobState]:
     """Finished jobs from the ``jobcomp/filetxt`` file named by ``scontrol show config``."""
-    done = _run(["scontrol", "show", "config"])
+    done = asker.ask(["scontrol", "show", "config"])
     config = dict(
         (key.strip(), value.strip())
         for key, _, value in (line.partition("=") for line in done.stdout.splitlines())

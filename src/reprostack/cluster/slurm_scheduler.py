@@ -14,7 +14,7 @@ from reprostack.cluster.follow import follow
 from reprostack.cluster.options import SubmitOptions
 from reprostack.cluster.port import SchedulerKind, Submission, nothing_to_cancel
 from reprostack.cluster.replay import replay_request
-from reprostack.cluster.status import needs_scheduler, refresh_folders, wait_until_settled
+from reprostack.cluster.status import needs_scheduler, settle_folders, wait_until_settled
 from reprostack.cluster.submit import effective_options, options_of, submit_slurm
 from reprostack.config import Config
 from reprostack.record.request import RunRequest
@@ -37,7 +37,7 @@ class SlurmScheduler:
         return needs_scheduler(record)
 
     def refresh(self, folders: list[Path]) -> dict[Path, RunRecord]:
-        return refresh_folders(folders)
+        return settle_folders(folders)
 
     def cancel(self, folders: list[Path], *, whole_array: bool = False) -> list[Path]:
         refs = []

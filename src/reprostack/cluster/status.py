@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from reprostack.cluster import slurm
+from reprostack.cluster.port import SchedulerUnreachable
 from reprostack.record.run import DamagedRecord, RunRecord, read_record, utc_now, write_record
 from reprostack.record.sections import SchedulerSection
 
@@ -82,8 +83,21 @@ def _pending_reason(reason: str) -> bool:
 def refresh_folders(folders: list[Path]) -> dict[Path, RunRecord]:
     """Ask Slurm about the open cluster records in ``folders``; the records it settled.
 
-    A machine without the Slurm commands (looking at runs copied from a cluster) leaves the
-    records as they are.
+    For those who poll (``--wait``, ``cancel``): a Slurm that cannot be asked leaves the
+    records as they are, and the next poll asks again.
+    """
+    try:
+        return settle_folders(folders)
+    except SchedulerUnreachable as exc:
+        return exc.settled
+
+
+def settle_folders(folders: list[Path]) -> dict[Path, RunRecord]:
+    """Ask Slurm about the open cluster records in ``folders``; the records it settled.
+
+    SchedulerUnreachable when Slurm does not answer within seconds (controller down or hung)
+    or cannot be asked from here (no client, as on a machine looking at runs copied from a
+    cluster): the records stay as last recorded.
     """
     records = {}
     for folder in folders:
@@ -97,8 +111,10 @@ def refresh_folders(folders: list[Path]) -> dict[Path, RunRecord]:
         return {}
     try:
         found = slurm.states([ref_of(record) for record in records.values()])
-    except slurm.SlurmError:
-        return {}
+    except slurm.SlurmUnreachable as exc:
+        raise SchedulerUnreachable(f"Slurm did not answer ({exc.message})") from exc
+    except slurm.SlurmError as exc:
+        raise SchedulerUnreachable(f"Slurm cannot be asked from here ({exc.message})") from exc
     settled = {}
     for folder, record in records.items():
         state = found.get(ref_of(record))

@@ -18,7 +18,7 @@ from reprostack import __version__
 from reprostack.cluster import slurm
 from reprostack.cluster.image import pushed_image
 from reprostack.cluster.launch import PushedImage
-from reprostack.cluster.script import SCRIPT_NAME, SlurmOptions, render_sbatch
+from reprostack.cluster.script import SCRIPT_NAME, SlurmOptions, link_tasks, render_sbatch
 from reprostack.cluster.shared_fs import require_shared
 from reprostack.config import Config
 from reprostack.config.schema import SlurmRuntime
@@ -145,6 +145,8 @@ def _submit(
         options=dataclasses.replace(options, runtime=runtime),
         version=__version__,
     )
+    if options.array:
+        link_tasks(config.runs_dir.resolve(), [session.run_id for session in sessions])
     for session in sessions:
         (session.folder / SCRIPT_NAME).write_text(script, encoding="utf-8")
         session.record.scheduler = _scheduler_entry(request, options, image, runtime)

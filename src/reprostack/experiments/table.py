@@ -126,6 +126,11 @@ def runs_table(entries: list[RunEntry]) -> str:
     for entry in entries:
         if entry.record is None:
             text += f"\n{entry.id}: damaged record: {entry.problem}"
+        elif entry.scheduler_note:
+            text += (
+                f"\n{entry.id}: scheduler unreachable, {entry.status} as last recorded: "
+                f"{entry.scheduler_note}"
+            )
     return text
 
 
@@ -158,5 +163,7 @@ def runs_json(entries: list[RunEntry]) -> list[dict[str, Any]]:
         data = r.to_dict()
         data["status"] = entry.status
         data["duration_s"] = duration_seconds(r)
+        if entry.scheduler_note:
+            data["scheduler_unreachable"] = entry.scheduler_note
         out.append(json_safe(data))
     return out

@@ -27,20 +27,25 @@ class RunEntry:
 
     ``record`` is None for a damaged record, ``problem`` says why. ``status`` is the
     record's, except ``lost`` (a ``running`` record whose process is gone) and ``damaged``.
+    ``scheduler_note`` says why a cluster run's scheduler could not tell how its job is; such
+    a run is shown as last recorded, never ``lost`` (nothing here knows it ended).
     """
 
     id: str
     folder: Path
     record: RunRecord | None
     problem: str | None = None
+    scheduler_note: str | None = None
 
     @property
     def status(self) -> str:
         record = self.record
         if record is None:
             return DAMAGED
-        if record.status == "running" and is_gone(
-            record.host, record.pid, record.boot_id, record.process_start
+        if (
+            record.status == "running"
+            and self.scheduler_note is None
+            and is_gone(record.host, record.pid, record.boot_id, record.process_start)
         ):
             return LOST
         return record.status
