@@ -309,7 +309,7 @@ def test_runs_answers_within_seconds_when_the_api_server_hangs(tmp_path: Path) -
         listed = repro(project, "runs", env={"KUBECONFIG": str(kubeconfig)}, timeout=60)
         took = time.monotonic() - started
     assert listed.returncode == 0, listed.stderr
-    assert took < 20, f"repro runs took {took:.0f} s with the API server hung"
+    assert took < 30, f"repro runs took {took:.0f} s with the API server hung"
     assert " queued " in listed.stdout
     assert f"{folder.name}: scheduler unreachable, queued as last recorded" in listed.stdout
     assert "Kubernetes API server was not reached" in listed.stdout
