@@ -16,11 +16,13 @@ import stat
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reprostack.filehash import HashCancelled, file_digest
+from reprostack.fingerprint.background import Job
 from reprostack.git import run_git, stderr_of
 from reprostack.record.sections import LeftOutFile
 from reprostack.redact import redact_url
@@ -71,25 +73,44 @@ def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
         return GitState(None)
     # One call for all paths: every git start costs a few ms on a run's critical path.
     where = _out(
-        run_git(root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
-    )
-    if where is None or len(where.splitlines()) != 3:
+        run_git(
+            root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir",
+            "--show-object-format",
+        )
+    )  # fmt: skip
+    lines = where.splitlines() if where is not None else []
+    if len(lines) != 4:
         return GitState(None)
-    top, git_dir, common = where.splitlines()
+    top, git_dir, common, object_format = lines
     repo = Path(top)
     excluded = tuple(p for p in (_inside(repo, path) for path in exclude) if p)
-    sha = _out(run_git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}"))
-    branch = _out(run_git(repo, "symbolic-ref", "--short", "-q", "HEAD"))
+    # The commit, the branch and the remotes do not depend on each other nor on the capture's
+    # status and add: asked at the same time, they cost the slowest git start, not the sum.
+    sha_job = Job(_out_of, repo, "rev-parse", "--verify", "-q", "HEAD^{commit}")
+    branch_job = Job(_out_of, repo, "symbolic-ref", "--short", "-q", "HEAD")
+    remotes_job = Job(
+        _out_of, repo, "config", "--get-regexp", r"^(remote\..*\.url|branch\..*\.remote)$"
+    )
     # git prints the common dir relative to the folder it ran in (root, maybe a subfolder of
     # the repository), and an alternate given as a relative path is refused: make it absolute.
     objects = Path(os.path.abspath(Path(root) / common)) / "objects"
-    tree = _capture(repo, Path(git_dir), objects, sha, excluded)
+    # An old git that cannot tell the object format echoes the option: ask git for the id.
+    empty_tree = _empty_tree(object_format) or _out_of(
+        repo, "hash-object", "-t", "tree", "/dev/null"
+    )
+    try:
+        tree = _capture(repo, Path(git_dir), objects, sha_job.result, excluded, empty_tree or "")
+        sha, branch = sha_job.result(), branch_job.result()
+        remotes = remotes_job.result()
+    finally:
+        for job in (sha_job, branch_job, remotes_job):
+            job.join()  # a failed capture never leaves a git running behind the caller
     info: dict[str, Any] = {
         "sha": sha,
         "branch": branch,  # None on a detached HEAD
         "dirty": tree.dirty,
         "patch_sha256": hashlib.sha256(tree.patch).hexdigest() if tree.patch else None,
-        "remote_url": _remote_url(repo, branch),
+        "remote_url": _remote_url(remotes, branch),
     }
     if tree.error:
         info["error"] = tree.error
@@ -111,13 +132,23 @@ class _Tree:
 
 
 def _capture(
-    repo: Path, git_dir: Path, objects: Path, sha: str | None, exclude: tuple[str, ...]
+    repo: Path,
+    git_dir: Path,
+    objects: Path,
+    head: Callable[[], str | None],
+    exclude: tuple[str, ...],
+    empty_tree: str,
 ) -> _Tree:
-    """The patch of every uncommitted change, retried when files change under git's feet."""
+    """The patch of every uncommitted change, retried when files change under git's feet.
+
+    ``head`` gives the checked-out commit (None without one), asked only when the diff needs
+    it, so that git can look it up while status and add run; ``empty_tree`` is the diff's base
+    without a commit.
+    """
     error = ""
     for _ in range(_ATTEMPTS):
         try:
-            return _capture_once(repo, git_dir, objects, sha, exclude)
+            return _capture_once(repo, git_dir, objects, head, exclude, empty_tree)
         except CaptureFailed as exc:
             error = str(exc)
             if cancelled.is_set():
@@ -126,7 +157,12 @@ def _capture(
 
 
 def _capture_once(
-    repo: Path, git_dir: Path, objects: Path, sha: str | None, exclude: tuple[str, ...]
+    repo: Path,
+    git_dir: Path,
+    objects: Path,
+    head: Callable[[], str | None],
+    exclude: tuple[str, ...],
+    empty_tree: str,
 ) -> _Tree:
     with tempfile.TemporaryDirectory(prefix="repro-index-") as tmp:
         index = Path(tmp) / "index"
@@ -158,7 +194,8 @@ def _capture_once(
         added = run_git(repo, "add", "-A", "--", *pathspec, env=env)
         if added.returncode != 0:
             raise CaptureFailed(_message(added, "add"))
-        base = sha or _empty_tree(repo)
+        sha = head()
+        base = sha or empty_tree
         diff = run_git(
             repo, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-renames",
             base, "--", *pathspec, env=env,
@@ -280,7 +317,8 @@ def _capture_submodules(repo: Path, sha: str | None, tree: _Tree) -> None:
             entry.update(sha=head, dirty=UNKNOWN, error=f"submodule {path}: git cannot read it")
             tree.submodules.append(entry)
             continue
-        inner = _capture(sub, Path(where[0]), sub / where[1] / "objects", head, ())
+        # The submodule has a commit (head), so the empty tree is never its base.
+        inner = _capture(sub, Path(where[0]), sub / where[1] / "objects", _given(head), (), "")
         entry.update(
             sha=head,
             dirty=inner.dirty
@@ -331,11 +369,21 @@ def _inside(repo: Path, path: Path) -> str | None:
         return None
 
 
-def _remote_url(repo: Path, branch: str | None) -> str | None:
-    """The URL of the branch's upstream remote (else origin, else the first), without secrets."""
-    listing = _out(
-        run_git(repo, "config", "--get-regexp", r"^(remote\..*\.url|branch\..*\.remote)$")
-    )
+def _given(sha: str) -> Callable[[], str | None]:
+    """``head`` for a commit already known."""
+    return lambda: sha
+
+
+def _out_of(repo: Path, *args: str) -> str | None:
+    """git's stripped stdout, or None when it failed or said nothing."""
+    return _out(run_git(repo, *args))
+
+
+def _remote_url(listing: str | None, branch: str | None) -> str | None:
+    """The URL of the branch's upstream remote (else origin, else the first), without secrets.
+
+    ``listing`` is ``git config --get-regexp`` of the remotes' URLs and the branches' remotes.
+    """
     urls: dict[str, str] = {}
     upstream = None
     for line in (listing or "").splitlines():
@@ -350,9 +398,15 @@ def _remote_url(repo: Path, branch: str | None) -> str | None:
     return redact_url(urls[name])
 
 
-def _empty_tree(repo: Path) -> str:
-    """The id of git's empty tree, the base of a repository without commits."""
-    return _out(run_git(repo, "hash-object", "-t", "tree", "/dev/null")) or ""
+def _empty_tree(object_format: str) -> str:
+    """The id of git's empty tree, the base of a repository without commits.
+
+    It is the hash of the object header ``tree 0\\0`` in the repository's object format, so
+    no git needs to start for it; "" for a format this code does not know.
+    """
+    if object_format in ("sha1", "sha256"):
+        return hashlib.new(object_format, b"tree 0\0").hexdigest()
+    return ""
 
 
 def tracked_under(root: Path, folder: Path) -> list[str]:
