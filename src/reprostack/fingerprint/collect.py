@@ -6,7 +6,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from reprostack.fingerprint.background import Job
 from reprostack.fingerprint.cuda import read_cuda

@@ -16,7 +16,6 @@ import stat
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,10 +83,7 @@ def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
     top, git_dir, common, object_format = lines
     repo = Path(top)
     excluded = tuple(p for p in (_inside(repo, path) for path in exclude) if p)
-    # The commit, the branch and the remotes do not depend on each other nor on the capture's
-    # status and add: asked at the same time, they cost the slowest git start, not the sum.
-    sha_job = Job(_out_of, repo, "rev-parse", "--verify", "-q", "HEAD^{commit}")
-    branch_job = Job(_out_of, repo, "symbolic-ref", "--short", "-q", "HEAD")
+    # The remotes do not depend on the capture: asked while it runs, they cost no wait.
     remotes_job = Job(
         _out_of, repo, "config", "--get-regexp", r"^(remote\..*\.url|branch\..*\.remote)$"
     )
@@ -99,12 +95,14 @@ def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
         repo, "hash-object", "-t", "tree", "/dev/null"
     )
     try:
-        tree = _capture(repo, Path(git_dir), objects, sha_job.result, excluded, empty_tree or "")
-        sha, branch = sha_job.result(), branch_job.result()
+        tree = _capture(repo, Path(git_dir), objects, excluded, empty_tree or "")
         remotes = remotes_job.result()
     finally:
-        for job in (sha_job, branch_job, remotes_job):
-            job.join()  # a failed capture never leaves a git running behind the caller
+        remotes_job.join()  # an interrupted capture leaves no git running behind the caller
+    sha, branch = tree.sha, tree.branch
+    if not tree.head_read:  # git status never answered: ask for the commit and branch alone
+        sha = _out_of(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}")
+        branch = _out_of(repo, "symbolic-ref", "--short", "-q", "HEAD")
     info: dict[str, Any] = {
         "sha": sha,
         "branch": branch,  # None on a detached HEAD
@@ -129,26 +127,27 @@ class _Tree:
     left_out: list[LeftOutFile] = field(default_factory=list)
     submodules: list[dict[str, Any]] = field(default_factory=list)
     submodule_patches: dict[str, bytes] = field(default_factory=dict)
+    # The checked-out commit and branch, as the capture's `git status --branch` saw them.
+    head_read: bool = False
+    sha: str | None = None
+    branch: str | None = None
 
 
 def _capture(
     repo: Path,
     git_dir: Path,
     objects: Path,
-    head: Callable[[], str | None],
     exclude: tuple[str, ...],
     empty_tree: str,
 ) -> _Tree:
     """The patch of every uncommitted change, retried when files change under git's feet.
 
-    ``head`` gives the checked-out commit (None without one), asked only when the diff needs
-    it, so that git can look it up while status and add run; ``empty_tree`` is the diff's base
-    without a commit.
+    ``empty_tree`` is the diff's base in a repository without commits.
     """
     error = ""
     for _ in range(_ATTEMPTS):
         try:
-            return _capture_once(repo, git_dir, objects, head, exclude, empty_tree)
+            return _capture_once(repo, git_dir, objects, exclude, empty_tree)
         except CaptureFailed as exc:
             error = str(exc)
             if cancelled.is_set():
@@ -160,7 +159,6 @@ def _capture_once(
     repo: Path,
     git_dir: Path,
     objects: Path,
-    head: Callable[[], str | None],
     exclude: tuple[str, ...],
     empty_tree: str,
 ) -> _Tree:
@@ -181,7 +179,7 @@ def _capture_once(
             "GIT_OPTIONAL_LOCKS": "0",
         }
         changes = _changes(repo, env, exclude)
-        tree = _Tree()
+        tree = _Tree(head_read=True, sha=changes.sha, branch=changes.branch)
         left_paths = [entry["path"] for entry in _left_out(repo, changes, tree)]
         # The runs folder needs an exclude only when git lists it: naming an ignored path in
         # `git add` is an error.
@@ -194,8 +192,7 @@ def _capture_once(
         added = run_git(repo, "add", "-A", "--", *pathspec, env=env)
         if added.returncode != 0:
             raise CaptureFailed(_message(added, "add"))
-        sha = head()
-        base = sha or empty_tree
+        base = changes.sha or empty_tree
         diff = run_git(
             repo, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-renames",
             base, "--", *pathspec, env=env,
@@ -211,7 +208,7 @@ def _capture_once(
                 entry["sha256"] = _sha256(repo / entry["path"])
             except OSError as exc:
                 raise CaptureFailed(f"cannot read {entry['path']}: {exc.strerror}") from exc
-    _capture_submodules(repo, sha, tree)
+    _capture_submodules(repo, changes.sha, tree)
     tree.dirty = bool(tree.patch or tree.left_out or any(s["dirty"] for s in tree.submodules))
     if any(s["dirty"] == UNKNOWN for s in tree.submodules):
         tree.dirty = UNKNOWN
@@ -221,18 +218,24 @@ def _capture_once(
 
 @dataclass
 class _Changes:
-    """What ``git status`` lists: changed paths (untracked ones apart) and submodules."""
+    """What ``git status`` lists: changed paths (untracked ones apart) and submodules.
+
+    ``sha`` and ``branch`` come from its ``--branch`` headers, the answers ``rev-parse
+    HEAD^{commit}`` and ``symbolic-ref --short HEAD`` would give, without two more git starts.
+    """
 
     tracked: list[str] = field(default_factory=list)
     untracked: list[str] = field(default_factory=list)
     submodules: list[str] = field(default_factory=list)
     listed_prefixes: set[str] = field(default_factory=set)
+    sha: str | None = None
+    branch: str | None = None
 
 
 def _changes(repo: Path, env: dict[str, str], exclude: tuple[str, ...]) -> _Changes:
     status = run_git(
-        repo, "status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames",
-        "--ignore-submodules=none", env=env,
+        repo, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
+        "--no-renames", "--ignore-submodules=none", env=env,
     )  # fmt: skip
     if status.returncode != 0:
         raise CaptureFailed(_message(status, "status"))
@@ -242,6 +245,9 @@ def _changes(repo: Path, env: dict[str, str], exclude: tuple[str, ...]) -> _Chan
             continue
         line = raw.decode("utf-8", "surrogateescape")
         kind = line[0]
+        if kind == "#":
+            _branch_header(line, changes)
+            continue
         if kind == "?":
             path = line[2:]
         elif kind in "1u":
@@ -258,6 +264,18 @@ def _changes(repo: Path, env: dict[str, str], exclude: tuple[str, ...]) -> _Chan
             continue
         (changes.untracked if kind == "?" else changes.tracked).append(path)
     return changes
+
+
+def _branch_header(line: str, changes: _Changes) -> None:
+    """Read the commit and branch from a ``# branch.oid`` / ``# branch.head`` line."""
+    parts = line.split(" ", 2)
+    if len(parts) != 3:
+        return
+    _, key, value = parts
+    if key == "branch.oid":
+        changes.sha = None if value == "(initial)" else value  # (initial): no commit yet
+    elif key == "branch.head":
+        changes.branch = None if value == "(detached)" else value
 
 
 def _left_out(repo: Path, changes: _Changes, tree: _Tree) -> list[LeftOutFile]:
@@ -318,7 +336,7 @@ def _capture_submodules(repo: Path, sha: str | None, tree: _Tree) -> None:
             tree.submodules.append(entry)
             continue
         # The submodule has a commit (head), so the empty tree is never its base.
-        inner = _capture(sub, Path(where[0]), sub / where[1] / "objects", _given(head), (), "")
+        inner = _capture(sub, Path(where[0]), sub / where[1] / "objects", (), "")
         entry.update(
             sha=head,
             dirty=inner.dirty
@@ -367,11 +385,6 @@ def _inside(repo: Path, path: Path) -> str | None:
         return path.resolve().relative_to(repo.resolve()).as_posix()
     except ValueError:
         return None
-
-
-def _given(sha: str) -> Callable[[], str | None]:
-    """``head`` for a commit already known."""
-    return lambda: sha
 
 
 def _out_of(repo: Path, *args: str) -> str | None:
