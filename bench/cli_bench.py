@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,24 +82,35 @@ def load_average() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
-def paired(
-    ours: list[str], theirs: list[str], pairs: int, cwd: Path, env: dict[str, str]
-) -> tuple[float, float, float]:
-    """Medians of ``ours``, ``theirs`` and of their per-pair difference, in seconds.
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, its children included) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = wall(cmd, cwd=cwd, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
-    Each pair runs back to back after one warm-up of each, so a burst of load from other
-    work lands on both sides of a pair, not on one side of the comparison.
+
+class Paired:
+    """Medians of two commands timed in pairs: wall and CPU seconds of each, and the difference.
+
+    CPU seconds barely move with the load of other work on the machine, wall seconds do: both
+    are shown so that a figure taken on a busy machine can still be judged.
     """
-    wall(ours, cwd=cwd, env=env)
-    wall(theirs, cwd=cwd, env=env)
-    mine, other, added = [], [], []
-    for _ in range(pairs):
-        base = wall(theirs, cwd=cwd, env=env)
-        value = wall(ours, cwd=cwd, env=env)
-        mine.append(value)
-        other.append(base)
-        added.append(value - base)
-    return statistics.median(mine), statistics.median(other), statistics.median(added)
+
+    def __init__(
+        self, ours: list[str], theirs: list[str], pairs: int, cwd: Path, env: dict[str, str]
+    ) -> None:
+        timed(ours, cwd, env)  # warm-up: page cache, bytecode
+        timed(theirs, cwd, env)
+        rows = []
+        for _ in range(pairs):
+            # Back to back, so a burst of load lands on both sides of a pair.
+            base_wall, base_cpu = timed(theirs, cwd, env)
+            our_wall, our_cpu = timed(ours, cwd, env)
+            rows.append((our_wall, base_wall, our_wall - base_wall, our_cpu, base_cpu))
+        self.ours, self.theirs, self.added, self.ours_cpu, self.theirs_cpu = (
+            statistics.median(column) for column in zip(*rows, strict=True)
+        )
 
 
 def main() -> None:
@@ -138,27 +150,27 @@ def main() -> None:
         repro = [str(venv / "bin" / "repro")]
 
     load_before = load_average()
-    fp, freeze, _ = paired(
-        [*repro, "fingerprint", "--json"],
-        [python, "-m", "pip", "freeze"],
-        args.pairs,
-        work,
-        env,
+    fingerprint = Paired(
+        [*repro, "fingerprint", "--json"], [python, "-m", "pip", "freeze"], args.pairs, work, env
     )
-    recorded, plain, added = paired(
-        [*repro, "run", "--local", "noop.py"], [python, "noop.py"], args.pairs, work, env
-    )
+    run = Paired([*repro, "run", "--local", "noop.py"], [python, "noop.py"], args.pairs, work, env)
+    fp, freeze = fingerprint.ours, fingerprint.theirs
+    added = run.added
     print(
         f"side by side, median of {args.pairs} pairs, load average {load_before} before, "
-        f"{load_average()} after:"
+        f"{load_average()} after (wall ms; CPU ms in brackets):"
     )
     print(
-        f"  repro fingerprint --json {fp * 1000:6.0f} ms | pip freeze   {freeze * 1000:6.0f} ms"
-        f" | {fp / freeze:.2f}x (goal <= {FINGERPRINT_GOAL}x)"
+        f"  repro fingerprint --json  {fp * 1000:4.0f} ({fingerprint.ours_cpu * 1000:3.0f})"
+        f" | pip freeze     {freeze * 1000:4.0f} ({fingerprint.theirs_cpu * 1000:3.0f})"
+        f" | {fp / freeze:.2f}x, CPU {fingerprint.ours_cpu / fingerprint.theirs_cpu:.2f}x"
+        f" (goal <= {FINGERPRINT_GOAL}x)"
     )
     print(
-        f"  repro run --local noop.py {recorded * 1000:5.0f} ms | python noop.py "
-        f"{plain * 1000:4.0f} ms | +{added * 1000:.0f} ms (goal <= {RUN_ADDED_GOAL_MS:.0f} ms)"
+        f"  repro run --local noop.py {run.ours * 1000:4.0f} ({run.ours_cpu * 1000:3.0f})"
+        f" | python noop.py {run.theirs * 1000:4.0f} ({run.theirs_cpu * 1000:3.0f})"
+        f" | +{added * 1000:.0f} ms, CPU +{(run.ours_cpu - run.theirs_cpu) * 1000:.0f} ms"
+        f" (goal <= {RUN_ADDED_GOAL_MS:.0f} ms)"
     )
     report(
         "fingerprint --json / pip freeze",
