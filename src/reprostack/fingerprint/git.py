@@ -18,14 +18,16 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reprostack.filehash import HashCancelled, file_digest
 from reprostack.fingerprint.background import Job
 from reprostack.git import run_git, stderr_of
-from reprostack.record.sections import LeftOutFile
 from reprostack.redact import redact_url
 from reprostack.secret_files import refusal
+
+if TYPE_CHECKING:  # a type only: `repro fingerprint` needs none of the run record's sections
+    from reprostack.record.sections import LeftOutFile
 
 # Untracked files above this size are recorded by sha256 only (checkpoints, data, archives).
 MAX_PATCHED_UNTRACKED = 1024 * 1024
