@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from projects import git, make_repo
 from reprostack.fingerprint.git import read_git
@@ -73,3 +76,56 @@ def test_repository_without_commits(tmp_path: Path) -> None:
     assert state.info["sha"] is None
     assert state.info["dirty"] is True
     assert b"a.txt" in state.patch
+
+
+def test_branch_with_a_slash_and_its_upstream_remote(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"a.txt": "a\n"})
+    git(repo, "checkout", "-q", "-b", "feature/x")
+    git(repo, "remote", "add", "origin", "https://git.example.com/team/p.git")
+    git(repo, "remote", "add", "fork", "https://git.example.com/me/p.git")
+    git(repo, "config", "branch.feature/x.remote", "fork")
+    info = read_git(repo).info
+    assert info is not None
+    assert info["sha"] == git(repo, "rev-parse", "HEAD")
+    assert info["branch"] == git(repo, "symbolic-ref", "--short", "HEAD") == "feature/x"
+    assert info["remote_url"] == "https://git.example.com/me/p.git"
+
+
+def test_sha256_repository_without_commits(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main", "--object-format=sha256")
+    (repo / "a.txt").write_text("a\n")
+    state = read_git(repo)
+    assert state.info is not None
+    assert state.info["sha"] is None and state.info["branch"] == "main"
+    assert state.info["dirty"] is True
+    # The patch is a diff against the sha256 empty tree: it applies to an empty checkout.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    subprocess.run(
+        ["git", "-C", str(empty), "apply", "--binary", "-"], input=state.patch, check=True
+    )
+    assert (empty / "a.txt").read_text() == "a\n"
+
+
+def test_git_starts_once_per_fact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every git start costs a run's start a few ms: commit and branch come with the status."""
+    import reprostack.fingerprint.git as fingerprint_git
+
+    started: list[str] = []
+    from reprostack.git import run_git as real
+
+    def counting(repo: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+        started.append(args[0])
+        return real(repo, *args, **kwargs)
+
+    monkeypatch.setattr(fingerprint_git, "run_git", counting)
+    repo = make_repo(tmp_path / "r", {"a.txt": "a\n"})
+    (repo / "a.txt").write_text("changed\n")
+    assert read_git(repo).info is not None
+    assert sorted(started) == ["add", "config", "diff", "rev-parse", "status"]
+    started.clear()
+    fresh = make_repo(tmp_path / "fresh", {"a.txt": "a\n"}, commit=False)
+    assert read_git(fresh).info is not None
+    assert sorted(started) == ["add", "config", "diff", "rev-parse", "status"]  # no hash-object

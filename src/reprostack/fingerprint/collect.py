@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
+from reprostack.fingerprint.background import Job
 from reprostack.fingerprint.cuda import read_cuda
 from reprostack.fingerprint.envvars import read_env
 from reprostack.fingerprint.git import GitState, read_git
@@ -55,30 +55,6 @@ def read_container(environ: Mapping[str, str]) -> ContainerSection | None:
     )
 
 
-class _Job(threading.Thread):
-    """Run one function in a thread and hand back its result (or raise its exception)."""
-
-    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
-        super().__init__(daemon=True)
-        self._call = (func, args)
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        func, args = self._call
-        try:
-            self._value = func(*args)
-        except BaseException as exc:  # handed to the caller by result()
-            self._error = exc
-
-    def result(self) -> Any:
-        self.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 def collect(
     root: Path,
     *,
@@ -96,8 +72,8 @@ def collect(
     """
     environ = os.environ if environ is None else environ
     # git and nvidia-smi are subprocesses: run them while this thread reads metadata files.
-    git_job = _Job(read_git, root, exclude) if git is None else None
-    nvidia_job = _Job(read_nvidia, environ)
+    git_job = Job(read_git, root, exclude) if git is None else None
+    nvidia_job = Job(read_nvidia, environ)
     try:
         packages = read_packages()
         cuda = read_cuda(packages, environ)

@@ -149,8 +149,8 @@ def _wheel_version(
     """
     found: list[tuple[int, str]] = []
     for name, version in packages.items():
-        match = pattern.fullmatch(name)
-        cleaned = _clean(version)
+        match = pattern.fullmatch(name) if name.startswith("nvidia-") else None
+        cleaned = _clean(version) if match else None
         if match and cleaned:
             major = int(match.group(1)) if match.group(1) else int(_major(cleaned) or 0)
             found.append((major, cleaned))
@@ -215,8 +215,8 @@ def _nccl_version(
     found = [
         match.group(1)
         for folder in _LIBRARY_DIRS
-        for path in _list(root / folder, "libnccl.so.*")
-        if (match := _NCCL_LIBRARY.search(path.name))
+        for name in _names(root / folder, "libnccl.so.")
+        if (match := _NCCL_LIBRARY.search(name))
     ]
     if found:
         # Two installed side by side: the loader takes libnccl.so.2, the newest's symlink.
@@ -228,19 +228,33 @@ def _nccl_version(
     return _clean(env.get("NCCL_VERSION"))
 
 
-def _list(folder: Path, pattern: str) -> list[Path]:
-    """Return ``folder``'s entries matching ``pattern`` (none when it cannot be read)."""
+def _names(folder: Path, prefix: str) -> list[str]:
+    """Return the names in ``folder`` that start with ``prefix`` (none when it is unreadable).
+
+    One listing and a string test per name: a library folder holds a thousand entries or more,
+    and a glob's pattern matching over them was the slowest part of a fingerprint.
+    """
     try:
-        return sorted(folder.glob(pattern))
+        return sorted(name for name in os.listdir(folder) if name.startswith(prefix))
     except OSError:
         return []
 
 
 def _cudnn_headers(root: Path) -> Iterable[Path]:
     """Yield the cudnn_version headers a distribution or the CUDA toolkit may install."""
-    yield root / "usr/include/cudnn_version.h"
-    # Debian/Ubuntu packages install per-architecture, versioned headers (cudnn_version_v9.h).
-    yield from sorted((root / "usr/include").glob("*/cudnn_version*.h"), reverse=True)
+    include = root / "usr/include"
+    yield include / "cudnn_version.h"
+    # Debian/Ubuntu packages install per-architecture, versioned headers (cudnn_version_v9.h)
+    # in the multiarch folder (x86_64-linux-gnu, aarch64-linux-gnu, ...): only those folders
+    # are listed, not each of the hundreds of folders under /usr/include.
+    headers = [
+        include / triplet / name
+        for triplet in _names(include, "")
+        if "-linux-" in triplet
+        for name in _names(include / triplet, "cudnn_version")
+        if name.endswith(".h")
+    ]
+    yield from sorted(headers, reverse=True)
     yield root / "usr/local/cuda/include/cudnn_version.h"
 
 

@@ -18,13 +18,16 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reprostack.filehash import HashCancelled, file_digest
+from reprostack.fingerprint.background import Job
 from reprostack.git import run_git, stderr_of
-from reprostack.record.sections import LeftOutFile
 from reprostack.redact import redact_url
 from reprostack.secret_files import refusal
+
+if TYPE_CHECKING:  # a type only: `repro fingerprint` needs none of the run record's sections
+    from reprostack.record.sections import LeftOutFile
 
 # Untracked files above this size are recorded by sha256 only (checkpoints, data, archives).
 MAX_PATCHED_UNTRACKED = 1024 * 1024
@@ -71,25 +74,43 @@ def read_git(root: Path, exclude: tuple[Path, ...] = ()) -> GitState:
         return GitState(None)
     # One call for all paths: every git start costs a few ms on a run's critical path.
     where = _out(
-        run_git(root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
-    )
-    if where is None or len(where.splitlines()) != 3:
+        run_git(
+            root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir",
+            "--show-object-format",
+        )
+    )  # fmt: skip
+    lines = where.splitlines() if where is not None else []
+    if len(lines) != 4:
         return GitState(None)
-    top, git_dir, common = where.splitlines()
+    top, git_dir, common, object_format = lines
     repo = Path(top)
     excluded = tuple(p for p in (_inside(repo, path) for path in exclude) if p)
-    sha = _out(run_git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}"))
-    branch = _out(run_git(repo, "symbolic-ref", "--short", "-q", "HEAD"))
+    # The remotes do not depend on the capture: asked while it runs, they cost no wait.
+    remotes_job = Job(
+        _out_of, repo, "config", "--get-regexp", r"^(remote\..*\.url|branch\..*\.remote)$"
+    )
     # git prints the common dir relative to the folder it ran in (root, maybe a subfolder of
     # the repository), and an alternate given as a relative path is refused: make it absolute.
     objects = Path(os.path.abspath(Path(root) / common)) / "objects"
-    tree = _capture(repo, Path(git_dir), objects, sha, excluded)
+    # An old git that cannot tell the object format echoes the option: ask git for the id.
+    empty_tree = _empty_tree(object_format) or _out_of(
+        repo, "hash-object", "-t", "tree", "/dev/null"
+    )
+    try:
+        tree = _capture(repo, Path(git_dir), objects, excluded, empty_tree or "")
+        remotes = remotes_job.result()
+    finally:
+        remotes_job.join()  # an interrupted capture leaves no git running behind the caller
+    sha, branch = tree.sha, tree.branch
+    if not tree.head_read:  # git status never answered: ask for the commit and branch alone
+        sha = _out_of(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}")
+        branch = _out_of(repo, "symbolic-ref", "--short", "-q", "HEAD")
     info: dict[str, Any] = {
         "sha": sha,
         "branch": branch,  # None on a detached HEAD
         "dirty": tree.dirty,
         "patch_sha256": hashlib.sha256(tree.patch).hexdigest() if tree.patch else None,
-        "remote_url": _remote_url(repo, branch),
+        "remote_url": _remote_url(remotes, branch),
     }
     if tree.error:
         info["error"] = tree.error
@@ -108,16 +129,27 @@ class _Tree:
     left_out: list[LeftOutFile] = field(default_factory=list)
     submodules: list[dict[str, Any]] = field(default_factory=list)
     submodule_patches: dict[str, bytes] = field(default_factory=dict)
+    # The checked-out commit and branch, as the capture's `git status --branch` saw them.
+    head_read: bool = False
+    sha: str | None = None
+    branch: str | None = None
 
 
 def _capture(
-    repo: Path, git_dir: Path, objects: Path, sha: str | None, exclude: tuple[str, ...]
+    repo: Path,
+    git_dir: Path,
+    objects: Path,
+    exclude: tuple[str, ...],
+    empty_tree: str,
 ) -> _Tree:
-    """The patch of every uncommitted change, retried when files change under git's feet."""
+    """The patch of every uncommitted change, retried when files change under git's feet.
+
+    ``empty_tree`` is the diff's base in a repository without commits.
+    """
     error = ""
     for _ in range(_ATTEMPTS):
         try:
-            return _capture_once(repo, git_dir, objects, sha, exclude)
+            return _capture_once(repo, git_dir, objects, exclude, empty_tree)
         except CaptureFailed as exc:
             error = str(exc)
             if cancelled.is_set():
@@ -126,7 +158,11 @@ def _capture(
 
 
 def _capture_once(
-    repo: Path, git_dir: Path, objects: Path, sha: str | None, exclude: tuple[str, ...]
+    repo: Path,
+    git_dir: Path,
+    objects: Path,
+    exclude: tuple[str, ...],
+    empty_tree: str,
 ) -> _Tree:
     with tempfile.TemporaryDirectory(prefix="repro-index-") as tmp:
         index = Path(tmp) / "index"
@@ -145,7 +181,7 @@ def _capture_once(
             "GIT_OPTIONAL_LOCKS": "0",
         }
         changes = _changes(repo, env, exclude)
-        tree = _Tree()
+        tree = _Tree(head_read=True, sha=changes.sha, branch=changes.branch)
         left_paths = [entry["path"] for entry in _left_out(repo, changes, tree)]
         # The runs folder needs an exclude only when git lists it: naming an ignored path in
         # `git add` is an error.
@@ -158,7 +194,7 @@ def _capture_once(
         added = run_git(repo, "add", "-A", "--", *pathspec, env=env)
         if added.returncode != 0:
             raise CaptureFailed(_message(added, "add"))
-        base = sha or _empty_tree(repo)
+        base = changes.sha or empty_tree
         diff = run_git(
             repo, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-renames",
             base, "--", *pathspec, env=env,
@@ -174,7 +210,7 @@ def _capture_once(
                 entry["sha256"] = _sha256(repo / entry["path"])
             except OSError as exc:
                 raise CaptureFailed(f"cannot read {entry['path']}: {exc.strerror}") from exc
-    _capture_submodules(repo, sha, tree)
+    _capture_submodules(repo, changes.sha, tree)
     tree.dirty = bool(tree.patch or tree.left_out or any(s["dirty"] for s in tree.submodules))
     if any(s["dirty"] == UNKNOWN for s in tree.submodules):
         tree.dirty = UNKNOWN
@@ -184,18 +220,24 @@ def _capture_once(
 
 @dataclass
 class _Changes:
-    """What ``git status`` lists: changed paths (untracked ones apart) and submodules."""
+    """What ``git status`` lists: changed paths (untracked ones apart) and submodules.
+
+    ``sha`` and ``branch`` come from its ``--branch`` headers, the answers ``rev-parse
+    HEAD^{commit}`` and ``symbolic-ref --short HEAD`` would give, without two more git starts.
+    """
 
     tracked: list[str] = field(default_factory=list)
     untracked: list[str] = field(default_factory=list)
     submodules: list[str] = field(default_factory=list)
     listed_prefixes: set[str] = field(default_factory=set)
+    sha: str | None = None
+    branch: str | None = None
 
 
 def _changes(repo: Path, env: dict[str, str], exclude: tuple[str, ...]) -> _Changes:
     status = run_git(
-        repo, "status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames",
-        "--ignore-submodules=none", env=env,
+        repo, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
+        "--no-renames", "--ignore-submodules=none", env=env,
     )  # fmt: skip
     if status.returncode != 0:
         raise CaptureFailed(_message(status, "status"))
@@ -205,6 +247,9 @@ def _changes(repo: Path, env: dict[str, str], exclude: tuple[str, ...]) -> _Chan
             continue
         line = raw.decode("utf-8", "surrogateescape")
         kind = line[0]
+        if kind == "#":
+            _branch_header(line, changes)
+            continue
         if kind == "?":
             path = line[2:]
         elif kind in "1u":
@@ -221,6 +266,18 @@ def _changes(repo: Path, env: dict[str, str], exclude: tuple[str, ...]) -> _Chan
             continue
         (changes.untracked if kind == "?" else changes.tracked).append(path)
     return changes
+
+
+def _branch_header(line: str, changes: _Changes) -> None:
+    """Read the commit and branch from a ``# branch.oid`` / ``# branch.head`` line."""
+    parts = line.split(" ", 2)
+    if len(parts) != 3:
+        return
+    _, key, value = parts
+    if key == "branch.oid":
+        changes.sha = None if value == "(initial)" else value  # (initial): no commit yet
+    elif key == "branch.head":
+        changes.branch = None if value == "(detached)" else value
 
 
 def _left_out(repo: Path, changes: _Changes, tree: _Tree) -> list[LeftOutFile]:
@@ -280,7 +337,8 @@ def _capture_submodules(repo: Path, sha: str | None, tree: _Tree) -> None:
             entry.update(sha=head, dirty=UNKNOWN, error=f"submodule {path}: git cannot read it")
             tree.submodules.append(entry)
             continue
-        inner = _capture(sub, Path(where[0]), sub / where[1] / "objects", head, ())
+        # The submodule has a commit (head), so the empty tree is never its base.
+        inner = _capture(sub, Path(where[0]), sub / where[1] / "objects", (), "")
         entry.update(
             sha=head,
             dirty=inner.dirty
@@ -331,11 +389,16 @@ def _inside(repo: Path, path: Path) -> str | None:
         return None
 
 
-def _remote_url(repo: Path, branch: str | None) -> str | None:
-    """The URL of the branch's upstream remote (else origin, else the first), without secrets."""
-    listing = _out(
-        run_git(repo, "config", "--get-regexp", r"^(remote\..*\.url|branch\..*\.remote)$")
-    )
+def _out_of(repo: Path, *args: str) -> str | None:
+    """git's stripped stdout, or None when it failed or said nothing."""
+    return _out(run_git(repo, *args))
+
+
+def _remote_url(listing: str | None, branch: str | None) -> str | None:
+    """The URL of the branch's upstream remote (else origin, else the first), without secrets.
+
+    ``listing`` is ``git config --get-regexp`` of the remotes' URLs and the branches' remotes.
+    """
     urls: dict[str, str] = {}
     upstream = None
     for line in (listing or "").splitlines():
@@ -350,9 +413,15 @@ def _remote_url(repo: Path, branch: str | None) -> str | None:
     return redact_url(urls[name])
 
 
-def _empty_tree(repo: Path) -> str:
-    """The id of git's empty tree, the base of a repository without commits."""
-    return _out(run_git(repo, "hash-object", "-t", "tree", "/dev/null")) or ""
+def _empty_tree(object_format: str) -> str:
+    """The id of git's empty tree, the base of a repository without commits.
+
+    It is the hash of the object header ``tree 0\\0`` in the repository's object format, so
+    no git needs to start for it; "" for a format this code does not know.
+    """
+    if object_format in ("sha1", "sha256"):
+        return hashlib.new(object_format, b"tree 0\0").hexdigest()
+    return ""
 
 
 def tracked_under(root: Path, folder: Path) -> list[str]:

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from reprostack.fingerprint.background import Job
+
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
@@ -75,14 +77,11 @@ def probe_nvidia(env: Mapping[str, str] | None = None, timeout: float = 10.0) ->
     exe = shutil.which("nvidia-smi", path=environ.get("PATH", os.defpath))
     if exe is None:
         return NvidiaProbe(info=None, problem=NOT_FOUND)
-    # Imported here: concurrent.futures pulls in logging, ~10 ms on every run's start even
-    # on hosts without a driver.
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        xml_future = pool.submit(_run, [exe, *XML_ARGS], environ, timeout)
-        cap_future = pool.submit(_run, [exe, *COMPUTE_CAP_ARGS], environ, timeout)
-        xml_run, cap_run = xml_future.result(), cap_future.result()
+    # The two queries side by side: the probe costs one nvidia-smi start-up. A bare thread,
+    # not concurrent.futures, which pulls in logging (~10 ms on every run's start).
+    cap_job = Job(_run, [exe, *COMPUTE_CAP_ARGS], environ, timeout)
+    xml_run = _run([exe, *XML_ARGS], environ, timeout)
+    cap_run: _Run = cap_job.result()
     if xml_run.problem is not None:
         return NvidiaProbe(info=None, problem=xml_run.problem)
     info = parse_nvidia_xml(xml_run.stdout)
