@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reprostack.atomic import write_bytes
-from reprostack.fingerprint.collect import lockfile_hashes
 from reprostack.fingerprint.project import project_fingerprint
 from reprostack.record.fingerprint import Fingerprint
 from reprostack.record.recorder import Recorder, RunContext
@@ -39,7 +38,7 @@ class StackRecorder(Recorder):
             write_bytes(run.folder / SUBMODULE_PATCHES / f"{path}.patch", patch)
         run.fingerprint = self._adjust(host) if self._adjust else host
         record = run.record
-        record.lock_hashes = lockfile_hashes(run.config.root)
+        record.lock_hashes = dict(host["lockfiles"])  # hashed once, by the collection
         info = state.info or {}
         record.git_sha = info.get("sha")
         record.dirty = info.get("dirty", False)

@@ -156,12 +156,16 @@ class RunSession:
             raise RunFailedToStart(message) from exc
 
     def prepare(self, run_env: Mapping[str, str]) -> None:
-        """Run every recorder's ``before_start``, then write the record and fingerprint."""
+        """Run every recorder's ``before_start``, then write the fingerprint.
+
+        run.yaml is written next when the command starts (``started``), or when it cannot
+        (``fail_before_start``, ``interrupted_before_start``): one fsync'd write fewer on
+        every run's start, and no state in which the record says less than those do.
+        """
         self.context.env = run_env
         for recorder in self.recorders:
             recorder.before_start(self.context)
         self._write_fingerprint()
-        write_record(self.folder, self.record)
 
     def started(self, command: list[str], image: ImageSection | None = None) -> None:
         """Record the exact command (and image) the moment it starts."""
