@@ -405,3 +405,72 @@ def test_basic_auth_registry_credentials_never_reach_record_export_or_sbom(
             assert token not in text
     finally:
         remove_project_images(docker_client, f"localhost/repro-{name}")
+
+
+def test_a_failed_push_leaves_no_registry_tag_on_the_engine(
+    project: Path, docker_client: Any
+) -> None:
+    port = free_port()  # nothing listens there
+    down = f"127.0.0.1:{port}/team"
+    config = project / "repro.yaml"
+    text = config.read_text()
+    try:
+        config.write_text(text.replace("registry: ", f"registry: {down}  # was: ", 1))
+        done = repro(project, "push", "--prod")
+    finally:
+        config.write_text(text)
+    assert done.returncode == 3, done.stderr
+    assert f"the registry 127.0.0.1:{port} did not complete pushing" in done.stderr
+    name = yaml.safe_load(text)["name"]
+    tags = [tag for image in docker_client.images.list() for tag in image.tags]
+    assert [tag for tag in tags if tag.startswith(f"{down}/repro-{name}:")] == []
+    # The image itself stays, under its content tag.
+    assert any(tag.startswith(f"localhost/repro-{name}:prod-") for tag in tags)
+
+
+def test_pull_refuses_a_tag_as_digest_and_a_record_without_image_id(
+    project: Path, registry: str
+) -> None:
+    made = repro(project, "run", "--prod", "train.py")
+    assert made.returncode == 0, made.stderr
+    source = project / "runs" / run_id_of(made)
+    pushed = repro(project, "push", "--prod")
+    assert pushed.returncode == 0, pushed.stderr
+    repo, digest = pushed.stdout.strip().split("@")
+    made_up: list[str] = []
+
+    def variant(change: dict[str, Any]) -> str:
+        run_id = f"29991231-000001-{uuid.uuid4().hex[:4]}"
+        shutil.copytree(source, project / "runs" / run_id)
+        path = project / "runs" / run_id / "run.yaml"
+        data = yaml.safe_load(path.read_text())
+        data["id"] = run_id
+        data["image"].update(change)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        made_up.append(run_id)
+        return run_id
+
+    # A tag where the digest belongs (a hand-edited or foreign record): not "never pushed".
+    for tag in ("latest", f"{repo}:prod"):
+        tagged = variant({"repository": repo, "digest": tag})
+        done = repro(project, "pull", tagged)
+        assert done.returncode == 2, done.stderr
+        assert f"records image.digest '{tag}', which is not a digest" in done.stderr
+        assert "never pushed" not in done.stderr and "Traceback" not in done.stderr
+    # A replay of such a record (its image not on this engine) rebuilds from env/ and says why.
+    tagged = variant({"id": "sha256:" + "5" * 64, "repository": repo, "digest": "latest"})
+    replay = repro(project, "replay", tagged)
+    assert replay.returncode == 0, replay.stderr
+    assert "records image.digest 'latest', which is not a digest" in replay.stderr
+    assert "rebuilt from env/" in replay.stderr and "never pushed" not in replay.stderr
+
+    # No recorded image id: nothing to check the pulled image against, so nothing is pulled
+    # and nothing says "as recorded".
+    unchecked = variant({"id": None, "repository": repo, "digest": digest})
+    done = repro(project, "pull", unchecked)
+    assert done.returncode == 1, done.stderr
+    assert f"run {unchecked} records no image id" in done.stderr
+    assert "cannot be checked" in done.stderr and "nothing was pulled" in done.stderr
+    assert "as recorded" not in done.stderr and done.stdout == ""
+    for run_id in made_up:  # records made up for this test only
+        shutil.rmtree(project / "runs" / run_id)

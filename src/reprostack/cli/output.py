@@ -31,7 +31,9 @@ def error_text(error: ReproError) -> str:
 def handle_errors(
     exit_code: int | None = None, keep: tuple[type[ReproError], ...] = ()
 ) -> Iterator[None]:
-    """Print a ReproError without a traceback and exit with its code; Ctrl-C exits 130.
+    """Print a ReproError without a traceback and exit with its code; Ctrl-C exits 130,
+    SIGTERM/SIGHUP raised as an exception (:class:`Terminated`, a build's
+    :class:`reprostack.image.interrupt.Terminated`) 128+N.
 
     ``exit_code`` replaces the error's own code (125 for `repro run`: nothing started),
     except for the error types in ``keep``.
@@ -42,11 +44,14 @@ def handle_errors(
         click.echo(error_text(error), err=True)
         own = isinstance(error, keep) or exit_code is None
         sys.exit(error.exit_code if own else exit_code)
-    except Terminated as stop:
-        click.echo(f"repro: terminated ({signal.Signals(stop.signum).name})", err=True)
-        sys.exit(128 + stop.signum)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         # click would print "Aborted!" and exit 1; Ctrl-C exits 130 everywhere, as shells do.
+        # SIGTERM/SIGHUP raised as an exception (Terminated below, or a build's own,
+        # reprostack.image.interrupt.Terminated) exit 128+N.
+        signum = getattr(stop, "signum", None)
+        if isinstance(signum, int):
+            click.echo(f"repro: terminated ({signal.Signals(signum).name})", err=True)
+            sys.exit(128 + signum)
         click.echo("repro: interrupted", err=True)
         sys.exit(130)
 

@@ -124,8 +124,9 @@ def push(run_ref: str | None, variant: str | None) -> None:
 def pull(run_ref: str) -> None:
     """Fetch RUN's image by the digest in its record (never by tag) and check its id.
 
-    Exit 1 when the run was never pushed, the registry lacks the digest, or the pulled
-    image's id differs from the recorded one; 3 when the registry cannot be reached.
+    Exit 1 when the run was never pushed, records no image id to check against (nothing
+    is pulled), the registry lacks the digest, or the pulled image's id differs from the
+    recorded one; 2 when the recorded digest is a tag; 3 when the registry cannot be reached.
     """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config

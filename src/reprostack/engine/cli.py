@@ -22,6 +22,8 @@ from reprostack.errors import EnvironmentMissing
 # built-in BuildKit themselves when DOCKER_BUILDKIT=1.
 _BUILDX_ONLY_FROM = (23, 0)
 _CLI_PROBE_TIMEOUT = 10.0
+# How long an interrupted CLI gets to cancel its build before it is killed.
+_STOP_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,22 @@ def build_with_cli(spec: BuildSpec, on_output: BuildOutput) -> BuildOutcome:
             hint="install the buildx plugin, or build with the legacy builder",
         )
     argv, extra_env = cli.buildkit_command()
-    iidfile = Path(tempfile.mkdtemp(prefix="repro-iid-")) / "iid"
+    # The image-id file's folder goes on every way out: an error, Ctrl-C, SIGTERM (raised as
+    # an exception by the caller's handler, see reprostack.image.interrupt).
+    folder = Path(tempfile.mkdtemp(prefix="repro-iid-"))
+    try:
+        return _run_buildkit(argv, extra_env, folder / "iid", spec, on_output)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_buildkit(
+    argv: list[str],
+    extra_env: dict[str, str],
+    iidfile: Path,
+    spec: BuildSpec,
+    on_output: BuildOutput,
+) -> BuildOutcome:
     argv = [*argv, "--progress=plain", "--platform", spec.platform, "--iidfile", str(iidfile),
             "-f", str(spec.context / spec.dockerfile)]  # fmt: skip
     for key, value in spec.labels.items():
@@ -149,16 +166,31 @@ def build_with_cli(spec: BuildSpec, on_output: BuildOutput) -> BuildOutcome:
             errors="replace",
         )
     except OSError as exc:
-        shutil.rmtree(iidfile.parent, ignore_errors=True)
         raise EnvironmentMissing(f"cannot run {argv[0]}: {exc}") from exc
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        on_output("buildkit", line)
-    code = proc.wait()
     try:
-        image_id = iidfile.read_text().strip() if code == 0 else ""
-    finally:
-        shutil.rmtree(iidfile.parent, ignore_errors=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            on_output("buildkit", line)
+        code = proc.wait()
+    except BaseException:
+        # Interrupted (or the output callback failed): the CLI must not build on, nor write
+        # its image-id file, after this function has removed the folder.
+        _stop(proc)
+        raise
+    image_id = iidfile.read_text().strip() if code == 0 and iidfile.is_file() else ""
     if code != 0 or not image_id:
         return BuildOutcome(None, f"docker build exited {code}")
     return BuildOutcome(image_id)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """End the CLI (which cancels its build on the engine) and wait for it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -79,20 +79,32 @@ def engine_errors(action: str) -> Iterator[None]:
     """Turn SDK failures inside the block into reprostack errors saying what was being done."""
     import docker
     import requests
+    import urllib3
 
     try:
         yield
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise EngineUnavailable(
-            f"lost the Docker engine at {engine_address()} while {action}: {reason(exc, None)}",
-            hint="check that the engine is still running (`docker info`)",
-        ) from exc
+    except (
+        requests.ConnectionError,
+        requests.Timeout,
+        # A streamed answer (a build's, a pull's) cut in the middle: the connection broke.
+        requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.ProtocolError,
+    ) as exc:
+        raise lost_engine(action, reason(exc, None)) from exc
     except docker.errors.APIError as exc:
         raise EngineRefused(
             f"the Docker engine refused {action}: {exc.explanation or exc}"
         ) from exc
     except docker.errors.DockerException as exc:
         raise EngineRefused(f"the Docker engine refused {action}: {exc}") from exc
+
+
+def lost_engine(action: str, why: str) -> EngineUnavailable:
+    """Return the error for an engine that went away while ``action`` was under way."""
+    return EngineUnavailable(
+        f"lost the Docker engine at {engine_address()} while {action}: {why}",
+        hint="check that the engine is still running (`docker info`)",
+    )
 
 
 def unreachable(exc: BaseException, timeout: float) -> EngineUnavailable:
@@ -121,6 +133,7 @@ def _os_errors(exc: BaseException) -> Iterator[BaseException]:
 def reason(exc: BaseException, timeout: float | None) -> str:
     """Return a short, human cause for a failed connection (the SDK's own text is noisy)."""
     import requests
+    import urllib3
 
     for inner in _os_errors(exc):
         if isinstance(inner, FileNotFoundError):
@@ -131,6 +144,8 @@ def reason(exc: BaseException, timeout: float | None) -> str:
             return "connection refused"
         if isinstance(inner, requests.Timeout | TimeoutError):
             return f"no answer within {timeout:g} s" if timeout else "timed out"
+    if any(isinstance(inner, urllib3.exceptions.ProtocolError) for inner in _os_errors(exc)):
+        return "the connection broke in the middle of its answer"
     text = " ".join(str(exc).split())
     return text if len(text) <= 200 else text[:197] + "..."
 

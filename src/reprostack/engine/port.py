@@ -93,7 +93,11 @@ class Engine(Protocol):
         ...
 
     def build(self, spec: BuildSpec, on_output: BuildOutput) -> BuildOutcome:
-        """Build ``spec``'s context with its builder, passing each line of output on."""
+        """Build ``spec``'s context with its builder, passing each line of output on.
+
+        An engine lost during the build raises EngineUnavailable (exit 3) naming the engine
+        and ``spec.name``; only a build the engine saw through fails with an outcome.
+        """
         ...
 
     def remove_container(self, container_id: str) -> None:

@@ -14,6 +14,7 @@ from reprostack.engine import cli
 from reprostack.engine.errors import (
     engine_address,
     engine_errors,
+    lost_engine,
     registry_failure,
     unreachable,
 )
@@ -225,10 +226,28 @@ class DockerEngine:
                 return
 
     def build(self, spec: BuildSpec, on_output: BuildOutput) -> BuildOutcome:
-        """Build with BuildKit (through the CLI) or the legacy builder (through the SDK)."""
+        """Build with BuildKit (through the CLI) or the legacy builder (through the SDK).
+
+        A build that ends without an image while the engine no longer answers lost the
+        engine, whatever the builder said last: EngineUnavailable (exit 3), never a failed
+        step.
+        """
         if spec.builder == "buildkit":
-            return cli.build_with_cli(spec, on_output)
-        return self._build_legacy(spec, on_output)
+            outcome = cli.build_with_cli(spec, on_output)
+        else:
+            outcome = self._build_legacy(spec, on_output)
+        if outcome.image_id is None and not self._answers():
+            # The builder's last words ("docker build exited 1", a cut stream) blame the step
+            # it was in; the step did not fail, the engine went away under it.
+            raise lost_engine(f"building {spec.name}", "it stopped answering during the build")
+        return outcome
+
+    def _answers(self) -> bool:
+        """Return whether the engine still answers a ping."""
+        try:
+            return bool(self._client.ping())
+        except Exception:  # any failure to answer is the answer
+            return False
 
     def _build_legacy(self, spec: BuildSpec, on_output: BuildOutput) -> BuildOutcome:
         if spec.secrets:

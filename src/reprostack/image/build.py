@@ -25,6 +25,7 @@ from reprostack.engine import Builder, BuildSpec, Engine, connect
 from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
 from reprostack.image.context import export_code, index_options, wheelhouses, write_lock_dir
 from reprostack.image.credentials import SECRET_ID, secret_file, secret_text
+from reprostack.image.interrupt import terminate_raises
 from reprostack.image.plan import ImagePlan, plan_image
 from reprostack.image.progress import BuildLog, ProgressCallback, count_instructions
 from reprostack.image.tags import LABEL_PREFIX, build_labels
@@ -142,6 +143,8 @@ def build_image(
         _refuse_credentials(plan, builder)
     secret = secret_text(plan.credentials) if plan.credentials else None
     with contextlib.ExitStack() as stack:
+        # SIGTERM/SIGHUP unwind this block like Ctrl-C: every temporary folder below goes.
+        stack.enter_context(terminate_raises())
         # The secret's folder is its own temporary folder, never inside the context.
         secret_path = stack.enter_context(secret_file(secret)) if secret is not None else None
         context = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="repro-build-")))
@@ -280,6 +283,20 @@ def rebuild_from_record(
         config = parse_config(
             recorded.read_text(encoding="utf-8"), root=config.root, path=config.root / "repro.yaml"
         )
+    with terminate_raises():
+        return _rebuild_staged(config, env, variant, record, engine, progress)
+
+
+def _rebuild_staged(
+    config: Config,
+    env: Path,
+    variant: str,
+    record: Any,
+    engine: Engine,
+    progress: ProgressCallback | None,
+) -> str:
+    """Build ``variant`` from the run's ``env/``, its locks staged next to the project's."""
+    run_dir = env.parent
     dockerfile = env / "dockerfiles" / f"Dockerfile.{variant}"
     patch_file = run_dir / "source.patch"
     # The recorded locks sit next to the project's own lockfiles/ so that relative options in

@@ -30,7 +30,7 @@ class Expected:
     names where ``image_id`` comes from (``recorded``, ``locked``).
     """
 
-    image_id: str  # "" when nothing says which id it has
+    image_id: str  # "" when nothing says which id it has: fetch_image then refuses
     owner: str
     source: str
     hint: str
@@ -50,17 +50,26 @@ def fetch_image(
     """Make sure the image ``reference`` (``repository@sha256:…``) names is on this engine.
 
     An image with the expected id already here is not pulled again. Raises CheckFailed (exit
-    1) when the registry lacks the digest or the pulled image's id is not the expected one
-    (both ids shown), and EnvironmentMissing (exit 3) when the registry cannot be reached or
+    1) when there is no expected id to check the image against (nothing is pulled), the
+    registry lacks the digest or the pulled image's id is not the expected one (both ids
+    shown), and EnvironmentMissing (exit 3) when the registry cannot be reached or
     refuses us.
     """
     from reprostack.engine import connect
 
+    if not expected.image_id:
+        # Nothing to check the pulled image against: whatever the registry gave would be
+        # run as if it were the one recorded.
+        raise CheckFailed(
+            f"no {expected.source} image id to check {reference} against (the image "
+            f"{expected.owner}); nothing was pulled",
+            hint=expected.hint,
+        )
     engine = engine or connect()
-    if expected.image_id and engine.image(expected.image_id) is not None:
+    if engine.image(expected.image_id) is not None:
         return Fetched(expected.image_id, reference, pulled=False)
     pulled_id = engine.pull(reference, progress).id
-    if expected.image_id and pulled_id != expected.image_id:
+    if pulled_id != expected.image_id:
         raise CheckFailed(
             f"{reference} is not the image {expected.owner}: pulled image id "
             f"{pulled_id}, {expected.source} image id {expected.image_id}; nothing was run",

@@ -7,12 +7,13 @@ caller reads it and passes the image id and tag.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from reprostack.config import Config
 from reprostack.engine import Engine, ImageRef, PushCallback
-from reprostack.errors import CheckFailed
+from reprostack.errors import CheckFailed, ReproError
 from reprostack.registry.images_lock import (
     CONTENT_TAG_RE,
     LockedImage,
@@ -97,8 +98,17 @@ def _push(
     # The content tag's `<variant>-<hash>` names the same content in the registry; an image
     # recorded without one is pushed under its id's first 12 hex.
     name = tag or "id-" + image_id.split(":", 1)[-1][:12]
-    engine.tag(image_id, f"{repository}:{name}")
-    digest = engine.push(f"{repository}:{name}", progress)
+    target = f"{repository}:{name}"
+    before = engine.image(target)
+    engine.tag(image_id, target)
+    try:
+        digest = engine.push(target, progress)
+    except BaseException:
+        # A push that did not complete leaves the engine as it found it: the registry tag goes
+        # unless it already named this image (an earlier push's).
+        if before is None or before.id != image_id:
+            _untag(engine, target)
+        raise
     locked = False
     if tag and CONTENT_TAG_RE.match(tag):
         # What a fresh clone needs to pull this image by digest instead of building it.
@@ -106,3 +116,9 @@ def _push(
         locked = lock_image(images_lock_path(config), entry)
     return Pushed(image_id=image_id, repository=repository, tag=name, digest=digest,
                   locked=locked)  # fmt: skip
+
+
+def _untag(engine: Engine, ref: str) -> None:
+    """Remove the tag ``ref``; the image keeps its other tags (its content tag at least)."""
+    with contextlib.suppress(ReproError):  # the engine is gone too: the push error says so
+        engine.remove_image(ref)

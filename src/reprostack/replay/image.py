@@ -21,10 +21,11 @@ IMAGE_GROUPS_IGNORED = ("git", "locks", "os", "hardware", "env", "container", "d
 def _pull_recorded(engine: Engine, record: RunRecord) -> tuple[str | None, str]:
     """Pull a replayed run's image by its recorded digest; (image id or None, what happened).
 
-    A registry that does not answer (or a record never pushed) means a rebuild from env/;
+    A registry that does not answer (or a record never pushed, or one whose digest is a tag)
+    means a rebuild from env/;
     a digest the registry lacks or an image id that differs stops the replay (exit 1).
     """
-    from reprostack.errors import EnvironmentMissing
+    from reprostack.errors import CorruptRecord, EnvironmentMissing
     from reprostack.registry.pull import NotPushed
     from reprostack.replay.run_image import fetch_recorded
 
@@ -32,6 +33,8 @@ def _pull_recorded(engine: Engine, record: RunRecord) -> tuple[str | None, str]:
         fetched = fetch_recorded(record, engine=engine)
     except NotPushed:
         return None, "image: not on this engine and never pushed; rebuilt from env/"
+    except CorruptRecord as exc:  # image.digest holds a tag: nothing to pull it by
+        return None, f"image: {exc.message.removesuffix('; nothing was pulled')}; rebuilt from env/"
     except EnvironmentMissing as exc:
         return None, f"image: the registry did not answer ({exc.message}); rebuilt from env/"
     return fetched.image_id, f"image: pulled {fetched.reference}, image id as recorded"

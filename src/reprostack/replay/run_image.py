@@ -11,11 +11,11 @@ from typing import Any
 
 from reprostack.config import Config
 from reprostack.engine import Engine, PushCallback
-from reprostack.errors import CheckFailed, UsageError
+from reprostack.errors import CheckFailed, CorruptRecord, UsageError
 from reprostack.record.run import RunRecord, read_record, update_record
 from reprostack.registry.pull import Fetched, fetch_image, not_pushed, run_expected
 from reprostack.registry.push import Pushed, push_image
-from reprostack.registry.reference import image_reference, registry_repository
+from reprostack.registry.reference import DIGEST_RE, image_reference, registry_repository
 
 
 def push_run(
@@ -75,13 +75,31 @@ def fetch_recorded(
 ) -> Fetched:
     """Make sure the image of ``record`` is on this engine, pulling it by its recorded digest.
 
-    Raises NotPushed (exit 1) when the record has no digest, CheckFailed (exit 1) when the
-    registry lacks it or the pulled image's id is not the recorded one (both ids shown), and
+    Raises CorruptRecord (exit 2) when its ``image.digest`` is not a digest (a tag), NotPushed
+    (exit 1) when the record has no digest, CheckFailed (exit 1) when it has no image id to
+    check the image against (nothing is pulled), the registry lacks the digest or the pulled
+    image's id is not the recorded one (both ids shown), and
     EnvironmentMissing (exit 3) when the registry cannot be reached or refuses us.
     """
     image = record.image
+    digest = image.get("digest") if image is not None else None
+    if digest and not DIGEST_RE.match(str(digest)):
+        # A tag (`latest`, `repo:tag`) where a digest belongs: a hand-edited or foreign record,
+        # not a run that was never pushed, and nothing that can be pulled reproducibly.
+        raise CorruptRecord(
+            f"run {record.id} records image.digest {str(digest)!r}, which is not a digest "
+            "(sha256:<64 hex>); nothing was pulled",
+            hint=f"run.yaml was edited or written by another tool: `repro push {record.id}` "
+            "on the machine that has the image records its digest",
+        )
     reference = image_reference(image) if image is not None else None
     if image is None or reference is None:
         raise not_pushed(record.id)
-    expected = run_expected(record.id, image["id"] or "")
+    if not image["id"]:
+        raise CheckFailed(
+            f"run {record.id} records no image id, so the image {reference} names cannot be "
+            "checked against the one it ran in; nothing was pulled",
+            hint=f"`repro replay --rebuild {record.id}` rebuilds the image from the run's env/",
+        )
+    expected = run_expected(record.id, image["id"])
     return fetch_image(reference, expected, progress=progress, engine=engine)
