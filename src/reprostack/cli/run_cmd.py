@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reprostack.cli.options import SEED
 from reprostack.cli.output import info
 
 if TYPE_CHECKING:
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 @click.option("--local", "mode", flag_value="local", help="Run on the host's Python.")
 @click.option("--dev", "mode", flag_value="dev", help="Run in the dev image (tree mounted).")
 @click.option("--prod", "mode", flag_value="prod", help="Run in the prod image (code baked in).")
-@click.option("--seed", type=int, default=None, help="Exported as REPRO_SEED and PYTHONHASHSEED.")
+@click.option("--seed", type=SEED, default=None,
+              help="Exported as REPRO_SEED and PYTHONHASHSEED (0 to 4294967295).")  # fmt: skip
 @click.option(
     "--deterministic/--no-deterministic",
     default=None,
