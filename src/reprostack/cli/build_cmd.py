@@ -68,18 +68,33 @@ def dockerfile(dev: bool, prod: bool, force: bool) -> None:
     is_flag=True,
     help="With --prod: build twice without cache and list every file that differs (exit 1).",
 )
+@click.option("--allow-stale", is_flag=True,
+              help="Build even when a lock is older than its inputs (exit 2 otherwise); "
+              "a warning says so.")  # fmt: skip
 def build(
-    dev: bool, prod: bool, force: bool, no_cache: bool, repin: bool, builder: str, verify: bool
+    dev: bool,
+    prod: bool,
+    force: bool,
+    no_cache: bool,
+    repin: bool,
+    builder: str,
+    verify: bool,
+    allow_stale: bool,
 ) -> None:
     """Build the images."""
     from reprostack.bases.resolve import resolve_bases
     from reprostack.engine import connect
     from reprostack.image.build import BuildRequest, build_image
     from reprostack.image.plan import write_dockerfiles
+    from reprostack.lock.fresh import stale_lock_notes
 
     config = _project()
     mode = config.run.mode
     variants = _variants(dev, prod, (mode,) if mode in ("dev", "prod") else ("dev", "prod"))
+    # Before the engine is asked anything: a stale lock is refused (exit 2) or said.
+    notes = [note for v in variants for note in stale_lock_notes(config, v, allow_stale)]
+    for note in dict.fromkeys(notes):
+        info(f"warning: {note}")
     engine = connect()
     # Pin first, so that the Dockerfiles written below name the bases exactly as built; this
     # one resolution serves every step of the command.
