@@ -66,7 +66,8 @@ def dockerfile(dev: bool, prod: bool, force: bool) -> None:
 @click.option(
     "--verify",
     is_flag=True,
-    help="With --prod: build twice without cache and list every file that differs (exit 1).",
+    help="With --prod: build twice without cache and list every file that differs (exit 1); "
+    "the two builds and their build cache are removed afterwards.",
 )
 @click.option("--allow-stale", is_flag=True,
               help="Build even when a lock is older than its inputs (exit 2 otherwise); "
@@ -141,6 +142,9 @@ def _verify(config: Any, bases: Any, engine: Any, builder: str, prod: bool) -> N
     for image_id, why in result.left:
         info(f"warning: throw-away image {image_id[:19]} was left on the engine ({why}); "
              f"remove it with `docker image rm {image_id}`")  # fmt: skip
+    if result.cache_left:
+        info(f"warning: the throw-away builds' cache was left on the engine ({result.cache_left}); "
+             "`docker builder prune` removes unused build cache")  # fmt: skip
     if result.reproducible:
         info(f"reproducible: {result.files} paths identical in two clean builds")
         return
