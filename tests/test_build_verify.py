@@ -180,10 +180,13 @@ def test_verify_leaves_the_engine_as_it_found_it(
             for rid, r in cache_after.items()
             if rid not in cache_before and not r["InUse"]
         }
-        assert made == {}
+        assert made == {}, "build cache the verification made is still on the engine"
         assert images_after == images_before
-        # What was there before is untouched: the build's own image and its cache.
-        assert set(cache_before) <= set(cache_after)
+        # The build's own image stays, tagged as it was (that records from before stay is
+        # the orchestration tests' to show: on a shared engine BuildKit's own garbage
+        # collector or another user's prune may take old ones meanwhile).
+        tag = first.stdout.split()[0]
+        assert docker_client.images.get(tag).id in images_before
     finally:
         for image in docker_client.images.list(filters={"label": title}):
             docker_client.images.remove(image.id, force=True)
