@@ -18,6 +18,7 @@ from reprostack.engine import (
     BuildSpec,
     Completed,
     ContainerSpec,
+    DiskUsage,
     EngineInfo,
     EngineRefused,
     ImageInfo,
@@ -89,6 +90,7 @@ class FakeEngine:
     containers: list[FakeContainer] = field(default_factory=list)
     registry: dict[str, str] = field(default_factory=dict)  # "repo@digest" -> image id
     fail_build: str | None = None  # the builder's error for the next builds
+    build_cache: dict[str, int] = field(default_factory=dict)  # record id -> bytes
 
     @property
     def address(self) -> str:
@@ -144,6 +146,8 @@ class FakeEngine:
             architecture=spec.platform.split("/")[1],
         )
         self.images[image.id] = image
+        if spec.builder == "buildkit":  # BuildKit keeps what it made in its cache
+            self.build_cache[f"record-{len(self.builds)}"] = 1 << 20
         return BuildOutcome(image.id)
 
     def remove_container(self, container_id: str) -> None:
@@ -195,6 +199,13 @@ class FakeEngine:
     def repo_digests(self, ref: str) -> tuple[str, ...]:
         found = self.image(ref)
         return found.repo_digests if found else ()
+
+    def disk_usage(self) -> DiskUsage:
+        sizes = {image_id: 1 for image_id in self.images}
+        return DiskUsage(images=sizes, build_cache=dict(self.build_cache))
+
+    def remove_build_cache(self, record_id: str) -> None:
+        self.build_cache.pop(record_id, None)
 
     def close(self) -> None:
         pass

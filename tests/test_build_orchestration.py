@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,13 @@ from reprostack.bases import resolve as resolve_module
 from reprostack.bases.pins import PINS_NAME, read_pins
 from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
-from reprostack.engine import Completed, ContainerSpec, EngineRefused, EngineUnavailable
+from reprostack.engine import (
+    Completed,
+    ContainerSpec,
+    DiskUsage,
+    EngineRefused,
+    EngineUnavailable,
+)
 from reprostack.errors import CheckFailed, EnvironmentMissing
 from reprostack.image import build as build_module
 from reprostack.image import verify
@@ -183,3 +190,39 @@ def test_a_verify_that_fails_reports_its_own_failure_not_the_cleanups(
         verify.verify_build(
             config, bases=resolve_bases(config, engine=engine), engine=engine, builder="legacy"
         )
+
+
+class _EngineWithABusyBuild(FakeEngine):
+    """A BuildKit engine on which another build holds a cache record of its own."""
+
+    def disk_usage(self) -> DiskUsage:
+        usage = super().disk_usage()
+        return replace(usage, cache_in_use=frozenset({"busy"}) & set(usage.build_cache))
+
+
+@pytest.mark.parametrize("outcome", ["verdict", "failure"])
+def test_a_verify_removes_the_cache_it_made_and_nothing_else(
+    outcome: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, engine = _case(tmp_path), _engine_with_base(_EngineWithABusyBuild)
+    engine.build_cache.update({"old": 5 << 30, "older": 1 << 30})  # from earlier builds
+    files = {"/app/train.py": ("file", 0o644, 0, 0, "ab" * 32)}
+
+    def facts(engine: FakeEngine, image_id: str) -> dict[str, object]:
+        engine.build_cache["busy"] = 1  # another build starts while the images are compared
+        if outcome == "failure":
+            raise EngineRefused("no space left on device")
+        return files  # type: ignore[return-value]
+
+    monkeypatch.setattr(verify, "filesystem_facts", facts)
+    bases = resolve_bases(config, engine=engine)
+    images_before = set(engine.images)
+    if outcome == "failure":
+        with pytest.raises(EngineRefused):
+            verify.verify_build(config, bases=bases, engine=engine, builder="buildkit")
+    else:
+        result = verify.verify_build(config, bases=bases, engine=engine, builder="buildkit")
+        assert result.reproducible and result.cache_left is None and result.left == []
+    assert len(engine.builds) == 2  # each made a cache record
+    assert engine.build_cache == {"old": 5 << 30, "older": 1 << 30, "busy": 1}
+    assert set(engine.images) == images_before

@@ -130,3 +130,63 @@ def test_two_clean_prod_builds_are_identical(
     assert latest.id == docker_client.images.get(tag).id
     for image in ours:
         docker_client.images.remove(image.id, force=True)
+
+
+def _cache_records(client: Any) -> dict[str, dict[str, Any]]:
+    """The engine's build cache records by id (`docker system df -v`)."""
+    return {str(r["ID"]): r for r in client.api.df().get("BuildCache") or []}
+
+
+@pytest.mark.engine
+def test_verify_leaves_the_engine_as_it_found_it(
+    tmp_path: Path, base_image: str, docker_client: Any
+) -> None:
+    project = tmp_path / "leaves"
+    shutil.copytree(CASE, project)
+    name = f"leaves-{uuid.uuid4().hex[:8]}"
+    config = (project / "repro.yaml").read_text().replace("name: case-scripts", f"name: {name}")
+    (project / "repro.yaml").write_text(config)
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(
+        project, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "case"
+    )
+    title = f"org.opencontainers.image.title=localhost/repro-{name}"
+
+    def repro_build(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "reprostack", "build", "--prod", *args],
+                              cwd=project, capture_output=True, text=True, check=False,
+                              timeout=900)  # fmt: skip
+
+    try:
+        first = repro_build()
+        assert first.returncode == 0, first.stderr[-3000:]
+        if "with buildkit" not in first.stderr:
+            pytest.skip("the engine built without BuildKit: no build cache to measure")
+        cache_before = _cache_records(docker_client)
+        images_before = {i.id for i in docker_client.images.list(filters={"label": title})}
+
+        verified = repro_build("--verify")
+        assert verified.returncode == 0, verified.stderr[-3000:]
+        assert "reproducible: " in verified.stderr
+        assert "warning" not in verified.stderr
+
+        cache_after = _cache_records(docker_client)
+        images_after = {i.id for i in docker_client.images.list(filters={"label": title})}
+        # Nothing of the two clean builds stays: neither their images nor their cache
+        # (records a build elsewhere on this shared engine holds right now are not ours).
+        made = {
+            rid: (r["Description"], r["Size"])
+            for rid, r in cache_after.items()
+            if rid not in cache_before and not r["InUse"]
+        }
+        assert made == {}, "build cache the verification made is still on the engine"
+        assert images_after == images_before
+        # The build's own image stays, tagged as it was (that records from before stay is
+        # the orchestration tests' to show: on a shared engine BuildKit's own garbage
+        # collector or another user's prune may take old ones meanwhile).
+        tag = first.stdout.split()[0]
+        assert docker_client.images.get(tag).id in images_before
+    finally:
+        for image in docker_client.images.list(filters={"label": title}):
+            docker_client.images.remove(image.id, force=True)

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from handlocks import restamp
 from pkgindex import Dist, build_index
 from projects import build_variant
 from reprostack.bases.resolve import resolve_bases
@@ -136,6 +137,7 @@ def _write_project(root: Path, index_url: str, wheels: Path) -> None:
     devtool = ("devtool==3.0.0", wheels / "devtool-3.0.0-py3-none-any.whl")
     (locks / "prod.txt").write_text(_lock("prod", index_url, [alpha]))
     (locks / "dev.txt").write_text(_lock("dev", index_url, [alpha, devtool]))
+    restamp(root)  # builds refuse a stale lock: the headers describe these inputs
 
 
 @pytest.fixture

@@ -94,3 +94,27 @@ def test_poetry_project_without_poetry_says_how_to_get_it(
         "`poetry lock` where Poetry is installed\n"
     )
     assert not (poetry_project / "lockfiles/prod.txt").exists()
+
+
+@pytest.mark.skipif(poetry_backend.find_poetry() is None, reason="Poetry is not installed")
+def test_a_failed_lock_restores_poetry_lock(poetry_project: Path) -> None:
+    assert repro("lock").exit_code == 0
+    saved = {name: (poetry_project / name).read_bytes()
+             for name in ("poetry.lock", "lockfiles/prod.txt", "lockfiles/dev.txt")}  # fmt: skip
+    # `poetry lock` succeeds (and rewrites poetry.lock), prod converts, then dev cannot: a
+    # folder dependency has no hashes. The rewritten poetry.lock is a failed lock's side effect.
+    local = poetry_project / "localpkg"
+    local.mkdir()
+    (local / "pyproject.toml").write_text(
+        '[project]\nname = "localpkg"\nversion = "1.0"\n\n[build-system]\n'
+        'requires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n'
+    )
+    pyproject = poetry_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        'devtool = "*"', 'devtool = "*"\nlocalpkg = {path = "localpkg"}'))  # fmt: skip
+    result = repro("lock")
+    assert result.exit_code == 2, result.output
+    assert "poetry.lock takes localpkg from a directory source" in result.stderr
+    assert {name: (poetry_project / name).read_bytes() for name in saved} == saved
+    assert sorted(p.name for p in (poetry_project / "lockfiles").iterdir()) == [
+        "dev.txt", "prod.txt"]  # fmt: skip

@@ -324,3 +324,45 @@ def test_project_wheelhouse_is_carried_relative_to_the_lock(
     body = split((project / "lockfiles/prod.txt").read_text())[1]
     assert body.startswith(f"--index-url {local_index.url}\n--find-links ../wheels\n\n")
     assert pins(project / "lockfiles/prod.txt") == {"alpha": "2.0.0", "localpkg": "0.1.0"}
+
+
+def _lock_files(project: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((project / "lockfiles").iterdir())}
+
+
+@pytest.mark.parametrize("tool", BACKENDS)
+def test_a_failed_lock_leaves_every_lock_as_it_was(
+    tool: str, project: Path, local_index: LocalIndex
+) -> None:
+    write_project(project, tool=tool, prod=f"--index-url {local_index.url}\nbeta\n",
+                  dev="devtool\n")  # fmt: skip
+    assert repro("lock").exit_code == 0
+    before = _lock_files(project)
+    assert sorted(before) == ["dev.txt", "prod.txt"]
+    # prod's inputs change (it alone would resolve), dev's cannot be resolved at all.
+    (project / "requirements.in").write_text(f"--index-url {local_index.url}\nbeta\ngamma\n")
+    (project / "requirements-dev.in").write_text("devtool\nnosuchpkg\n")
+    result = repro("lock")
+    assert result.exit_code == 2, result.output
+    assert "nosuchpkg" in result.stderr and "lockfiles/dev.txt" in result.stderr
+    assert _lock_files(project) == before  # prod.txt untouched, no temporary file left
+    # Once dev resolves, both are written, dev against the new prod (named as the lock).
+    (project / "requirements-dev.in").write_text("devtool\n")
+    assert repro("lock").exit_code == 0
+    assert "gamma" in pins(project / "lockfiles/prod.txt")
+    assert drift(pins(project / "lockfiles/prod.txt"), pins(project / "lockfiles/dev.txt")) == []
+    assert ".tmp" not in (project / "lockfiles/dev.txt").read_text()
+    assert repro("lock", "--check").exit_code == 0
+    assert sorted(_lock_files(project)) == ["dev.txt", "prod.txt"]
+
+
+def test_a_failed_as_of_lock_leaves_every_lock_as_it_was(
+    project: Path, local_index: LocalIndex
+) -> None:
+    # prod lists no package, so it resolves as of any date; devtool did not exist in 1900.
+    write_project(project, tool="uv", prod=f"--index-url {local_index.url}\n", dev="devtool\n")
+    assert repro("lock").exit_code == 0
+    before = _lock_files(project)
+    result = repro("lock", "--as-of", "1900-01-01")
+    assert result.exit_code == 2, result.output
+    assert _lock_files(project) == before

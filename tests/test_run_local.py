@@ -172,3 +172,25 @@ def test_no_git_repository_still_records(tmp_path: Path) -> None:
     run = only_run(project)
     assert json.loads((run / "fingerprint.json").read_text())["git"] is None
     assert (run / "source.patch").read_bytes() == b""
+
+
+def test_a_seed_out_of_range_is_bad_usage_before_any_record(tmp_path: Path) -> None:
+    # PYTHONHASHSEED takes 0..2**32-1: any other seed would start a run whose Python dies.
+    project = demo_project(tmp_path / "p")
+    modes = (["--local"], ["--dev"], ["--prod"], ["--slurm"], ["--slurm", "--array", "2"],
+             ["--k8s"])  # fmt: skip
+    for seed in ("-1", str(2**32), "-99999999999"):
+        for mode in modes:
+            result = repro(project, "run", *mode, "--seed", seed, "train.py")
+            assert result.returncode == 2, (mode, seed, result.stderr)
+            assert "Invalid value for '--seed'" in result.stderr
+            assert "0<=x<=4294967295" in result.stderr
+            assert not (project / "runs").exists(), (mode, seed)
+    toy = repro(project, "data", "toy", "pets", "--seed", "-1")
+    assert toy.returncode == 2 and "Invalid value for '--seed'" in toy.stderr
+    # The ends of the range are seeds like any other.
+    for seed in ("0", str(2**32 - 1)):
+        ran = repro(project, "run", "--local", "--seed", seed, "--", "python", "-c",
+                    "import os; print(os.environ['PYTHONHASHSEED'])")  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.strip() == seed

@@ -66,20 +66,36 @@ def dockerfile(dev: bool, prod: bool, force: bool) -> None:
 @click.option(
     "--verify",
     is_flag=True,
-    help="With --prod: build twice without cache and list every file that differs (exit 1).",
+    help="With --prod: build twice without cache and list every file that differs (exit 1); "
+    "the two builds and their build cache are removed afterwards.",
 )
+@click.option("--allow-stale", is_flag=True,
+              help="Build even when a lock is older than its inputs (exit 2 otherwise); "
+              "a warning says so.")  # fmt: skip
 def build(
-    dev: bool, prod: bool, force: bool, no_cache: bool, repin: bool, builder: str, verify: bool
+    dev: bool,
+    prod: bool,
+    force: bool,
+    no_cache: bool,
+    repin: bool,
+    builder: str,
+    verify: bool,
+    allow_stale: bool,
 ) -> None:
     """Build the images."""
     from reprostack.bases.resolve import resolve_bases
     from reprostack.engine import connect
     from reprostack.image.build import BuildRequest, build_image
     from reprostack.image.plan import write_dockerfiles
+    from reprostack.lock.fresh import stale_lock_notes
 
     config = _project()
     mode = config.run.mode
     variants = _variants(dev, prod, (mode,) if mode in ("dev", "prod") else ("dev", "prod"))
+    # Before the engine is asked anything: a stale lock is refused (exit 2) or said.
+    notes = [note for v in variants for note in stale_lock_notes(config, v, allow_stale)]
+    for note in dict.fromkeys(notes):
+        info(f"warning: {note}")
     engine = connect()
     # Pin first, so that the Dockerfiles written below name the bases exactly as built; this
     # one resolution serves every step of the command.
@@ -126,6 +142,9 @@ def _verify(config: Any, bases: Any, engine: Any, builder: str, prod: bool) -> N
     for image_id, why in result.left:
         info(f"warning: throw-away image {image_id[:19]} was left on the engine ({why}); "
              f"remove it with `docker image rm {image_id}`")  # fmt: skip
+    if result.cache_left:
+        info(f"warning: the throw-away builds' cache was left on the engine ({result.cache_left}); "
+             "`docker builder prune` removes unused build cache")  # fmt: skip
     if result.reproducible:
         info(f"reproducible: {result.files} paths identical in two clean builds")
         return

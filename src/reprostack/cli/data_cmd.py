@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reprostack.cli.options import SEED
+
 if TYPE_CHECKING:
     from reprostack.config import Config, DatasetConfig
 
@@ -134,7 +136,8 @@ def status(names: tuple[str, ...], verify: bool, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--per-folder", type=int, default=None, help="Files to take from each folder.")
 @click.option("--fraction", type=float, default=None, help="Share of each folder (e.g. 0.01).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Picks another subset.")
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="Picks another subset (0 to 4294967295).")  # fmt: skip
 def toy(name: str, per_folder: int | None, fraction: float | None, seed: int) -> None:
     """Copy a small subset of NAME, same folders, into its toy: path.
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reprostack.cli.options import SEED
 from reprostack.cli.output import info
 
 if TYPE_CHECKING:
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 @click.option("--local", "mode", flag_value="local", help="Run on the host's Python.")
 @click.option("--dev", "mode", flag_value="dev", help="Run in the dev image (tree mounted).")
 @click.option("--prod", "mode", flag_value="prod", help="Run in the prod image (code baked in).")
-@click.option("--seed", type=int, default=None, help="Exported as REPRO_SEED and PYTHONHASHSEED.")
+@click.option("--seed", type=SEED, default=None,
+              help="Exported as REPRO_SEED and PYTHONHASHSEED (0 to 4294967295).")  # fmt: skip
 @click.option(
     "--deterministic/--no-deterministic",
     default=None,
@@ -47,6 +49,9 @@ if TYPE_CHECKING:
 @click.option("--wait", is_flag=True, help="Follow the cluster run's logs; exit with its code.")
 @click.option("--namespace", default=None, help="Kubernetes namespace (cluster.k8s.namespace).")
 @click.option("--dry-run", is_flag=True, help="--k8s: print the Job's YAML, create nothing.")
+@click.option("--allow-stale", is_flag=True,
+              help="--dev/--prod: use the image even when a lock is older than its inputs "
+              "(exit 2 otherwise); recorded in the run's notes.")  # fmt: skip
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     mode: RunMode | None,
@@ -63,6 +68,7 @@ def run(
     wait: bool,
     namespace: str | None,
     dry_run: bool,
+    allow_stale: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND (a .py script runs with Python) and record the run.
@@ -74,6 +80,7 @@ def run(
     """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
+    from reprostack.lock.fresh import StaleLock
     from reprostack.mounts import Mount
     from reprostack.record.request import RunRequest
     from reprostack.runs.execute import Console, Placement, execute
@@ -82,7 +89,7 @@ def run(
 
     for text in volumes:
         Mount.parse(text)  # a malformed -v is bad usage (exit 2), refused before any record
-    with handle_errors(exit_code=PRESTART_EXIT, keep=(RecordNotWritten,)):
+    with handle_errors(exit_code=PRESTART_EXIT, keep=(RecordNotWritten, StaleLock)):
         config = load_config()
         chosen = mode or config.run.mode
         request = RunRequest(
@@ -92,6 +99,7 @@ def run(
             mounts=[*config.run.mounts, *volumes],
             cwd=Path.cwd(),
             deterministic=config.run.deterministic if deterministic is None else deterministic,
+            allow_stale=allow_stale,
         )
         if scheduler is not None:
             from reprostack.cli.output import ClusterReport

@@ -17,6 +17,7 @@ from reprostack.engine.types import (
     BuildSpec,
     Completed,
     ContainerSpec,
+    DiskUsage,
     EngineInfo,
     ImageInfo,
     PushCallback,
@@ -130,6 +131,14 @@ class Engine(Protocol):
 
     def repo_digests(self, ref: str) -> tuple[str, ...]:
         """Return a local image's repository digests (``repo@sha256:...``); () when absent."""
+        ...
+
+    def disk_usage(self) -> DiskUsage:
+        """Return the engine's images and build cache records with their sizes."""
+        ...
+
+    def remove_build_cache(self, record_id: str) -> None:
+        """Remove one build cache record that no build holds (its parents stay)."""
         ...
 
     def close(self) -> None:

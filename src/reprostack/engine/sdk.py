@@ -24,6 +24,7 @@ from reprostack.engine.types import (
     BuildSpec,
     Completed,
     ContainerSpec,
+    DiskUsage,
     EngineInfo,
     ImageInfo,
     ImageRef,
@@ -224,6 +225,24 @@ class DockerEngine:
                 self._client.api.remove_container(container_id, force=True)
             except docker.errors.NotFound:
                 return
+
+    def disk_usage(self) -> DiskUsage:
+        """Return the engine's images and build cache records (the API's ``/system/df``)."""
+        with engine_errors("reading the engine's disk usage (`docker system df`)"):
+            df = self._client.api.df()
+        records = df.get("BuildCache") or []
+        return DiskUsage(
+            images={str(i["Id"]): int(i.get("Size") or 0) for i in df.get("Images") or []},
+            build_cache={str(r["ID"]): int(r.get("Size") or 0) for r in records},
+            cache_in_use=frozenset(str(r["ID"]) for r in records if r.get("InUse")),
+        )
+
+    def remove_build_cache(self, record_id: str) -> None:
+        """Remove one build cache record (``docker builder prune --filter id=...``)."""
+        # The daemon takes one value per filter key, and matches ids as a pattern: anchored,
+        # so that one id never removes another that starts with it.
+        with engine_errors(f"removing build cache record {record_id}"):
+            self._client.api.prune_builds(filters={"id": f"^{record_id}$"}, all=True)
 
     def build(self, spec: BuildSpec, on_output: BuildOutput) -> BuildOutcome:
         """Build with BuildKit (through the CLI) or the legacy builder (through the SDK).

@@ -106,6 +106,20 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class DiskUsage:
+    """What the engine keeps on disk (``docker system df -v``), by id."""
+
+    images: dict[str, int]  # image id -> size in bytes
+    build_cache: dict[str, int]  # BuildKit cache record id -> size in bytes
+    cache_in_use: frozenset[str] = frozenset()  # records a running build holds
+
+    @property
+    def cache_bytes(self) -> int:
+        """Return the build cache's size in bytes."""
+        return sum(self.build_cache.values())
+
+
+@dataclass(frozen=True)
 class EngineInfo:
     """What ``docker info``/``docker version`` say that reprostack uses."""
 

@@ -2,6 +2,9 @@
 
 Content, mode and owner of every file are compared; modification times are not (the legacy
 builder cannot fix them). A file that differs means the build is not reproducible.
+
+The engine is left as it was found: the two images and the build cache records the two
+builds made (gigabytes for a large image) are removed; what was there before stays.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import IO
 
 from reprostack.bases.resolve import ResolvedBases
 from reprostack.config import Config
-from reprostack.engine import ContainerSpec, Engine
+from reprostack.engine import ContainerSpec, DiskUsage, Engine
 from reprostack.errors import ReproError
 from reprostack.image.progress import ProgressCallback
 
@@ -32,6 +35,8 @@ class VerifyResult:
     differing: list[str] = field(default_factory=list)
     # Throw-away images the engine would not remove, with its reason: the verdict stands.
     left: list[tuple[str, str]] = field(default_factory=list)
+    # Why build cache the two builds made is still on the engine (None: all of it removed).
+    cache_left: str | None = None
 
     @property
     def reproducible(self) -> bool:
@@ -97,14 +102,16 @@ def verify_build(
     """Build the prod image twice without cache and compare the results.
 
     The two builds are throw-away: they are never tagged (the user's tags keep pointing where
-    they did) and both images are removed afterwards, whatever the outcome. ``bases`` is the
-    command's one resolution (pinned and checked against ``engine``).
+    they did), and both images and the build cache records made while they ran are removed
+    afterwards, whatever the outcome; records that were there before are never touched.
+    ``bases`` is the command's one resolution (pinned and checked against ``engine``).
     """
     from reprostack.image.build import BuildRequest, build_image
 
     request = BuildRequest(config, "prod", bases, no_cache=True, reuse=False, builder=builder,
                            tag=False)  # fmt: skip
 
+    before = engine.disk_usage()
     ids: list[str] = []
     try:
         for _ in range(2):
@@ -112,10 +119,45 @@ def verify_build(
             ids.append(built.id)
         first, second = (filesystem_facts(engine, image_id) for image_id in ids)
     except BaseException:
-        _remove_all(engine, ids)  # what stopped the check is what the user needs to see
+        # What stopped the check is what the user needs to see, not a failed clean-up.
+        _remove_all(engine, ids)
+        _remove_new_cache(engine, before)
         raise
     differing = compare_filesystems(first, second)
-    return VerifyResult(ids[0], ids[1], len(first), differing, _remove_all(engine, ids))
+    left = _remove_all(engine, ids)
+    return VerifyResult(ids[0], ids[1], len(first), differing, left,
+                        _remove_new_cache(engine, before))  # fmt: skip
+
+
+def _remove_new_cache(engine: Engine, before: DiskUsage) -> str | None:
+    """Remove the build cache records made since ``before``; return why some stayed, or None.
+
+    A record is removable once no build holds it and its children are gone, so this goes
+    round until nothing new is left or a round removes nothing more. Records a running build
+    holds are not the verification's to take.
+    """
+    why = ""
+    remaining: set[str] = set()
+    for _ in range(8):
+        try:
+            now = engine.disk_usage()
+        except ReproError as exc:
+            return exc.message
+        new = set(now.build_cache) - set(before.build_cache) - now.cache_in_use
+        if not new:
+            return None
+        if new == remaining:
+            break  # a round removed nothing
+        remaining = new
+        for record_id in sorted(new):
+            try:
+                engine.remove_build_cache(record_id)
+            except ReproError as exc:
+                why = exc.message
+    size = sum(now.build_cache[record_id] for record_id in remaining)
+    return f"{len(remaining)} build cache records ({size:,} bytes) stayed" + (
+        f": {why}" if why else ""
+    )
 
 
 def _remove_all(engine: Engine, image_ids: list[str]) -> list[tuple[str, str]]:

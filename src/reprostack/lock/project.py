@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprostack.atomic import write_text
 from reprostack.config import LOCK_DIR, Config
 from reprostack.errors import ConfigError, UsageError
 from reprostack.lock import header as lockheader
@@ -22,6 +21,7 @@ from reprostack.lock.indexes import IndexOption, check_option, dedupe, index_url
 from reprostack.lock.pins import drift
 from reprostack.lock.progress import Say, heartbeat, slow_tool_hint
 from reprostack.lock.reach import ensure_reachable
+from reprostack.lock.staging import PendingLocks, all_or_nothing
 from reprostack.lock.wheels import wheel_summary
 from reprostack.locktext import parse_pins
 
@@ -54,6 +54,9 @@ class _Plan:
     locker: Locker
     options: list[IndexOption]
     constraints: Path | None = None
+    # How the constraints are named (lockfiles/prod.txt), also when the file read is the
+    # prod lock this command resolved and has not written yet.
+    constraints_label: str = ""
 
 
 def lock_path(config: Config, variant: str) -> Path:
@@ -98,46 +101,70 @@ def lock_project(
             "platform on any host"
             + (" (it reads the universal poetry.lock)" if tool == "poetry" else ""),
         )
-    outcomes = []
-    for variant in VARIANTS:
-        if variant not in variants:
-            continue
-        if check and variant == "dev" and not lock_path(config, "prod").is_file():
-            # Only looking: a missing prod lock makes dev stale (exit 1), as for every other
-            # missing lock; resolving dev would need it (an error, exit 2).
-            stale = _dev_without_prod(config, tool, in_image)
-            if stale is not None:
-                outcomes.append(stale)
-                continue
-        plan = _plan(config, tool, variant, in_image)
-        if plan is None:
-            outcomes.append(_skipped(config, variant))
-            continue
-        exclude_newer = _exclude_newer(config, as_of, plan)
-        request = LockRequest(
-            root=config.root, variant=variant, target=target, inputs=plan.inputs,
-            constraints=plan.constraints, output=plan.output, upgrade=upgrade,
-            upgrade_packages=tuple(upgrade_packages), exclude_newer=exclude_newer,
-            extras=config.lock.extras,
-            groups=config.lock.groups,
-        )  # fmt: skip
-        reasons = _stale_reasons(plan, tool, target, exclude_newer)
-        if check:
-            # The header covers every file the tool reads, so an unchanged set of inputs cannot
-            # have gone stale: ask the tool (Poetry takes a second) only to explain a change.
-            if reasons:
-                reasons += [r for r in plan.locker.in_sync(request) if r not in reasons]
-            status = "stale" if reasons else "up-to-date"
-            message = f"{plan.rel} is stale: " + "; ".join(reasons) if reasons else \
-                f"{plan.rel} is up to date"  # fmt: skip
-            outcomes.append(LockOutcome(variant, plan.output, status, message, tuple(reasons)))
-            continue
-        if not reasons and not upgrade and not upgrade_packages:
-            outcomes.append(LockOutcome(variant, plan.output, "up-to-date",
-                                        f"{plan.rel} is up to date"))  # fmt: skip
-            continue
-        outcomes.append(_generate(plan, request, tool, target, say, live))
-    return outcomes
+    if check:
+        return [_lock_one(config, tool, target, variant, None, upgrade=upgrade, check=True,
+                          upgrade_packages=upgrade_packages, in_image=in_image, as_of=as_of)
+                for variant in VARIANTS if variant in variants]  # fmt: skip
+    # Nothing is written until every requested lock has resolved: a failure (dev
+    # unresolvable, an as-of date before the packages existed) leaves every lock as it was.
+    with all_or_nothing(config.root) as pending:
+        return [_lock_one(config, tool, target, variant, pending, upgrade=upgrade, check=False,
+                          upgrade_packages=upgrade_packages, in_image=in_image, as_of=as_of,
+                          say=say, live=live)
+                for variant in VARIANTS if variant in variants]  # fmt: skip
+
+
+def _lock_one(
+    config: Config,
+    tool: str,
+    target: Target,
+    variant: str,
+    pending: PendingLocks | None,
+    *,
+    upgrade: bool,
+    check: bool,
+    upgrade_packages: Sequence[str],
+    in_image: bool,
+    as_of: str | None,
+    say: Say | None = None,
+    live: bool = False,
+) -> LockOutcome:
+    """Check or resolve one lock; a resolved one joins ``pending`` (written by the caller)."""
+    if check and variant == "dev" and not lock_path(config, "prod").is_file():
+        # Only looking: a missing prod lock makes dev stale (exit 1), as for every other
+        # missing lock; resolving dev would need it (an error, exit 2).
+        stale = _dev_without_prod(config, tool, in_image)
+        if stale is not None:
+            return stale
+    # Dev is compiled against prod as this command leaves it: the one resolved just now.
+    prod = lock_path(config, "prod")
+    if pending is not None and variant == "dev":
+        prod = pending.readable(prod)
+    plan = _plan(config, tool, variant, in_image, prod)
+    if plan is None:
+        return _skipped(config, variant)
+    exclude_newer = _exclude_newer(config, as_of, plan)
+    request = LockRequest(
+        root=config.root, variant=variant, target=target, inputs=plan.inputs,
+        constraints=plan.constraints, output=plan.output, upgrade=upgrade,
+        upgrade_packages=tuple(upgrade_packages), exclude_newer=exclude_newer,
+        extras=config.lock.extras,
+        groups=config.lock.groups,
+    )  # fmt: skip
+    reasons = _stale_reasons(plan, tool, target, exclude_newer)
+    if check:
+        # The header covers every file the tool reads, so an unchanged set of inputs cannot
+        # have gone stale: ask the tool (Poetry takes a second) only to explain a change.
+        if reasons:
+            reasons += [r for r in plan.locker.in_sync(request) if r not in reasons]
+        status = "stale" if reasons else "up-to-date"
+        message = f"{plan.rel} is stale: " + "; ".join(reasons) if reasons else \
+            f"{plan.rel} is up to date"  # fmt: skip
+        return LockOutcome(variant, plan.output, status, message, tuple(reasons))
+    if not reasons and not upgrade and not upgrade_packages:
+        return LockOutcome(variant, plan.output, "up-to-date", f"{plan.rel} is up to date")
+    assert pending is not None  # resolving always has somewhere to put the result
+    return _generate(plan, request, tool, target, pending, say, live)
 
 
 def _exclude_newer(config: Config, as_of: str | None, plan: _Plan) -> str | None:
@@ -170,8 +197,13 @@ def _skipped(config: Config, variant: str) -> LockOutcome:
     return LockOutcome(variant, path, "skipped", f"{rel}: no {variant} inputs, nothing to lock")
 
 
-def _plan(config: Config, tool: str, variant: str, in_image: bool = False) -> _Plan | None:
-    """Work out one lock's inputs; None when a dev lock has no dev inputs."""
+def _plan(
+    config: Config, tool: str, variant: str, in_image: bool = False, prod: Path | None = None
+) -> _Plan | None:
+    """Work out one lock's inputs; None when a dev lock has no dev inputs.
+
+    ``prod`` is the file holding the prod lock dev is compiled against (default: the lock).
+    """
     root = config.root
     output = lock_path(config, variant)
     rel = f"{LOCK_DIR}/{variant}.txt"
@@ -207,13 +239,14 @@ def _plan(config: Config, tool: str, variant: str, in_image: bool = False) -> _P
             locker = PipToolsLocker(urls, ImageResolver(config), in_image)
     plan = _Plan(variant, output, rel, inputs, locker, options)
     if variant == "dev":
-        prod = lock_path(config, "prod")
+        prod = prod or lock_path(config, "prod")
         if not prod.is_file():
             raise UsageError(
                 f"{LOCK_DIR}/dev.txt is compiled against {LOCK_DIR}/prod.txt, which does not exist",
                 hint="run `repro lock` (both locks) or `repro lock --prod` first",
             )
         plan.constraints = prod
+        plan.constraints_label = f"{LOCK_DIR}/prod.txt"
     return plan
 
 
@@ -292,7 +325,7 @@ def _input_files(plan: _Plan, request: LockRequest) -> dict[str, Path]:
     for extra in plan.locker.extra_inputs(request):
         files.setdefault(_rel(request.root, extra), extra)
     if plan.constraints is not None:
-        files[_rel(request.root, plan.constraints)] = plan.constraints
+        files[plan.constraints_label] = plan.constraints
     return files
 
 
@@ -354,7 +387,7 @@ def _stale_reasons(
     if old.exclude_newer != exclude_newer:
         reasons.append(f"as-of date (exclude-newer) changed: {old.exclude_newer or 'none'} -> "
                        f"{exclude_newer or 'none'}")  # fmt: skip
-    constraint_label = _rel(request.root, plan.constraints) if plan.constraints else None
+    constraint_label = plan.constraints_label if plan.constraints else None
     for label, sha in hashed.items():
         if label not in old.inputs:
             reasons.append(f"{label} is a new input")
@@ -378,10 +411,11 @@ def _generate(
     request: LockRequest,
     tool: str,
     target: Target,
+    pending: PendingLocks,
     say: Say | None = None,
     live: bool = False,
 ) -> LockOutcome:
-    """Resolve into a temp file beside the lock, then replace the lock atomically."""
+    """Resolve into a temp file beside the lock; the new lock joins ``pending``."""
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{plan.variant}.", suffix=".txt.tmp",
                                     dir=plan.output.parent)  # fmt: skip
@@ -405,6 +439,11 @@ def _generate(
         tool_body = tmp.read_text(encoding="utf-8")
     finally:
         tmp.unlink(missing_ok=True)
+    if plan.constraints is not None:
+        # The tools name the constraints file as they were given it ("# via -c ..."): the
+        # lock names the one it stands for, not the not-yet-written copy that was read.
+        tool_body = tool_body.replace(os.path.relpath(plan.constraints, request.root),
+                                      plan.constraints_label)  # fmt: skip
     body = _body([o.in_lock(plan.output.parent) for o in plan.options], tool_body)
     pins = parse_pins(body)
     if plan.constraints is not None:
@@ -412,7 +451,7 @@ def _generate(
         moved = drift(prod_pins, pins)
         if moved:
             raise ConfigError(
-                [f"{plan.rel} would not match {_rel(request.root, plan.constraints)}:", *moved],
+                [f"{plan.rel} would not match {plan.constraints_label}:", *moved],
                 hint="the dev inputs need other versions than prod; loosen them",
             )
     hashed, digest = _hash_inputs(plan, request, tool, target)
@@ -424,7 +463,7 @@ def _generate(
         body_sha256=lockheader.body_sha256(body), exclude_newer=request.exclude_newer,
         wheels=wheels,
     )  # fmt: skip
-    write_text(plan.output, lockheader.render(new, body))
+    pending.add(plan.output, lockheader.render(new, body))
     count = len(pins)
     as_of = f" as of {request.exclude_newer}" if request.exclude_newer else ""
     return LockOutcome(

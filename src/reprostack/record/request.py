@@ -31,6 +31,8 @@ class RunRequest:
     run_dir: Path | None = None
     # What repro did on the way that the record should say (an image pulled by digest).
     notes: list[str] = field(default_factory=list)
+    # Run in an image built from a lock older than its inputs (recorded in notes); else refused.
+    allow_stale: bool = False
 
     def __post_init__(self) -> None:
         # Seeding needs a seed: a deterministic run without one records (and replays) 0.

@@ -167,8 +167,10 @@ def run_in_container(
 
     engine = engine or connect()
     if image_ref is None:
+        from reprostack.lock.fresh import stale_lock_notes
         from reprostack.registry.ensure import ensure_image
 
+        request.notes += stale_lock_notes(config, request.mode, request.allow_stale)
         ensured = ensure_image(config, request.mode, progress=progress, engine=engine)
         image_ref = ensured.tag
         if ensured.note:
