@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from projects import REPRO, demo_project, git, repro
+from projects import REPRO, demo_project, git, repro, repro_in_process
 from reprostack.record.store import list_run_ids
 
 DETERMINISTIC = """\
@@ -60,7 +60,7 @@ def test_replay_restores_code_and_reproduces_outputs(tmp_path: Path) -> None:
     # The replay ran in a detached worktree; it stands for the original's branch.
     fingerprint = json.loads((project / "runs" / new[0] / "fingerprint.json").read_text())
     assert fingerprint["git"]["branch"] == "main"
-    diff = repro(project, "diff", original, new[0])
+    diff = repro_in_process(project, "diff", original, new[0])
     assert "git.branch" not in diff.stdout + diff.stderr
     assert record["seed"] == 5
     assert record["argv"] == ["det.py"]
