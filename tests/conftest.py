@@ -166,6 +166,8 @@ _SERVICE_MARKERS = {
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in _SERVICE_MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    if _FAST:
+        config.pluginmanager.register(_FastTierGuard(), "fast-tier-guard")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -187,16 +189,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
             )
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
+class _FastTierGuard:
     """In the fast tier a service fixture is never set up: its test missed its marker (it asked
-    for the fixture by name at run time, say). Fail it, so the tier cannot pass by skipping."""
-    if _FAST and fixturedef.argname in SERVICE_FIXTURES.values():
-        pytest.fail(
-            f"fast tier: this test needs the {fixturedef.argname} fixture but was not deselected;"
-            " give it the service's marker (see SERVICE_FIXTURES in tests/conftest.py)",
-            pytrace=False,
-        )
+    for the fixture by name at run time, say). Fail it, so the tier cannot pass by skipping.
+
+    A plugin of its own, not a hook of this conftest: session fixtures are set up through the
+    session's hooks, which a conftest below the root folder is not part of."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        if fixturedef.argname in SERVICE_FIXTURES.values():
+            pytest.fail(
+                f"fast tier: this test needs the {fixturedef.argname} fixture but was not"
+                " deselected; give it the service's marker (SERVICE_FIXTURES in tests/conftest.py)",
+                pytrace=False,
+            )
 
 
 class _Tripwire:
