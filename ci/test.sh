@@ -8,8 +8,8 @@
 # local base image), so a fresh machine passes exactly as a developer's does. Engine tests
 # are skipped loudly only when no engine can be started; under CI=true they must run.
 #
-# --fast: the same venv, ruff and mypy, then pytest on every test that needs no service (the
-# layer and docs checks included); it starts nothing and skips the site build. Tests get their
+# --fast: the same venv, ruff, mypy and site build (seconds), then pytest on every test that
+# needs no service (the layer and docs checks included); it starts nothing. Tests get their
 # service markers from the fixtures they use (tests/conftest.py); REPRO_TEST_TIER=fast points
 # DOCKER_HOST, REPRO_REGISTRY and Slurm's commands at tripwires, so a test that reaches a
 # service without its marker fails rather than skips.
@@ -50,17 +50,17 @@ ruff format --check src tests bench ci
 log "mypy"
 mypy
 
+# The site: any warning fails (a broken link or anchor, a page missing from the nav). The
+# reference pages are checked against the code by tests/test_docs.py.
+log "docs (mkdocs --strict)"
+mkdocs build --strict --quiet
+
 if [[ $fast -eq 1 ]]; then
     log "pytest (fast tier: no engine, Slurm, registry or MLflow server)"
     unset DOCKER_HOST REPRO_REGISTRY SLURM_CONF REPRO_REQUIRE_ENGINE REPRO_REQUIRE_SLURM
     export REPRO_TEST_TIER=fast
     exec pytest -m "not engine and not registry and not slurm and not mlflow and not network" "$@"
 fi
-
-# The site: any warning fails (a broken link or anchor, a page missing from the nav). The
-# reference pages are checked against the code by tests/test_docs.py.
-log "docs (mkdocs --strict)"
-mkdocs build --strict --quiet
 
 log "docker engine"
 engine_started=0
