@@ -12,7 +12,9 @@ those markers and sets ``REPRO_TEST_TIER=fast``, which arms tripwires in place o
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -235,6 +237,7 @@ def _arm_tripwires() -> None:
     the variables, so ``repro`` processes a test starts are watched too."""
     global _slurm_calls
     folder = Path(tempfile.mkdtemp(prefix="repro-fast-tier-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     _tripwires["engine"] = _Tripwire(socket.AF_UNIX, str(folder / "docker.sock"))
     os.environ["DOCKER_HOST"] = f"unix://{folder / 'docker.sock'}"
     registry = _Tripwire(socket.AF_INET, ("127.0.0.1", 0))
