@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
 # The whole test suite, from nothing: Python deps, lint, types, a real Docker engine, pytest.
 #
-#   bash ci/test.sh [PYTEST ARGS...]
+#   bash ci/test.sh [PYTEST ARGS...]          the full suite, as CI runs it
+#   bash ci/test.sh --fast [PYTEST ARGS...]   the inner loop: no engine, Slurm, registry, MLflow
 #
 # Installs what it needs itself (a venv in .venv, Debian's docker.io and debootstrap, the
 # local base image), so a fresh machine passes exactly as a developer's does. Engine tests
 # are skipped loudly only when no engine can be started; under CI=true they must run.
+#
+# --fast: the same venv, ruff, mypy and site build (seconds), then pytest on every test that
+# needs no service (the layer and docs checks included); it starts nothing. Tests get their
+# service markers from the fixtures they use (tests/conftest.py); REPRO_TEST_TIER=fast points
+# DOCKER_HOST, REPRO_REGISTRY and Slurm's commands at tripwires, so a test that reaches a
+# service without its marker fails rather than skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+fast=0
+if [[ ${1:-} == "--fast" ]]; then
+    fast=1
+    shift
+fi
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
@@ -41,6 +54,13 @@ mypy
 # reference pages are checked against the code by tests/test_docs.py.
 log "docs (mkdocs --strict)"
 mkdocs build --strict --quiet
+
+if [[ $fast -eq 1 ]]; then
+    log "pytest (fast tier: no engine, Slurm, registry or MLflow server)"
+    unset DOCKER_HOST REPRO_REGISTRY SLURM_CONF REPRO_REQUIRE_ENGINE REPRO_REQUIRE_SLURM
+    export REPRO_TEST_TIER=fast
+    exec pytest -m "not engine and not registry and not slurm and not mlflow and not network" "$@"
+fi
 
 log "docker engine"
 engine_started=0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -30,6 +31,27 @@ def repro(
         [*REPRO, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout,
         env={**os.environ, **(env or {})},
     )  # fmt: skip
+
+
+def repro_in_process(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``repro(cwd, *ARGS)`` without a new interpreter: click's runner calls the same group
+    (lazy commands, errors mapped to their exit codes) with the same argv, environment and
+    folder, and the result has the same shape. For commands whose output and exit code are
+    all a test checks; signals, process groups, umask and the console script need ``repro``.
+    An exception the group does not map propagates (``catch_exceptions=False``)."""
+    from click.testing import CliRunner
+
+    from reprostack.cli import cli
+
+    with contextlib.chdir(cwd):
+        result = CliRunner().invoke(
+            cli, list(args), env=env, catch_exceptions=False, prog_name="repro"
+        )
+    return subprocess.CompletedProcess(
+        [*REPRO, *args], result.exit_code, result.stdout, result.stderr
+    )
 
 
 def git(root: Path, *args: str) -> str:

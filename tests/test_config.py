@@ -218,15 +218,17 @@ def test_registry_with_a_scheme_or_credentials_is_refused_where_it_is(
 
 
 def test_push_without_or_with_a_bad_registry_is_exit_2_before_any_engine(tmp_path: Path) -> None:
-    from projects import repro
+    from projects import repro_in_process
 
     (tmp_path / "repro.yaml").write_text("name: a\n")
-    missing = repro(tmp_path, "push", "--prod", env={"DOCKER_HOST": "unix:///nonexistent"})
+    missing = repro_in_process(
+        tmp_path, "push", "--prod", env={"DOCKER_HOST": "unix:///nonexistent"}
+    )
     assert missing.returncode == 2, missing.stderr
     assert "repro.yaml has no registry: to push to" in missing.stderr
     assert "hint: add e.g. `registry: registry.example.com/team`" in missing.stderr
     (tmp_path / "repro.yaml").write_text("name: a\nregistry: https://bob:pw@r.example.com/t\n")
-    bad = repro(tmp_path, "push", "--prod", env={"DOCKER_HOST": "unix:///nonexistent"})
+    bad = repro_in_process(tmp_path, "push", "--prod", env={"DOCKER_HOST": "unix:///nonexistent"})
     assert bad.returncode == 2, bad.stderr
     assert "repro.yaml:2: registry: holds credentials" in bad.stderr
     assert "pw@" not in bad.stderr

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from projects import repro
+from projects import repro_in_process
 from reprostack.config import Config, load_config
 from reprostack.data.cache import HashCache
 from reprostack.data.check import check_dataset
@@ -126,7 +126,7 @@ def test_a_file_rewritten_in_place_is_seen_by_the_sample_and_status_not_the_fold
     assert seen["changed"]["first"] == ["modified train/cat/0.bin"]
 
     project = config.root
-    status = repro(project, "data", "status")
+    status = repro_in_process(project, "data", "status")
     assert status.returncode == 1
     assert "modified train/cat/0.bin" in status.stdout
 

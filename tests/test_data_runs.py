@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from projects import git, make_repo, repro
+from projects import git, make_repo, repro, repro_in_process
 from reprostack.config import Config, DatasetConfig, load_config, parse_config
 from reprostack.errors import ConfigError
 from reprostack.record.request import RunRequest
@@ -41,7 +41,7 @@ def data_project(tmp_path: Path) -> tuple[Path, Path]:
         },
         commit=False,
     )
-    scan = repro(project, "data", "scan")
+    scan = repro_in_process(project, "data", "scan")
     assert scan.returncode == 0, scan.stderr
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "data manifest")
@@ -124,17 +124,17 @@ def test_a_run_on_changed_data_says_so_and_diff_names_the_files(tmp_path: Path) 
         "modified": 1,
         "first": ["modified cat/2.bin", "added cat/3.bin"],
     }
-    diff = repro(project, "diff", first, second)
+    diff = repro_in_process(project, "diff", first, second)
     assert diff.returncode == 0, diff.stderr
     assert "  data.pets.changed.first[0]: (absent) -> modified cat/2.bin\n" in diff.stdout
     assert "  data.pets.matches_manifest: True -> False\n" in diff.stdout
 
     # Scanned and committed again, the next run's record pins the new data, and diff names
     # the files from the two runs' manifests.
-    assert repro(project, "data", "scan").returncode == 0
+    assert repro_in_process(project, "data", "scan").returncode == 0
     assert repro(project, "run", "read.py", env={"DATA": str(data)}).returncode == 0
     third = run_ids(project)[2]
-    files_diff = repro(project, "diff", first, third)
+    files_diff = repro_in_process(project, "diff", first, third)
     assert files_diff.returncode == 0, files_diff.stderr
     assert (
         "  data.pets: 1 modified, 1 added files\n    modified cat/2.bin\n    added cat/3.bin\n"
@@ -289,7 +289,7 @@ def test_a_container_replay_in_a_project_with_data_accepts_its_own_image(
 
 def test_the_fingerprint_table_shows_each_dataset(tmp_path: Path) -> None:
     project, _data = data_project(tmp_path)
-    table = repro(project, "fingerprint")
+    table = repro_in_process(project, "fingerprint")
     assert table.returncode == 0, table.stderr
     manifest = json.loads((project / "lockfiles" / "data" / "pets.json").read_text())
     line = next(line for line in table.stdout.splitlines() if line.startswith("data pets"))

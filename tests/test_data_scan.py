@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
-from projects import repro
+from projects import repro_in_process
 from reprostack.config import DatasetConfig
 from reprostack.data.cache import HashCache
 from reprostack.data.manifest import SECTIONS, read_manifest
@@ -54,7 +54,7 @@ def test_scan_writes_a_sorted_manifest_with_a_recomputable_digest(tmp_path: Path
     data = make_dataset(tmp_path / "pets")
     project = make_project(tmp_path, data)
 
-    result = repro(project, "data", "scan")
+    result = repro_in_process(project, "data", "scan")
 
     assert result.returncode == 0, result.stderr
     manifest_file = project / "lockfiles" / "data" / "pets.json"
@@ -88,14 +88,14 @@ def test_a_sha256_manifest_stays_sha256_until_the_entry_names_another(tmp_path: 
     config = project / "repro.yaml"
     plain = config.read_text()
     config.write_text(plain.replace("{path: ", "{algorithm: sha256, path: "))
-    assert repro(project, "data", "scan").returncode == 0
+    assert repro_in_process(project, "data", "scan").returncode == 0
     # As a project from before blake3 became the default: the entry names no algorithm.
     config.write_text(plain)
     (data / "train" / "cat" / "2.bin").write_bytes(b"cat 2!")
-    status = repro(project, "data", "status")
+    status = repro_in_process(project, "data", "status")
     assert status.returncode == 1, status.stderr
     assert "modified train/cat/2.bin" in status.stdout
-    rescan = repro(project, "data", "scan")
+    rescan = repro_in_process(project, "data", "scan")
     # The status hashed the changed file with sha256 into the cache; the rest was cached.
     assert "[hashed 0 (0 B), reused 4;" in rescan.stdout
     manifest = json.loads(manifest_file.read_text())
@@ -103,25 +103,25 @@ def test_a_sha256_manifest_stays_sha256_until_the_entry_names_another(tmp_path: 
     assert ["train/cat/2.bin", 6, hashlib.sha256(b"cat 2!").hexdigest()] in manifest["entries"]
 
     config.write_text(plain.replace("{path: ", "{algorithm: blake3, path: "))
-    mismatch = repro(project, "data", "status")
+    mismatch = repro_in_process(project, "data", "status")
     assert mismatch.returncode == 2
     assert "hashed with sha256, repro.yaml asks for blake3" in mismatch.stderr
     assert "repro data scan pets" in mismatch.stderr
-    assert "hashed 4" in repro(project, "data", "scan").stdout
+    assert "hashed 4" in repro_in_process(project, "data", "scan").stdout
     assert json.loads(manifest_file.read_text())["algorithm"] == "blake3"
 
 
 def test_rescan_reuses_the_cache_and_rehashes_only_what_changed(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "pets")
     project = make_project(tmp_path, data)
-    assert repro(project, "data", "scan").returncode == 0
+    assert repro_in_process(project, "data", "scan").returncode == 0
 
-    again = repro(project, "data", "scan")
+    again = repro_in_process(project, "data", "scan")
     assert again.returncode == 0, again.stderr
     assert "unchanged (stat check)" in again.stdout
 
     (data / "train" / "dog" / "2.bin").write_bytes(b"dog two")
-    changed = repro(project, "data", "scan")
+    changed = repro_in_process(project, "data", "scan")
     assert changed.returncode == 0, changed.stderr
     assert "hashed 1 (7 B), reused 4" in changed.stdout
     entries = read_manifest(project / "lockfiles" / "data" / "pets.json").entries
@@ -131,8 +131,8 @@ def test_rescan_reuses_the_cache_and_rehashes_only_what_changed(tmp_path: Path) 
 def test_status_lists_modified_added_removed_and_renamed_files(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "pets")
     project = make_project(tmp_path, data)
-    assert repro(project, "data", "scan").returncode == 0
-    clean = repro(project, "data", "status")
+    assert repro_in_process(project, "data", "scan").returncode == 0
+    clean = repro_in_process(project, "data", "status")
     assert clean.returncode == 0, clean.stderr
     assert clean.stdout == "pets: matches its manifest (quick check: size, mtime, inode)\n"
 
@@ -141,7 +141,7 @@ def test_status_lists_modified_added_removed_and_renamed_files(tmp_path: Path) -
     (data / "train" / "cat" / "2.bin").unlink()  # removed
     (data / "train" / "dog" / "1.bin").rename(data / "train" / "dog" / "one.bin")  # renamed
 
-    status = repro(project, "data", "status")
+    status = repro_in_process(project, "data", "status")
     assert status.returncode == 1
     assert status.stdout == (
         "pets: differs from its manifest (quick check: size, mtime, inode)\n"
@@ -150,21 +150,21 @@ def test_status_lists_modified_added_removed_and_renamed_files(tmp_path: Path) -
         "  removed train/cat/2.bin\n"
         "  renamed train/dog/1.bin -> train/dog/one.bin\n"
     )
-    as_json = repro(project, "data", "status", "--json")
+    as_json = repro_in_process(project, "data", "status", "--json")
     assert as_json.returncode == 1
     report = json.loads(as_json.stdout)["pets"]
     assert report["changed"] is True
     assert report["renamed"] == [{"from": "train/dog/1.bin", "to": "train/dog/one.bin"}]
 
     # The manifest is untouched by status; a scan takes the new state in.
-    assert repro(project, "data", "scan").returncode == 0
-    assert repro(project, "data", "status").returncode == 0
+    assert repro_in_process(project, "data", "scan").returncode == 0
+    assert repro_in_process(project, "data", "status").returncode == 0
 
 
 def test_same_size_rewrite_with_restored_mtime_is_seen_only_by_verify(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "pets")
     project = make_project(tmp_path, data)
-    assert repro(project, "data", "scan").returncode == 0
+    assert repro_in_process(project, "data", "scan").returncode == 0
     target = data / "train" / "cat" / "1.bin"
     before = target.stat()
     with open(target, "r+b") as handle:  # in place: same inode, same size
@@ -172,20 +172,20 @@ def test_same_size_rewrite_with_restored_mtime_is_seen_only_by_verify(tmp_path: 
     os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert target.stat().st_ino == before.st_ino
 
-    quick = repro(project, "data", "status")
+    quick = repro_in_process(project, "data", "status")
     # Invisible to the quick check by design (size, mtime and inode all match) ...
     assert quick.returncode == 0, quick.stdout
     assert "quick check: size, mtime, inode" in quick.stdout
-    help_text = repro(project, "data", "status", "--help").stdout
+    help_text = repro_in_process(project, "data", "status", "--help").stdout
     assert "invisible" in help_text and "--verify" in help_text
 
     # ... and caught by a full rehash.
-    verify = repro(project, "data", "status", "--verify")
+    verify = repro_in_process(project, "data", "status", "--verify")
     assert verify.returncode == 1
     assert verify.stdout == (
         "pets: differs from its manifest (full rehash)\n  modified train/cat/1.bin\n"
     )
-    scan = repro(project, "data", "scan", "--verify")
+    scan = repro_in_process(project, "data", "scan", "--verify")
     assert scan.returncode == 0, scan.stderr
     assert "hashed 4" in scan.stdout
     entries = read_manifest(project / "lockfiles" / "data" / "pets.json").entries
@@ -202,7 +202,7 @@ def test_symlinks_empty_folders_and_special_files_are_recorded_not_followed(
     os.mkfifo(data / "queue")
     project = make_project(tmp_path, data)
 
-    result = repro(project, "data", "scan")
+    result = repro_in_process(project, "data", "scan")
 
     assert result.returncode == 0, result.stderr
     assert "skipped queue: not a regular file (a fifo, socket or device)" in result.stderr
@@ -260,11 +260,11 @@ def test_a_single_file_dataset(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "repro.yaml").write_text(f"name: demo\ndata:\n  resnet: {weights}\n")
-    assert repro(project, "data", "scan").returncode == 0
+    assert repro_in_process(project, "data", "scan").returncode == 0
     manifest = json.loads((project / "lockfiles" / "data" / "resnet.json").read_text())
     assert manifest["entries"] == [["model.pth", 3000, b3(b"\0" * 3000)]]
     weights.write_bytes(b"\1" * 3000)
-    status = repro(project, "data", "status")
+    status = repro_in_process(project, "data", "status")
     assert status.returncode == 1
     assert "modified model.pth" in status.stdout
 
@@ -276,19 +276,19 @@ def test_missing_dataset_is_a_warning_in_config_and_an_error_when_needed(tmp_pat
     (project / "repro.yaml").write_text(
         f"name: demo\ndata:\n  pets: {{path: {data}}}\n  gone: {{path: /no/such/data}}\n"
     )
-    ok = repro(project, "data", "scan", "pets")
+    ok = repro_in_process(project, "data", "scan", "pets")
     assert ok.returncode == 0, ok.stderr
     assert (
         "repro: warning: repro.yaml:4: data.gone.path: /no/such/data does not exist on this "
         "machine; commands that read it will stop" in ok.stderr
     )
-    missing = repro(project, "data", "scan", "gone")
+    missing = repro_in_process(project, "data", "scan", "gone")
     assert missing.returncode == 3
     assert missing.stderr == (
         "repro: error: dataset gone: /no/such/data does not exist on this machine\n"
         "hint: mount or copy the data there, or change data.gone.path in repro.yaml\n"
     )
-    unknown = repro(project, "data", "scan", "nope")
+    unknown = repro_in_process(project, "data", "scan", "nope")
     assert unknown.returncode == 2
     assert "no dataset named nope in repro.yaml" in unknown.stderr
 
@@ -318,7 +318,7 @@ def test_a_cache_that_cannot_be_written_costs_speed_not_the_scan(
     blocker.write_text("")
     monkeypatch.setenv("REPRO_CACHE_DIR", str(blocker))
     for _ in range(2):
-        result = repro(project, "data", "scan")
+        result = repro_in_process(project, "data", "scan")
         assert result.returncode == 0, result.stderr
         assert "hashed 4" in result.stdout
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from projects import repro
+from projects import repro_in_process
 
 CLASSES = {"cat": (8, 6), "dog": (5, 4)}  # class -> image size (width, height)
 PER_CLASS = 6
@@ -56,7 +56,7 @@ def test_toy_keeps_the_folder_structure_and_cuts_label_files(tmp_path: Path) -> 
     data = image_dataset(tmp_path / "pets")
     project = project_for(tmp_path, data)
 
-    result = repro(project, "data", "toy", "pets", "--per-folder", "2", "--seed", "7")
+    result = repro_in_process(project, "data", "toy", "pets", "--per-folder", "2", "--seed", "7")
 
     assert result.returncode == 0, result.stderr
     toy = project / "data" / "toy" / "pets"
@@ -79,10 +79,10 @@ def test_toy_keeps_the_folder_structure_and_cuts_label_files(tmp_path: Path) -> 
     assert (toy / images[0]).read_bytes() == (data / images[0]).read_bytes()
 
     # The same seed gives the same subset; another seed, another one.
-    again = repro(project, "data", "toy", "pets", "--per-folder", "2", "--seed", "7")
+    again = repro_in_process(project, "data", "toy", "pets", "--per-folder", "2", "--seed", "7")
     assert again.returncode == 0, again.stderr
     assert [p for p in files_under(toy) if p.endswith(".png")] == images
-    other = repro(project, "data", "toy", "pets", "--per-folder", "2", "--seed", "8")
+    other = repro_in_process(project, "data", "toy", "pets", "--per-folder", "2", "--seed", "8")
     assert other.returncode == 0, other.stderr
     assert [p for p in files_under(toy) if p.endswith(".png")] != images
 
@@ -90,7 +90,7 @@ def test_toy_keeps_the_folder_structure_and_cuts_label_files(tmp_path: Path) -> 
 def test_toy_by_fraction_takes_at_least_one_file_per_folder(tmp_path: Path) -> None:
     data = image_dataset(tmp_path / "pets")
     project = project_for(tmp_path, data)
-    result = repro(project, "data", "toy", "pets", "--fraction", "0.01")
+    result = repro_in_process(project, "data", "toy", "pets", "--fraction", "0.01")
     assert result.returncode == 0, result.stderr
     images = [p for p in files_under(project / "data/toy/pets") if p.endswith(".png")]
     assert len(images) == 4
@@ -99,13 +99,15 @@ def test_toy_by_fraction_takes_at_least_one_file_per_folder(tmp_path: Path) -> N
 def test_toy_refuses_bad_options_and_a_folder_it_did_not_make(tmp_path: Path) -> None:
     data = image_dataset(tmp_path / "pets")
     project = project_for(tmp_path, data)
-    both = repro(project, "data", "toy", "pets", "--per-folder", "1", "--fraction", "0.5")
+    both = repro_in_process(
+        project, "data", "toy", "pets", "--per-folder", "1", "--fraction", "0.5"
+    )
     assert both.returncode == 2
     assert "give one of --per-folder N or --fraction F" in both.stderr
     foreign = project / "data" / "toy" / "pets"
     foreign.mkdir(parents=True)
     (foreign / "notes.txt").write_text("mine")
-    refused = repro(project, "data", "toy", "pets", "--per-folder", "1")
+    refused = repro_in_process(project, "data", "toy", "pets", "--per-folder", "1")
     assert refused.returncode == 2
     assert "is not a toy subset repro made; nothing was changed" in refused.stderr
     assert (foreign / "notes.txt").read_text() == "mine"
@@ -114,10 +116,10 @@ def test_toy_refuses_bad_options_and_a_folder_it_did_not_make(tmp_path: Path) ->
 def test_describe_writes_the_readme_and_the_list_file(tmp_path: Path) -> None:
     data = image_dataset(tmp_path / "pets")
     project = project_for(tmp_path, data)
-    assert repro(project, "data", "scan").returncode == 0
+    assert repro_in_process(project, "data", "scan").returncode == 0
     manifest = json.loads((project / "lockfiles/data/pets.json").read_text())
 
-    result = repro(project, "data", "describe", "pets")
+    result = repro_in_process(project, "data", "describe", "pets")
 
     assert result.returncode == 0, result.stderr
     out = project / "data" / "info" / "pets"
@@ -137,14 +139,14 @@ def test_describe_writes_the_readme_and_the_list_file(tmp_path: Path) -> None:
     assert all(Path(line).is_absolute() and Path(line).is_file() for line in listed)
     assert str(data / "train" / "cat" / "0.png") in listed
     # Regenerated on demand: the same data gives the same text.
-    assert repro(project, "data", "describe", "pets").returncode == 0
+    assert repro_in_process(project, "data", "describe", "pets").returncode == 0
     assert (out / "README.md").read_text() == readme
 
 
 def test_describe_will_not_write_into_the_dataset(tmp_path: Path) -> None:
     data = image_dataset(tmp_path / "pets")
     project = project_for(tmp_path, data)
-    result = repro(project, "data", "describe", "pets", "--out", str(data / "info"))
+    result = repro_in_process(project, "data", "describe", "pets", "--out", str(data / "info"))
     assert result.returncode == 2
     assert "writing there would change the data" in result.stderr
     assert not (data / "info").exists()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from projects import demo_project, git, repro
+from projects import demo_project, git, repro, repro_in_process
 from reprostack.determinism import (
     HOOK_DIR,
     REPORT_VARIABLE,
@@ -39,7 +39,7 @@ def project_with_probe(root: Path, repro_yaml: str | None = None) -> Path:
 
 def run_ids(project: Path) -> list[str]:
     """Run ids, oldest first (two ids of one second do not sort by time)."""
-    result = repro(project, "runs", "--json")
+    result = repro_in_process(project, "runs", "--json")
     assert result.returncode == 0, result.stderr
     return [r["id"] for r in reversed(json.loads(result.stdout))]
 
@@ -185,7 +185,7 @@ def test_repro_yaml_turns_it_on_diff_shows_it_replay_keeps_it(tmp_path: Path) ->
     second = probe_run(project, "--seed", "5")
     assert first["random"] != second["random"]
     runs = run_ids(project)
-    shown = repro(project, "diff", runs[0], runs[1])
+    shown = repro_in_process(project, "diff", runs[0], runs[1])
     assert shown.returncode == 0, shown.stderr
     assert "determinism:\n  determinism: off -> on (seed 5)" in shown.stdout
     replayed = repro(project, "replay", "last")
@@ -195,7 +195,7 @@ def test_repro_yaml_turns_it_on_diff_shows_it_replay_keeps_it(tmp_path: Path) ->
     assert record["replay_of"] == runs[1]
     assert (record["seed"], record["determinism"]["seed"]) == (5, 5)
     assert record["determinism"]["applied"]["random"] == ["seed"]
-    same = repro(project, "diff", runs[1], "last")
+    same = repro_in_process(project, "diff", runs[1], "last")
     assert same.returncode == 0, same.stderr
     assert "determinism" not in same.stdout
 

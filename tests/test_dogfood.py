@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from projects import repro
+from projects import repro_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 # What rendering reads: the config, the inputs the locks name, the locks, the Dockerfiles.
@@ -19,7 +19,7 @@ RENDER_INPUTS = ("repro.yaml", "pyproject.toml", "lockfiles", "dockerfiles")
 
 
 def test_the_repository_is_a_reprostack_project() -> None:
-    result = repro(ROOT, "lock", "--check")
+    result = repro_in_process(ROOT, "lock", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "lockfiles/prod.txt is up to date" in result.stderr
     assert "lockfiles/dev.txt is up to date" in result.stderr
@@ -33,7 +33,7 @@ def test_committed_dockerfiles_are_what_repro_dockerfile_renders(tmp_path: Path)
             shutil.copytree(source, tmp_path / name)
         else:
             shutil.copy2(source, tmp_path / name)
-    result = repro(tmp_path, "dockerfile")
+    result = repro_in_process(tmp_path, "dockerfile")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "unchanged dockerfiles/Dockerfile.dev" in result.stderr
     assert "unchanged dockerfiles/Dockerfile.prod" in result.stderr

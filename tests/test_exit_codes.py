@@ -1,8 +1,10 @@
 """Exit codes of the error paths of init, lock, dockerfile and build (docs/reference/exit-codes.md).
 
 0 ok; 1 a check failed; 2 bad usage or config; 3 the environment lacks something. Each case
-runs the real entry point (``python -m reprostack``) in a project folder and asserts the code
-and the first line of the message.
+runs ``repro`` in a project folder and asserts the code and the first line of the message: in
+process (the group that maps errors to codes, as the entry point calls it) unless the process
+itself matters (a whole environment of its own, Ctrl-C), then the real entry point
+(``python -m reprostack``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from pkgindex import LocalIndex, local_index, tool_caches
+from projects import repro_in_process
 
 __all__ = ["local_index", "tool_caches"]  # fixtures, imported so pytest finds them
 
@@ -48,6 +51,11 @@ def _repro(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[i
     return done.returncode, done.stderr
 
 
+def _repro_here(root: Path, *args: str) -> tuple[int, str]:
+    done = repro_in_process(root, *args)
+    return done.returncode, done.stderr
+
+
 def _project(root: Path, inputs: str, tool: str = "pip-tools") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "repro.yaml").write_text(f'name: demo\npython: "3.11"\nlock: {{tool: {tool}}}\n')
@@ -56,10 +64,10 @@ def _project(root: Path, inputs: str, tool: str = "pip-tools") -> Path:
 
 
 def test_no_config_and_a_bad_config_are_usage_errors(tmp_path: Path) -> None:
-    code, err = _repro(tmp_path, "lock")
+    code, err = _repro_here(tmp_path, "lock")
     assert code == 2, err
     (tmp_path / "repro.yaml").write_text("name: demo\ncuda: twelve\n")
-    code, err = _repro(tmp_path, "dockerfile")
+    code, err = _repro_here(tmp_path, "dockerfile")
     assert code == 2 and "repro.yaml:2: cuda:" in err, err
 
 
@@ -67,7 +75,7 @@ def test_no_config_and_a_bad_config_are_usage_errors(tmp_path: Path) -> None:
 def test_check_without_locks_is_a_failed_check(tool: str, tmp_path: Path) -> None:
     root = _project(tmp_path / "p", "beta\n", tool)
     (root / "requirements-dev.in").write_text("devtool\n")
-    code, err = _repro(root, "lock", "--check")
+    code, err = _repro_here(root, "lock", "--check")
     assert code == 1, err
     assert "lockfiles/prod.txt is stale: lockfiles/prod.txt does not exist" in err
 
@@ -77,7 +85,7 @@ def test_check_without_locks_is_a_failed_check_for_poetry_too(tmp_path: Path) ->
     root.mkdir()
     (root / "repro.yaml").write_text('name: demo\npython: "3.11"\n')
     (root / "pyproject.toml").write_text(POETRY)
-    code, err = _repro(root, "lock", "--check")
+    code, err = _repro_here(root, "lock", "--check")
     assert code == 1, err
     assert "lockfiles/dev.txt is stale: lockfiles/prod.txt, which it is compiled against, " \
         "does not exist" in err  # fmt: skip
@@ -89,7 +97,7 @@ def test_unreachable_git_dependency_is_the_environment(
 ) -> None:
     url = f"git+http://127.0.0.1:{closed_port()}/nothing.git"
     root = _project(tmp_path / "p", f"--index-url {local_index.url}\nthing @ {url}\n", tool)
-    code, err = _repro(root, "lock")
+    code, err = _repro_here(root, "lock")
     assert code == 3, err
     first = err.splitlines()[0]
     shown = "pip-compile" if tool == "pip-tools" else "uv"
@@ -103,7 +111,7 @@ def test_missing_version_and_missing_package_are_config_errors(
     tool: str, tmp_path: Path, local_index: LocalIndex, tool_caches: Path
 ) -> None:
     root = _project(tmp_path / "p", f"--index-url {local_index.url}\nalpha==9.9\n", tool)
-    code, err = _repro(root, "lock")
+    code, err = _repro_here(root, "lock")
     assert code == 2, err
     if tool == "pip-tools":
         assert err.startswith("repro: error: pip-compile: no release matches alpha==9.9 on the "
@@ -112,13 +120,13 @@ def test_missing_version_and_missing_package_are_config_errors(
     else:  # uv's own words are accurate and kept
         assert "alpha==9.9" in err
     (root / "requirements.in").write_text(f"--index-url {local_index.url}\nnosuchpkg\n")
-    code, err = _repro(root, "lock")
+    code, err = _repro_here(root, "lock")
     assert code == 2, err
 
 
 def test_dockerfile_without_a_lock_is_a_usage_error(tmp_path: Path) -> None:
     root = _project(tmp_path / "p", "beta\n")
-    code, err = _repro(root, "dockerfile")
+    code, err = _repro_here(root, "dockerfile")
     assert code == 2, err
     assert "prod.txt: no lock at" in err
 

@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from projects import demo_project, make_repo, repro
+from projects import demo_project, make_repo, repro, repro_in_process
 from reprostack.cli import cli
 from reprostack.experiments.plot import plot_data
 from reprostack.record.run import RunRecord, write_fingerprint, write_record
@@ -174,7 +174,7 @@ def _sweep(tmp_path: Path) -> Path:
 
 def test_a_sweep_of_the_example_is_listed_compared_and_plotted(tmp_path: Path) -> None:
     root = _sweep(tmp_path)
-    listed = repro(root, "runs", "--json")
+    listed = repro_in_process(root, "runs", "--json")
     assert listed.returncode == 0, listed.stderr
     # Runs started within one second: order by the recorded start time here.
     records = sorted(json.loads(listed.stdout), key=lambda r: r["started_at"], reverse=True)
@@ -184,20 +184,20 @@ def test_a_sweep_of_the_example_is_listed_compared_and_plotted(tmp_path: Path) -
     assert newest["metrics"]["loss"]["steps"] == 10
     assert newest["metrics"]["loss"]["last"] < records[-1]["metrics"]["loss"]["last"]
 
-    table = repro(root, "runs")
+    table = repro_in_process(root, "runs")
     assert table.returncode == 0, table.stderr
     header = table.stdout.splitlines()[0].split()
     assert header == ["id", "mode", "status", "duration", "commit", "lr", "loss", "w_error"]
 
     ids = [r["id"] for r in records]
-    compared = repro(root, "compare", ids[-1], ids[0])
+    compared = repro_in_process(root, "compare", ids[-1], ids[0])
     assert compared.returncode == 0, compared.stderr
     lines = compared.stdout.splitlines()
     assert lines[2].split() == ["lr", "0.001", "0.01"]
     assert any(line.startswith("loss (best, min)") and line.endswith("*") for line in lines)
 
     out = root / "plot.png"
-    drawn = repro(root, "plot", *ids[:2], ids[-1], "--metric", "loss", "-o", str(out))
+    drawn = repro_in_process(root, "plot", *ids[:2], ids[-1], "--metric", "loss", "-o", str(out))
     assert drawn.returncode == 0, drawn.stderr
     with Image.open(out) as image:
         assert image.format == "PNG"
@@ -209,14 +209,14 @@ def test_a_sweep_of_the_example_is_listed_compared_and_plotted(tmp_path: Path) -
         assert white < 0.97 * image.size[0] * image.size[1]
 
     svg = root / "plot.svg"
-    assert repro(root, "plot", ids[0], "-o", str(svg)).returncode == 0
+    assert repro_in_process(root, "plot", ids[0], "-o", str(svg)).returncode == 0
     assert svg.read_text().lstrip().startswith("<?xml")
 
-    wrong = repro(root, "plot", ids[0], "--metric", "acc")
+    wrong = repro_in_process(root, "plot", ids[0], "--metric", "acc")
     assert wrong.returncode == 2
     assert "no run has the metric acc" in wrong.stderr
     assert "hint: metrics of these runs: loss, w_error" in wrong.stderr
-    bad_format = repro(root, "plot", ids[0], "-o", "plot.jpg")
+    bad_format = repro_in_process(root, "plot", ids[0], "-o", "plot.jpg")
     assert bad_format.returncode == 2
     assert "use one of .png, .svg, .pdf" in bad_format.stderr
 

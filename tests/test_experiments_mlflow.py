@@ -17,7 +17,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from mlflow_server import MlflowServer
-from projects import make_repo, repro
+from projects import make_repo, repro, repro_in_process
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 TESTS = Path(__file__).resolve().parent
@@ -157,7 +157,7 @@ def test_a_tracker_that_is_down_never_fails_a_run(
 )
 def test_tracking_config_errors(tmp_path: Path, tracking: str, message: str) -> None:
     make_repo(tmp_path, {"repro.yaml": f"name: demo\ntracking: {tracking}\n"})
-    result = repro(tmp_path, "sync")
+    result = repro_in_process(tmp_path, "sync")
     assert result.returncode == 2
     assert message in result.stderr
     assert "u:pw" not in result.stderr  # the message never repeats the secret
@@ -165,7 +165,7 @@ def test_tracking_config_errors(tmp_path: Path, tracking: str, message: str) -> 
 
 def test_sync_without_a_tracker_says_how_to_add_one(tmp_path: Path) -> None:
     make_repo(tmp_path, {"repro.yaml": "name: demo\n"})
-    result = repro(tmp_path, "sync")
+    result = repro_in_process(tmp_path, "sync")
     assert result.returncode == 2
     assert result.stderr == (
         "repro: error: no tracker in repro.yaml\n"
@@ -188,7 +188,7 @@ def test_sync_goes_on_past_a_damaged_record(tmp_path: Path) -> None:
     (good / "run.yaml").write_text(
         yaml.safe_dump({"id": good.name, "argv": ["x"], "mode": "local", "status": "succeeded"})
     )
-    result = repro(root, "sync")
+    result = repro_in_process(root, "sync")
     assert result.returncode == 3
     lines = result.stdout.splitlines()
     assert lines[0].startswith("20260101-120000-dddd  skipped: run.yaml not readable")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from projects import GIT_ENV, REPRO, demo_project, git, make_repo
+from projects import GIT_ENV, REPRO, demo_project, git, make_repo, repro_in_process
 from projects import repro as run_repro
 from reprostack.fingerprint.git import read_git
 from reprostack.record.ids import RUN_ID_RE
@@ -141,7 +141,7 @@ def test_an_unreadable_file_makes_the_code_state_unknown_not_clean(tmp_path: Pat
     assert record["dirty"] == "unknown"
     assert "private.txt" in str(record["git_error"])
     assert "Permission denied" in str(record["git_error"])
-    listed = repro(project, "runs")
+    listed = repro_in_process(project, "runs", env=GIT_ENV)
     assert listed.returncode == 0
     assert f"{str(record['git_sha'])[:8]}?" in listed.stdout
     # A replay would run other code than the run did: refused unless --force.

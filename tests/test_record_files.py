@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from projects import GIT_ENV, demo_project
+from projects import GIT_ENV, demo_project, repro_in_process
 from reprostack.atomic import write_text
 from reprostack.record.ids import RUN_ID_RE
 
@@ -122,7 +122,9 @@ def test_export_keeps_relative_links_and_refuses_escaping_ones(tmp_path: Path) -
     )
     assert repro(project, "run", "links.py").returncode == 0
     archive = tmp_path / "run.tar.gz"
-    exported = repro(project, "export", "last", "--outputs", "-o", str(archive))
+    exported = repro_in_process(
+        project, "export", "last", "--outputs", "-o", str(archive), env=GIT_ENV
+    )
     assert exported.returncode == 0, exported.stderr
     assert "outputs/pipe: not a regular file (a FIFO, socket or device); left out" in (
         exported.stderr
@@ -137,7 +139,9 @@ def test_export_keeps_relative_links_and_refuses_escaping_ones(tmp_path: Path) -
     assert f"{run.name}/outputs/ckpt/model.bin" in members
 
     (run / "outputs" / "etc").symlink_to("/etc/hostname")
-    refused = repro(project, "export", "last", "--outputs", "-o", str(tmp_path / "bad.tar.gz"))
+    refused = repro_in_process(
+        project, "export", "last", "--outputs", "-o", str(tmp_path / "bad.tar.gz"), env=GIT_ENV
+    )
     assert refused.returncode == 2
     assert "outputs/etc -> /etc/hostname" in refused.stderr
     assert not (tmp_path / "bad.tar.gz").exists()

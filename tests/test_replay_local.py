@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from projects import REPRO, demo_project, git, repro
+from projects import REPRO, demo_project, git, repro, repro_in_process
 from reprostack.record.store import list_run_ids
 
 DETERMINISTIC = """\
@@ -60,7 +60,7 @@ def test_replay_restores_code_and_reproduces_outputs(tmp_path: Path) -> None:
     # The replay ran in a detached worktree; it stands for the original's branch.
     fingerprint = json.loads((project / "runs" / new[0] / "fingerprint.json").read_text())
     assert fingerprint["git"]["branch"] == "main"
-    diff = repro(project, "diff", original, new[0])
+    diff = repro_in_process(project, "diff", original, new[0])
     assert "git.branch" not in diff.stdout + diff.stderr
     assert record["seed"] == 5
     assert record["argv"] == ["det.py"]
@@ -133,7 +133,9 @@ def test_export_and_replay_on_a_clone_without_the_commit(tmp_path: Path) -> None
     (work / "VERSION").write_text("local only\n")
     git(work, "commit", "-q", "-am", "never pushed")
     assert repro(work, "run", "--seed", "1", "det.py").returncode == 0
-    exported = repro(work, "export", "last", "-o", str(tmp_path / "run.tar.gz"), "--outputs")
+    exported = repro_in_process(
+        work, "export", "last", "-o", str(tmp_path / "run.tar.gz"), "--outputs"
+    )
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout == f"{tmp_path / 'run.tar.gz'}\n"
 
@@ -154,7 +156,9 @@ def test_replay_of_an_export_without_outputs_says_so(tmp_path: Path) -> None:
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", "det")
     assert repro(work, "run", "--seed", "1", "det.py").returncode == 0
-    assert repro(work, "export", "last", "-o", str(tmp_path / "run.tar.gz")).returncode == 0
+    assert (
+        repro_in_process(work, "export", "last", "-o", str(tmp_path / "run.tar.gz")).returncode == 0
+    )
     elsewhere = tmp_path / "elsewhere"
     subprocess.run(["git", "clone", "-q", str(work), str(elsewhere)], check=True)
     replay = repro(elsewhere, "replay", str(tmp_path / "run.tar.gz"))
