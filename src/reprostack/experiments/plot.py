@@ -75,6 +75,11 @@ def draw(data: dict[str, Any], out: Path) -> None:
             f"cannot draw {out.name}: the picture's format follows its suffix",
             hint=f"use one of {', '.join(FORMATS)}",
         )
+    if not out.parent.is_dir():  # a typo in the path must not leave a tree of new folders
+        raise UsageError(
+            f"cannot write {out}: the folder {out.parent} does not exist",
+            hint="create it first, or name a picture in an existing folder",
+        )
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
@@ -99,7 +104,6 @@ def draw(data: dict[str, Any], out: Path) -> None:
         ax.legend(fontsize="small")
     for ax in axes[len(names) :]:
         ax.set_visible(False)
-    out.parent.mkdir(parents=True, exist_ok=True)
     # No creation date or version in the file: the same runs give the same picture.
     metadata: dict[str, Any] = {"Software": None}
     if out.suffix.lower() == ".svg":
