@@ -243,4 +243,9 @@ def summarise(series: dict[str, Series]) -> dict[str, dict[str, Any]]:
 def best(name: str, entry: dict[str, Any]) -> float | None:
     """The best value of a summarised metric: min for costs, max for scores."""
     value = entry.get("min") if lower_is_better(name) else entry.get("max")
-    return value if isinstance(value, (int, float)) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return as_float(value)
+    except ValueError:  # a hand-edited record holding a 400-digit integer
+        return None
