@@ -23,11 +23,11 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_server import MlflowServer
 from projects import make_repo, repro
+from reprostack.experiments.configs import capture_configs
 from reprostack.experiments.mlflow_client import build_payload
 from reprostack.experiments.params import collect_params
 from reprostack.record.run import RunRecord, write_record
 from reprostack.redact import redact_argv, secret_shape
-from reprostack.runs.configs import capture_configs
 
 ALNUM = string.ascii_letters + string.digits
 UPPER = string.ascii_uppercase + string.digits
