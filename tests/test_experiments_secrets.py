@@ -234,3 +234,24 @@ def test_a_real_run_keeps_token_shapes_out_of_every_record_and_copy(
     for place, text in places.items():
         for key, token in END_TO_END_TOKENS.items():
             assert token not in text, (place, key)
+
+
+def test_compare_and_plot_labels_withhold_tokens_of_records_written_before_the_rule() -> None:
+    from reprostack.experiments.compare import compare_runs, render_comparison
+    from reprostack.experiments.plot import run_label
+
+    token = END_TO_END_TOKENS["repo_hint"]
+    records = [
+        RunRecord(
+            id=f"20260101-12000{i}-abcd",
+            argv=["x"],
+            mode="local",
+            status="succeeded",
+            params={"lr": 0.1 * (i + 1), "note": f"{token}{i}"},
+        )
+        for i in range(2)
+    ]
+    comparison = compare_runs(records, [{}, {}])
+    assert "lr" in comparison.params  # two redacted values are the same: "note" differs no more
+    assert token not in json.dumps(comparison.to_dict()) + render_comparison(comparison)
+    assert token not in run_label(records[0], ["note", "lr"])

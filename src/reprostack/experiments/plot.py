@@ -12,7 +12,7 @@ from typing import Any
 
 from reprostack.errors import EnvironmentMissing, UsageError
 from reprostack.experiments.metrics import Series
-from reprostack.experiments.params import differing
+from reprostack.experiments.params import differing, redact_params
 from reprostack.experiments.render import number
 from reprostack.record.run import RunRecord
 
@@ -23,7 +23,8 @@ MAX_LABEL_PARAMS = 3
 
 def run_label(record: RunRecord, keys: list[str]) -> str:
     """``20261127-101500-ab12 (lr=0.1)``: the run id and the params that set it apart."""
-    shown = [f"{key}={number((record.params or {}).get(key))}" for key in keys[:MAX_LABEL_PARAMS]]
+    params = redact_params(dict(record.params or {}))  # a label is one more place a value goes
+    shown = [f"{key}={number(params.get(key))}" for key in keys[:MAX_LABEL_PARAMS]]
     return f"{record.id} ({', '.join(shown)})" if shown else record.id
 
 
