@@ -102,3 +102,37 @@ def test_plot_refuses_an_output_folder_that_does_not_exist(tmp_path: Path) -> No
     assert result.returncode == 2
     assert str(missing) in result.stderr
     assert not (tmp_path / "nonexistent").exists()
+
+
+MANY_NAMES = """\
+import json, os
+from pathlib import Path
+out = Path(os.environ["REPRO_OUTPUT_DIR"])
+with (out / "metrics.jsonl").open("w") as handle:
+    for part in range(6):
+        handle.write(json.dumps({f"m{part}_{i}": 1.0 for i in range(2000)}) + "\\n")
+"""
+
+
+def test_thousands_of_metric_names_leave_a_readable_record_and_a_short_table(
+    tmp_path: Path,
+) -> None:
+    root = make_repo(
+        tmp_path / "p",
+        {"repro.yaml": "name: m\n", "many.py": MANY_NAMES, ".gitignore": "runs/\n"},
+    )
+    result = repro(root, "run", "many.py", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    listed = repro(root, "runs", "--json")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    (data,) = json.loads(listed.stdout)
+    assert data["status"] == "succeeded"  # not "damaged": the record reads back
+    assert len(data["metrics"]) == 1000
+    assert data["metrics_problems"] == [
+        "11000 more metrics not summarised: a record keeps 1000 (outputs/ has them all)"
+    ]
+    table = repro(root, "runs")
+    assert table.returncode == 0, table.stderr[-2000:]
+    header, _rule, _row, *rest = table.stdout.splitlines()
+    assert len(header.split()) == 5 + 6
+    assert "(994 more param/metric columns: `repro runs --json` has them all)" in rest

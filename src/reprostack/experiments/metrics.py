@@ -24,6 +24,8 @@ EVENTS_GLOB = "events.out.tfevents.*"
 # Metrics whose names hold one of these are better when lower; every other one when higher.
 _LOWER_IS_BETTER = ("loss", "err", "mse", "mae", "rmse", "perplexity", "ppl", "wer", "cer")
 
+# Metrics summarised into run.yaml: enough for any real run, small enough to read back.
+MAX_SUMMARISED = 1000
 # One line of metrics is a handful of numbers; a longer one is not read (and not kept).
 MAX_LINE_BYTES = 64 * 1024
 
@@ -218,13 +220,23 @@ def read_metrics(outputs: Path) -> Metrics:
     return result
 
 
-def summarise(series: dict[str, Series]) -> dict[str, dict[str, Any]]:
+def summarise(
+    series: dict[str, Series], problems: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """``{name: {last, min, max, steps, last_step}}``; min/max over finite values only.
 
-    ``non_finite`` counts NaN/inf points, so a diverged run is visible at a glance.
+    ``non_finite`` counts NaN/inf points, so a diverged run is visible at a glance. At most
+    MAX_SUMMARISED metrics (the first by name): thousands of names from one run would make its
+    run.yaml too big to read back; how many were left out goes into ``problems``.
     """
     summary: dict[str, dict[str, Any]] = {}
-    for name in sorted(series):
+    names = sorted(series)
+    if len(names) > MAX_SUMMARISED and problems is not None:
+        problems.append(
+            f"{len(names) - MAX_SUMMARISED} more metrics not summarised: a record keeps "
+            f"{MAX_SUMMARISED} (outputs/ has them all)"
+        )
+    for name in names[:MAX_SUMMARISED]:
         points = series[name]
         finite = [value for _, value in points if math.isfinite(value)]
         entry: dict[str, Any] = {
