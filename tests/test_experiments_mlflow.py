@@ -197,3 +197,146 @@ def test_sync_goes_on_past_a_damaged_record(tmp_path: Path) -> None:
     state = yaml.safe_load((good / "run.yaml").read_text())["tracking"]["mlflow"]
     assert state["synced"] is False
     assert state["experiment"] == "demo"  # the project's name when none is given
+
+
+HOSTILE_NAMES = """\
+import json, os
+from pathlib import Path
+out = Path(os.environ["REPRO_OUTPUT_DIR"])
+with (out / "metrics.jsonl").open("w") as handle:
+    for step in range(3):
+        handle.write(json.dumps({"step": step, "loss": 1.0 / (step + 1), "m" * 300: step}) + "\\n")
+"""
+
+
+def all_runs_of(client: MlflowClient, experiment: str, run_id: str) -> list[Any]:
+    """Every MLflow run tagged with ``run_id``, deleted ones included."""
+    from mlflow.entities import ViewType
+
+    found = client.get_experiment_by_name(experiment)
+    if found is None:  # not created yet: nothing was sent
+        return []
+    return list(
+        client.search_runs(
+            [found.experiment_id],
+            filter_string=f"tags.`repro.run_id` = '{run_id}'",
+            run_view_type=ViewType.ALL,
+        )
+    )
+
+
+def test_what_mlflow_refuses_is_shortened_and_said_and_sync_stays_one_run(
+    tmp_path: Path, mlflow_server: MlflowServer
+) -> None:
+    root, experiment = tracked_example(tmp_path, mlflow_server.url)
+    (root / "hostile.py").write_text(HOSTILE_NAMES)
+    (root / "configs" / "wide.json").write_text(json.dumps({"k" * 300: 1, "long": "v" * 7000}))
+    result = repro(root, "run", "hostile.py", "--config", "configs/wide.json")
+    assert result.returncode == 0, result.stderr
+    folder, record = only_record(root)
+    state = record["tracking"]["mlflow"]
+    assert state["synced"] is True, state["error"]
+    notes = state["notes"]
+    assert any(n.startswith("metric 'mmm") and "a name MLflow refuses" in n for n in notes)
+    assert any(n.startswith("param 'kkk") and "a name MLflow refuses" in n for n in notes)
+    assert "param 'long': value cut to 6000 characters" in notes
+    assert all(len(note) < 200 for note in notes)
+
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    run = client.get_run(state["run_id"])
+    assert run.info.status == "FINISHED"
+    (long_metric,) = (key for key in run.data.metrics if key.startswith("mmm"))
+    assert len(long_metric) == 250
+    assert len(client.get_metric_history(state["run_id"], long_metric)) == 3
+    assert len(run.data.params["long"]) == 6000
+    for _ in range(3):  # each try finds the same run: none is added, none left RUNNING
+        record["tracking"] = None
+        (folder / "run.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
+        again = repro(root, "sync", "last")
+        assert again.returncode == 0, again.stderr
+    (only,) = all_runs_of(client, experiment, record["id"])
+    assert only.info.run_id == state["run_id"]
+    assert only.info.status == "FINISHED"
+    assert len(client.get_metric_history(state["run_id"], "loss")) == 3
+
+
+MANY_METRICS = """\
+import json, os
+from pathlib import Path
+out = Path(os.environ["REPRO_OUTPUT_DIR"])
+with (out / "metrics.jsonl").open("w") as handle:
+    for step in range(1000):
+        handle.write(json.dumps({"step": step, **{f"m{i}": step * i for i in range(30)}}) + "\\n")
+"""
+
+
+def test_a_failed_sync_marks_its_mlflow_run_failed_and_the_next_one_completes_it(
+    tmp_path: Path, mlflow_server: MlflowServer
+) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from projects import REPRO
+
+    root, experiment = tracked_example(tmp_path, mlflow_server.url)
+    (root / "many.py").write_text(MANY_METRICS)
+    settings = (root / "repro.yaml").read_text()
+    (root / "repro.yaml").write_text(settings.split("tracking:")[0])  # the run is not sent
+    result = repro(root, "run", "many.py")
+    assert result.returncode == 0, result.stderr
+    (root / "repro.yaml").write_text(settings)
+    folder, record = only_record(root)
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    # Cut the send short, as a dead connection or Ctrl-C would, once its MLflow run holds
+    # part of the metrics.
+    sending = subprocess.Popen(
+        [*REPRO, "sync", "last"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runs = [r for r in all_runs_of(client, experiment, record["id"])
+                if r.info.lifecycle_stage == "active"]  # fmt: skip
+        if runs and len(client.get_metric_history(runs[0].info.run_id, "m0")) > 0:
+            break
+        time.sleep(0.05)
+    sending.send_signal(signal.SIGINT)
+    sending.communicate(timeout=60)
+    assert sending.returncode == 130
+    (cut,) = (r for r in all_runs_of(client, experiment, record["id"])
+              if r.info.lifecycle_stage == "active")  # fmt: skip
+    assert cut.info.status == "FAILED"
+    state = yaml.safe_load((folder / "run.yaml").read_text())["tracking"]["mlflow"]
+    assert state["synced"] is False
+    assert state["run_id"] == cut.info.run_id
+
+    again = repro(root, "sync", "last")
+    assert again.returncode == 0, again.stderr
+    state = yaml.safe_load((folder / "run.yaml").read_text())["tracking"]["mlflow"]
+    assert state["run_id"] == cut.info.run_id
+    run = client.get_run(cut.info.run_id)
+    assert run.info.status == "FINISHED"
+    assert len(client.get_metric_history(cut.info.run_id, "m29")) == 1000  # none doubled
+    assert len(client.get_metric_history(cut.info.run_id, "m0")) == 1000
+    active = [r for r in all_runs_of(client, experiment, record["id"])
+              if r.info.lifecycle_stage == "active"]  # fmt: skip
+    assert [r.info.run_id for r in active] == [cut.info.run_id]
+
+
+def test_an_interrupted_run_says_how_to_send_it_once(tmp_path: Path) -> None:
+    from mlflow_server import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    script = "import os, signal, time\nos.kill(os.getppid(), signal.SIGINT)\ntime.sleep(30)\n"
+    root = make_repo(
+        tmp_path,
+        {
+            "repro.yaml": f"name: demo\ntracking: {{mlflow: {{uri: '{uri}'}}}}\n",
+            "stop.py": script,
+            ".gitignore": "runs/\n",
+        },
+    )
+    result = repro(root, "run", "stop.py")
+    assert result.returncode == 130, result.stderr
+    assert "repro: not synced to MLflow: interrupted run: not sent" in result.stderr
+    assert result.stderr.count("repro sync") == 1

@@ -116,3 +116,19 @@ def test_readable_arguments_stay_readable() -> None:
     assert redact_text("cannot start 'HF_TOKEN=abc': No such file") == (
         f"cannot start 'HF_TOKEN={REDACTED}': No such file"
     )
+
+
+def test_token_shapes_are_secrets_under_any_name_in_env_text_and_argv() -> None:
+    from reprostack.redact import is_secret, secret_shape
+
+    token = "hf_" + "Ab1" * 12
+    assert redact_value("MY_HINT", token) == REDACTED
+    assert redact_value("MY_HINT", "plain") == "plain"
+    assert redact_text(f"loading with {token} now") == f"loading with {REDACTED} now"
+    assert redact_argv(["train.py", token, f"hint={token}"]) == [
+        "train.py", REDACTED, f"hint={REDACTED}",
+    ]  # fmt: skip
+    assert is_secret("model.note", token)
+    assert is_secret("db.password", "x")
+    assert not is_secret("model.note", "resnet50")
+    assert secret_shape("AKIA" + "Q" * 16) == "an AWS access key"

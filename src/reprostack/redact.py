@@ -3,6 +3,11 @@
 Arguments are redacted in every form people write them: ``--token X``, ``--api-key=X``,
 Hydra's ``db.password=X``, ``NAME=X`` before a command, ``-H 'Authorization: Bearer X'``,
 URL userinfo (a password may hold ``@``), signed-URL parameters and fragments.
+
+Secrets are known by name *and by shape*: a well-known token format (GitHub, GitLab, OpenAI,
+Hugging Face, AWS access keys, Slack tokens and webhooks, Stripe, JWTs, PEM private keys) is a
+secret whatever its key is called. This module is the one rule: ``secret_files`` (what is not
+copied), params, environment values and argv all ask it.
 """
 
 from __future__ import annotations
@@ -59,9 +64,67 @@ _TEXT_PATTERNS = {
 }
 
 
+# Token formats that are secrets whatever name they sit under, with what each one is. Each
+# starts with a fixed prefix and is long enough that ordinary words do not match: `sk-learn`
+# is not an OpenAI key, `sk-proj-` followed by 20 characters is.
+_SHAPES = (
+    (r"gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255}", "a GitHub token"),
+    (r"gl(?:pat|dt|rt|ptt|cbt|oas|ft|imt|soat|agent)-[A-Za-z0-9_-]{20,}", "a GitLab token"),
+    (r"sk-(?:proj|svcacct|admin|ant)-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{20,}", "an OpenAI key"),
+    (r"hf_[A-Za-z0-9]{30,}", "a Hugging Face token"),
+    (r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])", "an AWS access key"),
+    (r"xox[abposre]-[A-Za-z0-9-]{10,}|xapp-[0-9]+-[A-Za-z0-9-]{10,}", "a Slack token"),
+    (
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
+        "a Slack webhook",
+    ),
+    (r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,}", "a Stripe key"),
+    (r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", "a JWT"),
+    (
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----"
+        r"(?:[A-Za-z0-9+/=:,\s-]*?-----END [A-Z0-9 ]*-----)?",
+        "a private key",
+    ),
+)
+# No letter, digit or `_` right before a token: `task-...` holds no `sk-` key.
+_SHAPE_START = r"(?<![A-Za-z0-9_])"
+
+
 @functools.cache
 def _pattern(name: str) -> re.Pattern[str]:
     return re.compile(_TEXT_PATTERNS[name])
+
+
+@functools.cache
+def _shapes() -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """One pattern with a group per token format (compiled on first use), and their words."""
+    groups = "|".join(f"(?P<s{i}>{pattern})" for i, (pattern, _) in enumerate(_SHAPES))
+    return re.compile(f"{_SHAPE_START}(?:{groups})"), tuple(word for _, word in _SHAPES)
+
+
+def secret_shape(text: str) -> str | None:
+    """What well-known token ``text`` holds (``a GitHub token``, ...), or None.
+
+    Bytes are judged as ``data.decode("latin-1")``: every format is ASCII.
+    """
+    pattern, words = _shapes()
+    match = pattern.search(text)
+    if match is None:
+        return None
+    return words[int(str(match.lastgroup)[1:])]
+
+
+def redact_shapes(text: str) -> str:
+    """``text`` with every well-known token replaced by ``<redacted>``."""
+    return _shapes()[0].sub(REDACTED, text)
+
+
+def is_secret(name: str, value: object) -> bool:
+    """The one rule for a named value (a param, a config key): secret by name or by shape."""
+    last = re.split(r"[./]", name)[-1]
+    if is_secret_name(last):
+        return True
+    return isinstance(value, str) and secret_shape(value) is not None
 
 
 def is_secret_name(name: str) -> bool:
@@ -118,7 +181,7 @@ def redact_url(url: str) -> str:
 
 def redact_value(name: str, value: str) -> str:
     """Return the value to record for environment variable ``name``."""
-    if is_secret_name(name):
+    if is_secret_name(name) or secret_shape(value) is not None:
         return REDACTED
     return redact_url(value)
 
@@ -134,6 +197,7 @@ def redact_text(text: str) -> str:
 
 def _redact_inside(text: str) -> str:
     # Each pattern runs only where its mark is present: an ordinary argument costs nothing.
+    text = redact_shapes(text)
     if "://" in text:
         text = _pattern("url").sub(lambda m: redact_url(m.group(0)), text)
     if ":" in text:

@@ -2,7 +2,8 @@
 
 One judge for ``config/`` copies and ``source.patch``: a file is left out for its name (``.env``,
 keys, credential stores) or for what it holds (a private key, a password, a token, a credential
-URL). Only its path and sha256 are recorded.
+URL, or any well-known token format, which ``redact.secret_shape`` recognises for every place a
+value travels). Only its path and sha256 are recorded.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import PurePosixPath
+
+from reprostack.redact import secret_shape
 
 # Names that hold credentials whatever their content (checked against the last path part).
 # Plain string tests, not globs: this runs for every changed file at every run's start.
@@ -79,7 +82,9 @@ def secret_content(data: bytes, settings: bool) -> str | None:
     for marker, reason in _compiled(settings):
         if marker.search(data):
             return reason
-    return None
+    # A token's shape gives it away in code too: a real key in a script is still a key.
+    shape = secret_shape(data.decode("latin-1"))
+    return f"holds {shape}" if shape is not None else None
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reprostack.experiments.metrics import best, lower_is_better
-from reprostack.experiments.params import differing
+from reprostack.experiments.params import differing, redact_params
 from reprostack.experiments.render import number, table_text
 from reprostack.experiments.table import json_safe, metric_names
 from reprostack.record.diff import diff_fingerprints
@@ -47,8 +47,10 @@ def compare_runs(
 ) -> Comparison:
     """Compare runs; ``fingerprints[i]`` is None when run i's fingerprint could not be read."""
     result = Comparison(runs=[r.id for r in records])
-    for key in differing([r.params or {} for r in records]):
-        result.params[key] = [(r.params or {}).get(key) for r in records]
+    # Judged again here: a record written before a secret's shape was known may still hold it.
+    shown = [redact_params(dict(r.params or {})) for r in records]
+    for key in differing(shown):
+        result.params[key] = [params.get(key) for params in shown]
     for name in metric_names(records):
         entries = [(r.metrics or {}).get(name) or {} for r in records]
         bests = [best(name, e) if e else None for e in entries]

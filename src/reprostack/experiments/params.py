@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
-from reprostack.redact import REDACTED, is_secret_name
+from reprostack.experiments.bounded import check_nesting, check_size, loads_json
+from reprostack.redact import REDACTED, is_secret
+from reprostack.yaml_limits import YamlLimitExceeded, safe_load_limited
 
 Scalar = str | int | float | bool | None
 
@@ -54,7 +56,27 @@ def flatten(
 
 
 def parse_config_file(path: Path) -> dict[str, Scalar]:
-    """Flatten one JSON, YAML, TOML or INI/CFG file; raise ValueError saying why it cannot."""
+    """Flatten one JSON, YAML, TOML or INI/CFG file; raise ValueError saying why it cannot.
+
+    Read within budgets (size, depth, YAML aliases): a hostile file is refused in milliseconds.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml", ".toml", ".ini", ".cfg"):
+        raise ValueError(f"{suffix or 'no suffix'} is not a config format repro reads")
+    check_size(path.stat().st_size)
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = _parse(text, suffix, path.name)
+    except (RecursionError, MemoryError) as exc:  # a safety net under the budgets
+        raise ValueError(f"beyond what repro reads ({type(exc).__name__})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"holds a {type(data).__name__}, not a mapping of keys")
+    return flatten(data)
+
+
+def _parse(text: str, suffix: str, name: str) -> Any:
     # Imported here: `repro runs` needs this module's `differing`, not its parsers.
     import configparser
     import sys
@@ -64,25 +86,24 @@ def parse_config_file(path: Path) -> dict[str, Scalar]:
     else:  # pragma: no cover - exercised on Python 3.10 only
         import tomli as tomllib
 
-    suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8")
     try:
         if suffix == ".json":
-            data: Any = json.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        elif suffix == ".toml":
-            data = tomllib.loads(text)
-        elif suffix in (".ini", ".cfg"):
-            parser = configparser.ConfigParser(interpolation=None)
-            parser.read_string(text, source=path.name)
-            data = {section: dict(parser[section]) for section in parser.sections()}
-            if parser.defaults():
-                data["DEFAULT"] = dict(parser.defaults())
-        else:
-            raise ValueError(f"{suffix or 'no suffix'} is not a config format repro reads")
+            return loads_json(text)
+        if suffix in (".yaml", ".yml"):
+            return safe_load_limited(text, name)
+        if suffix == ".toml":
+            check_nesting(text)
+            return tomllib.loads(text)
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(text, source=name)
+        data: dict[str, Any] = {section: dict(parser[section]) for section in parser.sections()}
+        if parser.defaults():
+            data["DEFAULT"] = dict(parser.defaults())
+        return data
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    except YamlLimitExceeded as exc:
+        raise ValueError(str(exc)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -91,11 +112,6 @@ def parse_config_file(path: Path) -> dict[str, Scalar]:
         raise ValueError(f"not valid TOML ({exc})") from exc
     except configparser.Error as exc:
         raise ValueError(f"not valid INI ({exc.message.splitlines()[0]})") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ValueError(f"holds a {type(data).__name__}, not a mapping of keys")
-    return flatten(data)
 
 
 def override_params(argv: list[str]) -> dict[str, Scalar]:
@@ -117,11 +133,9 @@ def override_params(argv: list[str]) -> dict[str, Scalar]:
 
 
 def redact_params(values: dict[str, Scalar]) -> dict[str, Scalar]:
-    """Hide the value of every param whose last key segment names a secret (``db.password``)."""
-    return {
-        key: REDACTED if is_secret_name(re.split(r"[./]", key)[-1]) else value
-        for key, value in values.items()
-    }
+    """Hide the value of every param whose last key segment names a secret (``db.password``)
+    or whose value has a token's shape (``ghp_…`` under ``note``): ``redact.is_secret``."""
+    return {key: REDACTED if is_secret(key, value) else value for key, value in values.items()}
 
 
 def collect_params(
@@ -140,7 +154,7 @@ def collect_params(
             continue
         try:
             result.values.update(parse_config_file(run_folder / copy))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             result.skipped.append(f"{name}: params skipped: {reason}")
     result.values.update(override_params(argv))

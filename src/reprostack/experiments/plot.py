@@ -12,7 +12,7 @@ from typing import Any
 
 from reprostack.errors import EnvironmentMissing, UsageError
 from reprostack.experiments.metrics import Series
-from reprostack.experiments.params import differing
+from reprostack.experiments.params import differing, redact_params
 from reprostack.experiments.render import number
 from reprostack.record.run import RunRecord
 
@@ -23,7 +23,8 @@ MAX_LABEL_PARAMS = 3
 
 def run_label(record: RunRecord, keys: list[str]) -> str:
     """``20261127-101500-ab12 (lr=0.1)``: the run id and the params that set it apart."""
-    shown = [f"{key}={number((record.params or {}).get(key))}" for key in keys[:MAX_LABEL_PARAMS]]
+    params = redact_params(dict(record.params or {}))  # a label is one more place a value goes
+    shown = [f"{key}={number(params.get(key))}" for key in keys[:MAX_LABEL_PARAMS]]
     return f"{record.id} ({', '.join(shown)})" if shown else record.id
 
 
@@ -75,6 +76,11 @@ def draw(data: dict[str, Any], out: Path) -> None:
             f"cannot draw {out.name}: the picture's format follows its suffix",
             hint=f"use one of {', '.join(FORMATS)}",
         )
+    if not out.parent.is_dir():  # a typo in the path must not leave a tree of new folders
+        raise UsageError(
+            f"cannot write {out}: the folder {out.parent} does not exist",
+            hint="create it first, or name a picture in an existing folder",
+        )
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
@@ -99,7 +105,6 @@ def draw(data: dict[str, Any], out: Path) -> None:
         ax.legend(fontsize="small")
     for ax in axes[len(names) :]:
         ax.set_visible(False)
-    out.parent.mkdir(parents=True, exist_ok=True)
     # No creation date or version in the file: the same runs give the same picture.
     metadata: dict[str, Any] = {"Software": None}
     if out.suffix.lower() == ".svg":

@@ -42,7 +42,7 @@ class MetricsRecorder(Recorder):
             record.metrics = {}
             record.metrics_problems = [f"metrics not read: {exc}"]
             return
-        record.metrics = summarise(metrics.series)
+        record.metrics = summarise(metrics.series, metrics.problems)
         record.metrics_problems = metrics.problems
 
 

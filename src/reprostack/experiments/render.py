@@ -45,4 +45,13 @@ def number(value: object) -> str:
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
         return f"{value:.4g}"
+    if isinstance(value, int) and value.bit_length() > 64:
+        # str() of a huge integer is slow (and refused beyond 4300 digits): say its size.
+        return f"{'-' if value < 0 else ''}~2^{value.bit_length() - 1}"
     return str(value)
+
+
+def short_name(name: str, width: int = 40) -> str:
+    """A column header at most ``width`` characters: a hostile 300-character metric name must
+    not push every other column off the screen."""
+    return name if len(name) <= width else name[: width - 1] + "\u2026"

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from reprostack.experiments.params import differing
-from reprostack.experiments.render import number, table_text
+from reprostack.experiments.render import number, short_name, table_text
 from reprostack.record.run import RunRecord
 from reprostack.record.store import RunEntry
 
@@ -101,7 +101,7 @@ def runs_table(entries: list[RunEntry]) -> str:
     params = differing([r.params or {} for r in records]) if len(records) > 1 else []
     metrics = metric_names(records)
     shown_params, shown_metrics = params[:MAX_COLUMNS], metrics[:MAX_COLUMNS]
-    headers = [*BASE_HEADERS, *shown_params, *shown_metrics]
+    headers = [*BASE_HEADERS, *map(short_name, shown_params), *map(short_name, shown_metrics)]
     rows = []
     for entry in entries:
         r = entry.record

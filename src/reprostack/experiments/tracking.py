@@ -13,11 +13,9 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from reprostack.config.schema import MlflowConfig
 from reprostack.errors import CorruptRecord, EnvironmentMissing
@@ -32,6 +30,7 @@ from reprostack.record.run import (
 )
 from reprostack.record.sections import MlflowState
 from reprostack.redact import redact_url
+from reprostack.yaml_limits import safe_load_limited
 
 EXTRA_HINT = "pip install 'reprostack[mlflow]'"
 
@@ -99,24 +98,41 @@ def sync_run(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> SyncOutco
     if record.status == "running":
         return SyncOutcome(record.id, "skipped", detail="still running")
     base = MlflowState(uri=redact_url(mlflow.uri), experiment=mlflow.experiment)
+    attempt = _Attempt(previous=tracking_state(record).get("run_id"))
     try:
-        tracker_run_id = _log(mlflow, folder, record)
+        tracker_run_id = _log(mlflow, folder, record, attempt)
     except (Exception, KeyboardInterrupt) as exc:
         detail = exc.message if isinstance(exc, TrackerUnavailable) else _describe(exc)
-        previous = tracking_state(record).get("run_id")
-        record.tracking = {"mlflow": {**base, "run_id": previous, "synced": False, "error": detail}}
+        state = MlflowState(**base, run_id=attempt.run_id or attempt.previous, synced=False)
+        state["error"] = detail
+        record.tracking = {"mlflow": _with_notes(state, attempt)}
         write_record(folder, record)
         if isinstance(exc, KeyboardInterrupt):
             raise  # written down first; the caller decides whether Ctrl-C ends it all
         return SyncOutcome(record.id, "failed", detail=detail)
-    record.tracking = {
-        "mlflow": {**base, "run_id": tracker_run_id, "synced": True, "synced_at": utc_now()}
-    }
+    state = MlflowState(**base, run_id=tracker_run_id, synced=True, synced_at=utc_now())
+    record.tracking = {"mlflow": _with_notes(state, attempt)}
     write_record(folder, record)
     return SyncOutcome(record.id, "synced", tracker_run_id)
 
 
-def _log(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> str:
+@dataclass
+class _Attempt:
+    """What one try learnt: the MLflow run it found or made, what it had to change."""
+
+    previous: str | None
+    run_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _with_notes(state: MlflowState, attempt: _Attempt) -> MlflowState:
+    """``state`` with ``notes`` when MLflow could not take everything as it was."""
+    if attempt.notes:
+        state["notes"] = attempt.notes
+    return state
+
+
+def _log(mlflow: MlflowConfig, folder: Path, record: RunRecord, attempt: _Attempt) -> str:
     check_reachable(mlflow.uri)
     # A refusing server (5xx) would otherwise be retried for minutes; the user's own
     # settings win.
@@ -126,9 +142,9 @@ def _log(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> str:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     if importlib.util.find_spec("mlflow") is None:
         raise TrackerUnavailable("the MLflow client is not installed", hint=EXTRA_HINT)
-    from reprostack.experiments.mlflow_client import log_run
+    from reprostack.experiments.mlflow_client import build_payload, log_run
 
-    raw = yaml.safe_load((folder / RUN_FILE).read_text(encoding="utf-8"))
+    raw = safe_load_limited((folder / RUN_FILE).read_text(encoding="utf-8"), RUN_FILE)
     params = record.params or collect_params(folder, record.configs, record.argv).values
     series = read_metrics(folder / "outputs").series
     fingerprint: Mapping[str, Any]
@@ -136,16 +152,21 @@ def _log(mlflow: MlflowConfig, folder: Path, record: RunRecord) -> str:
         fingerprint = read_fingerprint(folder)
     except CorruptRecord:
         fingerprint = {}  # tags from it are left out; the record itself still goes
-    return log_run(
-        uri=mlflow.uri,
-        experiment=mlflow.experiment,
-        folder=folder,
-        record=record,
-        raw=raw if isinstance(raw, dict) else {},
-        fingerprint=fingerprint,
-        params=params,
-        series=series,
+    payload = build_payload(
+        record, raw if isinstance(raw, dict) else {}, fingerprint, params, series
     )
+    attempt.notes = payload.notes
+    try:
+        return log_run(
+            uri=mlflow.uri,
+            experiment=mlflow.experiment,
+            folder=folder,
+            record=record,
+            payload=payload,
+            known_run_id=attempt.previous,
+        )
+    finally:
+        attempt.run_id = payload.run_id
 
 
 def _describe(exc: BaseException) -> str:
@@ -167,7 +188,7 @@ def after_run(mlflow: MlflowConfig | None, folder: Path, record: RunRecord) -> N
                 "experiment": mlflow.experiment,
                 "run_id": None,
                 "synced": False,
-                "error": "interrupted run: not sent (`repro sync` sends it)",
+                "error": "interrupted run: not sent",
             }
         }
         write_record(folder, record)

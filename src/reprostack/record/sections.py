@@ -44,6 +44,7 @@ class MlflowState(TypedDict, total=False):
     synced: bool
     synced_at: str
     error: str | None
+    notes: list[str]  # what MLflow could not take as it was (a name shortened, a value cut)
 
 
 class TrackingSection(TypedDict, total=False):
