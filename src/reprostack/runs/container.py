@@ -21,6 +21,7 @@ from reprostack.engine import Container, ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.engine.errors import EngineUnavailable, engine_address
 from reprostack.errors import EnvironmentMissing, ReproError
 from reprostack.image.fingerprint import container_facts, merge, probe_image
+from reprostack.inputs import capture_on
 from reprostack.record.fingerprint import ContainerSection, Fingerprint
 from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord
@@ -54,7 +55,7 @@ def volumes_for(config: Config, request: RunRequest, folder: Path) -> tuple[Moun
     """The run folder, the working tree (dev), user mounts, and absolute path arguments."""
     run_dir = str(folder.resolve())
     volumes = {run_dir: Mount(run_dir, RUN_MOUNT)}
-    if request.deterministic:
+    if request.deterministic or capture_on(config):
         volumes[str(HOOK_DIR)] = Mount(str(HOOK_DIR), HOOK_MOUNT, read_only=True)
     if request.mode == "dev":
         root = str(config.root.resolve())
@@ -109,7 +110,7 @@ def container_env(
     """
     base = {"HOME": "/tmp"}
     pythonpath = (image_env or {}).get("PYTHONPATH")
-    if session.request.deterministic and pythonpath:
+    if (session.request.deterministic or capture_on(session.config)) and pythonpath:
         base["PYTHONPATH"] = pythonpath
     env = session.run_env(base, hook_dir=HOOK_MOUNT, run_dir=RUN_MOUNT)
     env["REPRO_RUN_DIR"] = RUN_MOUNT
@@ -196,6 +197,8 @@ def run_in_container(
         except RunInterrupted:
             return session.record
         command = container_command(request.argv)
+        mounts = volumes_for(config, request, session.folder)
+        session.context.seen_at = {m.target: m.source for m in mounts}
         with session.before_start("could not create the container"):
             container = engine.create(
                 ContainerSpec(
@@ -203,7 +206,7 @@ def run_in_container(
                     command=tuple(command),
                     user=f"{os.getuid()}:{os.getgid()}",
                     env=env,
-                    mounts=volumes_for(config, request, session.folder),
+                    mounts=mounts,
                     workdir=workdir_for(config, request),
                     gpus=tuple(requests),
                     init=True,  # a real PID 1 passes Ctrl-C on and reaps children

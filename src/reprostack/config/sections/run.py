@@ -27,6 +27,39 @@ class RunConfig:
     dir: str = "runs"
     # Seed random/NumPy/torch and set the determinism switches for every run.
     deterministic: bool = False
+    # Record every file a Python command opens for reading (runs/<id>/inputs.json).
+    inputs: bool = True
+    # Inputs larger than this are identified by size+mtime+inode, not hashed (--hash-inputs).
+    inputs_hash_limit: str = "1GiB"
+
+    @property
+    def inputs_hash_limit_bytes(self) -> int:
+        """``inputs_hash_limit`` in bytes (a checked value: it parses)."""
+        return parse_size(self.inputs_hash_limit) or 0
+
+
+SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+
+
+def parse_size(text: str) -> int | None:
+    """``1GiB``, ``500MB``, ``1024`` in bytes; None when it is not a size."""
+    match = SIZE_RE.match(text)
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
+
+
+def _size(reader: Reader, slot: Slot) -> str:
+    # A plain number is a byte count: `inputs_hash_limit: 1000000` needs no quotes.
+    if isinstance(slot.raw, int) and not isinstance(slot.raw, bool):
+        return str(slot.raw)
+    size: str = reader.typed(slot)
+    if parse_size(size) is None:
+        reader.problem(slot.path, f"'{size}' is not a size (a byte count, or 1GiB, 500MB ...)")
+        return str(slot.default)
+    return size
 
 
 def _gpus(reader: Reader, slot: Slot) -> str:
@@ -57,4 +90,5 @@ CHECKS: dict[str, FieldReader] = {
     "mounts": each_matching(MOUNT_RE, MOUNT_FORM),
     "pass_env": each_matching(ENV_NAME_RE, "an environment variable name"),
     "dir": _dir,
+    "inputs_hash_limit": _size,
 }

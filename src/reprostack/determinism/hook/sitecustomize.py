@@ -1,4 +1,9 @@
-"""reprostack's determinism hook, run by Python's ``site`` module at interpreter start.
+"""reprostack's start-up hook, run by Python's ``site`` module at interpreter start.
+
+Two jobs share this one file, so a run needs one ``PYTHONPATH`` entry, one read-only mount
+in a container and one chain to the ``sitecustomize`` it shadows (two hook folders would each
+have to find and run the other): determinism (below) and input capture (``_capture_inputs``,
+at the end), each switched on by its own variable.
 
 ``repro run --deterministic`` puts this folder (and nothing else) first on ``PYTHONPATH`` and
 sets ``REPRO_DETERMINISTIC_SEED``. Importing torch or NumPy here would add seconds to every
@@ -205,7 +210,120 @@ def _chain() -> None:
     spec.loader.exec_module(module)
 
 
+# -- input capture: which files the command opened for reading (``repro run``, on by default) --
+# A ``sys.addaudithook`` hook sees every ``open`` (builtin open, io.open_code, os.open) with its
+# mode. It keeps the first event per path in a set and appends new paths to a list, written
+# to its own file (``$REPRO_INPUTS_LOG.<host>.<pid>``: concurrent processes never share a
+# file, on a shared filesystem either) at exit and every ``_BATCH`` paths. A forked child
+# (multiprocessing, DataLoader workers) leaves through ``os._exit``, which skips ``atexit``:
+# it writes each new path at once. Hashing happens in repro, after the command.
+INPUTS_VARIABLE = "REPRO_INPUTS_LOG"
+_BATCH = 2048
+_WRONLY = os.O_WRONLY
+_NO_READ = getattr(os, "O_TRUNC", 0) | getattr(os, "O_DIRECTORY", 0)
+
+
+class _Capture:
+    def __init__(self, base: str, skip: tuple[str, ...]) -> None:
+        self.base = base
+        self.skip = skip
+        self.seen: set[str] = set()
+        self.pending: list[str] = []
+        self.batch = _BATCH
+        self.fd = -1
+        self.busy = False
+        self._open()
+
+    def _open(self) -> None:
+        name = f"{self.base}.{os.uname().nodename}.{os.getpid()}"
+        try:
+            self.fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            # Said first, so the record can tell "Python ran, read nothing" from "no Python".
+            os.write(self.fd, f'{{"pid": {os.getpid()}}}\n'.encode())
+        except OSError:
+            self.fd = -1  # a read-only run folder costs the capture, never the run
+
+    def after_fork(self) -> None:
+        self.pending = []
+        self.batch = 1  # the child ends in os._exit: nothing may wait for atexit
+        self._open()
+
+    def hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if event != "open" or self.busy:
+            return
+        path, mode, flags = args
+        if type(path) is not str:
+            if isinstance(path, int) or path is None:
+                return
+            try:
+                path = os.fsdecode(path)
+            except Exception:
+                return
+        if path in self.seen:
+            return
+        if mode is None:  # os.open: the flags say
+            if flags & 3 == _WRONLY or flags & _NO_READ:
+                return
+            kind = "r"
+        else:
+            kind = "r" if mode[0] == "r" else "w"
+        self.seen.add(path)
+        if path[:1] != "/":
+            try:
+                path = os.path.join(os.getcwd(), path)
+            except OSError:
+                return
+        if path.startswith(self.skip) or path.endswith(".pyc"):
+            return
+        self.pending.append(f"{kind}\t{_quote(path)}\n")
+        if len(self.pending) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending or self.fd < 0:
+            return
+        text, self.pending = "".join(self.pending), []
+        self.busy = True
+        try:
+            os.write(self.fd, text.encode("utf-8", "surrogateescape"))
+        except OSError:
+            pass
+        finally:
+            self.busy = False
+
+
+def _interpreter_folders(base: str) -> tuple[str, ...]:
+    """What is never an input: the interpreter's own files, the kernel's, this hook, the log."""
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, _HERE}
+    folders.add(os.path.dirname(os.__file__))
+    folders.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    folders.add(os.path.dirname(base))
+    run_dir = os.environ.get("REPRO_RUN_DIR")
+    if run_dir:
+        folders.add(run_dir)
+    found = [f.rstrip("/") + "/" for f in folders if f and f != "/"]
+    return (*found, "/proc/", "/sys/", "/dev/")
+
+
+def _capture_inputs(base: str) -> None:
+    import atexit  # built into the interpreter: no file is read
+
+    capture = _Capture(base, _interpreter_folders(base))
+    if capture.fd < 0:
+        return
+    sys.addaudithook(capture.hook)
+    atexit.register(capture.flush)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=capture.after_fork)
+
+
 def _main() -> None:
+    base = os.environ.get(INPUTS_VARIABLE)
+    if base:
+        try:  # noqa: SIM105 (contextlib costs an import at every interpreter start)
+            _capture_inputs(base)
+        except Exception:
+            pass  # the capture never breaks the program
     text = os.environ.get(SEED_VARIABLE)
     if text is not None:
         try:
