@@ -255,7 +255,8 @@ def test_the_hook_chains_with_determinism_and_an_existing_sitecustomize(tmp_path
         "import os, random, sys\nopen(sys.argv[1]).read()\nprint(os.environ.get('THEIRS_RAN'))\n"
     )
     root = project(tmp_path, {"chain.py": script})
-    env = {"PYTHONPATH": str(theirs)}
+    # repro itself must still import this checkout's reprostack.
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(theirs), os.environ.get("PYTHONPATH")]))}
     result = repro(root, "run", "--local", "--deterministic", "chain.py", str(data), env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "yes"

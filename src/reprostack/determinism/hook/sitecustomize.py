@@ -212,26 +212,33 @@ def _chain() -> None:
 
 # -- input capture: which files the command opened for reading (``repro run``, on by default) --
 # A ``sys.addaudithook`` hook sees every ``open`` (builtin open, io.open_code, os.open) with its
-# mode. It keeps the first event per path in a set and appends new paths to a list, written
-# to its own file (``$REPRO_INPUTS_LOG.<host>.<pid>``: concurrent processes never share a
-# file, on a shared filesystem either) at exit and every ``_BATCH`` paths. A forked child
-# (multiprocessing, DataLoader workers) leaves through ``os._exit``, which skips ``atexit``:
-# it writes each new path at once. Hashing happens in repro, after the command.
+# mode. It keeps the first event per path in a set and queues new paths, written to a file
+# of this process's own (``$REPRO_INPUTS_LOG.<host>.<pid>``: concurrent processes never
+# share a file, on a shared filesystem either). The command's first Python process writes
+# at exit and every ``_BATCH`` paths. Any other (multiprocessing and DataLoader workers,
+# torchrun ranks, a pool's spawned children) may end in ``os._exit`` or a pool's SIGTERM,
+# which skip ``atexit``: it writes each new path at once. Hashing happens in repro, after.
 INPUTS_VARIABLE = "REPRO_INPUTS_LOG"
-_BATCH = 2048
-_WRONLY = os.O_WRONLY
+# Set by the first process that captures: its children know they are children.
+_PARENT_VARIABLE = "REPRO_INPUTS_PARENT"
+_BATCH = 4096
 _NO_READ = getattr(os, "O_TRUNC", 0) | getattr(os, "O_DIRECTORY", 0)
 
 
+def _line(kind: str, path: str) -> str:
+    # Plain paths (nearly all) need no escaping: _quote's per-character loop is for the rest.
+    if path.isprintable() and '"' not in path and "\\" not in path:
+        return f'{kind}\t"{path}"\n'
+    return f"{kind}\t{_quote(path)}\n"
+
+
 class _Capture:
-    def __init__(self, base: str, skip: tuple[str, ...]) -> None:
+    def __init__(self, base: str, skip: tuple[str, ...], batch: int) -> None:
         self.base = base
         self.skip = skip
-        self.seen: set[str] = set()
-        self.pending: list[str] = []
-        self.batch = _BATCH
+        self.pending: list[tuple[str, str]] = []
+        self.batch = batch
         self.fd = -1
-        self.busy = False
         self._open()
 
     def _open(self) -> None:
@@ -244,52 +251,61 @@ class _Capture:
             self.fd = -1  # a read-only run folder costs the capture, never the run
 
     def after_fork(self) -> None:
-        self.pending = []
+        self.pending.clear()
         self.batch = 1  # the child ends in os._exit: nothing may wait for atexit
         self._open()
 
-    def hook(self, event: str, args: tuple[Any, ...]) -> None:
-        if event != "open" or self.busy:
-            return
-        path, mode, flags = args
-        if type(path) is not str:
-            if isinstance(path, int) or path is None:
-                return
-            try:
-                path = os.fsdecode(path)
-            except Exception:
-                return
-        if path in self.seen:
-            return
-        if mode is None:  # os.open: the flags say
-            if flags & 3 == _WRONLY or flags & _NO_READ:
-                return
-            kind = "r"
-        else:
-            kind = "r" if mode[0] == "r" else "w"
-        self.seen.add(path)
-        if path[:1] != "/":
-            try:
-                path = os.path.join(os.getcwd(), path)
-            except OSError:
-                return
-        if path.startswith(self.skip) or path.endswith(".pyc"):
-            return
-        self.pending.append(f"{kind}\t{_quote(path)}\n")
-        if len(self.pending) >= self.batch:
-            self.flush()
-
     def flush(self) -> None:
-        if not self.pending or self.fd < 0:
+        pending = self.pending
+        if not pending or self.fd < 0:
             return
-        text, self.pending = "".join(self.pending), []
-        self.busy = True
-        try:
+        text = "".join([_line(kind, path) for kind, path in pending])
+        pending.clear()
+        try:  # noqa: SIM105 (contextlib: an import at every start)
             os.write(self.fd, text.encode("utf-8", "surrogateescape"))
         except OSError:
             pass
-        finally:
-            self.busy = False
+
+    def make_hook(self) -> Callable[[str, tuple[Any, ...]], None]:
+        """The audit hook: called for every audit event of the process, so its first test
+        is the cheapest one and the common case (a path seen before) costs one set lookup."""
+        seen: set[Any] = set()
+        pending = self.pending
+        skip = self.skip
+        flush = self.flush
+        getcwd = os.getcwd
+        join = os.path.join
+
+        def hook(event: str, args: tuple[Any, ...]) -> None:
+            if event != "open":
+                return
+            # An exception in an audit hook would fail the program's own open().
+            try:  # noqa: SIM105
+                note(*args)
+            except Exception:
+                pass
+
+        def note(path: Any, mode: str | None, flags: int) -> None:
+            if path in seen or path.__class__ is int:
+                return
+            seen.add(path)
+            if path.__class__ is not str:
+                path = os.fsdecode(path)
+            if mode is None:  # os.open: the flags say
+                if flags & 3 == 1 or flags & _NO_READ:
+                    return
+                kind = "r"
+            else:
+                kind = "r" if mode[0] == "r" else "w"
+            if path[:1] != "/":
+                path = join(getcwd(), path)
+            if path.startswith(skip) or path.endswith(".pyc"):
+                return
+            pending.append((kind, path))
+            if len(pending) >= self.batch:
+                flush()
+
+        return hook
 
 
 def _interpreter_folders(base: str) -> tuple[str, ...]:
@@ -308,10 +324,12 @@ def _interpreter_folders(base: str) -> tuple[str, ...]:
 def _capture_inputs(base: str) -> None:
     import atexit  # built into the interpreter: no file is read
 
-    capture = _Capture(base, _interpreter_folders(base))
+    child = bool(os.environ.get(_PARENT_VARIABLE))
+    os.environ[_PARENT_VARIABLE] = str(os.getpid())
+    capture = _Capture(base, _interpreter_folders(base), 1 if child else _BATCH)
     if capture.fd < 0:
         return
-    sys.addaudithook(capture.hook)
+    sys.addaudithook(capture.make_hook())
     atexit.register(capture.flush)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=capture.after_fork)
