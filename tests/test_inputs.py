@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from projects import demo_project, git, repro
@@ -265,3 +266,67 @@ def test_the_hook_chains_with_determinism_and_an_existing_sitecustomize(tmp_path
     assert "random" in record["determinism"]["applied"]
     assert str(data) in inputs_of(root, run_id)
     assert os.environ.get("THEIRS_RAN") is None
+
+
+def test_a_known_hash_is_reused_for_the_same_stat(tmp_path: Path) -> None:
+    from reprostack.config import load_config
+    from reprostack.inputs.files import Place, build_entries
+
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"abc")
+    root = demo_project(tmp_path / "project")
+    config = load_config(root)
+    earlier = config.runs_dir / "20200101-000000-aaaa"
+    earlier.mkdir(parents=True)
+    info = data.stat()
+    known = {"path": str(data), "size": 3, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino,
+             "blake3": "f" * 64, "identified_by": "content"}  # fmt: skip
+    (earlier / "inputs.json").write_text(json.dumps({"files": [known]}))
+    here = config.runs_dir / "20200101-000001-bbbb"
+    here.mkdir()
+    place = Place(config.root, config.runs_dir, here)
+    (entry,) = build_entries(config, place, [str(data)], limit=1 << 30, hash_all=False)
+    assert entry["blake3"] == "f" * 64  # taken from the earlier run, not recomputed
+    data.write_bytes(b"abd")  # same size, a new mtime: hashed again
+    (entry,) = build_entries(config, place, [str(data)], limit=1 << 30, hash_all=False)
+    from blake3 import blake3
+
+    assert entry["blake3"] == blake3(b"abd").hexdigest()
+
+
+@pytest.mark.engine
+def test_a_container_run_records_host_paths(tmp_path: Path, base_image: str) -> None:
+    from reprostack.config import load_config
+    from reprostack.record.request import RunRequest
+    from reprostack.runs.container import run_in_container
+
+    weights = tmp_path / "models" / "weights.bin"
+    weights.parent.mkdir()
+    weights.write_bytes(b"w" * 1000)
+    root = project(tmp_path, {"read.py": READ_WEIGHTS, "workers.py": WORKERS})
+    (root / "data").mkdir()
+    (root / "data" / "local.csv").write_text("a,b\n")  # untracked, git-ignored: an input
+    (root / ".gitignore").write_text("runs/\ndata/\n")
+    git(root, "commit", "-qam", "ignore data")
+    config = load_config(root)
+    request = RunRequest(
+        argv=["read.py", "/models/weights.bin"], mode="dev", cwd=root,
+        mounts=[f"{weights.parent}:/models:ro"],
+    )  # fmt: skip
+    with open(os.devnull, "wb") as sink:
+        record = run_in_container(config, request, image_ref=base_image, stdout=sink, stderr=sink)
+    assert record.status == "succeeded", record.error
+    files = inputs_of(root, record.id)
+    entry = files[str(weights.resolve())]
+    assert entry["seen_as"] == "/models/weights.bin" and entry["blake3"]
+    assert record.inputs is not None and record.inputs["captured"] is True
+    # Worker processes in the container, and a git-ignored file of the project.
+    request = RunRequest(
+        argv=["workers.py", "fork", "/workspace/data/local.csv"], mode="dev", cwd=root
+    )
+    with open(os.devnull, "wb") as sink:
+        record = run_in_container(config, request, image_ref=base_image, stdout=sink, stderr=sink)
+    assert record.status == "succeeded", record.error
+    files = inputs_of(root, record.id)
+    assert str((root / "data" / "local.csv").resolve()) in files
+    assert record.inputs is not None and record.inputs["processes"] >= 2

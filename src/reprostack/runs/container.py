@@ -55,7 +55,7 @@ def volumes_for(config: Config, request: RunRequest, folder: Path) -> tuple[Moun
     """The run folder, the working tree (dev), user mounts, and absolute path arguments."""
     run_dir = str(folder.resolve())
     volumes = {run_dir: Mount(run_dir, RUN_MOUNT)}
-    if request.deterministic or capture_on(config):
+    if request.deterministic:
         volumes[str(HOOK_DIR)] = Mount(str(HOOK_DIR), HOOK_MOUNT, read_only=True)
     if request.mode == "dev":
         root = str(config.root.resolve())
@@ -198,6 +198,8 @@ def run_in_container(
             return session.record
         command = container_command(request.argv)
         mounts = volumes_for(config, request, session.folder)
+        if capture_on(config) and not request.deterministic:  # the input capture's hook
+            mounts += (Mount(str(HOOK_DIR), HOOK_MOUNT, read_only=True),)
         session.context.seen_at = {m.target: m.source for m in mounts}
         with session.before_start("could not create the container"):
             container = engine.create(
