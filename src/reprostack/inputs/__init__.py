@@ -19,8 +19,6 @@ INPUTS_FILE = "inputs.json"
 # The hook's per-process logs: ``<run>/.inputs.log.<host>.<pid>``.
 LOG_NAME = ".inputs.log"
 LOG_VARIABLE = "REPRO_INPUTS_LOG"
-# What ``--hash-inputs`` sets for the run (every file hashed, whatever its size).
-HASH_ALL_VARIABLE = "REPRO_HASH_INPUTS"
 
 
 def capture_on(config: Config) -> bool:
