@@ -30,6 +30,8 @@ EARLIER_RUNS = 20
 # Files up to this size are read to be judged as secrets by content too (names always are).
 SECRET_SNIFF_BYTES = 64 * 1024
 Stat = tuple[int, int, int]  # size, mtime_ns, inode
+# stat, hash, secret verdict, whether that verdict was given (a dataset cache gives none)
+Known = tuple[Stat, str | None, str | None, bool]
 
 
 @dataclass
@@ -61,7 +63,7 @@ def build_entries(
     config: Config, place: Place, paths: Iterable[str], *, limit: int, hash_all: bool
 ) -> list[dict[str, Any]]:
     """One entry per file read (directories, the run's own folder and project code left out)."""
-    candidates: list[tuple[str, str]] = []  # (host path, as seen)
+    candidates: list[tuple[str, str, str]] = []  # (host path, as seen, real path)
     unreachable: list[dict[str, Any]] = []
     own = str(place.folder.resolve()) + "/"
     for seen in paths:
@@ -69,17 +71,16 @@ def build_entries(
         if host is None:
             unreachable.append({"path": seen, "in_image": True, ALGORITHM: None})
             continue
-        if (os.path.realpath(host) + "/").startswith(own):
-            continue
-        candidates.append((host, seen))
-    code = _project_code(place.root, [h for h, _ in candidates])
-    known = _known_hashes(config, place)
+        real = os.path.realpath(host)
+        if not (real + "/").startswith(own):
+            candidates.append((host, seen, real))
+    code = _project_code(place.root, [real for _, _, real in candidates])
+    known = _known_entries(config, place, {host for host, _, _ in candidates})
     datasets = [(name, str(d.path.resolve())) for name, d in config.data.items()]
     runs_root = str(place.runs_dir.resolve()) + "/"
     entries: list[dict[str, Any]] = []
     to_hash: list[tuple[dict[str, Any], bool]] = []
-    for host, seen in candidates:
-        real = os.path.realpath(host)
+    for host, seen, real in candidates:
         if real in code:
             continue
         try:
@@ -103,15 +104,19 @@ def build_entries(
         named = cache_name(host)
         if named is not None:
             entry["cache"] = dict(named)
-        secret = _secret(host, info.st_size)
+        stat = (info.st_size, info.st_mtime_ns, info.st_ino)
+        earlier = known.get(host)
+        same = earlier is not None and earlier[0] == stat
+        # The same file as before: its earlier verdict stands (no second read to judge it).
+        judged = same and earlier is not None and earlier[3]
+        secret = earlier[2] if judged and earlier is not None else _secret(host, info.st_size)
         if secret is not None:
             entry["secret"] = secret
-        stat = (info.st_size, info.st_mtime_ns, info.st_ino)
         wants_sha = "run" in entry
         if info.st_size > limit and not hash_all:
             entry.update({ALGORITHM: None, "identified_by": "stat"})
-        elif stat == known.get(host, ((), ""))[0] and not wants_sha:
-            entry.update({ALGORITHM: known[host][1], "identified_by": "content"})
+        elif same and earlier is not None and earlier[1] and not wants_sha:
+            entry.update({ALGORITHM: earlier[1], "identified_by": "content"})
         else:
             entry["identified_by"] = "content"
             to_hash.append((entry, wants_sha))
@@ -156,22 +161,33 @@ def _project_code(root: Path, paths: list[str]) -> set[str]:
     return {os.path.realpath(os.path.join(top, n)) for n in names if n}
 
 
-def _known_hashes(config: Config, place: Place) -> dict[str, tuple[Stat, str]]:
-    """Hashes already computed, by path: datasets' hash caches, then earlier runs' inputs."""
-    known: dict[str, tuple[Stat, str]] = {}
-    from reprostack.data.cache import HashCache
-
+def _known_entries(config: Config, place: Place, wanted: set[str]) -> dict[str, Known]:
+    """What is already known of the ``wanted`` paths, from the datasets' hash caches and
+    the newest runs' inputs.json (read until all are found)."""
+    known: dict[str, Known] = {}
     for dataset in config.data.values():
-        cache = HashCache(dataset.path.resolve(), ALGORITHM)
+        root = str(dataset.path.resolve())
+        if not any(p.startswith(root) for p in wanted):
+            continue
+        from reprostack.data.cache import HashCache
+
+        cache = HashCache(Path(root), ALGORITHM)
         for path, size, mtime_ns, inode, digest in cache.records():
             full = path if os.path.isabs(path) else os.path.join(cache.root, path)
-            known[full] = ((size, mtime_ns, inode), digest)
+            if full in wanted:
+                known[full] = ((size, mtime_ns, inode), digest, None, False)
     for run_id in _newest_runs(place.runs_dir, EARLIER_RUNS):
+        if len(known) >= len(wanted):
+            break
+        if run_id == place.folder.name:
+            continue
         for entry in read_inputs(place.runs_dir / run_id).get("files", []):
-            digest = entry.get(ALGORITHM)
-            if digest and entry.get("identified_by") == "content" and "size" in entry:
-                stat = (entry["size"], entry["mtime_ns"], entry["inode"])
-                known.setdefault(entry["path"], (stat, digest))
+            name = entry.get("path")
+            if name not in wanted or name in known or "size" not in entry:
+                continue
+            hashed = entry.get(ALGORITHM) if entry.get("identified_by") == "content" else None
+            stat = (entry["size"], entry["mtime_ns"], entry["inode"])
+            known[name] = (stat, hashed, entry.get("secret"), True)
     return known
 
 

@@ -275,6 +275,7 @@ class _Capture:
         flush = self.flush
         getcwd = os.getcwd
         join = os.path.join
+        fspath = os.fspath
 
         def hook(event: str, args: tuple[Any, ...]) -> None:
             if event != "open":
@@ -286,11 +287,15 @@ class _Capture:
                 pass
 
         def note(path: Any, mode: str | None, flags: int) -> None:
-            if path in seen or path.__class__ is int:
+            if path.__class__ is not str:  # a pathlib.Path, bytes, a file descriptor
+                if path.__class__ is int:
+                    return
+                path = fspath(path)  # a str at once: hashing a Path object costs microseconds
+                if path.__class__ is not str:
+                    path = os.fsdecode(path)
+            if path in seen:
                 return
             seen.add(path)
-            if path.__class__ is not str:
-                path = os.fsdecode(path)
             if mode is None:  # os.open: the flags say
                 if flags & 3 == 1 or flags & _NO_READ:
                     return
