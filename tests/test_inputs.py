@@ -112,6 +112,11 @@ def test_a_file_read_outside_the_project_is_recorded_and_a_change_refuses_replay
     refused = repro(root, "replay", run_id)
     assert refused.returncode == 1, refused.stderr
     assert f"changed {weights}" in refused.stderr
+    forced = repro(root, "replay", run_id, "--force")
+    assert forced.returncode == 0, forced.stderr
+    replayed = sorted((root / "runs").iterdir())[-1].name
+    differences = repro(root, "diff", run_id, replayed)
+    assert f"~ {weights}" in differences.stdout  # read with other contents
     weights.unlink()
     refused = repro(root, "replay", run_id)
     assert refused.returncode == 1 and f"missing {weights}" in refused.stderr
