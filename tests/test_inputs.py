@@ -335,3 +335,16 @@ def test_a_container_run_records_host_paths(tmp_path: Path, base_image: str) -> 
     files = inputs_of(root, record.id)
     assert str((root / "data" / "local.csv").resolve()) in files
     assert record.inputs is not None and record.inputs["processes"] >= 2
+
+
+@pytest.mark.usefixtures("slurm")
+def test_a_slurm_run_records_what_it_read_on_the_node(tmp_path: Path) -> None:
+    weights = tmp_path / "shared" / "weights.bin"
+    weights.parent.mkdir()
+    weights.write_bytes(b"s" * 2048)
+    root = project(tmp_path, {"read.py": READ_WEIGHTS})
+    result = repro(root, "run", "--slurm", "--wait", "read.py", str(weights))
+    assert result.returncode == 0, result.stderr
+    run_id = result.stdout.split()[0]
+    entry = inputs_of(root, run_id)[str(weights)]
+    assert entry["blake3"] and entry["size"] == 2048
