@@ -60,6 +60,8 @@ SAMPLES: dict[str, Any] = {
     "run.pass_env": ["WANDB_API_KEY"],
     "run.dir": "experiments",
     "run.deterministic": True,
+    "run.inputs": False,
+    "run.inputs_hash_limit": "500MB",
     "tracking.mlflow.uri": "http://mlflow:5000",
     "tracking.mlflow.experiment": "exp",
     "data.NAME.path": "shards",

@@ -348,3 +348,18 @@ def test_a_slurm_run_records_what_it_read_on_the_node(tmp_path: Path) -> None:
     run_id = result.stdout.split()[0]
     entry = inputs_of(root, run_id)[str(weights)]
     assert entry["blake3"] and entry["size"] == 2048
+
+
+def test_mlflow_tags_name_the_upstream_runs() -> None:
+    from reprostack.experiments.mlflow_client import tags_for
+    from reprostack.record.run import RunRecord
+
+    record = RunRecord(id="20261207-120000-eval", argv=["eval.py"], mode="local")
+    assert "repro.inputs_from" not in tags_for(record, {}, {})
+    record.inputs_from = [
+        {"run": "20261207-110000-trn2", "path": "outputs/b.pt", "sha256": None, "matches": None},
+        {"run": "20261207-100000-trn1", "path": "outputs/a.pt", "sha256": None, "matches": None},
+        {"run": "20261207-100000-trn1", "path": "outputs/c.pt", "sha256": None, "matches": None},
+    ]
+    tags = tags_for(record, {}, {})
+    assert tags["repro.inputs_from"] == "20261207-100000-trn1,20261207-110000-trn2"
