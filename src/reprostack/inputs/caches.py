@@ -24,6 +24,8 @@ _HF_KINDS = {"models": "model", "datasets": "dataset", "spaces": "space"}
 
 def cache_name(path: str) -> CacheName | None:
     """The hub entry ``path`` is a file of, or None when it is in no known cache."""
+    if "--" not in path and "/torch/hub/checkpoints/" not in path:
+        return None  # most files: no hub's layout, no parsing
     parts = PurePosixPath(path).parts
     for index, part in enumerate(parts):
         kind, sep, rest = part.partition("--")

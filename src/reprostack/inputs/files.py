@@ -66,12 +66,13 @@ def build_entries(
     candidates: list[tuple[str, str, str]] = []  # (host path, as seen, real path)
     unreachable: list[dict[str, Any]] = []
     own = str(place.folder.resolve()) + "/"
+    folders: dict[str, str] = {}
     for seen in paths:
         host = place.on_host(seen)
         if host is None:
             unreachable.append({"path": seen, "in_image": True, ALGORITHM: None})
             continue
-        real = os.path.realpath(host)
+        real = _realpath(host, folders)
         if not (real + "/").startswith(own):
             candidates.append((host, seen, real))
     code = _project_code(place.root, [real for _, _, real in candidates])
@@ -125,6 +126,17 @@ def build_entries(
     return entries + unreachable
 
 
+def _realpath(path: str, folders: dict[str, str]) -> str:
+    """``os.path.realpath`` with each folder resolved once (it stats every component)."""
+    folder, name = os.path.split(path)
+    real = folders.get(folder)
+    if real is None:
+        real = folders[folder] = os.path.realpath(folder)
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    return os.path.join(real, name)
+
+
 def _is_file(mode: int) -> bool:
     import stat
 
@@ -144,9 +156,10 @@ def _secret(path: str, size: int) -> str | None:
 
 
 def _project_code(root: Path, paths: list[str]) -> set[str]:
-    """The project's code among ``paths``: files git tracks, or would put in source.patch."""
+    """The project's code among ``paths`` (real paths): files git tracks, or would put in
+    source.patch."""
     top = str(root.resolve()) + "/"
-    if not any(os.path.realpath(p).startswith(top) for p in paths):
+    if not any(p.startswith(top) for p in paths):
         return set()
     try:
         listed = subprocess.run(
