@@ -60,6 +60,8 @@ SAMPLES: dict[str, Any] = {
     "run.pass_env": ["WANDB_API_KEY"],
     "run.dir": "experiments",
     "run.deterministic": True,
+    "run.inputs.capture": False,
+    "run.inputs.hash_limit": "500MB",
     "tracking.mlflow.uri": "http://mlflow:5000",
     "tracking.mlflow.experiment": "exp",
     "data.NAME.path": "shards",
@@ -237,7 +239,14 @@ def test_known_keys_pass_and_every_unknown_one_is_named_on_its_line(
         inner[name] = 1
     text = yaml.safe_dump(data)
     found = parse(root, text)
-    accepted = tuple(k.split(".")[-1] for k in schema_keys() if k.startswith(section + "."))
+    # The section's own keys: a nested mapping (`run.inputs`) is one key of its parent.
+    accepted = tuple(
+        dict.fromkeys(
+            k.removeprefix(section + ".").split(".")[0]
+            for k in schema_keys()
+            if k.startswith(section + ".")
+        )
+    )
     if not section:
         accepted = validate.TOP_KEYS
     prefix = f"{real(section)}." if section else ""
@@ -251,3 +260,18 @@ def test_known_keys_pass_and_every_unknown_one_is_named_on_its_line(
         assert (close and close.group(1) in accepted) or hint == (
             f"known keys: {', '.join(dict.fromkeys(accepted))}"
         ), hint
+
+
+def test_run_inputs_is_a_switch_or_a_mapping(root: Path) -> None:
+    # Both spellings are the contract: `run.inputs: off` and `run.inputs.hash_limit`.
+    def inputs(text: str) -> Any:
+        return parse_config(text, root=root, path=root / "repro.yaml").run.inputs
+
+    assert inputs("name: x\nrun:\n  inputs: off\n").capture is False
+    assert inputs("name: x\nrun:\n  inputs: on\n").capture is True
+    limited = inputs("name: x\nrun:\n  inputs:\n    hash_limit: 2GiB\n")
+    assert (limited.capture, limited.hash_limit_bytes) == (True, 2 * 2**30)
+    assert parse(root, "name: x\nrun:\n  inputs:\n    hash_limit: lots\n") == [
+        "repro.yaml:4: run.inputs.hash_limit: 'lots' is not a size (a byte count, or 1GiB, "
+        "500MB ...)"
+    ]

@@ -112,6 +112,7 @@ KEY_PREFIXES = {
     "BUILD_KEYS": "build.",
     "DEV_KEYS": "dev.",
     "RUN_KEYS": "run.",
+    "RUN_INPUTS_KEYS": "run.inputs.",
     "TRACKING_KEYS": "tracking.",
     "MLFLOW_KEYS": "tracking.mlflow.",
     "DATASET_KEYS": "data.NAME.",

@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("image", ("image",)),
     ("lock", ("lock",)),
     ("bases", ("bases",)),
-    ("fingerprint", ("fingerprint", "determinism")),
+    ("fingerprint", ("fingerprint", "determinism", "inputs")),
     ("data", ("data",)),
     ("records", ("record",)),
     ("config", ("config",)),

@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": ("reprostack.cli.runs_cmd", "runs", "List recorded runs, newest first."),
     "show": ("reprostack.cli.runs_cmd", "show", "Show one recorded run."),
     "diff": ("reprostack.cli.runs_cmd", "diff", "Show what differs between two runs."),
+    "lineage": (
+        "reprostack.cli.runs_cmd",
+        "lineage",
+        "The runs whose outputs a run read (or, --down, that read its outputs).",
+    ),
     "fingerprint": (
         "reprostack.cli.fingerprint_cmd",
         "fingerprint",

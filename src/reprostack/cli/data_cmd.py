@@ -94,13 +94,25 @@ def scan(names: tuple[str, ...], verify: bool, jobs: int | None) -> None:
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--verify", is_flag=True, help="Rehash every file, ignoring the cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
-def status(names: tuple[str, ...], verify: bool, as_json: bool) -> None:
+@click.option(
+    "--inputs",
+    "inputs_run",
+    metavar="RUN",
+    default=None,
+    help="Check the files RUN read (its inputs.json) instead: what replay would refuse on.",
+)
+def status(names: tuple[str, ...], verify: bool, as_json: bool, inputs_run: str | None) -> None:
     """List files added, removed, modified or renamed since the manifest; exit 1 if any.
 
     The quick check compares size, mtime and inode and rehashes only files where these
     changed. A file rewritten with the same size and its mtime restored is invisible to it;
-    --verify rehashes every file and sees that too.
+    --verify rehashes every file and sees that too. With --inputs RUN, the files that run
+    read are checked the same way (missing or changed, each named with the run it came
+    from), and nothing is run.
     """
+    if inputs_run is not None:
+        _inputs_status(inputs_run, as_json)
+        return
     from reprostack.data.progress import ScanProgress
     from reprostack.data.recorded import describe_changes
     from reprostack.data.status import dataset_status
@@ -130,6 +142,32 @@ def status(names: tuple[str, ...], verify: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2))
     sys.exit(1 if changed else 0)
+
+
+def _inputs_status(run_ref: str, as_json: bool) -> None:
+    """``repro data status --inputs RUN``: exit 1 when a file RUN read is missing or changed."""
+    from reprostack.cli.output import handle_errors
+    from reprostack.config import load_config
+    from reprostack.inputs.check import input_problems
+    from reprostack.inputs.files import read_inputs
+    from reprostack.record.store import resolve_run
+
+    with handle_errors():
+        config = load_config()
+        folder = resolve_run(config.runs_dir, run_ref)
+    problems = input_problems(folder)
+    files = len(read_inputs(folder).get("files", []))
+    if as_json:
+        click.echo(json.dumps({"run": folder.name, "files": files, "problems": problems}, indent=2))
+    elif not (folder / "inputs.json").exists():
+        click.echo(f"run {folder.name} recorded no inputs (see `inputs:` in its run.yaml)")
+    elif problems:
+        click.echo(f"run {folder.name}: {len(problems)} of the {files} files it read differ now")
+        for line in problems:
+            click.echo(f"  {line}")
+    else:
+        click.echo(f"run {folder.name}: the {files} files it read are unchanged")
+    sys.exit(1 if problems else 0)
 
 
 @data.command()

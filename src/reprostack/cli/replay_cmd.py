@@ -45,6 +45,12 @@ def replay(run_ref: str, rebuild: bool, force: bool, strict: bool, here: str | N
             run_ref = import_export(Path(run_ref), config.runs_dir, repository_of(config.root))
             info(f"repro: imported run {run_ref} from the archive")
         if here is None:
+            from reprostack.inputs.check import refuse_if_inputs_differ
+            from reprostack.record.store import resolve_run
+
+            # Before a cluster resubmission too (replay_run checks a replay here itself).
+            folder = resolve_run(config.runs_dir, run_ref)
+            refuse_if_inputs_differ(folder.name, folder, force)
             from reprostack.cli.output import ReplayReport
             from reprostack.replay.cluster import replay_on_cluster
 

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     help="Seed random/NumPy/torch at start-up and set the determinism switches "
     "(default: run.deterministic in repro.yaml).",
 )
+@click.option(
+    "--hash-inputs",
+    is_flag=True,
+    help="Hash every file the command read, also those over run.inputs.hash_limit.",
+)
 @click.option("--gpus", default=None, help="auto, none, all, a count, or 'device=0,1'.")
 @click.option(
     "-v",
@@ -57,6 +62,7 @@ def run(
     mode: RunMode | None,
     seed: int | None,
     deterministic: bool | None,
+    hash_inputs: bool,
     gpus: str | None,
     volumes: tuple[str, ...],
     scheduler: str | None,
@@ -100,6 +106,7 @@ def run(
             cwd=Path.cwd(),
             deterministic=config.run.deterministic if deterministic is None else deterministic,
             allow_stale=allow_stale,
+            hash_inputs=hash_inputs,
         )
         if scheduler is not None:
             from reprostack.cli.output import ClusterReport

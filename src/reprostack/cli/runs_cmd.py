@@ -1,4 +1,4 @@
-"""``repro runs``, ``repro show RUN`` and ``repro diff A B``."""
+"""``repro runs``, ``repro show RUN``, ``repro diff A B`` and ``repro lineage RUN``."""
 
 from __future__ import annotations
 
@@ -45,13 +45,13 @@ def runs(limit: int, status: str | None, as_json: bool) -> None:
 def show(run_ref: str, show_fp: bool) -> None:
     """Show one run: its record and where its files are (RUN: id, prefix or 'last')."""
     from reprostack.config import load_config
-    from reprostack.record.run import RUN_FILE, read_fingerprint
+    from reprostack.record.run import RUN_FILE, read_fingerprint, read_record
     from reprostack.record.store import resolve_run
 
     config = load_config()
     folder = resolve_run(config.runs_dir, run_ref)
     from reprostack.cluster.flow import refresh_entries
-    from reprostack.record.run import DamagedRecord, read_record
+    from reprostack.record.run import DamagedRecord
     from reprostack.record.store import RunEntry
 
     try:
@@ -68,6 +68,13 @@ def show(run_ref: str, show_fp: bool) -> None:
                 err=True,
             )
     click.echo((folder / RUN_FILE).read_text(encoding="utf-8").rstrip())
+    record = read_record(folder)
+    if record.inputs_from:
+        from reprostack.inputs.lineage import upstream_tree
+
+        click.echo("upstream runs (whose outputs it read; `repro lineage` for the whole tree):")
+        for line in upstream_tree(config.runs_dir, record.id)[1:]:
+            click.echo(f"  {line}")
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     click.echo(f"files ({folder}):")
     for name in files:
@@ -101,7 +108,35 @@ def diff(a: str, b: str, as_json: bool) -> None:
 
         # The runs' copies of the manifests name the files, not only the datasets.
         result.changes["data"] += run_data_changes(folder_a, first, folder_b, second)
+    from reprostack.inputs.check import input_differences
+
+    # The files each run read: - only A, + only B, ~ other contents.
+    inputs = input_differences(folder_a, folder_b)
+    if inputs:
+        result.changes["inputs"] = inputs
     if as_json:
         click.echo(json.dumps(result.changes, indent=2))
     else:
         click.echo(render_diff(result))
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--down", is_flag=True, help="The runs that read RUN's outputs, instead.")
+def lineage(run_ref: str, down: bool) -> None:
+    """Print the runs RUN read files from, and theirs, with each run's commit.
+
+    Each link names the file (a path inside the other run's folder, as recorded in
+    run.yaml's inputs_from); "(changed since)" marks a file rewritten after that run ended.
+    With --down, the runs that read RUN's outputs, and theirs.
+    """
+    from reprostack.cli.output import handle_errors
+    from reprostack.config import load_config
+    from reprostack.inputs.lineage import downstream_tree, upstream_tree
+    from reprostack.record.store import resolve_run
+
+    with handle_errors():
+        config = load_config()
+        folder = resolve_run(config.runs_dir, run_ref)
+        tree = downstream_tree if down else upstream_tree
+        click.echo("\n".join(tree(config.runs_dir, folder.name)))

@@ -35,6 +35,7 @@ SECTIONS: Table = {
     lock.LockConfig: lock.CHECKS,
     build.BuildConfig: build.CHECKS,
     run.RunConfig: run.CHECKS,
+    run.InputsConfig: run.INPUTS_CHECKS,
     tracking.TrackingConfig: tracking.CHECKS,
     tracking.MlflowConfig: tracking.MLFLOW_CHECKS,
     data.DatasetConfig: data.CHECKS,
@@ -48,6 +49,7 @@ LOCK_KEYS = yaml_keys(lock.LockConfig)
 BUILD_KEYS = yaml_keys(build.BuildConfig)
 DEV_KEYS = yaml_keys(Config, ("dev",))
 RUN_KEYS = yaml_keys(run.RunConfig)
+RUN_INPUTS_KEYS = yaml_keys(run.InputsConfig)
 TRACKING_KEYS = yaml_keys(tracking.TrackingConfig)
 MLFLOW_KEYS = yaml_keys(tracking.MlflowConfig)
 DATASET_KEYS = yaml_keys(data.DatasetConfig)

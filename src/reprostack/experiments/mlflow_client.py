@@ -194,6 +194,9 @@ def tags_for(
         tags["repro.git.sha"] = record.git_sha
         tags["mlflow.source.git.commit"] = record.git_sha  # MLflow's own UI shows this one
     tags["repro.git.dirty"] = str(record.dirty).lower()
+    upstream = sorted({link["run"] for link in record.inputs_from})
+    if upstream:
+        tags["repro.inputs_from"] = ",".join(upstream)  # the runs whose outputs it read
     image = record.image
     for key in ("digest", "id", "tag"):
         value = image.get(key) if image is not None else None

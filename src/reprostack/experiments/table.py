@@ -108,7 +108,9 @@ def runs_table(entries: list[RunEntry]) -> str:
         if r is None:
             rows.append([entry.id, "-", entry.status, "", "-"] + [""] * (len(headers) - 5))
             continue
-        row = [r.id, mode_text(r), entry.status, format_duration(duration_seconds(r)),
+        # "<-": it read another run's outputs (`repro lineage RUN` shows which).
+        shown_id = f"{r.id} <-" if r.inputs_from else r.id
+        row = [shown_id, mode_text(r), entry.status, format_duration(duration_seconds(r)),
                commit_text(r)]  # fmt: skip
         row += [number((r.params or {}).get(key)) for key in shown_params]
         row += [number(last_value(r, name)) for name in shown_metrics]
@@ -123,6 +125,8 @@ def runs_table(entries: list[RunEntry]) -> str:
     hidden = (len(params) - len(shown_params)) + (len(metrics) - len(shown_metrics))
     if hidden:
         text += f"\n({hidden} more param/metric columns: `repro runs --json` has them all)"
+    if any(r.inputs_from for r in records):
+        text += "\n(<-: read outputs of earlier runs; `repro lineage RUN` shows which)"
     for entry in entries:
         if entry.record is None:
             text += f"\n{entry.id}: damaged record: {entry.problem}"

@@ -34,6 +34,9 @@ class RunContext:
     env: Mapping[str, str] = field(default_factory=dict)
     # Set by the stack recorder, the first; later recorders add their sections to it.
     fingerprint: Fingerprint | None = None
+    # Where the command saw the host's paths, when not at the same place (a container's
+    # mounts: its path -> the host's); empty when it ran on the host.
+    seen_at: dict[str, str] = field(default_factory=dict)
 
 
 class Recorder:

@@ -27,6 +27,8 @@ class RunRequest:
     branch: str | None = None
     cwd: Path = field(default_factory=Path.cwd)
     deterministic: bool = False
+    # Hash every input the command read, also those over run.inputs.hash_limit.
+    hash_inputs: bool = False
     # A run folder allocated earlier: a cluster job fills in the record its submission wrote.
     run_dir: Path | None = None
     # What repro did on the way that the record should say (an image pulled by digest).

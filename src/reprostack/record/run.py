@@ -20,6 +20,8 @@ from reprostack.record.sections import (
     ConfigCopy,
     DeterminismSection,
     ImageSection,
+    InputFrom,
+    InputsSection,
     LeftOutFile,
     MetricSummary,
     SchedulerSection,
@@ -115,6 +117,10 @@ class RunRecord:
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
     metrics_problems: list[str] = field(default_factory=list)
     tracking: TrackingSection | None = None
+    # The inputs recorder: what the command read (inputs.json holds every file), and the
+    # runs whose outputs it read.
+    inputs: InputsSection | None = None
+    inputs_from: list[InputFrom] = field(default_factory=list)
     # Cluster runs: the scheduler's job, and the node the command ran on.
     scheduler: SchedulerSection | None = None
     node: str | None = None
@@ -176,6 +182,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "node": (str, _NONE),
     "determinism": (dict, _NONE),
     "tracking": (dict, _NONE),
+    "inputs": (dict, _NONE),
+    "inputs_from": (list,),
     "params": (dict,),
     "metrics": (dict,),
     "schema_version": (int,),

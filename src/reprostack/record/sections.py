@@ -35,6 +35,33 @@ class DeterminismSection(TypedDict, total=False):
     processes: int
 
 
+class InputsSection(TypedDict, total=False):
+    """Owner: ``inputs``. A summary of ``inputs.json``: whether capture applied (``captured``;
+    ``reason`` when not), how many files the command read and how many bytes, how many were
+    hashed, identified by stat only (over ``run.inputs.hash_limit``), gone by the end, and in
+    how many Python processes."""
+
+    captured: bool
+    reason: str | None
+    files: int
+    bytes: int
+    hashed: int
+    by_stat: int
+    missing: int
+    processes: int
+
+
+class InputFrom(TypedDict):
+    """Owner: ``inputs``. A file the command read from another run's folder: that run, the
+    path inside its folder, the file's sha256 when read, and whether it is still that run's
+    output (False: rewritten after that run ended; None: that run recorded no hash of it)."""
+
+    run: str
+    path: str
+    sha256: str | None
+    matches: bool | None
+
+
 class MlflowState(TypedDict, total=False):
     """Where the run stands with MLflow: the tracker's run id, whether it has the run."""
 

@@ -151,6 +151,9 @@ def replay_run(
         from reprostack.data.recorded import refuse_if_data_differs
 
         refuse_if_data_differs(config, original.id, folder, recorded_fp, force)
+    from reprostack.inputs.check import refuse_if_inputs_differ
+
+    refuse_if_inputs_differ(original.id, folder, force)
     patch = (folder / PATCH_FILE).read_bytes() if (folder / PATCH_FILE).exists() else b""
     repo = repository_of(config.root)
     project_in_repo = config.root.resolve().relative_to(repo.resolve())

@@ -21,6 +21,7 @@ from reprostack.engine import Container, ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.engine.errors import EngineUnavailable, engine_address
 from reprostack.errors import EnvironmentMissing, ReproError
 from reprostack.image.fingerprint import container_facts, merge, probe_image
+from reprostack.inputs import capture_on
 from reprostack.record.fingerprint import ContainerSection, Fingerprint
 from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord
@@ -109,7 +110,7 @@ def container_env(
     """
     base = {"HOME": "/tmp"}
     pythonpath = (image_env or {}).get("PYTHONPATH")
-    if session.request.deterministic and pythonpath:
+    if (session.request.deterministic or capture_on(session.config)) and pythonpath:
         base["PYTHONPATH"] = pythonpath
     env = session.run_env(base, hook_dir=HOOK_MOUNT, run_dir=RUN_MOUNT)
     env["REPRO_RUN_DIR"] = RUN_MOUNT
@@ -201,6 +202,10 @@ def run_in_container(
         except RunInterrupted:
             return session.record
         command = container_command(request.argv)
+        mounts = volumes_for(config, request, session.folder)
+        if capture_on(config) and not request.deterministic:  # the input capture's hook
+            mounts += (Mount(str(HOOK_DIR), HOOK_MOUNT, read_only=True),)
+        session.context.seen_at = {m.target: m.source for m in mounts}
         with session.before_start("could not create the container"):
             container = engine.create(
                 ContainerSpec(
@@ -208,7 +213,7 @@ def run_in_container(
                     command=tuple(command),
                     user=f"{os.getuid()}:{os.getgid()}",
                     env=env,
-                    mounts=volumes_for(config, request, session.folder),
+                    mounts=mounts,
                     workdir=workdir_for(config, request),
                     gpus=tuple(requests),
                     init=True,  # a real PID 1 passes Ctrl-C on and reaps children

@@ -14,6 +14,7 @@ from reprostack.determinism.recorder import DeterminismRecorder
 from reprostack.experiments.recorders import ConfigsRecorder, MetricsRecorder, TrackingRecorder
 from reprostack.fingerprint.recorder import Adjust, StackRecorder
 from reprostack.image.recorder import EnvFilesRecorder
+from reprostack.inputs.recorder import InputsRecorder
 from reprostack.record.recorder import Recorder
 
 
@@ -34,6 +35,8 @@ def run_recorders(adjust: Adjust | None = None, *extra: Recorder) -> list[Record
         ConfigsRecorder(),
         # determinism: planned before the command, settled from the hook's report after it.
         DeterminismRecorder(),
+        # inputs.json, inputs and inputs_from: the files the command read, after it.
+        InputsRecorder(),
         # metrics and metrics_problems, after the command.
         MetricsRecorder(),
         # tracking: the closed record sent to MLflow, last.

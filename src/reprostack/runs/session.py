@@ -24,6 +24,7 @@ from reprostack.config import CONFIG_NAME, Config
 from reprostack.determinism import HOOK_DIR, REPORT_FILE, deterministic_env
 from reprostack.errors import ConfigError, ReproError, RunFailedToStart
 from reprostack.fingerprint.git import tracked_under
+from reprostack.inputs import LOG_NAME, capture_on, inputs_env
 from reprostack.record.ids import allocate_run_dir
 from reprostack.record.process import this_process
 from reprostack.record.recorder import Recorder, RunContext
@@ -134,6 +135,9 @@ class RunSession:
             report = f"{run_dir or self.folder}/{REPORT_FILE}"
             env.update(deterministic_env(self.request.seed, env, report=report,
                                          hook_dir=hook_dir or str(HOOK_DIR)))  # fmt: skip
+        if capture_on(self.config):
+            log = f"{run_dir or self.folder}/{LOG_NAME}"
+            env.update(inputs_env(env, hook_dir=hook_dir, log=log))
         return env
 
     @contextmanager

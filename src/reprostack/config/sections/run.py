@@ -17,6 +17,24 @@ GPUS_RE = re.compile(r"^(?:auto|none|all|\d+|device=[\w,-]+|\"?device=[\w,-]+\"?
 
 
 @dataclass(frozen=True)
+class InputsConfig:
+    """``run.inputs``: what a run records of the files it read (runs/<id>/inputs.json).
+
+    Written ``run.inputs: off`` (or ``on``) for the switch alone, or as a mapping.
+    """
+
+    # Record every file a Python command opens for reading.
+    capture: bool = True
+    # Inputs larger than this are identified by size+mtime+inode, not hashed (--hash-inputs).
+    hash_limit: str = "1GiB"
+
+    @property
+    def hash_limit_bytes(self) -> int:
+        """``hash_limit`` in bytes (a checked value: it parses)."""
+        return parse_size(self.hash_limit) or 0
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """How ``repro run`` behaves by default: ``run:`` in repro.yaml."""
 
@@ -27,6 +45,42 @@ class RunConfig:
     dir: str = "runs"
     # Seed random/NumPy/torch and set the determinism switches for every run.
     deterministic: bool = False
+    # What a run records of the files it read.
+    inputs: InputsConfig = InputsConfig()
+
+
+SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+
+
+def parse_size(text: str) -> int | None:
+    """``1GiB``, ``500MB``, ``1024`` in bytes; None when it is not a size."""
+    match = SIZE_RE.match(text)
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
+
+
+def _size(reader: Reader, slot: Slot) -> str:
+    # A plain number is a byte count: `hash_limit: 1000000` needs no quotes.
+    if isinstance(slot.raw, int) and not isinstance(slot.raw, bool):
+        return str(slot.raw)
+    size: str = reader.typed(slot)
+    if parse_size(size) is None:
+        reader.problem(slot.path, f"'{size}' is not a size (a byte count, or 1GiB, 500MB ...)")
+        return str(slot.default)
+    return size
+
+
+def _inputs(reader: Reader, slot: Slot) -> InputsConfig:
+    # `inputs: off` (YAML reads off/on as booleans) is the switch alone; else a mapping.
+    if isinstance(slot.raw, bool):
+        return InputsConfig(capture=slot.raw)
+    if slot.raw is None:
+        return InputsConfig()
+    read: InputsConfig = reader.section(InputsConfig, slot.raw, slot.path)
+    return read
 
 
 def _gpus(reader: Reader, slot: Slot) -> str:
@@ -57,4 +111,7 @@ CHECKS: dict[str, FieldReader] = {
     "mounts": each_matching(MOUNT_RE, MOUNT_FORM),
     "pass_env": each_matching(ENV_NAME_RE, "an environment variable name"),
     "dir": _dir,
+    "inputs": _inputs,
 }
+
+INPUTS_CHECKS: dict[str, FieldReader] = {"hash_limit": _size}

@@ -1,4 +1,9 @@
-"""reprostack's determinism hook, run by Python's ``site`` module at interpreter start.
+"""reprostack's start-up hook, run by Python's ``site`` module at interpreter start.
+
+Two jobs share this one file, so a run needs one ``PYTHONPATH`` entry, one read-only mount
+in a container and one chain to the ``sitecustomize`` it shadows (two hook folders would each
+have to find and run the other): determinism (below) and input capture (``_capture_inputs``,
+at the end), each switched on by its own variable.
 
 ``repro run --deterministic`` puts this folder (and nothing else) first on ``PYTHONPATH`` and
 sets ``REPRO_DETERMINISTIC_SEED``. Importing torch or NumPy here would add seconds to every
@@ -205,7 +210,143 @@ def _chain() -> None:
     spec.loader.exec_module(module)
 
 
+# -- input capture: which files the command opened for reading (``repro run``, on by default) --
+# A ``sys.addaudithook`` hook sees every ``open`` (builtin open, io.open_code, os.open) with its
+# mode. It keeps the first event per path in a set and queues new paths, written to a file
+# of this process's own (``$REPRO_INPUTS_LOG.<host>.<pid>``: concurrent processes never
+# share a file, on a shared filesystem either). The command's first Python process writes
+# at exit and every ``_BATCH`` paths. Any other (multiprocessing and DataLoader workers,
+# torchrun ranks, a pool's spawned children) may end in ``os._exit`` or a pool's SIGTERM,
+# which skip ``atexit``: it writes each new path at once. Hashing happens in repro, after.
+INPUTS_VARIABLE = "REPRO_INPUTS_LOG"
+# Set by the first process that captures: its children know they are children.
+_PARENT_VARIABLE = "REPRO_INPUTS_PARENT"
+_BATCH = 4096
+_NO_READ = getattr(os, "O_TRUNC", 0) | getattr(os, "O_DIRECTORY", 0)
+
+
+def _line(kind: str, path: str) -> str:
+    # Plain paths (nearly all) need no escaping: _quote's per-character loop is for the rest.
+    if path.isprintable() and '"' not in path and "\\" not in path:
+        return f'{kind}\t"{path}"\n'
+    return f"{kind}\t{_quote(path)}\n"
+
+
+class _Capture:
+    def __init__(self, base: str, skip: tuple[str, ...], batch: int) -> None:
+        self.base = base
+        self.skip = skip
+        self.pending: list[tuple[str, str]] = []
+        self.batch = batch
+        self.fd = -1
+        self._open()
+
+    def _open(self) -> None:
+        name = f"{self.base}.{os.uname().nodename}.{os.getpid()}"
+        try:
+            self.fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            # Said first, so the record can tell "Python ran, read nothing" from "no Python".
+            os.write(self.fd, f'{{"pid": {os.getpid()}}}\n'.encode())
+        except OSError:
+            self.fd = -1  # a read-only run folder costs the capture, never the run
+
+    def after_fork(self) -> None:
+        self.pending.clear()
+        self.batch = 1  # the child ends in os._exit: nothing may wait for atexit
+        self._open()
+
+    def flush(self) -> None:
+        pending = self.pending
+        if not pending or self.fd < 0:
+            return
+        text = "".join([_line(kind, path) for kind, path in pending])
+        pending.clear()
+        try:  # noqa: SIM105 (contextlib: an import at every start)
+            os.write(self.fd, text.encode("utf-8", "surrogateescape"))
+        except OSError:
+            pass
+
+    def make_hook(self) -> Callable[[str, tuple[Any, ...]], None]:
+        """The audit hook: called for every audit event of the process, so its first test
+        is the cheapest one and the common case (a path seen before) costs one set lookup."""
+        seen: set[Any] = set()
+        pending = self.pending
+        skip = self.skip
+        flush = self.flush
+        getcwd = os.getcwd
+        join = os.path.join
+        fspath = os.fspath
+
+        def hook(event: str, args: tuple[Any, ...]) -> None:
+            if event != "open":
+                return
+            # An exception in an audit hook would fail the program's own open().
+            try:  # noqa: SIM105
+                note(*args)
+            except Exception:
+                pass
+
+        def note(path: Any, mode: str | None, flags: int) -> None:
+            if path.__class__ is not str:  # a pathlib.Path, bytes, a file descriptor
+                if path.__class__ is int:
+                    return
+                path = fspath(path)  # a str at once: hashing a Path object costs microseconds
+                if path.__class__ is not str:
+                    path = os.fsdecode(path)
+            if path in seen:
+                return
+            seen.add(path)
+            if mode is None:  # os.open: the flags say
+                if flags & 3 == 1 or flags & _NO_READ:
+                    return
+                kind = "r"
+            else:
+                kind = "r" if mode[0] == "r" else "w"
+            if path[:1] != "/":
+                path = join(getcwd(), path)
+            if path.startswith(skip) or path.endswith(".pyc"):
+                return
+            pending.append((kind, path))
+            if len(pending) >= self.batch:
+                flush()
+
+        return hook
+
+
+def _interpreter_folders(base: str) -> tuple[str, ...]:
+    """What is never an input: the interpreter's own files, the kernel's, this hook, the log."""
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, _HERE}
+    folders.add(os.path.dirname(os.__file__))
+    folders.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    folders.add(os.path.dirname(base))
+    run_dir = os.environ.get("REPRO_RUN_DIR")
+    if run_dir:
+        folders.add(run_dir)
+    found = [f.rstrip("/") + "/" for f in folders if f and f != "/"]
+    return (*found, "/proc/", "/sys/", "/dev/")
+
+
+def _capture_inputs(base: str) -> None:
+    import atexit  # built into the interpreter: no file is read
+
+    child = bool(os.environ.get(_PARENT_VARIABLE))
+    os.environ[_PARENT_VARIABLE] = str(os.getpid())
+    capture = _Capture(base, _interpreter_folders(base), 1 if child else _BATCH)
+    if capture.fd < 0:
+        return
+    sys.addaudithook(capture.make_hook())
+    atexit.register(capture.flush)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=capture.after_fork)
+
+
 def _main() -> None:
+    base = os.environ.get(INPUTS_VARIABLE)
+    if base:
+        try:  # noqa: SIM105 (contextlib costs an import at every interpreter start)
+            _capture_inputs(base)
+        except Exception:
+            pass  # the capture never breaks the program
     text = os.environ.get(SEED_VARIABLE)
     if text is not None:
         try:
