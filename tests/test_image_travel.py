@@ -166,3 +166,24 @@ def test_slurm_docker_job_loads_and_runs_the_image_archive(
     }  # fmt: skip
     assert record["image"]["id"] == image_id  # run by the recorded id, loaded on the node
     assert docker_client.images.get(image_id).id == image_id
+    fingerprint = json.loads((project / "runs" / run_id / "fingerprint.json").read_text())
+    assert fingerprint["container"]["image_id"] == image_id
+
+    # A replay submits it again with the recorded archive (its sha256 checked), same outputs.
+    replayed = repro(project, "replay", run_id)
+    assert replayed.returncode == 0, replayed.stderr
+    new_id = replayed.stdout.split()[0]
+    new = yaml.safe_load((project / "runs" / new_id / "run.yaml").read_text())
+    assert new["replay_of"] == run_id
+    assert new["scheduler"]["image_archive"] == record["scheduler"]["image_archive"]
+    assert (project / "runs" / new_id / "outputs" / "checkpoint.json").read_bytes() == (
+        project / "runs" / run_id / "outputs" / "checkpoint.json"
+    ).read_bytes()
+
+    # The code moves on: the archive holds the old code's image, so nothing is submitted.
+    (project / "VERSION").write_text("second\n")
+    stale = repro(project, "run", "--slurm", "--prod", "--image-archive", "images/job.tar",
+                  "train.py")  # fmt: skip
+    assert stale.returncode == 125, stale.stderr
+    assert "holds another prod image than this code's" in stale.stderr
+    assert f"repro image save --prod -o {archive}" in stale.stderr

@@ -246,9 +246,11 @@ class DockerEngine:
                 if line.startswith("Loaded image ID: "):
                     loaded.append(line.removeprefix("Loaded image ID: "))
                 elif line.startswith("Loaded image: "):
-                    found = self.image(line.removeprefix("Loaded image: "))
-                    if found is not None:
-                        loaded.append(found.id)
+                    # Podman's compatible API names every tag of the archive on one line.
+                    for name in line.removeprefix("Loaded image: ").split(","):
+                        found = self.image(name.strip())
+                        if found is not None:
+                            loaded.append(found.id)
         if error is not None:
             raise EngineRefused(f"the engine could not load {source}: {error}")
         return tuple(dict.fromkeys(loaded))
