@@ -166,6 +166,8 @@ def test_slurm_docker_job_loads_and_runs_the_image_archive(
     }  # fmt: skip
     assert record["image"]["id"] == image_id  # run by the recorded id, loaded on the node
     assert docker_client.images.get(image_id).id == image_id
+    assert (f"image: {image_id[:19]} loaded from {archive} (sha256 as recorded), image id "
+            "as recorded") in record["notes"]  # fmt: skip
     fingerprint = json.loads((project / "runs" / run_id / "fingerprint.json").read_text())
     assert fingerprint["container"]["image_id"] == image_id
 

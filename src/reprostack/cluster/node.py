@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from reprostack.cluster.image import recorded_image, split_ref
 from reprostack.cluster.launch import (
@@ -30,7 +31,7 @@ from reprostack.engine import Engine
 from reprostack.errors import EnvironmentMissing, ReproError, RunFailedToStart
 from reprostack.record.fingerprint import Fingerprint
 from reprostack.record.request import RunRequest
-from reprostack.record.run import RunRecord, read_record, utc_now, write_record
+from reprostack.record.run import RunRecord, read_record, update_record, utc_now, write_record
 from reprostack.record.sections import ImageArchiveSection
 from reprostack.redact import redact_argv, redact_text
 from reprostack.runs.execute import Placement, execute
@@ -129,17 +130,32 @@ def _archive_placement(
 ) -> Placement:
     """Where a job runs an image archive: loaded into docker/podman and run by its id, or
     read by apptainer, or imported by enroot for pyxis (``launch`` has the lines)."""
+    named = f"{archive['path']} (sha256 as recorded)"
     if runtime in ("docker", "podman"):
         engine = _node_engine(runtime)
+        how = "found on this node's engine"
         if engine.image(archive["image_id"]) is None:
             from reprostack.registry.archive import load_archive
 
             load_archive(engine, Path(archive["path"]), archive["image_id"], "the job recorded")
+            how = f"loaded from {named}"
+        _note(request, f"image: {archive['image_id'][:19]} {how}, image id as recorded")
         return Placement(gpus=node_gpus(allocated), image_ref=archive["image_id"])
     source = archive["path"] if runtime == "apptainer" else enroot_squashfs(archive)
+    _note(request, f"image: {archive['image_id'][:19]} run by {runtime} from {named}")
     return Placement(
         launcher=_launcher(config, request, source, runtime, bool(allocated), archive=archive)
     )
+
+
+def _note(request: RunRequest, note: str) -> None:
+    """Add ``note`` to the queued record the node is about to take over (it keeps its notes)."""
+    assert request.run_dir is not None
+
+    def add(data: dict[str, Any]) -> None:
+        data["notes"] = [*(data.get("notes") or []), note]
+
+    update_record(request.run_dir, add)
 
 
 def enroot_squashfs(archive: ImageArchiveSection) -> str:
