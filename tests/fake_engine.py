@@ -9,8 +9,12 @@ tested where an engine cannot be asked to fail on purpose, or in milliseconds.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 from reprostack.engine import (
     BuildOutcome,
@@ -133,6 +137,38 @@ class FakeEngine:
         image_id = ref if ref in self.images else self.refs.pop(ref, None)
         if image_id in self.images and (ref == image_id or not self.images[image_id].tags[1:]):
             del self.images[image_id]
+
+    def save_image(self, ref: str, dest: Path) -> None:
+        """A docker-archive-shaped tar: manifest.json and the image's facts as its config."""
+        found = self.image(ref)
+        if found is None:
+            raise EngineRefused(f"the fake engine has no image {ref}")
+        config = json.dumps(asdict(found), sort_keys=True).encode()
+        name = found.id.removeprefix("sha256:") + ".json"
+        tags = [ref] if ref in found.tags else []
+        manifest = json.dumps([{"Config": name, "RepoTags": tags, "Layers": []}]).encode()
+        with tarfile.open(dest, "w") as tar:
+            for member, data in (("manifest.json", manifest), (name, config)):
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+    def load_image(self, source: Path) -> tuple[str, ...]:
+        loaded = []
+        with tarfile.open(source) as tar:
+            manifest = tar.extractfile("manifest.json")
+            assert manifest is not None
+            for entry in json.load(manifest):
+                config = tar.extractfile(entry["Config"])
+                assert config is not None
+                facts = json.load(config)
+                facts = {k: tuple(v) if isinstance(v, list) else v for k, v in facts.items()}
+                image = ImageInfo(**facts)
+                self.images[image.id] = image
+                for tag in entry["RepoTags"]:
+                    self.refs[tag] = image.id
+                loaded.append(image.id)
+        return tuple(loaded)
 
     def build(self, spec: BuildSpec, on_output: BuildOutput) -> BuildOutcome:
         self.builds.append(spec)

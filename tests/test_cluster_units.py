@@ -10,7 +10,14 @@ import pytest
 
 from reprostack.cluster import slurm
 from reprostack.cluster.image import recorded_image, split_ref
-from reprostack.cluster.launch import PushedImage, apptainer_prefix, enroot_image, pyxis_prefix
+from reprostack.cluster.launch import (
+    PushedImage,
+    apptainer_archive_prefix,
+    apptainer_prefix,
+    enroot_image,
+    enroot_import_argv,
+    pyxis_prefix,
+)
 from reprostack.cluster.script import SlurmOptions, render_sbatch
 from reprostack.cluster.shared_fs import filesystem_type, require_shared
 from reprostack.cluster.status import settle
@@ -197,3 +204,22 @@ def test_a_container_job_gets_only_the_gpus_slurm_gave_it() -> None:
     assert node_gpus("1,3") == "device=1,3"
     assert node_gpus(None) == "none"
     assert node_gpus("") == "none"
+
+
+ARCHIVE = "/shared/mnist/images/repro-mnist-prod-0123456789ab.tar"
+
+
+def test_apptainer_runs_an_image_archive_from_the_shared_filesystem() -> None:
+    line = [*apptainer_archive_prefix(ARCHIVE, BINDS, "/app", gpus=True), "python3", "train.py"]
+    golden("apptainer-archive.txt", " ".join(line) + "\n")
+    assert line[line.index("--pwd") + 2] == f"docker-archive://{ARCHIVE}"
+
+
+def test_pyxis_runs_the_squashfs_enroot_imported_from_the_archive() -> None:
+    squashfs = ARCHIVE.removesuffix(".tar") + "-cdcdcdcdcdcd.sqsh"
+    lines = [
+        " ".join(enroot_import_argv(ARCHIVE, squashfs)),
+        " ".join([*pyxis_prefix(squashfs, BINDS, "/app"), "python3", "train.py"]),
+    ]
+    golden("pyxis-archive.txt", "\n".join(lines) + "\n")
+    assert f"--container-image={squashfs}" in lines[1]

@@ -72,6 +72,7 @@ SAMPLES: dict[str, Any] = {
     "cluster.slurm.runtime": "apptainer",
     "cluster.slurm.sbatch": ["--account=abc"],
     "cluster.slurm.shared_check": False,
+    "cluster.slurm.image_archive": "images/prod.tar",
     "cluster.k8s.namespace": "ml",
     "cluster.k8s.runs_pvc": "runs",
     "cluster.k8s.service_account": "trainer",

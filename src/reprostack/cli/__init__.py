@@ -48,6 +48,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "push": ("reprostack.cli.registry_cmd", "push", "Push the image to registry: by digest."),
     "pull": ("reprostack.cli.registry_cmd", "pull", "Fetch a run's image by its digest."),
+    "image": (
+        "reprostack.cli.image_cmd",
+        "image",
+        "Images as files (docker archives) for sites without a registry.",
+    ),
     "sbom": ("reprostack.cli.sbom_cmd", "sbom", "CycloneDX SBOM of a run's image or an image."),
     "doctor": ("reprostack.cli.doctor_cmd", "doctor", "Check engine, locks, driver vs CUDA."),
     "compare": (

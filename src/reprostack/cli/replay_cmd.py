@@ -109,10 +109,14 @@ def _check_mode(config: Any, run_ref: str, here: str | None) -> None:
     help="Where to write the tarball (default: repro-run-<id>.tar.gz here).",
 )
 @click.option("--outputs", is_flag=True, help="Include the run's outputs/ folder.")
-def export(run_ref: str, output: Path | None, outputs: bool) -> None:
+@click.option("--image", is_flag=True, help="Include the run's image as a docker archive.")
+def export(run_ref: str, output: Path | None, outputs: bool, image: bool) -> None:
     """Write one tarball holding RUN's record, env/, config/, patch and unpushed commits.
 
     `repro replay FILE.tar.gz` on another machine (in a clone of the project) replays it.
+    With --image the run's image travels too: a replay on a machine without it (and
+    without registry access) loads it and checks its id against the record (exit 1 when it
+    differs). Exit 1 when the run's image is no longer on this engine.
     """
     from reprostack.cli.output import info
     from reprostack.config import load_config
@@ -128,7 +132,12 @@ def export(run_ref: str, output: Path | None, outputs: bool) -> None:
     except UsageError:
         repo = None  # a run outside git exports without a code bundle
     dest = output or Path(f"repro-run-{folder.name}.tar.gz")
-    notes = export_run(folder, repo, dest, outputs=outputs)
+    engine = None
+    if image:
+        from reprostack.engine import connect
+
+        engine = connect()
+    notes = export_run(folder, repo, dest, outputs=outputs, image=engine)
     for note in notes:
         info(f"repro: {note}")
     click.echo(str(dest))

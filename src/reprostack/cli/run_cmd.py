@@ -52,6 +52,12 @@ if TYPE_CHECKING:
 @click.option("--array", type=click.IntRange(min=1), default=None,
               help="N tasks, one run each (seeds 0..N-1 unless --seed).")  # fmt: skip
 @click.option("--wait", is_flag=True, help="Follow the cluster run's logs; exit with its code.")
+@click.option(
+    "--image-archive",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="--slurm: run this `repro image save` archive (cluster.slurm.image_archive).",
+)
 @click.option("--namespace", default=None, help="Kubernetes namespace (cluster.k8s.namespace).")
 @click.option("--dry-run", is_flag=True, help="--k8s: print the Job's YAML, create nothing.")
 @click.option("--allow-stale", is_flag=True,
@@ -72,6 +78,7 @@ def run(
     mem: str | None,
     array: int | None,
     wait: bool,
+    image_archive: Path | None,
     namespace: str | None,
     dry_run: bool,
     allow_stale: bool,
@@ -115,8 +122,11 @@ def run(
             from reprostack.cluster.script import SlurmOptions
 
             count = gpu_count(gpus)
+            archive = str(image_archive.resolve()) if image_archive else None
             options = SubmitOptions(
-                slurm=SlurmOptions(partition, time_limit, count, cpus, mem, array),
+                slurm=SlurmOptions(
+                    partition, time_limit, count, cpus, mem, array, image_archive=archive
+                ),
                 k8s=K8sFlags(namespace, count, dry_run),
             )
             code = submit_run(

@@ -3,7 +3,8 @@
 The job script execs this. It takes the record over (``node``, this host's process, status
 ``running``), then runs the command through the same code as ``repro run``: the host's Python
 for runtime ``none``, the Docker SDK for ``docker``/``podman``, and the local runner with a
-launcher in front (``apptainer exec``, ``srun --container-image``) for the others. Its exit
+launcher in front (``apptainer exec``, ``srun --container-image``) for the others. A job that
+runs an image archive checks the file's sha256 against the record first. Its exit
 status is the command's, so Slurm's own view (COMPLETED/FAILED) agrees with the record.
 """
 
@@ -14,15 +15,24 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from reprostack.cluster.image import recorded_image, split_ref
-from reprostack.cluster.launch import PushedImage, apptainer_prefix, pyxis_prefix
+from reprostack.cluster.launch import (
+    PushedImage,
+    apptainer_archive_prefix,
+    apptainer_prefix,
+    enroot_import_argv,
+    pyxis_prefix,
+)
 from reprostack.cluster.submit import ARGV_VARIABLE
 from reprostack.config import Config, load_config
+from reprostack.engine import Engine
 from reprostack.errors import EnvironmentMissing, ReproError, RunFailedToStart
 from reprostack.record.fingerprint import Fingerprint
 from reprostack.record.request import RunRequest
-from reprostack.record.run import RunRecord, read_record, utc_now, write_record
+from reprostack.record.run import RunRecord, read_record, update_record, utc_now, write_record
+from reprostack.record.sections import ImageArchiveSection
 from reprostack.redact import redact_argv, redact_text
 from reprostack.runs.execute import Placement, execute
 from reprostack.runs.local import Launcher
@@ -80,6 +90,9 @@ def placement_for(
     if record.mode == "local" or runtime == "none":
         # "auto" leaves CUDA_VISIBLE_DEVICES as Slurm set it for the job's allocation.
         return Placement(gpus="auto", host=True)
+    archive = (record.scheduler or {}).get("image_archive")
+    if archive:
+        return _archive_placement(config, request, checked_archive(archive), runtime, allocated)
     image = job_image(record)
     if runtime in ("docker", "podman"):
         # The engine sees every GPU of the node: hand the container only the job's own.
@@ -87,8 +100,89 @@ def placement_for(
     return Placement(launcher=_launcher(config, request, image, runtime, bool(allocated)))
 
 
-def _engine_image(image: PushedImage, runtime: str) -> str:
-    """docker/podman: the job's image on this node's engine, pulled by digest when missing."""
+def checked_archive(archive: ImageArchiveSection) -> ImageArchiveSection:
+    """The job's image archive, its sha256 checked against the record before anything runs."""
+    from reprostack.registry.archive import file_sha256
+
+    path = Path(archive["path"])
+    if not path.is_file():
+        raise RunFailedToStart(
+            f"the image archive {path} is not on this node",
+            hint="keep image archives on the filesystem the nodes share (the project's)",
+        )
+    found = file_sha256(path)
+    if found != archive["sha256"]:
+        raise RunFailedToStart(
+            f"the image archive {path} changed since the job was submitted: its sha256 is "
+            f"{found}, the recorded one {archive['sha256']}",
+            hint="an archive a job will run must not be rewritten; save a new one under "
+            "another name and submit again",
+        )
+    return archive
+
+
+def _archive_placement(
+    config: Config,
+    request: RunRequest,
+    archive: ImageArchiveSection,
+    runtime: str,
+    allocated: str | None,
+) -> Placement:
+    """Where a job runs an image archive: loaded into docker/podman and run by its id, or
+    read by apptainer, or imported by enroot for pyxis (``launch`` has the lines)."""
+    named = f"{archive['path']} (sha256 as recorded)"
+    if runtime in ("docker", "podman"):
+        engine = _node_engine(runtime)
+        how = "found on this node's engine"
+        if engine.image(archive["image_id"]) is None:
+            from reprostack.registry.archive import load_archive
+
+            load_archive(engine, Path(archive["path"]), archive["image_id"], "the job recorded")
+            how = f"loaded from {named}"
+        _note(request, f"image: {archive['image_id'][:19]} {how}, image id as recorded")
+        return Placement(gpus=node_gpus(allocated), image_ref=archive["image_id"])
+    source = archive["path"] if runtime == "apptainer" else enroot_squashfs(archive)
+    _note(request, f"image: {archive['image_id'][:19]} run by {runtime} from {named}")
+    return Placement(
+        launcher=_launcher(config, request, source, runtime, bool(allocated), archive=archive)
+    )
+
+
+def _note(request: RunRequest, note: str) -> None:
+    """Add ``note`` to the queued record the node is about to take over (it keeps its notes)."""
+    assert request.run_dir is not None
+
+    def add(data: dict[str, Any]) -> None:
+        data["notes"] = [*(data.get("notes") or []), note]
+
+    update_record(request.run_dir, add)
+
+
+def enroot_squashfs(archive: ImageArchiveSection) -> str:
+    """pyxis: the archive imported once by enroot into ``<archive>-<sha12>.sqsh`` beside it.
+
+    Named by the archive's sha256, so a new archive never meets an old import; written to a
+    temporary name and renamed, so array tasks starting together never read half a file.
+    """
+    path = Path(archive["path"])
+    squashfs = path.with_name(f"{path.stem}-{archive['sha256'].removeprefix('sha256:')[:12]}.sqsh")
+    if squashfs.is_file():
+        return str(squashfs)
+    partial = squashfs.with_name(f".{squashfs.name}.{os.getpid()}")
+    done = subprocess.run(enroot_import_argv(str(path), str(partial)), capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise EnvironmentMissing(
+            f"enroot could not import {path}: {done.stderr.strip() or done.returncode}",
+            hint="check that enroot runs on this node (`enroot version`)",
+        )
+    os.replace(partial, squashfs)
+    return str(squashfs)
+
+
+def _node_engine(runtime: str) -> Engine:
+    """This node's docker engine, or podman's Docker-compatible API for runtime podman."""
     if runtime == "podman" and "DOCKER_HOST" not in os.environ:
         # Podman's Docker-compatible API (`podman system service`) is what the SDK talks to.
         for socket in PODMAN_SOCKETS:
@@ -96,7 +190,12 @@ def _engine_image(image: PushedImage, runtime: str) -> str:
                 os.environ["DOCKER_HOST"] = f"unix://{socket}"
     from reprostack.engine import connect
 
-    engine = connect()
+    return connect()
+
+
+def _engine_image(image: PushedImage, runtime: str) -> str:
+    """docker/podman: the job's image on this node's engine, pulled by digest when missing."""
+    engine = _node_engine(runtime)
     if engine.image(image.ref) is None:
         # Not on this node yet: the one pull a cluster run makes, by digest (the engine port
         # maps a registry's refusal to a clear error).
@@ -105,19 +204,31 @@ def _engine_image(image: PushedImage, runtime: str) -> str:
 
 
 def _launcher(
-    config: Config, request: RunRequest, image: PushedImage, runtime: str, gpus: bool
+    config: Config,
+    request: RunRequest,
+    image: PushedImage | str,
+    runtime: str,
+    gpus: bool,
+    *,
+    archive: ImageArchiveSection | None = None,
 ) -> Launcher:
-    """apptainer/pyxis: the launcher in front of the command, and the probe through it."""
+    """apptainer/pyxis: the launcher in front of the command, and the probe through it.
+
+    ``image`` is a pushed image, or (with ``archive``) the path of the archive apptainer
+    reads or the squashfs file enroot made of it."""
     from reprostack.image.fingerprint import PROBE_SCRIPT, merge, probe_mount
     from reprostack.record.fingerprint import ContainerSection
     from reprostack.runs.container import workdir_for
 
     binds = launch_binds(config, request)
     workdir = workdir_for(config, request)
+    shown = image.ref if isinstance(image, PushedImage) else image
 
     def prefix(extra: list[tuple[str, str, str]]) -> list[str]:
-        if runtime == "apptainer":
+        if runtime == "apptainer" and isinstance(image, PushedImage):
             return apptainer_prefix(image, binds + extra, workdir, gpus)
+        if runtime == "apptainer":
+            return apptainer_archive_prefix(str(image), binds + extra, workdir, gpus)
         return pyxis_prefix(image, binds + extra, workdir)
 
     def adjust(host: Fingerprint) -> Fingerprint:
@@ -127,14 +238,17 @@ def _launcher(
         done = subprocess.run(probe, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise EnvironmentMissing(
-                f"could not fingerprint inside {image.ref} with {runtime}: "
+                f"could not fingerprint inside {shown} with {runtime}: "
                 f"{done.stderr.strip() or done.returncode}",
                 hint=f"check that {runtime} can start the image on this node",
             )
         inside = json.loads(done.stdout.strip().splitlines()[-1])
         facts: ContainerSection = {
-            "image_id": None, "image_digest": image.ref, "image_tag": None, "base_image": None,
-        }  # fmt: skip
+            "image_id": archive["image_id"] if archive else None,
+            "image_digest": image.ref if isinstance(image, PushedImage) else None,
+            "image_tag": archive["tag"] if archive else None,
+            "base_image": None,
+        }
         return merge(host, inside, facts)
 
     return Launcher(prefix=prefix([]), adjust=adjust)

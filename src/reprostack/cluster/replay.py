@@ -2,7 +2,8 @@
 
 Each scheduler resubmits the request to itself (:meth:`Scheduler.resubmit`).
 
-An image run is resubmitted with the recorded image digest (its code is inside the image).
+An image run is resubmitted with the recorded image digest, or the recorded image archive
+(its sha256 checked), since its code is inside the image.
 A host-Python run (runtime ``none``, or a dev run that mounts the tree) runs the project's
 working tree on the node, so it is resubmitted only when that tree is the recorded code
 (same commit, same uncommitted changes); otherwise the replay refuses and says how to replay
@@ -29,7 +30,8 @@ def replay_request(
     project's tree on the node, which must be the recorded code; CheckFailed otherwise)."""
     scheduler = original.scheduler or {}
     image = split_ref(str(scheduler.get("image") or ""))
-    if image is None or original.mode != "prod":
+    carried = image is not None or bool(scheduler.get("image_archive"))
+    if not carried or original.mode != "prod":
         _require_recorded_code(config, folder, original)
     request = RunRequest.from_record(original, config.root)
     request.replay_of = original.id

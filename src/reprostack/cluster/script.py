@@ -34,6 +34,10 @@ class SlurmOptions:
     array: int | None = None  # N tasks, one run record each
     runtime: str = "none"
     extra: tuple[str, ...] = field(default_factory=tuple)
+    # A docker archive on the shared filesystem run instead of a pushed image (absolute path),
+    # and the sha256 it must have (a replay runs the archive its run recorded, no other).
+    image_archive: str | None = None
+    image_archive_sha256: str | None = None
 
 
 def sbatch_lines(options: SlurmOptions, job_name: str, log: str) -> list[str]:

@@ -25,7 +25,7 @@ from reprostack.config.schema import SlurmRuntime
 from reprostack.errors import ReproError, RunFailedToStart, UsageError
 from reprostack.record.request import RunRequest
 from reprostack.record.run import RunRecord, write_record
-from reprostack.record.sections import SchedulerSection
+from reprostack.record.sections import ImageArchiveSection, SchedulerSection
 from reprostack.redact import redact_text
 from reprostack.runs.session import RunSession
 
@@ -37,6 +37,9 @@ def effective_options(config: Config, flags: SlurmOptions) -> SlurmOptions:
     """``cluster.slurm`` from repro.yaml with the command line's flags over it (the flags'
     ``runtime`` and ``extra`` are not flags: repro.yaml's are taken)."""
     defaults = config.cluster.slurm
+    archive = flags.image_archive
+    if archive is None and defaults.image_archive:
+        archive = str((config.root / defaults.image_archive).resolve())
     return SlurmOptions(
         partition=flags.partition or defaults.partition,
         time=flags.time or defaults.time,
@@ -46,6 +49,7 @@ def effective_options(config: Config, flags: SlurmOptions) -> SlurmOptions:
         array=flags.array,
         runtime=defaults.runtime,
         extra=tuple(defaults.sbatch),
+        image_archive=archive,
     )
 
 
@@ -128,7 +132,10 @@ def _submit(
         write_record(session.folder, session.record)
     slurm.require("sbatch")
     runtime = runtime_for(request.mode, options)
-    if runtime != "none" and image is None:
+    archive: ImageArchiveSection | None = None
+    if runtime != "none" and image is None and options.image_archive:
+        archive = archive_entry(config, request.mode, options)
+    elif runtime != "none" and image is None:
         image = pushed_image(config, request.mode)
     if config.cluster.slurm.shared_check:
         from reprostack.cluster.shared_fs import filesystem_type, is_shared_type
@@ -150,6 +157,8 @@ def _submit(
     for session in sessions:
         (session.folder / SCRIPT_NAME).write_text(script, encoding="utf-8")
         session.record.scheduler = _scheduler_entry(request, options, image, runtime)
+        if archive is not None:
+            session.record.scheduler["image_archive"] = archive
         write_record(session.folder, session.record)
     env = dict(os.environ if environ is None else environ)
     # The command as typed (a secret argument included) reaches the node in the job's
@@ -184,8 +193,52 @@ def _scheduler_entry(
     }
 
 
+def archive_entry(config: Config, mode: str, options: SlurmOptions) -> ImageArchiveSection:
+    """The image archive a job runs: read (its sha256 taken) and checked before submitting.
+
+    A replay's archive must be the recorded file (its sha256); a new run's must hold
+    ``mode``'s image of the current code (its content hash), or the job would run old code.
+    Raises RunFailedToStart saying how to write the right one.
+    """
+    from reprostack.registry.archive import read_archive
+
+    assert options.image_archive is not None
+    path = Path(options.image_archive)
+    save = f"repro image save --{mode} -o {path}"
+    if not path.is_file():
+        raise RunFailedToStart(f"the image archive {path} does not exist",
+                               hint=f"write it with `{save}`")  # fmt: skip
+    facts = read_archive(path)
+    if options.image_archive_sha256 is not None:
+        if facts.sha256 != options.image_archive_sha256:
+            raise RunFailedToStart(
+                f"the image archive {path} is not the one the run recorded: its sha256 is "
+                f"{facts.sha256}, the recorded one {options.image_archive_sha256}",
+                hint="restore the recorded archive, or replay the run here with --" + mode,
+            )
+    else:
+        current = _current_content_hash(config, mode)
+        if facts.content_hash != current:
+            raise RunFailedToStart(
+                f"the image archive {path} holds another {mode} image than this code's "
+                f"(content hash {str(facts.content_hash)[:19]}, this code's {current[:19]})",
+                hint=f"write it again with `{save}`",
+            )
+    return {"path": str(path), "sha256": facts.sha256, "image_id": facts.image_id,
+            "tag": facts.tag}  # fmt: skip
+
+
+def _current_content_hash(config: Config, mode: str) -> str:
+    """The content hash of ``mode``'s image for the code as it is now (no engine needed)."""
+    from reprostack.bases.resolve import resolve_bases
+    from reprostack.image.plan import plan_image
+
+    return plan_image(config, mode, bases=resolve_bases(config)).content_hash
+
+
 def options_of(scheduler: SchedulerSection) -> SlurmOptions:
     """The options a recorded Slurm run was submitted with (a replay asks for the same)."""
+    archive = scheduler.get("image_archive")
     return SlurmOptions(
         partition=scheduler.get("partition"),
         time=scheduler.get("time"),
@@ -194,6 +247,8 @@ def options_of(scheduler: SchedulerSection) -> SlurmOptions:
         mem=scheduler.get("mem"),
         runtime=scheduler.get("runtime") or "none",
         extra=tuple(scheduler.get("sbatch") or ()),
+        image_archive=archive["path"] if archive else None,
+        image_archive_sha256=archive["sha256"] if archive else None,
     )
 
 

@@ -9,6 +9,7 @@ the engine comes out as a :class:`reprostack.errors.ReproError` (see
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
 from reprostack.engine.types import (
@@ -91,6 +92,15 @@ class Engine(Protocol):
 
     def remove_image(self, ref: str) -> None:
         """Remove an image reference (its untagged parent layers go with it)."""
+        ...
+
+    def save_image(self, ref: str, dest: Path) -> None:
+        """Write the image ``ref`` (with its tag, when ``ref`` is one) to ``dest`` as a docker
+        archive, as ``docker save -o DEST REF`` does; ``dest`` is written in place."""
+        ...
+
+    def load_image(self, source: Path) -> tuple[str, ...]:
+        """Load a docker archive (``docker load -i SOURCE``); the ids of the images it held."""
         ...
 
     def build(self, spec: BuildSpec, on_output: BuildOutput) -> BuildOutcome:

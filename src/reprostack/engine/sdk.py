@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from reprostack.engine import cli
 from reprostack.engine.errors import (
+    EngineRefused,
     engine_address,
     engine_errors,
     lost_engine,
@@ -215,6 +217,43 @@ class DockerEngine:
             _timeout(api, REMOVE_TIMEOUT),
         ):
             self._client.images.remove(ref, force=False, noprune=False)
+
+    def save_image(self, ref: str, dest: Path) -> None:
+        """Stream ``docker save REF`` into ``dest`` (a docker archive; the tag kept)."""
+        api = self._client.api
+        shown = ref[:19] if ref.startswith("sha256:") else ref
+        # A multi-GB image takes minutes to stream: no read may time out half way.
+        with engine_errors(f"saving image {shown}"), _timeout(api, REMOVE_TIMEOUT):
+            chunks = api.get_image(ref)
+            with dest.open("wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+
+    def load_image(self, source: Path) -> tuple[str, ...]:
+        """``docker load -i SOURCE``; the ids of the images it loaded (named ones looked up)."""
+        api = self._client.api
+        loaded: list[str] = []
+        error: str | None = None
+        with engine_errors(f"loading {source.name}"), _timeout(api, REMOVE_TIMEOUT):
+            with source.open("rb") as handle:
+                events = list(api.load_image(handle, quiet=True))
+            for event in events:
+                if "error" in event:
+                    detail = event.get("errorDetail") or {}
+                    error = str(detail.get("message") or event["error"]).strip()
+                    continue
+                line = str(event.get("stream") or "").strip()
+                if line.startswith("Loaded image ID: "):
+                    loaded.append(line.removeprefix("Loaded image ID: "))
+                elif line.startswith("Loaded image: "):
+                    # Podman's compatible API names every tag of the archive on one line.
+                    for name in line.removeprefix("Loaded image: ").split(","):
+                        found = self.image(name.strip())
+                        if found is not None:
+                            loaded.append(found.id)
+        if error is not None:
+            raise EngineRefused(f"the engine could not load {source}: {error}")
+        return tuple(dict.fromkeys(loaded))
 
     def remove_container(self, container_id: str) -> None:
         """Stop (SIGKILL) and remove a container by id; one that is gone already is fine."""

@@ -80,11 +80,22 @@ class TrackingSection(TypedDict, total=False):
     mlflow: MlflowState
 
 
+class ImageArchiveSection(TypedDict):
+    """A docker archive a cluster job runs instead of a pushed image: its path on the shared
+    filesystem, the file's sha256 (checked on the node before it runs), the image id inside."""
+
+    path: str
+    sha256: str
+    image_id: str
+    tag: str | None
+
+
 class SchedulerSection(TypedDict, total=False):
     """Owner: ``cluster`` (the submission writes it, the scheduler's refresh settles it).
 
-    ``kind`` is ``slurm`` or ``k8s``; Slurm runs add the job, array index, resources and the
-    final ``state``/``reason``; Kubernetes runs the namespace, Job name, image and pod uid.
+    ``kind`` is ``slurm`` or ``k8s``; Slurm runs add the job, array index, resources, the
+    image archive when the job runs one, and the final ``state``/``reason``; Kubernetes
+    runs the namespace, Job name, image and pod uid.
     ``deterministic`` carries ``--deterministic`` to the node, where the run starts."""
 
     kind: str
@@ -98,6 +109,7 @@ class SchedulerSection(TypedDict, total=False):
     sbatch: list[str]
     runtime: str | None
     image: str | None
+    image_archive: ImageArchiveSection
     deterministic: bool
     state: str | None
     reason: str | None

@@ -1,8 +1,10 @@
 """``repro export RUN``: one tarball that lets another machine replay a run.
 
 It holds the run folder (record, fingerprint, env/, config/, source.patch; outputs/ only when
-asked) and a git bundle of the commits the remotes may not have, so the exact code travels even
-when it was never pushed. ``repro replay`` accepts such a tarball in place of a run id.
+asked), a git bundle of the commits the remotes may not have, so the exact code travels even
+when it was never pushed, and with ``--image`` the run's image as a docker archive, so a
+machine without registry access runs the same bytes. ``repro replay`` accepts such a tarball
+in place of a run id; the image archive is kept as ``runs/<id>/image.tar`` for the replay.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from reprostack.errors import UsageError
+from reprostack.engine import Engine
+from reprostack.errors import CheckFailed, UsageError
 from reprostack.git import GitFailed, git_output, run_git, stderr_of
+from reprostack.image.tags import LABEL_PREFIX
 from reprostack.record.ids import RUN_ID_RE
-from reprostack.record.run import read_record
+from reprostack.record.run import RunRecord, read_record
 
 MANIFEST = "repro-export.json"
 BUNDLE = "code.bundle"
 BUNDLE_REF = "refs/heads/repro-run"
+IMAGE_ARCHIVE = "image.tar"  # in the export, and in runs/<id>/ once imported
 FORMAT = 1
 
 
@@ -62,6 +67,8 @@ def _members(folder: Path, outputs: bool) -> tuple[list[Path], list[str]]:
         here = Path(top)
         if here == folder and not outputs and "outputs" in dirs:
             dirs.remove("outputs")
+        if here == folder and IMAGE_ARCHIVE in files:
+            files.remove(IMAGE_ARCHIVE)  # an imported run's image: only --image exports it
         for name in sorted(dirs) + sorted(files):
             path = here / name
             relative = path.relative_to(folder).as_posix()
@@ -86,10 +93,20 @@ def _members(folder: Path, outputs: bool) -> tuple[list[Path], list[str]]:
     return members, notes
 
 
-def export_run(folder: Path, repo: Path | None, dest: Path, *, outputs: bool = False) -> list[str]:
+def export_run(
+    folder: Path,
+    repo: Path | None,
+    dest: Path,
+    *,
+    outputs: bool = False,
+    image: Engine | None = None,
+) -> list[str]:
     """Write ``dest`` (a .tar.gz) for the run in ``folder``; return notes on what was left out.
 
-    Raises UsageError, before writing anything, for a symlink that leaves the run folder.
+    With ``image`` (the engine that has the run's image) the image goes in as a docker
+    archive. Raises UsageError, before writing anything, for a symlink that leaves the run
+    folder or a host run asked for its image, and CheckFailed (exit 1) when the run's image
+    is no longer on the engine.
     """
     record = read_record(folder)
     members, notes = _members(folder, outputs)
@@ -100,19 +117,53 @@ def export_run(folder: Path, repo: Path | None, dest: Path, *, outputs: bool = F
             has_bundle = write_bundle(repo, record.git_sha, staging / BUNDLE)
         manifest = {"format": FORMAT, "run_id": record.id, "git_sha": record.git_sha,
                     "bundle": BUNDLE if has_bundle else None, "outputs": outputs}  # fmt: skip
+        if image is not None:
+            manifest["image"] = _save_run_image(record, image, staging / IMAGE_ARCHIVE)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         with tarfile.open(dest, "w:gz") as tar:
             tar.add(staging / MANIFEST, arcname=MANIFEST)
             if has_bundle:
                 tar.add(staging / BUNDLE, arcname=BUNDLE)
+            if image is not None:
+                tar.add(staging / IMAGE_ARCHIVE, arcname=IMAGE_ARCHIVE)
             for path in members:
                 relative = path.relative_to(folder).as_posix()
                 tar.add(path, arcname=f"{record.id}/{relative}", recursive=False)
     return notes
 
 
+def _save_run_image(record: RunRecord, engine: Engine, dest: Path) -> dict[str, str | None]:
+    """The run's image as a docker archive at ``dest``; the manifest's ``image`` entry."""
+    from reprostack.registry.archive import save_archive
+
+    recorded = record.image
+    if recorded is None or not recorded["id"]:
+        raise UsageError(
+            f"run {record.id} ran on the host ({record.mode}); there is no image to export",
+            hint="export it without --image",
+        )
+    found = engine.image(recorded["id"])
+    if found is None:
+        raise CheckFailed(
+            f"the image of run {record.id} ({recorded['id'][:19]}) is no longer on this "
+            "engine; nothing was exported",
+            hint=f"rebuild it from the run's env/ with `repro replay --rebuild {record.id}` "
+            "and export the new run, or export without --image",
+        )
+    tag = recorded["tag"]
+    ref = tag if tag and tag in found.tags else found.id
+    content_hash = found.labels.get(LABEL_PREFIX + "content-sha256")
+    saved = save_archive(engine, ref, dest, image_id=found.id, content_hash=content_hash)
+    return {"archive": IMAGE_ARCHIVE, "image_id": saved.image_id, "tag": saved.tag,
+            "sha256": saved.sha256}  # fmt: skip
+
+
 def import_export(archive: Path, runs_dir: Path, repo: Path | None) -> str:
-    """Unpack an exported run into ``runs_dir`` and fetch its code bundle; return the run id."""
+    """Unpack an exported run into ``runs_dir`` and fetch its code bundle; return the run id.
+
+    An image archive in the export is kept as ``runs/<id>/image.tar``, where a replay that
+    does not find the image on its engine loads it (:func:`imported_image`).
+    """
     with tempfile.TemporaryDirectory(prefix="repro-import-") as tmp:
         staging = Path(tmp)
         try:
@@ -139,7 +190,17 @@ def import_export(archive: Path, runs_dir: Path, repo: Path | None) -> str:
                 (target / "outputs").mkdir(exist_ok=True)
             # Without --outputs there is no outputs/ at all: an empty folder would read as
             # "the run wrote nothing", and a replay would report every file as different.
+        image = manifest.get("image")
+        carried = staging / IMAGE_ARCHIVE
+        if isinstance(image, dict) and carried.is_file() and target.is_dir():
+            shutil.move(carried, target / IMAGE_ARCHIVE)
     return run_id
+
+
+def imported_image(folder: Path) -> Path | None:
+    """The image archive an imported export left in the run ``folder``, if any."""
+    path = folder / IMAGE_ARCHIVE
+    return path if path.is_file() else None
 
 
 def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:

@@ -63,16 +63,26 @@ def replay_image(
     engine: Engine,
 ) -> str:
     """The image id a container replay runs in: the recorded image when this engine has it,
-    else pulled by its recorded digest, else rebuilt from the run's ``env/`` folder; checked
+    else loaded from the archive an export carried (its id checked), else pulled by its
+    recorded digest, else rebuilt from the run's ``env/`` folder; checked
     against the recorded environment (exit 1 with the differences, unless ``force``).
     What happened on the way is added to ``notes``."""
     from reprostack.image.build import rebuild_from_record
+    from reprostack.registry.archive import load_archive
+    from reprostack.replay.export import imported_image
 
     recorded_id = record.image["id"] if record.image else None
     image_id = recorded_id
     present = bool(image_id) and not rebuild and engine.image(str(image_id)) is not None
     if present:
         notes.append(f"image: the recorded image {_short(recorded_id)}, found on this engine")
+    elif image_id and not rebuild and imported_image(original) is not None:
+        # Carried by `repro export --image`: no registry needed; a different image refuses.
+        archive = imported_image(original)
+        assert archive is not None
+        load_archive(engine, archive, str(image_id), f"run {record.id} ran in")
+        present = True
+        notes.append("image: loaded from the export, image id as recorded")
     elif image_id and not rebuild:
         image_id, note = _pull_recorded(engine, record)
         present = image_id is not None

@@ -29,6 +29,9 @@ class SlurmConfig:
     sbatch: tuple[str, ...] = ()  # extra options, one per #SBATCH line ("--account=abc")
     # Refuse a run folder on a node-local filesystem when the partition has other nodes.
     shared_check: bool = True
+    # A docker archive (`repro image save`) on the shared filesystem that container runtimes
+    # run instead of a pushed image: for sites without a registry. Relative to the project.
+    image_archive: str | None = None
 
 
 @dataclass(frozen=True)
