@@ -57,3 +57,7 @@ class RunFailedToStart(ReproError):
 
 class RunNotFound(UsageError):
     """A run id, prefix or ``last`` that matches no run, or more than one."""
+
+
+class StaleLock(UsageError):
+    """A lock is older than its inputs and --allow-stale was not given (exit 2)."""

@@ -93,7 +93,7 @@ def run(
     """
     from reprostack.cli.output import handle_errors
     from reprostack.config import load_config
-    from reprostack.lock.fresh import StaleLock
+    from reprostack.errors import StaleLock
     from reprostack.mounts import Mount
     from reprostack.record.request import RunRequest
     from reprostack.runs.execute import Console, Placement, execute

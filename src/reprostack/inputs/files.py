@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,6 +215,9 @@ def _newest_runs(runs_dir: Path, count: int) -> list[str]:
 def _hash_all(work: list[tuple[dict[str, Any], bool]]) -> None:
     if not work:
         return
+    # Loaded only when there is something to hash (~10 ms with the logging it brings).
+    from concurrent.futures import ThreadPoolExecutor
+
     workers = min(8, os.cpu_count() or 1, len(work))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for (entry, _), digests in zip(work, pool.map(_digests, work), strict=True):

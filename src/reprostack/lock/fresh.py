@@ -8,16 +8,12 @@ into notes that the build prints and the run records.
 from __future__ import annotations
 
 from reprostack.config import Config
-from reprostack.errors import UsageError
+from reprostack.errors import StaleLock
 from reprostack.lock.header import ensure_lock_matches
 from reprostack.lock.project import lock_path, lock_project
 
 # The locks an image of each variant installs: dev extends prod's deps stage.
 LOCKS_OF = {"prod": ("prod",), "dev": ("prod", "dev")}
-
-
-class StaleLock(UsageError):
-    """A lock is older than its inputs and --allow-stale was not given (exit 2)."""
 
 
 def stale_lock_notes(config: Config, variant: str, allow_stale: bool = False) -> list[str]:
