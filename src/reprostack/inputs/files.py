@@ -156,21 +156,34 @@ def _secret(path: str, size: int) -> str | None:
 
 def _project_code(root: Path, paths: list[str]) -> set[str]:
     """The project's code among ``paths`` (real paths): files git tracks, or would put in
-    source.patch."""
+    source.patch, and every file of a submodule (recorded by its SHA and its own patch)."""
     top = str(root.resolve()) + "/"
     if not any(p.startswith(top) for p in paths):
         return set()
+    names = _git_names(root, "--cached", "--others", "--exclude-standard")
+    code = {os.path.realpath(os.path.join(top, n)) for n in names}
+    # A submodule is one gitlink entry (mode 160000) in the index: its files are code too.
+    gitlinks = [
+        os.path.realpath(os.path.join(top, entry.split("\t", 1)[1]))
+        for entry in _git_names(root, "--stage")
+        if entry.startswith("160000 ") and "\t" in entry
+    ]
+    if gitlinks:
+        code |= {p for p in paths if any(p.startswith(link + "/") for link in gitlinks)}
+    return code
+
+
+def _git_names(root: Path, *options: str) -> list[str]:
+    """``git ls-files -z OPTIONS`` in ``root``, one entry each; none when git cannot say."""
     try:
         listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root, capture_output=True, check=False,
-        )  # fmt: skip
+            ["git", "ls-files", "-z", *options], cwd=root, capture_output=True, check=False
+        )
     except OSError:
-        return set()
+        return []
     if listed.returncode != 0:
-        return set()
-    names = listed.stdout.decode("utf-8", "surrogateescape").split("\0")
-    return {os.path.realpath(os.path.join(top, n)) for n in names if n}
+        return []
+    return [n for n in listed.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
 
 
 def _known_entries(config: Config, place: Place, wanted: set[str]) -> dict[str, Known]:
