@@ -28,6 +28,7 @@ import yaml
 from click.testing import CliRunner
 
 import reprostack
+from paths import ROOT, TESTS
 from projects import demo_project
 from reprostack.cli import COMMANDS, cli
 from reprostack.config import parse_config
@@ -37,11 +38,10 @@ from reprostack.fingerprint.collect import CONTAINER_ENV
 from reprostack.fingerprint.cuda import read_cuda
 from reprostack.record.run import RunRecord
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 REFERENCE = DOCS / "reference"
-FAKE_BIN = Path(__file__).parent / "fake_bin"
-NVIDIA_CASE = Path(__file__).parent / "fixtures" / "nvidia-smi" / "r555-2x-l4"
+FAKE_BIN = TESTS / "fake_bin"
+NVIDIA_CASE = TESTS / "fixtures" / "nvidia-smi" / "r555-2x-l4"
 
 
 def _cli_reference() -> ModuleType:

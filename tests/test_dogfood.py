@@ -11,9 +11,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from paths import ROOT
 from projects import repro_in_process
 
-ROOT = Path(__file__).resolve().parents[1]
 # What rendering reads: the config, the inputs the locks name, the locks, the Dockerfiles.
 RENDER_INPUTS = ("repro.yaml", "pyproject.toml", "lockfiles", "dockerfiles")
 

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from paths import TESTS
 from projects import make_repo
-
-TESTS = Path(__file__).parent
 
 # What the start of a command must never pay for unless it uses it.
 HEAVY = (

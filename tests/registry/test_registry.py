@@ -27,11 +27,12 @@ import docker.errors
 import pytest
 import yaml
 
+from paths import ROOT
 from projects import git, remove_project_images, repro, wheel_project
 from reprostack.registry.reference import image_reference
 
 pytestmark = pytest.mark.engine
-CI = Path(__file__).resolve().parent.parent / "ci"
+CI = ROOT / "ci"
 
 
 def record(project: Path, run_id: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_lock_resolve import repro
 
 from conftest import BASE_IMAGE
 from pkgindex import LocalIndex, local_index, tool_caches, write_project
@@ -18,7 +19,6 @@ from reprostack.lock import read_lock_header
 from reprostack.lock.base import Target
 from reprostack.lock.header import split
 from reprostack.lock.in_image import ROLE_LABEL
-from test_lock_resolve import repro
 from toolwheels import tool_wheelhouse
 
 __all__ = ["local_index", "tool_caches"]  # fixtures, imported so pytest finds them

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from paths import TESTS
 from reprostack.fingerprint.nvidia import (
     NOT_FOUND,
     NvidiaProbe,
@@ -20,7 +21,6 @@ from reprostack.fingerprint.nvidia import (
     read_nvidia,
 )
 
-TESTS = Path(__file__).parent
 FAKE_BIN = TESTS / "fake_bin"
 CASES = TESTS / "fixtures" / "nvidia-smi"
 NO_DRIVER = (

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from paths import TESTS
 from reprostack.bases.choose import choose_base
 from reprostack.bases.pins import BasePin
 from reprostack.config import parse_config
@@ -17,7 +18,7 @@ from reprostack.errors import UsageError
 from reprostack.image.plan import render_inputs
 from reprostack.image.render import hand_edited, render_dockerfile, split_header, write_dockerfile
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = TESTS / "golden"
 UPDATE = os.environ.get("REPRO_UPDATE_GOLDEN") == "1"
 DIGEST = "sha256:" + "ab" * 32
 LOCAL_ID = "sha256:" + "cd" * 32

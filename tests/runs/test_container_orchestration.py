@@ -1,6 +1,6 @@
 """Container runs and replays on the fake engine: what is asked of the engine, what is recorded.
 
-Real containers are run by tests/test_run_container.py and tests/test_e2e_replay.py; these
+Real containers are run by tests/runs/test_run_container.py and tests/test_e2e_replay.py; these
 check the orchestration around them, including what an engine cannot be made to do on purpose
 (a terminal that goes away mid-run, an image that differs from the record).
 """

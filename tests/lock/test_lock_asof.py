@@ -7,13 +7,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from test_lock_resolve import pins, repro
 
+from paths import ROOT
 from pkgindex import LocalIndex, write_project
 from reprostack.asof import as_timestamp, parse_as_of
 from reprostack.config.load import parse_config
 from reprostack.errors import ConfigError, UsageError
 from reprostack.lock import read_lock_header
-from test_lock_resolve import pins, repro
 
 # The test index's alpha releases: 1.0.0 on 2021-01-10, 1.1.0 on 2022-03-15 12:30Z, 2.0.0 on
 # 2023-09-01 (tests/pkgindex.py); beta needs alpha<2.
@@ -210,7 +211,7 @@ def test_pip_tools_with_pip_26_uses_uploaded_prior_to(
     if fetched.returncode != 0:
         pytest.skip(f"pip >= 26 could not be fetched: {fetched.stderr.strip()[-300:]}")
     alpha_project(project, local_index, tool="pip-tools")
-    src = Path(__file__).resolve().parent.parent / "src"
+    src = ROOT / "src"
     env = {**os.environ, "PYTHONPATH": f"{newer_pip}{os.pathsep}{src}"}
     for date, expected in (("2022-01-01", "1.0.0"), ("2022-06-01", "1.1.0")):
         done = subprocess.run([sys.executable, "-m", "reprostack", "lock", "--as-of", date],

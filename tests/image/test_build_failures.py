@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from paths import TESTS
 from projects import REPRO, git, remove_project_images, wheel_project
 from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
@@ -71,7 +72,7 @@ def test_a_tls_failure_points_at_build_ca_certificates() -> None:
 
 # --- The engine lost during a build, and a build ended by a signal (real engine) ---
 
-CASES = Path(__file__).parent / "image_cases"
+CASES = TESTS / "image_cases"
 
 
 def _builders() -> list[Any]:

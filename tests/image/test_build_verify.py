@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from image_cases.make_cases import make_wheel
+from paths import TESTS
 from projects import git
 from reprostack.image.verify import compare_filesystems
 
-CASE = Path(__file__).parent / "image_cases" / "scripts"
+CASE = TESTS / "image_cases" / "scripts"
 # A lock of the size real projects have: pip installs, byte-compiles and records each package,
 # and every one of those steps could leave a time stamp or an ordering behind.
 PACKAGES = 60

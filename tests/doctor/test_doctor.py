@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from paths import TESTS
 from projects import make_repo
 from reprostack.cli import cli
 
-FAKE_BIN = Path(__file__).parent / "fake_bin"
-CASES = Path(__file__).parent / "fixtures" / "nvidia-smi"
+FAKE_BIN = TESTS / "fake_bin"
+CASES = TESTS / "fixtures" / "nvidia-smi"
 
 
 @pytest.fixture

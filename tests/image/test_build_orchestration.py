@@ -1,6 +1,6 @@
 """The orchestration of ``build_image`` (pin → plan → context → build → tag) on the fake engine.
 
-What the real engine does with a build is proven by tests/test_image_build.py; here the steps
+What the real engine does with a build is proven by tests/image/test_image_build.py; here the steps
 around it are checked in milliseconds, including the failures an engine cannot be made to show.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fake_engine import FakeEngine
+from paths import TESTS
 from projects import build_variant
 from reprostack.bases import resolve as resolve_module
 from reprostack.bases.pins import PINS_NAME, read_pins
@@ -32,7 +33,7 @@ from reprostack.image import verify
 from reprostack.image.build import BuildFailed, BuildRequest, build_image
 from reprostack.image.tags import LABEL_PREFIX
 
-CASES = Path(__file__).parent / "image_cases"
+CASES = TESTS / "image_cases"
 BASE = "local/debian-python:bookworm"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from paths import TESTS
 from projects import build_variant
 from reprostack.bases.pins import PINS_NAME, read_pins, write_pins
 from reprostack.bases.resolve import resolve_bases
@@ -29,7 +30,7 @@ from reprostack.image.plan import plan_image
 
 pytestmark = pytest.mark.engine
 
-CASES = Path(__file__).parent / "image_cases"
+CASES = TESTS / "image_cases"
 
 
 def _git(root: Path, *args: str) -> None:

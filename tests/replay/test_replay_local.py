@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from paths import TESTS
 from projects import REPRO, demo_project, git, repro, repro_in_process
 from reprostack.record.store import list_run_ids
 
@@ -190,8 +191,8 @@ def test_replay_checks_the_driver_against_the_recorded_cuda_first(tmp_path: Path
     fp = json.loads(fp_path.read_text())
     fp["cuda"] = {"runtime_version": "12.4", "cudnn_version": "9.1.0"}
     fp_path.write_text(json.dumps(fp))
-    fake = Path(__file__).parent / "fake_bin"
-    case = Path(__file__).parent / "fixtures" / "nvidia-smi" / "r470-gt1030"
+    fake = TESTS / "fake_bin"
+    case = TESTS / "fixtures" / "nvidia-smi" / "r470-gt1030"
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "FAKE_NVIDIA_SMI_CASE": str(case)}
     result = subprocess.run(
         [*REPRO, "replay", run_id],

@@ -17,10 +17,10 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from mlflow_server import MlflowServer
+from paths import ROOT, TESTS
 from projects import make_repo, repro, repro_in_process
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
-TESTS = Path(__file__).resolve().parent
+EXAMPLE = ROOT / "examples" / "quickstart"
 
 
 def tracked_example(tmp_path: Path, uri: str) -> tuple[Path, str]:

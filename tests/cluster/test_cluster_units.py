@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from paths import TESTS
 from reprostack.cluster import slurm
 from reprostack.cluster.image import recorded_image, split_ref
 from reprostack.cluster.launch import (
@@ -25,7 +26,7 @@ from reprostack.config import parse_config
 from reprostack.errors import ConfigError, RunFailedToStart
 from reprostack.record.run import RunRecord
 
-GOLDEN = Path(__file__).parent / "golden" / "cluster"
+GOLDEN = TESTS / "golden" / "cluster"
 UPDATE = os.environ.get("REPRO_UPDATE_GOLDEN") == "1"
 DIGEST = "sha256:" + "ab" * 32
 IMAGE = PushedImage("registry.example.com:5000/team/repro-mnist", DIGEST)

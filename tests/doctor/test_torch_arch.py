@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from paths import TESTS
 from projects import make_repo
 from reprostack.cli import cli
 from reprostack.doctor.torch_arch import (
@@ -24,7 +25,7 @@ from reprostack.doctor.torch_arch import (
 )
 from reprostack.fingerprint.nvidia import probe_nvidia
 
-HERE = Path(__file__).parent
+HERE = TESTS
 FAKE_BIN = HERE / "fake_bin"
 CASES = HERE / "fixtures" / "nvidia-smi"
 BUILDS = json.loads((HERE / "fixtures" / "torch-arch" / "builds.json").read_text())

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from paths import TESTS
 from projects import git, remove_project_images, repro, wheel_project
 
-PACKAGE_WHEELS = Path(__file__).parent / "image_cases" / "package" / "wheels"
+PACKAGE_WHEELS = TESTS / "image_cases" / "package" / "wheels"
 
 
 @pytest.mark.engine

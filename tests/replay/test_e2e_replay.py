@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
+from paths import TESTS
 from projects import git
 from reprostack.record.diff import diff_fingerprints
 from reprostack.record.store import list_run_ids
 
 pytestmark = pytest.mark.engine
 
-WHEELS = Path(__file__).parent / "image_cases" / "scripts" / "wheels"
+WHEELS = TESTS / "image_cases" / "scripts" / "wheels"
 TRAIN = """\
 import json, os, random
 from pathlib import Path

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_lock_resolve import pins, repro
 
 from reprostack.lock import read_lock_header
-from test_lock_resolve import pins, repro
 
 
 @pytest.mark.network

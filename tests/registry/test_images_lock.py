@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from paths import TESTS
 from projects import git
 from reprostack.bases.resolve import resolve_bases
 from reprostack.config import Config, load_config
@@ -28,7 +29,7 @@ from reprostack.registry.images_lock import (
     write_images_lock,
 )
 
-CASES = Path(__file__).parent / "image_cases"
+CASES = TESTS / "image_cases"
 DIGEST = "sha256:" + "d" * 64
 IMAGE_ID = "sha256:" + "e" * 64
 

@@ -15,13 +15,14 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
+from paths import ROOT, TESTS
 from projects import demo_project, make_repo, repro, repro_in_process
 from reprostack.cli import cli
 from reprostack.experiments.plot import plot_data
 from reprostack.record.run import RunRecord, write_fingerprint, write_record
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
-GOLDEN = Path(__file__).parent / "golden"
+EXAMPLE = ROOT / "examples" / "quickstart"
+GOLDEN = TESTS / "golden"
 UPDATE = os.environ.get("REPRO_UPDATE_GOLDEN") == "1"
 # configs/base.json says lr: 0.003; the other two come as `lr=...` arguments.
 OVERRIDES = (["lr=0.001"], [], ["lr=0.01"])

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from paths import TESTS
 from projects import demo_project
 from reprostack.cli import cli
 
-FAKE_BIN = Path(__file__).parent / "fake_bin"
-CASES = Path(__file__).parent / "fixtures" / "nvidia-smi"
+FAKE_BIN = TESTS / "fake_bin"
+CASES = TESTS / "fixtures" / "nvidia-smi"
 STABLE_KEYS = {
     "schema_version", "git", "python", "packages", "lockfiles", "os", "hardware", "nvidia",
     "cuda", "container", "env",

@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_lock_resolve import pins, repro
 
 from pkgindex import LocalIndex, local_index, tool_caches
 from reprostack.lock import poetry as poetry_backend
 from reprostack.lock import read_lock_header
-from test_lock_resolve import pins, repro
 
 __all__ = ["local_index", "tool_caches"]
 

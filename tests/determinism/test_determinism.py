@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from paths import TESTS
 from projects import demo_project, git, repro, repro_in_process
 from reprostack.determinism import (
     HOOK_DIR,
@@ -24,7 +25,7 @@ from reprostack.determinism import (
 )
 from reprostack.record.diff import diff_determinism
 
-PROBE = Path(__file__).parent / "determinism" / "probe.py"
+PROBE = TESTS / "determinism" / "probe.py"
 
 
 def project_with_probe(root: Path, repro_yaml: str | None = None) -> Path:
