@@ -1,0 +1,116 @@
+"""Locks resolve for the base image's glibc: a manylinux_2_31 wheel is fine on bookworm (2.36)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pkgindex import Dist, LocalIndex, build_index, serve
+from reprostack.bases.glibc import DEFAULT_GLIBC, base_glibc, config_glibc, glibc_of_ref
+from reprostack.cli import cli
+from reprostack.config import load_config
+from reprostack.lock import read_lock_header
+from reprostack.lock.base import Target
+from reprostack.lock.uv import uv_platform
+from reprostack.lock.wheels import supported_tags, wheel_fits
+
+# Like rerun-sdk<=0.22.1: a wheel for glibc 2.31 and newer, nothing older, no sdist.
+_NEW_GLIBC = "cp311-cp311-manylinux_2_31_x86_64"
+
+
+@pytest.fixture(scope="module")
+def glibc_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIndex]:
+    root = build_index(tmp_path_factory.mktemp("glibc-index"),
+                       (Dist("rerunlike", "0.22.1", tag=_NEW_GLIBC),))  # fmt: skip
+    yield from serve(root)
+
+
+def _project(root: Path, index: LocalIndex, extra: str = "") -> Path:
+    root.mkdir()
+    (root / "repro.yaml").write_text(
+        f'name: demo\npython: "3.11"\nplatform: linux/amd64\nlock: {{tool: uv}}\n{extra}'
+    )
+    (root / "requirements.in").write_text(f"--index-url {index.url}\nrerunlike\n")
+    return root
+
+
+def _lock(root: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("UV_CACHE_DIR", str(root.parent / "uv-cache"))
+    return CliRunner().invoke(cli, ["lock", "--prod"])
+
+
+def test_a_manylinux_2_31_wheel_resolves_with_uv_for_a_bookworm_base(
+    tmp_path: Path, glibc_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path / "proj", glibc_index, "cuda: none\n")
+    result = _lock(root, monkeypatch)
+    assert result.exit_code == 0, result.output
+    header = read_lock_header(root / "lockfiles/prod.txt")
+    assert header.glibc == "2.36"
+    assert "# glibc: 2.36" in (root / "lockfiles/prod.txt").read_text()
+    # The image can load the wheel: no builder stage is needed for it.
+    assert header.wheels == "all"
+
+
+def test_a_base_older_than_the_wheel_is_unsatisfiable(
+    tmp_path: Path, glibc_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path / "proj", glibc_index, "base_image: debian:buster\n")
+    result = _lock(root, monkeypatch)
+    assert result.exit_code == 2, result.output
+    assert "rerunlike" in result.output
+
+
+def test_the_glibc_of_each_known_base() -> None:
+    assert glibc_of_ref("python:3.11-slim-bookworm") == "2.36"
+    assert glibc_of_ref("nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04") == "2.35"
+    assert glibc_of_ref("nvidia/cuda:12.8.1-runtime-ubuntu24.04") == "2.39"
+    assert glibc_of_ref("ubuntu:24.04") == "2.39"
+    assert glibc_of_ref("debian:bookworm-slim") == "2.36"
+    assert glibc_of_ref("registry.example:5000/team/base:v3") is None
+
+
+def test_the_glibc_of_a_config(tmp_path: Path) -> None:
+    def config(text: str) -> object:
+        (tmp_path / "repro.yaml").write_text(f'name: demo\npython: "3.11"\n{text}')
+        return load_config(tmp_path)
+
+    assert config_glibc(config("cuda: none\n")).version == "2.36"  # type: ignore[arg-type,union-attr]
+    cuda = config_glibc(config('cuda: "12.4.1"\nos: ubuntu22.04\n'))  # type: ignore[arg-type]
+    assert cuda is not None and (cuda.version, cuda.source) == ("2.35", "ubuntu22.04")
+    noble = config_glibc(config('cuda: "12.8.1"\nos: ubuntu24.04\n'))  # type: ignore[arg-type]
+    assert noble is not None and noble.version == "2.39"
+    # auto may end on the Python image (bookworm, 2.36) or the CUDA base: the older one.
+    auto = config_glibc(config("cuda: auto\nos: ubuntu24.04\n"))  # type: ignore[arg-type]
+    assert auto is not None and auto.version == "2.36"
+
+
+def test_an_unknown_base_takes_the_default_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    (tmp_path / "repro.yaml").write_text(
+        'name: demo\npython: "3.11"\nbase_image: registry.example/team/base:v3\n'
+    )
+    found = base_glibc(load_config(tmp_path))
+    assert found.version == DEFAULT_GLIBC
+    assert found.warning is not None and "registry.example/team/base:v3" in found.warning
+
+
+def test_uv_gets_the_manylinux_target_of_the_glibc() -> None:
+    assert uv_platform(Target("3.11", "linux/amd64", "2.36")) == "x86_64-manylinux_2_36"
+    assert uv_platform(Target("3.11", "linux/arm64", "2.35")) == "aarch64-manylinux_2_35"
+    # Between uv's targets: the lower one, which the image can always load.
+    assert uv_platform(Target("3.11", "linux/amd64", "2.30")) == "x86_64-manylinux_2_28"
+    assert uv_platform(Target("3.11", "linux/amd64", "2.41")) == "x86_64-manylinux_2_40"
+    assert uv_platform(Target("3.11", "linux/amd64")) == "x86_64-unknown-linux-gnu"
+
+
+def test_the_wheel_summary_follows_the_glibc() -> None:
+    wheel = f"rerunlike-0.22.1-{_NEW_GLIBC}.whl"
+    assert wheel_fits(wheel, supported_tags(Target("3.11", "linux/amd64", "2.36")))
+    assert not wheel_fits(wheel, supported_tags(Target("3.11", "linux/amd64", "2.28")))
