@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from reprostack.errors import ConfigError, EnvironmentMissing, ReproError
+from reprostack.lock.base import LockRequest
 from reprostack.redact import redact_url
 
 # The tool's own explanation is kept whole (a build backend's error can be long); only a
@@ -84,11 +85,15 @@ def trim(output: str) -> list[str]:
     return lines
 
 
-def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
+def explain(
+    tool: str, output: str, what: str, urls: list[str], request: LockRequest | None = None
+) -> ReproError:
     """Return the error for a failed resolution of ``what`` (a lock path) by ``tool``.
 
     Unreachable index -> EnvironmentMissing (exit 3) naming the URL; a missing package or an
-    unsatisfiable set -> ConfigError (exit 2) naming them, with the tool's explanation.
+    unsatisfiable set -> ConfigError (exit 2) naming them, with the tool's explanation. With
+    ``request`` (a dev lock compiled against prod's), a conflict with the prod lock names both
+    pins and the ways out.
     """
     detail = trim(output)
     unreachable = _UNREACHABLE_RE.search(output) or _GIT_DOWN_RE.search(output)
@@ -111,6 +116,12 @@ def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
             f"{tool} could not reach the package index {shown} while resolving {what}",
             hint="check the URL and your network (or proxy), then run `repro lock` again",
         )
+    if request is not None and (_CONFLICT_RE.search(output) or _MISSING_VERSION_RE.search(output)):
+        from reprostack.lock.dev_conflict import prod_conflict_error
+
+        with_prod = prod_conflict_error(request, output, detail, what)
+        if with_prod is not None:
+            return with_prod
     versions = _MISSING_VERSION_RE.search(output)
     if versions and versions.group("versions").strip() != "none":
         req, known = versions.group("req"), versions.group("versions").strip()

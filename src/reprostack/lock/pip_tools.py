@@ -72,7 +72,7 @@ class PipToolsLocker:
             done = self.image.compile(request, _ARGS + _common_args(request) + as_of, out,
                                       mismatch, self.index_urls)  # fmt: skip
             if done.returncode != 0:
-                raise explain("pip-compile", done.output, what, self.index_urls)
+                raise explain("pip-compile", done.output, what, self.index_urls, request)
             return done.tool
         self.check_host(request)
         argv = [sys.executable, "-m", "piptools", "compile", *_ARGS,
@@ -80,7 +80,8 @@ class PipToolsLocker:
         argv += _common_args(request) + as_of
         proc = run_tool(argv, cwd=request.root, env=tool_env(), missing_hint=_HINT)
         if proc.returncode != 0:
-            raise explain("pip-compile", proc.stderr + proc.stdout, what, self.index_urls)
+            raise explain("pip-compile", proc.stderr + proc.stdout, what, self.index_urls,
+                          request)  # fmt: skip
         return version
 
     def in_sync(self, request: LockRequest) -> list[str]:

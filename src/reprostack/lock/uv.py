@@ -102,7 +102,7 @@ class UvLocker:
         proc = run_tool(argv, cwd=request.root, env=env, missing_hint=_HINT)
         if proc.returncode != 0:
             what = os.path.relpath(request.output, request.root)
-            raise explain("uv", proc.stderr + proc.stdout, what, self.index_urls)
+            raise explain("uv", proc.stderr + proc.stdout, what, self.index_urls, request)
         return version
 
     def in_sync(self, request: LockRequest) -> list[str]:
