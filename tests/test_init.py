@@ -148,3 +148,31 @@ def test_init_locks_a_requirements_project_with_uv_and_says_how_to_keep_pip_tool
     assert "adopted requirements.in: pip-tools inputs, locked with uv\n" in output
     assert "set lock.tool: pip-tools in repro.yaml to lock with pip-tools instead" in output
     assert load_config(Path.cwd()).lock.tool == "uv"
+
+
+def test_init_inputs_names_files_adoption_does_not_find(runner: CliRunner) -> None:
+    # ray's dl-gpu-requirements.txt and TGI's server/pyproject.toml are not adopted by name.
+    Path("dl-gpu-requirements.txt").write_text(
+        "--extra-index-url https://download.pytorch.org/whl/cu121\ntorch==2.1.0+cu121\n"
+    )
+    Path("server").mkdir()
+    Path("server/pyproject.toml").write_text(
+        '[project]\nname = "server"\nversion = "1"\ndependencies = ["grpcio"]\n'
+    )
+    output = _init(runner, "--inputs", "dl-gpu-requirements.txt",
+                   "--inputs", "server/pyproject.toml")  # fmt: skip
+    assert "adopted dl-gpu-requirements.txt, server/pyproject.toml: named with --inputs, " \
+        "locked with uv\n" in output  # fmt: skip
+    config = load_config(Path.cwd())
+    assert config.lock.inputs == ("dl-gpu-requirements.txt", "server/pyproject.toml")
+    assert config.lock.dev_inputs == ()
+    # The +cu121 torch among the named inputs: the image follows the lock's CUDA.
+    assert config.cuda == "auto"
+    assert not Path("requirements.in").exists()
+
+
+def test_init_inputs_refuses_a_missing_file(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["init", "--inputs", "nope.txt"])
+    assert result.exit_code == 2
+    assert "--inputs: 'nope.txt' does not exist" in result.output
+    assert not Path("repro.yaml").exists()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reprostack.errors import ConfigError
 from reprostack.lock.detect import DEFAULT_TOOL, read_toml
 
 # Dev requirement files, in the spellings projects use.
@@ -78,6 +79,31 @@ def adopt_inputs(root: Path) -> Adopted:
     if (root / "requirements.txt").is_file():
         return _finish(root, DEFAULT_TOOL, ["requirements.txt"], dev, "requirements.txt")
     return Adopted(DEFAULT_TOOL, ["requirements.in"], ["requirements-dev.in"], "none", False)
+
+
+def adopt_named(root: Path, inputs: list[str]) -> Adopted:
+    """Return what ``repro init --inputs FILE…`` puts under ``lock:``: the files named, in
+    places adoption does not look (``dl-gpu-requirements.txt``, ``server/pyproject.toml``).
+
+    A root ``pyproject.toml`` that is a Poetry project keeps Poetry; anything else is locked
+    with the default tool. Raises ConfigError for a file that is missing or outside the project.
+    """
+    problems = []
+    for spec in inputs:
+        rel = spec.split("[", 1)[0].strip()
+        path = (root / rel).resolve()
+        if not path.is_relative_to(root.resolve()):
+            problems.append(f"--inputs: '{rel}' is outside the project")
+        elif not path.is_file():
+            problems.append(f"--inputs: '{rel}' does not exist")
+    if problems:
+        raise ConfigError(problems, hint="name files relative to the project folder")
+    tool = DEFAULT_TOOL
+    if inputs == ["pyproject.toml"]:
+        data = read_toml(root / "pyproject.toml", "pyproject.toml")
+        if (data.get("tool") or {}).get("poetry") is not None:
+            tool = "poetry"
+    return _finish(root, tool, list(inputs), [], "named with --inputs")
 
 
 def _finish(root: Path, tool: str, inputs: list[str], dev: list[str], kind: str) -> Adopted:
