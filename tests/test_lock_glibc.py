@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,13 @@ from reprostack.lock import read_lock_header
 from reprostack.lock.base import Target
 from reprostack.lock.uv import uv_platform
 from reprostack.lock.wheels import supported_tags, wheel_fits
+from reprostack.versions import version_tuple
+
+
+def host_glibc() -> tuple[int, ...]:
+    found = platform.libc_ver()
+    return version_tuple(found[1]) if found[0] == "glibc" else (0,)
+
 
 # Like rerun-sdk<=0.22.1: a wheel for glibc 2.31 and newer, nothing older, no sdist.
 _NEW_GLIBC = "cp311-cp311-manylinux_2_31_x86_64"
@@ -28,10 +36,10 @@ def glibc_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIndex
     yield from serve(root)
 
 
-def _project(root: Path, index: LocalIndex, extra: str = "") -> Path:
+def _project(root: Path, index: LocalIndex, extra: str = "", tool: str = "uv") -> Path:
     root.mkdir()
     (root / "repro.yaml").write_text(
-        f'name: demo\npython: "3.11"\nplatform: linux/amd64\nlock: {{tool: uv}}\n{extra}'
+        f'name: demo\npython: "3.11"\nplatform: linux/amd64\nlock: {{tool: {tool}}}\n{extra}'
     )
     (root / "requirements.in").write_text(f"--index-url {index.url}\nrerunlike\n")
     return root
@@ -40,13 +48,17 @@ def _project(root: Path, index: LocalIndex, extra: str = "") -> Path:
 def _lock(root: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
     monkeypatch.chdir(root)
     monkeypatch.setenv("UV_CACHE_DIR", str(root.parent / "uv-cache"))
+    monkeypatch.setenv("PIP_CACHE_DIR", str(root.parent / "pip-cache"))
     return CliRunner().invoke(cli, ["lock", "--prod"])
 
 
-def test_a_manylinux_2_31_wheel_resolves_with_uv_for_a_bookworm_base(
-    tmp_path: Path, glibc_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("tool", ["uv", "pip-tools"])
+def test_a_manylinux_2_31_wheel_resolves_for_a_bookworm_base(
+    tool: str, tmp_path: Path, glibc_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _project(tmp_path / "proj", glibc_index, "cuda: none\n")
+    if tool == "pip-tools" and host_glibc() < (2, 31):
+        pytest.skip("pip-tools resolves on this host, whose glibc is older than 2.31")
+    root = _project(tmp_path / "proj", glibc_index, "cuda: none\n", tool)
     result = _lock(root, monkeypatch)
     assert result.exit_code == 0, result.output
     header = read_lock_header(root / "lockfiles/prod.txt")
@@ -56,10 +68,13 @@ def test_a_manylinux_2_31_wheel_resolves_with_uv_for_a_bookworm_base(
     assert header.wheels == "all"
 
 
+@pytest.mark.parametrize("tool", ["uv", "pip-tools"])
 def test_a_base_older_than_the_wheel_is_unsatisfiable(
-    tmp_path: Path, glibc_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+    tool: str, tmp_path: Path, glibc_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _project(tmp_path / "proj", glibc_index, "base_image: debian:buster\n")
+    # debian:buster has glibc 2.28: the image could not load the wheel, so it is not locked,
+    # whatever this host's glibc is.
+    root = _project(tmp_path / "proj", glibc_index, "base_image: debian:buster\n", tool)
     result = _lock(root, monkeypatch)
     assert result.exit_code == 2, result.output
     assert "rerunlike" in result.output
@@ -114,3 +129,16 @@ def test_the_wheel_summary_follows_the_glibc() -> None:
     wheel = f"rerunlike-0.22.1-{_NEW_GLIBC}.whl"
     assert wheel_fits(wheel, supported_tags(Target("3.11", "linux/amd64", "2.36")))
     assert not wheel_fits(wheel, supported_tags(Target("3.11", "linux/amd64", "2.28")))
+
+
+def test_an_unknown_base_is_probed_in_the_engine(base_image_ref: str, tmp_path: Path) -> None:
+    from reprostack.bases.glibc import probe_glibc
+
+    # The local bookworm base, as a base_image this module cannot name from its reference.
+    assert probe_glibc(base_image_ref) == "2.36"
+    (tmp_path / "repro.yaml").write_text(
+        f'name: demo\npython: "3.11"\nbase_image: {base_image_ref}\n'
+    )
+    assert base_glibc(load_config(tmp_path)).version == "2.36"
+    # Nothing is pulled for a probe: an image the engine lacks is not known.
+    assert probe_glibc("localhost/not-here/base:never") is None
