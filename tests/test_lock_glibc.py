@@ -142,3 +142,32 @@ def test_an_unknown_base_is_probed_in_the_engine(base_image_ref: str, tmp_path: 
     assert base_glibc(load_config(tmp_path)).version == "2.36"
     # Nothing is pulled for a probe: an image the engine lacks is not known.
     assert probe_glibc("localhost/not-here/base:never") is None
+
+
+def test_lock_warns_when_the_glibc_of_the_base_cannot_be_told(
+    tmp_path: Path, glibc_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    root = _project(tmp_path / "proj", glibc_index, "base_image: registry.example/team/b:v3\n")
+    result = _lock(root, monkeypatch)
+    # The conservative default (2.28) cannot load the 2.31 wheel, and the user is told why.
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(
+        "warning: the glibc of registry.example/team/b:v3 is not known (and could not be probed "
+        f"in a local engine): resolving for glibc {DEFAULT_GLIBC}"
+    ), result.output
+
+
+def test_check_never_probes_and_a_changed_base_glibc_makes_the_lock_stale(
+    tmp_path: Path, glibc_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path / "proj", glibc_index, "cuda: none\n")
+    assert _lock(root, monkeypatch).exit_code == 0
+    assert CliRunner().invoke(cli, ["lock", "--check", "--prod"]).exit_code == 0
+    # The same project on an Ubuntu 24.04 CUDA base: glibc 2.39, the lock is stale.
+    (root / "repro.yaml").write_text(
+        (root / "repro.yaml").read_text().replace("cuda: none", 'cuda: "12.8.1"\nos: ubuntu24.04')
+    )
+    check = CliRunner().invoke(cli, ["lock", "--check", "--prod"])
+    assert check.exit_code == 1, check.output
+    assert "the base's glibc changed: 2.36 -> 2.39" in check.output

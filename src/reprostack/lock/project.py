@@ -94,7 +94,7 @@ def lock_project(
     if check and (upgrade or upgrade_packages):
         raise UsageError("--check only looks; it cannot be combined with --upgrade")
     tool = config.lock.tool or detect_tool(config.root, config.lock.inputs)
-    target = Target(config.python, config.platform, _glibc(config, tool, in_image, say))
+    target = Target(config.python, config.platform, _glibc(config, tool, in_image, check, say))
     if in_image and tool != "pip-tools":
         raise UsageError(
             f"--in-image is for pip-tools; {tool} resolves for repro.yaml's python and "
@@ -167,15 +167,19 @@ def _lock_one(
     return _generate(plan, request, tool, target, pending, say, live)
 
 
-def _glibc(config: Config, tool: str, in_image: bool, say: Say | None) -> str | None:
+def _glibc(config: Config, tool: str, in_image: bool, check: bool, say: Say | None) -> str | None:
     """The base's glibc for uv, and for pip-tools on this host (inside the base, the base's
-    own glibc decides; Poetry's lock is universal)."""
+    own glibc decides; Poetry's lock is universal). Only looking (``check``, which every
+    `repro run` does) never starts a container to probe an unknown base: then None."""
     if tool == "poetry":
         return None
     if tool == "pip-tools" and (in_image or Target(config.python, config.platform).host_mismatch()):
         return None
-    from reprostack.bases.glibc import base_glibc
+    from reprostack.bases.glibc import base_glibc, config_glibc
 
+    if check:
+        known = config_glibc(config)
+        return known.version if known is not None else None
     found = base_glibc(config)
     if found.warning and say is not None:
         say(f"warning: {found.warning}")
