@@ -17,6 +17,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from reprostack.config import LOCK_DIR
 from reprostack.errors import ConfigError
 from reprostack.lock.base import InputFile, LockRequest
 from reprostack.locktext import canonical, logical_lines, parse_pins
@@ -47,7 +48,11 @@ def prod_conflict_error(
     """
     if request.constraints is None or not request.constraints.is_file():
         return None
-    prod_rel = os.path.relpath(request.constraints, request.root)
+    # The constraints are the prod lock, maybe as a pending copy of it (a lock run that
+    # resolves both writes neither until both resolved): named as the user knows it.
+    prod_rel = f"{LOCK_DIR}/prod.txt"
+    read_as = os.path.relpath(request.constraints, request.root)
+    detail = [line.replace(read_as, prod_rel) for line in detail]
     text = request.constraints.read_text(encoding="utf-8")
     pins = parse_pins(text.partition("\n\n")[2] or text)
     conflicts = direct_conflicts(request, pins)
