@@ -47,8 +47,8 @@ class Case:
 
 CASES = {
     "whisper": Case(
-        "adopted requirements.txt: requirements.txt, locked with pip-tools",
-        "pip-tools",
+        "adopted requirements.txt: requirements.txt, locked with uv",
+        "uv",
         "auto",
         {
             "torch": "2.9.1",
@@ -61,16 +61,16 @@ CASES = {
         wheel_cuda="12.4",
     ),
     "pytorch-examples-mnist": Case(
-        "adopted requirements.txt: requirements.txt, locked with pip-tools",
-        "pip-tools",
+        "adopted requirements.txt: requirements.txt, locked with uv",
+        "uv",
         "auto",
         {"torch": "2.9.1", "six": "1.0.0", "tqdm": "5"},
         CPU_BASE,
         wheel_cuda="12.4",
     ),
     "yolov5": Case(
-        "adopted requirements.txt: requirements.txt, locked with pip-tools",
-        "pip-tools",
+        "adopted requirements.txt: requirements.txt, locked with uv",
+        "uv",
         "auto",
         {
             "torch": "2.9.1",
@@ -83,16 +83,16 @@ CASES = {
         wheel_cuda="12.4",
     ),
     "audiocraft": Case(
-        "adopted requirements.txt: requirements.txt, locked with pip-tools",
-        "pip-tools",
+        "adopted requirements.txt: requirements.txt, locked with uv",
+        "uv",
         "auto",
         {"torch": "2.1.0", "torchaudio": "2.0.0", "numpy": "1.23.5", "xformers": "0.0.18"},
         CPU_BASE,
         wheel_cuda="12.4",
     ),
     "litgpt": Case(
-        "adopted pyproject.toml: PEP 621 [project] dependencies, locked with pip-tools",
-        "pip-tools",
+        "adopted pyproject.toml: PEP 621 [project] dependencies, locked with uv",
+        "uv",
         "auto",
         {"torch": "2.9.1", "jsonargparse": "4.41", "psutil": "7", "pytest": "8.1.1"},
         CPU_BASE,
@@ -211,7 +211,7 @@ def test_unreachable_extra_index_is_named(
     root = tmp_path / "dinov2"
     output = _adopt("dinov2", root, monkeypatch)
     assert "adopted requirements.txt (dev: requirements-dev.txt): requirements.txt, " \
-        "locked with pip-tools" in output  # fmt: skip
+        "locked with uv" in output  # fmt: skip
     _use_index(root, corpus_index.url, CASES["whisper"])
     locked = _repro("lock")
     assert locked.exit_code == 3, locked.output

@@ -99,7 +99,7 @@ def test_init_adopts_requirements_txt_and_a_dev_file(runner: CliRunner) -> None:
     Path("requirements-dev.txt").write_text("pytest\n")
     output = _init(runner)
     assert "adopted requirements.txt (dev: requirements-dev.txt): requirements.txt, locked " \
-        "with pip-tools\n" in output  # fmt: skip
+        "with uv\n" in output  # fmt: skip
     assert "cuda: auto follows the lock" in output
     assert not Path("requirements.in").exists()
     config = load_config(Path.cwd())
@@ -115,11 +115,11 @@ def test_init_adopts_pep621_dependencies_and_names_the_extras(runner: CliRunner)
     )
     output = _init(runner, "--cuda", "none")
     assert "adopted pyproject.toml (dev: pyproject.toml[dev]): PEP 621 [project] " \
-        "dependencies, locked with pip-tools" in output  # fmt: skip
+        "dependencies, locked with uv" in output  # fmt: skip
     assert "pyproject.toml has extras gpu: list the ones the image needs under lock.extras" \
         in output  # fmt: skip
     config = load_config(Path.cwd())
-    assert (config.lock.tool, config.cuda) == ("pip-tools", "none")
+    assert (config.lock.tool, config.cuda) == ("uv", "none")
 
 
 def test_init_adopts_a_uv_project(runner: CliRunner) -> None:
@@ -138,3 +138,41 @@ def test_init_warns_about_an_empty_input_set(runner: CliRunner) -> None:
     Path("requirements.txt").write_text("# nothing yet\n")
     output = _init(runner)
     assert "warning: requirements.txt lists no packages: `repro lock` would lock nothing" in output
+
+
+def test_init_locks_a_requirements_project_with_uv_and_says_how_to_keep_pip_tools(
+    runner: CliRunner,
+) -> None:
+    Path("requirements.in").write_text("numpy\n")
+    output = _init(runner, "--cuda", "none")
+    assert "adopted requirements.in: pip-tools inputs, locked with uv\n" in output
+    assert "set lock.tool: pip-tools in repro.yaml to lock with pip-tools instead" in output
+    assert load_config(Path.cwd()).lock.tool == "uv"
+
+
+def test_init_inputs_names_files_adoption_does_not_find(runner: CliRunner) -> None:
+    # ray's dl-gpu-requirements.txt and TGI's server/pyproject.toml are not adopted by name.
+    Path("dl-gpu-requirements.txt").write_text(
+        "--extra-index-url https://download.pytorch.org/whl/cu121\ntorch==2.1.0+cu121\n"
+    )
+    Path("server").mkdir()
+    Path("server/pyproject.toml").write_text(
+        '[project]\nname = "server"\nversion = "1"\ndependencies = ["grpcio"]\n'
+    )
+    output = _init(runner, "--inputs", "dl-gpu-requirements.txt",
+                   "--inputs", "server/pyproject.toml")  # fmt: skip
+    assert "adopted dl-gpu-requirements.txt, server/pyproject.toml: named with --inputs, " \
+        "locked with uv\n" in output  # fmt: skip
+    config = load_config(Path.cwd())
+    assert config.lock.inputs == ("dl-gpu-requirements.txt", "server/pyproject.toml")
+    assert config.lock.dev_inputs == ()
+    # The +cu121 torch among the named inputs: the image follows the lock's CUDA.
+    assert config.cuda == "auto"
+    assert not Path("requirements.in").exists()
+
+
+def test_init_inputs_refuses_a_missing_file(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["init", "--inputs", "nope.txt"])
+    assert result.exit_code == 2
+    assert "--inputs: 'nope.txt' does not exist" in result.output
+    assert not Path("repro.yaml").exists()

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reprostack.lock.detect import read_toml
+from reprostack.errors import ConfigError
+from reprostack.lock.detect import DEFAULT_TOOL, read_toml
 
 # Dev requirement files, in the spellings projects use.
 _DEV_FILES = (
@@ -55,14 +56,14 @@ def adopt_inputs(root: Path) -> Adopted:
     dev = [name for name in _DEV_FILES if (root / name).is_file()][:1]
     if (root / "requirements.in").is_file():
         dev = ["requirements-dev.in"] if (root / "requirements-dev.in").is_file() else []
-        return _finish(root, "pip-tools", ["requirements.in"], dev, "pip-tools inputs")
+        return _finish(root, DEFAULT_TOOL, ["requirements.in"], dev, "pip-tools inputs")
     uv = (root / "uv.lock").is_file() or "uv" in (data.get("tool") or {})
     if project.get("dependencies") or (project and not (root / "requirements.txt").is_file()):
         extras = project.get("optional-dependencies") or {}
         groups = data.get("dependency-groups") or {}
         dev = ["pyproject.toml[dev]"] if "dev" in extras else dev
         kind = "a uv project" if uv else "PEP 621 [project] dependencies"
-        adopted = _finish(root, "uv" if uv else "pip-tools", ["pyproject.toml"], dev, kind)
+        adopted = _finish(root, DEFAULT_TOOL, ["pyproject.toml"], dev, kind)
         others = sorted(set(extras) - {"dev"})
         if others:
             adopted.notes.append(
@@ -76,8 +77,33 @@ def adopt_inputs(root: Path) -> Adopted:
             )
         return adopted
     if (root / "requirements.txt").is_file():
-        return _finish(root, "pip-tools", ["requirements.txt"], dev, "requirements.txt")
-    return Adopted("pip-tools", ["requirements.in"], ["requirements-dev.in"], "none", False)
+        return _finish(root, DEFAULT_TOOL, ["requirements.txt"], dev, "requirements.txt")
+    return Adopted(DEFAULT_TOOL, ["requirements.in"], ["requirements-dev.in"], "none", False)
+
+
+def adopt_named(root: Path, inputs: list[str]) -> Adopted:
+    """Return what ``repro init --inputs FILE…`` puts under ``lock:``: the files named, in
+    places adoption does not look (``dl-gpu-requirements.txt``, ``server/pyproject.toml``).
+
+    A root ``pyproject.toml`` that is a Poetry project keeps Poetry; anything else is locked
+    with the default tool. Raises ConfigError for a file that is missing or outside the project.
+    """
+    problems = []
+    for spec in inputs:
+        rel = spec.split("[", 1)[0].strip()
+        path = (root / rel).resolve()
+        if not path.is_relative_to(root.resolve()):
+            problems.append(f"--inputs: '{rel}' is outside the project")
+        elif not path.is_file():
+            problems.append(f"--inputs: '{rel}' does not exist")
+    if problems:
+        raise ConfigError(problems, hint="name files relative to the project folder")
+    tool = DEFAULT_TOOL
+    if inputs == ["pyproject.toml"]:
+        data = read_toml(root / "pyproject.toml", "pyproject.toml")
+        if (data.get("tool") or {}).get("poetry") is not None:
+            tool = "poetry"
+    return _finish(root, tool, list(inputs), [], "named with --inputs")
 
 
 def _finish(root: Path, tool: str, inputs: list[str], dev: list[str], kind: str) -> Adopted:
@@ -85,6 +111,11 @@ def _finish(root: Path, tool: str, inputs: list[str], dev: list[str], kind: str)
     adopted = Adopted(tool, inputs, dev, "auto" if _GPU_FRAMEWORK.search(text) else "none", True)
     shown = ", ".join(inputs) + (f" (dev: {', '.join(dev)})" if dev else "")
     adopted.notes.append(f"adopted {shown}: {kind}, locked with {tool}")
+    if tool == DEFAULT_TOOL:
+        adopted.notes.append(
+            "uv resolves for the image's Python, platform and glibc on any host; set "
+            "lock.tool: pip-tools in repro.yaml to lock with pip-tools instead"
+        )
     if adopted.cuda == "auto":
         adopted.notes.append(
             "a CUDA-capable framework is among the inputs: cuda: auto follows the lock "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,18 +141,20 @@ def init_project(
     cuda: str | None = None,
     layout: bool = False,
     force: bool = False,
+    inputs: Sequence[str] = (),
 ) -> InitReport:
     """Write the project files into ``root``; existing files are kept unless ``force``.
 
     The project's own dependency files are adopted as the lock's inputs (see
     :mod:`reprostack.adopt`); ``cuda`` None follows them (``auto`` for a CUDA-capable
-    framework, else ``none``). The report says what was adopted and warns about empty inputs.
+    framework, else ``none``). ``inputs`` names the lock's inputs instead (files adoption does
+    not look for). The report says what was adopted and warns about empty inputs.
     """
-    from reprostack.adopt import adopt_inputs
+    from reprostack.adopt import adopt_inputs, adopt_named
 
     report = InitReport()
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    adopted = adopt_inputs(root)
+    adopted = adopt_named(root, list(inputs)) if inputs else adopt_inputs(root)
     report.notes += adopted.notes
     report.warnings += adopted.warnings
     chosen_cuda = cuda if cuda is not None else adopted.cuda

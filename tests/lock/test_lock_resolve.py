@@ -158,9 +158,10 @@ def test_dev_keeps_every_prod_version(project: Path, local_index: LocalIndex) ->
     (project / "requirements-dev.in").write_text("alpha>=2\n")
     result = repro("lock", "--dev")
     assert result.exit_code == 2
+    # The conflict is with the prod lock, and both pins are named.
     assert result.stderr.startswith(
-        "repro: error: uv found no set of versions that satisfies the inputs of "
-        "lockfiles/dev.txt:\n"
+        "repro: error: lockfiles/dev.txt conflicts with the prod lock lockfiles/prod.txt:\n"
+        "  requirements-dev.in asks for alpha>=2; lockfiles/prod.txt pins alpha==1.0.0\n"
     )
     assert "alpha" in result.stderr
 

@@ -10,6 +10,7 @@ itself matters (a whole environment of its own, Ctrl-C), then the real entry poi
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -106,6 +107,26 @@ def test_unreachable_git_dependency_is_the_environment(
                           "resolving lockfiles/prod.txt"), err  # fmt: skip
 
 
+@pytest.mark.skipif(shutil.which("poetry") is None, reason="Poetry is not installed")
+def test_unreachable_git_dependency_is_the_environment_for_poetry_too(
+    tmp_path: Path, tool_caches: Path
+) -> None:
+    """The same cause, the same exit code whatever the tool: Poetry said exit 2 here."""
+    url = f"http://127.0.0.1:{closed_port()}/nothing.git"
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "repro.yaml").write_text('name: demo\npython: "3.11"\n')
+    (root / "pyproject.toml").write_text(
+        POETRY.replace('beta = "*"', f'thing = {{ git = "{url}" }}')
+    )
+    code, err = _repro(root, "lock")
+    assert code == 3, err
+    assert err.splitlines()[0] == (
+        f"repro: error: poetry could not fetch {url} (a direct URL or git dependency) while "
+        "resolving poetry.lock"
+    ), err
+
+
 @pytest.mark.parametrize("tool", ["pip-tools", "uv"])
 def test_missing_version_and_missing_package_are_config_errors(
     tool: str, tmp_path: Path, local_index: LocalIndex, tool_caches: Path
@@ -162,3 +183,17 @@ def test_ctrl_c_exits_130_with_a_word_not_a_traceback(tmp_path: Path) -> None:
                 proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Aborted!" not in err, err
+
+
+def test_a_git_host_named_by_no_url_is_the_environment_for_every_tool() -> None:
+    from reprostack.errors import EnvironmentMissing
+    from reprostack.lock.failures import explain
+
+    for tool in ("pip-compile", "uv", "poetry"):
+        error = explain(tool, "Failed to clone repository: could not resolve host\n",
+                        "lockfiles/prod.txt", [])  # fmt: skip
+        assert isinstance(error, EnvironmentMissing), (tool, error)
+        assert error.exit_code == 3
+        assert error.message.startswith(
+            f"{tool} could not reach a git host while resolving lockfiles/prod.txt"
+        )

@@ -22,18 +22,30 @@ from reprostack.cli.output import info
     is_flag=True,
     help="Also create data/, configs/, outputs/, playground/, scripts/ and debug/.",
 )
+@click.option(
+    "--inputs",
+    "inputs",
+    multiple=True,
+    metavar="FILE",
+    help="The lock's inputs, when they are not where adoption looks "
+    "(dl-gpu-requirements.txt, server/pyproject.toml[gpu]); repeat for more files.",
+)
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
-def init(name: str | None, cuda: str | None, layout: bool, force: bool) -> None:
+def init(
+    name: str | None, cuda: str | None, layout: bool, inputs: tuple[str, ...], force: bool
+) -> None:
     """Write repro.yaml, .dockerignore and .gitignore entries; adopt the project's inputs.
 
     An existing requirements.txt/.in, PEP 621 or Poetry pyproject.toml (or a uv project)
-    becomes lock.inputs; without one, an empty requirements.in is written.
+    becomes lock.inputs; without one, an empty requirements.in is written. --inputs names
+    them instead.
     """
     from reprostack.config import load_config
     from reprostack.init import init_project
 
     root = Path.cwd()
-    report = init_project(root, name=name, cuda=cuda, layout=layout, force=force)
+    report = init_project(root, name=name, cuda=cuda, layout=layout, force=force,
+                          inputs=inputs)  # fmt: skip
     load_config(root, required=True)  # what was written must validate
     for path in report.written:
         click.echo(f"wrote   {path}")

@@ -30,6 +30,9 @@ class Target:
 
     python: str  # "3.11" or "3.11.9", as written in repro.yaml
     platform: str  # "linux/amd64" | "linux/arm64"
+    # The base image's glibc ("2.36"): which manylinux wheels the image can load (None: not
+    # known, the tool's own default).
+    glibc: str | None = None
 
     @property
     def machine(self) -> str:

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reprostack.config import LOCK_DIR
 from reprostack.config.schema import LockTool
-from reprostack.errors import ConfigError
+from reprostack.errors import ConfigError, ReproError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -17,6 +18,9 @@ else:  # pragma: no cover - poetry-core is a dependency and vendors tomli for 3.
 
 from reprostack.lock.base import InputFile
 
+# The tool for a project whose inputs imply none: uv resolves for the image's Python,
+# platform and glibc on any host, without an engine, and fastest.
+DEFAULT_TOOL: LockTool = "uv"
 _SPEC_RE = re.compile(r"^(?P<path>[^\[\]]+?)(?:\[(?P<extras>[^\]]*)\])?$")
 
 
@@ -44,14 +48,30 @@ def detect_tool(root: Path, inputs: tuple[str, ...]) -> LockTool:
     """Return the lock tool for a project whose repro.yaml names none.
 
     poetry.lock or a [tool.poetry] project -> poetry (unless requirements files are the inputs);
-    uv.lock -> uv; anything else -> pip-tools.
+    uv.lock -> uv; a project whose prod lock was written by a tool keeps that tool (a project
+    locked with pip-tools before uv became the default stays on pip-tools); anything else ->
+    DEFAULT_TOOL (uv).
     """
     named_requirements = any(not spec.split("[")[0].endswith(".toml") for spec in inputs)
     if not named_requirements and ((root / "poetry.lock").is_file() or is_poetry_project(root)):
         return "poetry"
     if (root / "uv.lock").is_file():
         return "uv"
-    return "pip-tools"
+    return _tool_of_lock(root / LOCK_DIR / "prod.txt") or DEFAULT_TOOL
+
+
+def _tool_of_lock(path: Path) -> LockTool | None:
+    """Return the tool named in a lock's header, or None (no lock, or not one of ours)."""
+    from reprostack.lock.header import read_lock_header
+
+    if not path.is_file():
+        return None
+    try:
+        name = read_lock_header(path).tool_name
+    except ReproError:
+        return None
+    tools: dict[str, LockTool] = {"uv": "uv", "pip-tools": "pip-tools", "poetry": "poetry"}
+    return tools.get(name)
 
 
 def parse_spec(root: Path, spec: str, where: str) -> InputFile:

@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from reprostack.errors import ConfigError, EnvironmentMissing, ReproError
+from reprostack.lock.base import LockRequest
 from reprostack.redact import redact_url
 
 # The tool's own explanation is kept whole (a build backend's error can be long); only a
@@ -40,6 +41,13 @@ _GIT_DOWN_RE = re.compile(
     r"Git operation failed|failed to clone",
     re.IGNORECASE,
 )
+# urllib3: "HTTPConnectionPool(host='h', port=9): Max retries exceeded with url: /x.git/..."
+_POOL_RE = re.compile(
+    r"(?P<scheme>HTTPS?)ConnectionPool\(host='(?P<host>[^']+)', port=(?P<port>\d+)\)"
+    r"(?:: Max retries exceeded with url: (?P<path>[^\s?]+))?"
+)
+# What git's smart HTTP protocol adds to a repository's URL.
+_GIT_PATH_RE = re.compile(r"/info/refs$|/git-upload-pack$")
 _URL_RE = re.compile(r"(?:git\+)?https?://[^\s'`\"<>]+")
 _CONFLICT_RE = re.compile(
     r"No solution found|ResolutionImpossible|conflicting dependencies|"
@@ -84,11 +92,15 @@ def trim(output: str) -> list[str]:
     return lines
 
 
-def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
+def explain(
+    tool: str, output: str, what: str, urls: list[str], request: LockRequest | None = None
+) -> ReproError:
     """Return the error for a failed resolution of ``what`` (a lock path) by ``tool``.
 
     Unreachable index -> EnvironmentMissing (exit 3) naming the URL; a missing package or an
-    unsatisfiable set -> ConfigError (exit 2) naming them, with the tool's explanation.
+    unsatisfiable set -> ConfigError (exit 2) naming them, with the tool's explanation. With
+    ``request`` (a dev lock compiled against prod's), a conflict with the prod lock names both
+    pins and the ways out.
     """
     detail = trim(output)
     unreachable = _UNREACHABLE_RE.search(output) or _GIT_DOWN_RE.search(output)
@@ -111,6 +123,20 @@ def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
             f"{tool} could not reach the package index {shown} while resolving {what}",
             hint="check the URL and your network (or proxy), then run `repro lock` again",
         )
+    if _GIT_DOWN_RE.search(output) and not _conflict_without_network(output):
+        # The same cause is the same exit code whatever the tool: a git host that cannot be
+        # reached is the environment (exit 3), even when the tool names no URL.
+        return EnvironmentMissing(
+            "\n".join([f"{tool} could not reach a git host while resolving {what}", *detail]),
+            hint="check the URL, your network and proxy, and that git can reach it; then "
+            "run `repro lock` again",
+        )  # fmt: skip
+    if request is not None and (_CONFLICT_RE.search(output) or _MISSING_VERSION_RE.search(output)):
+        from reprostack.lock.dev_conflict import prod_conflict_error
+
+        with_prod = prod_conflict_error(request, output, detail, what)
+        if with_prod is not None:
+            return with_prod
     versions = _MISSING_VERSION_RE.search(output)
     if versions and versions.group("versions").strip() != "none":
         req, known = versions.group("req"), versions.group("versions").strip()
@@ -141,14 +167,34 @@ def explain(tool: str, output: str, what: str, urls: list[str]) -> ReproError:
 
 
 def _direct_urls(output: str, urls: list[str]) -> list[str]:
-    """Return URLs the failure names that are not the lock's indexes (git+, direct wheels)."""
-    index_hosts = {urlsplit(url).netloc.rpartition("@")[2] for url in urls}
+    """Return URLs the failure names that are not the lock's indexes (git+, direct wheels).
+
+    Besides whole URLs, urllib3's ``HTTPConnectionPool(host=..., port=...)`` reports count
+    (Poetry fetches a git dependency over HTTP and names it only so).
+    """
+    index_hosts = {_host_port(url) for url in urls}
+    named = [match.group(0).rstrip(".,:;)") for match in _URL_RE.finditer(output)]
+    for pool in _POOL_RE.finditer(output):
+        scheme = pool.group("scheme").lower()
+        named.append(f"{scheme}://{pool.group('host')}:{pool.group('port')}"
+                     f"{_GIT_PATH_RE.sub('', pool.group('path') or '')}")  # fmt: skip
     found = []
-    for match in _URL_RE.finditer(output):
-        url = match.group(0).rstrip(".,:;)")
-        if urlsplit(url.removeprefix("git+")).netloc not in index_hosts and url not in found:
+    for url in named:
+        if _host_port(url) not in index_hosts and redact_url(url) not in found:
             found.append(redact_url(url))
     return found
+
+
+def _host_port(url: str) -> tuple[str, int | None]:
+    """Return (host, port) of a URL, the scheme's default port filled in."""
+    parts = urlsplit(url.removeprefix("git+"))
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(parts.scheme)
+    return (parts.hostname or "", port)
 
 
 def _mentions(output: str, url: str) -> bool:

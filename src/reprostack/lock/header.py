@@ -39,6 +39,8 @@ class LockHeader:
     # "all" when every pin has a wheel for the target (the image then needs no builder
     # stage), "missing: a, b" naming the pins without one, "" when it could not be told.
     wheels: str = ""
+    # The base's glibc the lock was resolved for (uv's manylinux target); None: not recorded.
+    glibc: str | None = None
     # Anything this version does not know, kept so a newer header still reads.
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -65,6 +67,8 @@ def render(header: LockHeader, body: str) -> str:
     ]
     if header.exclude_newer:
         lines.append(f"# exclude-newer: {header.exclude_newer}")
+    if header.glibc:
+        lines.append(f"# glibc: {header.glibc}")
     lines += [f"# index: {url}" for url in header.index_urls]
     lines += [f"# input: {label} sha256:{digest}" for label, digest in header.inputs.items()]
     if header.wheels:
@@ -109,7 +113,7 @@ def parse(text: str, where: str) -> LockHeader:
             [f"{where}: not written by `repro lock` (its header lacks {', '.join(missing)})"],
             hint="run `repro lock` to write it",
         )
-    known = {*required, "exclude-newer", "wheels"}
+    known = {*required, "exclude-newer", "wheels", "glibc"}
     return LockHeader(
         variant=values["variant"],
         tool=values["tool"],
@@ -122,6 +126,7 @@ def parse(text: str, where: str) -> LockHeader:
         format_version=values["repro-lock"],
         exclude_newer=values.get("exclude-newer"),
         wheels=values.get("wheels", ""),
+        glibc=values.get("glibc"),
         extra={k: v for k, v in values.items() if k not in known},
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,15 +73,18 @@ class PipToolsLocker:
             done = self.image.compile(request, _ARGS + _common_args(request) + as_of, out,
                                       mismatch, self.index_urls)  # fmt: skip
             if done.returncode != 0:
-                raise explain("pip-compile", done.output, what, self.index_urls)
+                raise explain("pip-compile", done.output, what, self.index_urls, request)
             return done.tool
         self.check_host(request)
         argv = [sys.executable, "-m", "piptools", "compile", *_ARGS,
                 "--output-file", os.path.relpath(out, request.root)]  # fmt: skip
         argv += _common_args(request) + as_of
-        proc = run_tool(argv, cwd=request.root, env=tool_env(), missing_hint=_HINT)
+        with tempfile.TemporaryDirectory(prefix="repro-glibc-") as shim:
+            env = tool_env(_glibc_limit(request.target.glibc, Path(shim)))
+            proc = run_tool(argv, cwd=request.root, env=env, missing_hint=_HINT)
         if proc.returncode != 0:
-            raise explain("pip-compile", proc.stderr + proc.stdout, what, self.index_urls)
+            raise explain("pip-compile", proc.stderr + proc.stdout, what, self.index_urls,
+                          request)  # fmt: skip
         return version
 
     def in_sync(self, request: LockRequest) -> list[str]:
@@ -90,6 +94,28 @@ class PipToolsLocker:
     def extra_inputs(self, request: LockRequest) -> list[Path]:
         """pip-compile reads only the inputs."""
         return []
+
+
+def _glibc_limit(glibc: str | None, folder: Path) -> dict[str, str]:
+    """Return the environment that keeps pip from choosing wheels newer than the base's glibc.
+
+    pip accepts a manylinux wheel for this host's glibc; the image may have an older one.
+    pip asks an importable ``_manylinux`` module (the packaging hook of PEP 600) before
+    accepting a manylinux tag, so one is put first on PYTHONPATH answering no above the
+    base's glibc. (A base newer than this host cannot be widened to: pip never accepts a
+    wheel the running glibc cannot load.)
+    """
+    limit = version_tuple(glibc or "")[:2]
+    if len(limit) != 2:
+        return {}
+    (folder / "_manylinux.py").write_text(
+        "# Written by `repro lock`: the image's glibc, not this host's, decides.\n"
+        "def manylinux_compatible(tag_major, tag_minor, tag_arch):\n"
+        f"    return (tag_major, tag_minor) <= {limit!r}\n",
+        encoding="utf-8",
+    )
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": str(folder) + (os.pathsep + path if path else "")}
 
 
 def _as_of_args(request: LockRequest) -> list[str]:

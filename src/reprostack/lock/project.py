@@ -93,8 +93,8 @@ def lock_project(
         raise UsageError(f"unknown lock variant {unknown[0]!r}; use prod or dev")
     if check and (upgrade or upgrade_packages):
         raise UsageError("--check only looks; it cannot be combined with --upgrade")
-    target = Target(config.python, config.platform)
     tool = config.lock.tool or detect_tool(config.root, config.lock.inputs)
+    target = Target(config.python, config.platform, _glibc(config, tool, in_image, check, say))
     if in_image and tool != "pip-tools":
         raise UsageError(
             f"--in-image is for pip-tools; {tool} resolves for repro.yaml's python and "
@@ -165,6 +165,25 @@ def _lock_one(
         return LockOutcome(variant, plan.output, "up-to-date", f"{plan.rel} is up to date")
     assert pending is not None  # resolving always has somewhere to put the result
     return _generate(plan, request, tool, target, pending, say, live)
+
+
+def _glibc(config: Config, tool: str, in_image: bool, check: bool, say: Say | None) -> str | None:
+    """The base's glibc for uv, and for pip-tools on this host (inside the base, the base's
+    own glibc decides; Poetry's lock is universal). Only looking (``check``, which every
+    `repro run` does) never starts a container to probe an unknown base: then None."""
+    if tool == "poetry":
+        return None
+    if tool == "pip-tools" and (in_image or Target(config.python, config.platform).host_mismatch()):
+        return None
+    from reprostack.bases.glibc import base_glibc, config_glibc
+
+    if check:
+        known = config_glibc(config)
+        return known.version if known is not None else None
+    found = base_glibc(config)
+    if found.warning and say is not None:
+        say(f"warning: {found.warning}")
+    return found.version
 
 
 def _exclude_newer(config: Config, as_of: str | None, plan: _Plan) -> str | None:
@@ -384,6 +403,8 @@ def _stale_reasons(
         reasons.append(f"python changed in repro.yaml: {old.python} -> {target.python}")
     if old.platform != target.platform:
         reasons.append(f"platform changed in repro.yaml: {old.platform} -> {target.platform}")
+    if old.glibc and target.glibc and old.glibc != target.glibc:
+        reasons.append(f"the base's glibc changed: {old.glibc} -> {target.glibc}")
     if old.exclude_newer != exclude_newer:
         reasons.append(f"as-of date (exclude-newer) changed: {old.exclude_newer or 'none'} -> "
                        f"{exclude_newer or 'none'}")  # fmt: skip
@@ -461,7 +482,7 @@ def _generate(
         variant=plan.variant, tool=tool_version, python=target.python, platform=target.platform,
         index_urls=tuple(_header_urls(plan)), inputs=hashed, inputs_sha256=digest,
         body_sha256=lockheader.body_sha256(body), exclude_newer=request.exclude_newer,
-        wheels=wheels,
+        wheels=wheels, glibc=target.glibc,
     )  # fmt: skip
     pending.add(plan.output, lockheader.render(new, body))
     count = len(pins)

@@ -9,16 +9,21 @@ from pathlib import Path
 
 from reprostack.asof import as_timestamp
 from reprostack.errors import EnvironmentMissing
-from reprostack.lock.base import LockRequest, run_tool, tool_env
+from reprostack.lock.base import LockRequest, Target, run_tool, tool_env
 from reprostack.lock.failures import explain
 from reprostack.lock.pip_tools import common_args
+from reprostack.versions import version_tuple
 
 _HINT = "install it with `pip install uv` (a dependency of reprostack)"
-# repro.yaml platform -> uv's --python-platform (glibc Linux, the images' libc).
+# repro.yaml platform -> uv's --python-platform (glibc Linux, the images' libc) when the base's
+# glibc is not known; uv then assumes manylinux_2_28.
 _UV_PLATFORMS = {
     "linux/amd64": "x86_64-unknown-linux-gnu",
     "linux/arm64": "aarch64-unknown-linux-gnu",
 }
+# The manylinux_2_NN targets uv names (`uv pip compile --help`): a glibc between two of them
+# resolves for the lower one, which the image's glibc can always load.
+_UV_MANYLINUX = ((2, 17), (2, 28), *((2, minor) for minor in range(31, 41)))
 
 
 def find_uv() -> str:
@@ -34,6 +39,20 @@ def find_uv() -> str:
     if on_path is None:
         raise EnvironmentMissing("uv is not installed", hint=_HINT)
     return on_path
+
+
+def uv_platform(target: Target) -> str:
+    """Return uv's ``--python-platform`` for ``target``: ``x86_64-manylinux_2_36`` for a
+    glibc 2.36 base, so the lock takes every wheel the image's glibc can load."""
+    fallback = _UV_PLATFORMS.get(target.platform, target.platform)
+    if target.glibc is None or target.platform not in _UV_PLATFORMS:
+        return fallback
+    wanted = version_tuple(target.glibc)[:2]
+    usable = [tag for tag in _UV_MANYLINUX if tag <= wanted]
+    if not usable:
+        return fallback
+    major, minor = usable[-1]
+    return f"{target.machine}-manylinux_{major}_{minor}"
 
 
 class UvLocker:
@@ -66,7 +85,7 @@ class UvLocker:
         """Run uv pip compile into ``out``; return ``uv X.Y.Z``."""
         version = self.version()
         target = request.target
-        platform = _UV_PLATFORMS.get(target.platform, target.platform)
+        platform = uv_platform(target)
         argv = [
             self.exe, "pip", "compile", "--no-config", "--quiet", "--generate-hashes",
             "--no-header", "--python-version", target.python, "--python-platform", platform,
@@ -83,7 +102,7 @@ class UvLocker:
         proc = run_tool(argv, cwd=request.root, env=env, missing_hint=_HINT)
         if proc.returncode != 0:
             what = os.path.relpath(request.output, request.root)
-            raise explain("uv", proc.stderr + proc.stdout, what, self.index_urls)
+            raise explain("uv", proc.stderr + proc.stdout, what, self.index_urls, request)
         return version
 
     def in_sync(self, request: LockRequest) -> list[str]:

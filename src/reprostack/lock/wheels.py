@@ -26,6 +26,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from reprostack.lock.base import Target
 from reprostack.lock.indexes import DEFAULT_INDEX_URL
 from reprostack.locktext import canonical
+from reprostack.versions import version_tuple
 
 # The oldest glibc of the bases repro chooses (Ubuntu 22.04: 2.35): a wheel needing a newer
 # one is not counted, so the answer errs towards keeping the builder.
@@ -67,7 +68,11 @@ def supported_tags(target: Target) -> frozenset[str]:
 
     major, minor = (int(part) for part in target.python_minor.split("."))
     machine = target.machine
-    platforms = [f"manylinux_2_{n}_{machine}" for n in range(_GLIBC_MINOR, 16, -1)]
+    # The base's own glibc when the lock knows it, else the oldest of the bases repro chooses.
+    glibc_minor = _GLIBC_MINOR
+    if target.glibc is not None and len(version_tuple(target.glibc)) >= 2:
+        glibc_minor = version_tuple(target.glibc)[1]
+    platforms = [f"manylinux_2_{n}_{machine}" for n in range(glibc_minor, 16, -1)]
     if machine in ("x86_64", "i686"):
         platforms += [f"manylinux2014_{machine}", f"manylinux2010_{machine}",
                       f"manylinux1_{machine}"]  # fmt: skip
