@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_lock_resolve import BACKENDS, repro
 
 from pkgindex import LocalIndex, local_index, tool_caches, write_project
-from test_lock_resolve import BACKENDS, repro
 
 __all__ = ["local_index", "tool_caches"]  # fixtures, imported so pytest finds them
 
