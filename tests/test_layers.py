@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("config", ("config",)),
     (
         "foundation",
-        ("engine", "git", "locktext", "atomic", "redact", "errors", "filehash",
+        ("engine", "git", "locktext", "jsonlock", "atomic", "redact", "errors", "filehash",
          "secret_files", "asof", "yaml_limits", "versions", "cachedir", "mounts"),
     ),
 ]  # fmt: skip

@@ -15,7 +15,8 @@ from typing import Any
 
 from reprostack.atomic import write_text
 from reprostack.engine import ContainerSpec, Engine, ImageInfo, ImageRef, RegistryUnavailable
-from reprostack.errors import CheckFailed, ConfigError, EnvironmentMissing
+from reprostack.errors import CheckFailed, EnvironmentMissing
+from reprostack.jsonlock import read_json_lock
 
 PINS_NAME = "base-images.lock"
 _COMMENT = "Written by `repro build`: base image -> digest (or local image id). Commit it."
@@ -54,18 +55,11 @@ class BasePin:
 
 def read_pins(path: Path) -> dict[str, BasePin]:
     """Return the pins in ``path`` ({} when it does not exist); ConfigError when unreadable."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            [f"{path}: not a base image lock: {exc}"],
-            hint="delete it and run `repro build --repin` to pin the bases again",
-        ) from exc
-    bases = data.get("bases") if isinstance(data, dict) else None
-    if not isinstance(bases, dict):
-        raise ConfigError([f"{path}: no 'bases' mapping"], hint="run `repro build --repin`")
+    bases = read_json_lock(
+        path, "bases", "a base image lock",
+        unreadable="delete it and run `repro build --repin` to pin the bases again",
+        missing="run `repro build --repin`",
+    )  # fmt: skip
     pins = {}
     for ref, entry in bases.items():
         entry = entry if isinstance(entry, dict) else {}

@@ -18,6 +18,7 @@ from reprostack.atomic import write_text
 from reprostack.config import Config
 from reprostack.errors import ConfigError
 from reprostack.image.code_tree import IMAGES_LOCK
+from reprostack.jsonlock import read_json_lock
 from reprostack.registry.reference import DIGEST_RE
 
 _COMMENT = (
@@ -56,18 +57,11 @@ def read_images_lock(path: Path) -> dict[str, LockedImage]:
     Raises ConfigError (exit 2) when it cannot be read or an entry is malformed: a digest or
     id that is not ``sha256:<64 hex>`` is never pulled.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            [f"{path}: not an image lock: {exc}"],
-            hint="restore it from git, or delete it and `repro push` again",
-        ) from exc
-    images = data.get("images") if isinstance(data, dict) else None
-    if not isinstance(images, dict):
-        raise ConfigError([f"{path}: no 'images' mapping"], hint="restore it from git")
+    images = read_json_lock(
+        path, "images", "an image lock",
+        unreadable="restore it from git, or delete it and `repro push` again",
+        missing="restore it from git",
+    )  # fmt: skip
     problems: list[str] = []
     locked = {}
     for tag, entry in images.items():

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from reprostack.engine import Engine
-from reprostack.errors import CheckFailed, UsageError
+from reprostack.errors import UsageError
 from reprostack.git import GitFailed, git_output, run_git, stderr_of
 from reprostack.image.tags import LABEL_PREFIX
 from reprostack.record.ids import RUN_ID_RE
@@ -135,21 +135,12 @@ def export_run(
 def _save_run_image(record: RunRecord, engine: Engine, dest: Path) -> dict[str, str | None]:
     """The run's image as a docker archive at ``dest``; the manifest's ``image`` entry."""
     from reprostack.registry.archive import save_archive
+    from reprostack.replay.run_image import run_image_here
 
-    recorded = record.image
-    if recorded is None or not recorded["id"]:
-        raise UsageError(
-            f"run {record.id} ran on the host ({record.mode}); there is no image to export",
-            hint="export it without --image",
-        )
-    found = engine.image(recorded["id"])
-    if found is None:
-        raise CheckFailed(
-            f"the image of run {record.id} ({recorded['id'][:19]}) is no longer on this "
-            "engine; nothing was exported",
-            hint=f"rebuild it from the run's env/ with `repro replay --rebuild {record.id}` "
-            "and export the new run, or export without --image",
-        )
+    found, recorded = run_image_here(
+        record, engine, "export", host_hint="export it without --image",
+        rebuild_hint="and export the new run, or export without --image",
+    )  # fmt: skip
     tag = recorded["tag"]
     ref = tag if tag and tag in found.tags else found.id
     content_hash = found.labels.get(LABEL_PREFIX + "content-sha256")

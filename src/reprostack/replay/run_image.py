@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from reprostack.config import Config
-from reprostack.engine import Engine, PushCallback
+from reprostack.engine import Engine, ImageInfo, PushCallback
 from reprostack.errors import CheckFailed, CorruptRecord, UsageError
 from reprostack.record.run import RunRecord, read_record, update_record
+from reprostack.record.sections import ImageSection
 from reprostack.registry.pull import Fetched, fetch_image, not_pushed, run_expected
 from reprostack.registry.push import Pushed, push_image
 from reprostack.registry.reference import DIGEST_RE, image_reference, registry_repository
@@ -35,21 +36,12 @@ def push_run(
 
     registry_repository(config)  # no registry: says so before anything else
     record = read_record(folder)
-    recorded = record.image
-    if recorded is None or not recorded["id"]:
-        raise UsageError(
-            f"run {record.id} ran on the host ({record.mode}); there is no image to push",
-            hint="push the image of a --dev or --prod run, or `repro push --prod`",
-        )
     engine = engine or connect()
-    image = engine.image(recorded["id"])
-    if image is None:
-        raise CheckFailed(
-            f"the image of run {record.id} ({recorded['id'][:19]}) is no longer on this "
-            "engine; nothing was pushed",
-            hint=f"rebuild it from the run's env/ with `repro replay --rebuild {record.id}` "
-            "(a new image and a new run, which `repro push last` then pushes)",
-        )
+    image, recorded = run_image_here(
+        record, engine, "push",
+        host_hint="push the image of a --dev or --prod run, or `repro push --prod`",
+        rebuild_hint="(a new image and a new run, which `repro push last` then pushes)",
+    )  # fmt: skip
     tag = recorded["tag"] or None
     pushed = push_image(config, image.id, tag, progress=progress, engine=engine)
 
@@ -103,3 +95,28 @@ def fetch_recorded(
         )
     expected = run_expected(record.id, image["id"])
     return fetch_image(reference, expected, progress=progress, engine=engine)
+
+
+def run_image_here(
+    record: RunRecord, engine: Engine, action: str, *, host_hint: str, rebuild_hint: str
+) -> tuple[ImageInfo, ImageSection]:
+    """The image ``record`` ran in, on this engine, and the record's image section.
+
+    Raises UsageError (exit 2) for a run on the host, CheckFailed (exit 1) when the image is
+    gone, saying how to rebuild it; ``action`` (push, export) names what was not done.
+    """
+    recorded = record.image
+    if recorded is None or not recorded["id"]:
+        raise UsageError(
+            f"run {record.id} ran on the host ({record.mode}); there is no image to {action}",
+            hint=host_hint,
+        )
+    found = engine.image(recorded["id"])
+    if found is None:
+        raise CheckFailed(
+            f"the image of run {record.id} ({recorded['id'][:19]}) is no longer on this "
+            f"engine; nothing was {action}ed",
+            hint=f"rebuild it from the run's env/ with `repro replay --rebuild {record.id}` "
+            + rebuild_hint,
+        )
+    return found, recorded
