@@ -31,10 +31,13 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~_umask()
 
 
-def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+def write_bytes(path: Path, data: bytes, mode: int | None = None, *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
     The file gets ``mode``, else its current mode, else 0666 less the umask, like any tool's.
+    The rename alone makes the write whole for every reader and any crash of the process;
+    ``durable`` also waits for the disk (fsync), so that a power cut cannot leave an empty
+    file: for the writes that must outlive the machine, not for every step on the way.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode is None:
@@ -44,7 +47,8 @@ def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -54,6 +58,6 @@ def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
         raise
 
 
-def write_text(path: Path, text: str, mode: int | None = None) -> None:
+def write_text(path: Path, text: str, mode: int | None = None, *, durable: bool = True) -> None:
     """Write UTF-8 ``text`` atomically (see :func:`write_bytes`)."""
-    write_bytes(path, text.encode("utf-8"), mode)
+    write_bytes(path, text.encode("utf-8"), mode, durable=durable)

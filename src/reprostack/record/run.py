@@ -198,15 +198,18 @@ def _names(types: tuple[type, ...]) -> str:
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def write_record(folder: Path, record: RunRecord) -> None:
-    """Write ``run.yaml`` atomically: readers never see half a record."""
+def write_record(folder: Path, record: RunRecord, *, durable: bool = True) -> None:
+    """Write ``run.yaml`` atomically: readers never see half a record.
+
+    ``durable=False`` for a step that a durable write follows anyway (see atomic.write_bytes).
+    """
     # allow_unicode=False: PyYAML writes NEL and line/paragraph separators raw and then reads
     # them back as line breaks; escaped, every string round-trips exactly.
     text = yaml.dump(
         record.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=False, width=100
     )
     try:
-        write_text(folder / RUN_FILE, text)
+        write_text(folder / RUN_FILE, text, durable=durable)
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not (folder / RUN_FILE).is_file():
             raise

@@ -175,7 +175,8 @@ class RunSession:
         """Record the exact command (and image) the moment it starts."""
         self.record.command = redact_argv(command)
         self.record.image = image
-        write_record(self.folder, self.record)
+        # Not waited onto the disk: the command is starting, and the record's end is.
+        write_record(self.folder, self.record, durable=False)
 
     def finish(
         self, exit_code: int | None, interrupted: bool = False, error: str | None = None
