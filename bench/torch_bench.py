@@ -156,7 +156,7 @@ def main() -> int:
     parser.add_argument("--light", default="six",
                         help="the small requirement the lock change adds")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true",
-                        help="write the project, print the plan (no engine, index, lock)")  # fmt: skip
+                        help="write the project, print the plan (no engine)")  # fmt: skip
     args = parser.parse_args()
     if args.dry_run:
         return _dry_run(args)
