@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import subprocess
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +25,11 @@ from pkgindex import CATALOGUE, LocalIndex, build_index, serve
 from projects import build_variant
 from reprostack.config import Config, load_config, parse_config
 from reprostack.config.sections.build import BuildConfig
-from reprostack.engine import BuildCache, BuildSpec
+from reprostack.engine import BuildCache, BuildSpec, buildkit_available
 from reprostack.engine.cli import cache_arguments
 from reprostack.errors import ConfigError
 from reprostack.image.context import write_heavy_dir
-from reprostack.image.progress import BuildEvent
+from reprostack.image.progress import BuildEvent, BuildLog
 from reprostack.image.weight import HEAVY_FAMILIES, heavy_patterns, is_heavy, split_lock
 
 HEADER = """# Written by `repro lock`; do not edit by hand (`repro lock --check` notices).
@@ -198,16 +199,20 @@ def _pip_check(client: Any, image: str) -> str:
 
 
 @pytest.mark.engine
-@pytest.mark.parametrize("wheels_all", [True, False], ids=["deps-only", "builder-stage"])
+@pytest.mark.parametrize(("wheels_all", "builder"),
+                         [(True, "legacy"), (False, "legacy"), (True, "buildkit")],
+                         ids=["deps-only", "builder-stage", "deps-only-buildkit"])  # fmt: skip
 def test_a_light_pin_change_rebuilds_only_the_light_layer(
     tmp_path: Path, index: LocalIndex, docker_engine: Any, docker_client: Any,
-    base_image: str, wheels_all: bool,
+    base_image: str, wheels_all: bool, builder: str,
 ) -> None:  # fmt: skip
+    if builder == "buildkit" and not buildkit_available():
+        pytest.skip("no docker CLI here can drive BuildKit")
     name = f"weight-{uuid.uuid4().hex[:8]}"
     config = _project(tmp_path / "proj", index, name, wheels_all=wheels_all)
     made: list[str] = []
     try:
-        first = build_variant(config, "prod", builder="legacy", reuse=False, network="host",
+        first = build_variant(config, "prod", builder=builder, reuse=False, network="host",
                               engine=docker_engine)  # fmt: skip
         made.append(first.tags[0])
         assert any("heavy.txt" in step for step in first.rebuilt), first.rebuilt
@@ -215,7 +220,7 @@ def test_a_light_pin_change_rebuilds_only_the_light_layer(
 
         _write_lock(config.root, index, {**PINS, "alpha": "1.1.0"}, wheels_all=wheels_all)
         events: list[BuildEvent] = []
-        second = build_variant(config, "prod", builder="legacy", network="host",
+        second = build_variant(config, "prod", builder=builder, network="host",
                                progress=events.append, engine=docker_engine)  # fmt: skip
         made.append(second.tags[0])
         cached = [e.text for e in events if e.kind == "cached"]
@@ -277,3 +282,55 @@ def test_a_build_seeded_from_build_cache_reuses_the_pushed_layers(
         assert seeded.content_hash == first.content_hash
     finally:
         forget()
+
+
+def _registry_json(url: str, accept: str) -> Any:
+    request = urllib.request.Request(url, headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.mark.engine
+def test_buildkit_pushes_its_cache_inline_and_reads_it_back(
+    tmp_path: Path, index: LocalIndex, docker_engine: Any, docker_client: Any,
+    base_image: str, registry: str,
+) -> None:  # fmt: skip
+    if not buildkit_available():
+        pytest.skip("no docker CLI here can drive BuildKit")
+    token = uuid.uuid4().hex[:8]
+    path = f"tests/repro-inline-{token}"
+    repo = f"{registry}/{path}"
+    cache = f"  cache:\n    from: [{repo}]\n    to: {repo}\n"
+    config = _project(tmp_path / "proj", index, f"inline-{token}", wheels_all=True, extra=cache)
+    raw: list[str] = []
+    original = BuildLog.buildkit
+
+    def record(self: BuildLog, line: str) -> None:
+        raw.append(line)
+        original(self, line)
+
+    name = f"localhost/repro-inline-{token}"
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(BuildLog, "buildkit", record)
+            built = build_variant(config, "prod", builder="buildkit", reuse=False,
+                                  network="host", engine=docker_engine)  # fmt: skip
+        assert built.builder == "buildkit" and len(built.cache_pushed) == 2
+        # The first build found no cache image yet and went on (BuildKit only warns).
+        assert any(repo in line for line in raw), raw[:20]
+        # The pushed image carries BuildKit's cache in its config: a new machine's
+        # `--cache-from` reads it from there.
+        manifest = _registry_json(
+            f"http://{registry}/v2/{path}/manifests/prod-latest",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
+        digest = manifest["config"]["digest"]
+        config_blob = _registry_json(f"http://{registry}/v2/{path}/blobs/{digest}", "*/*")
+        assert "moby.buildkit.cache.v0" in config_blob
+        # Pushed, then the push's tags removed: the engine keeps only the image's own names.
+        assert all(docker_engine.image(ref) is None for ref in built.cache_pushed)
+    finally:
+        for image in docker_client.images.list(name=name):
+            for tag in image.tags:
+                with contextlib.suppress(Exception):
+                    docker_client.images.remove(tag, force=True)
