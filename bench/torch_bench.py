@@ -153,6 +153,8 @@ def main() -> int:
                         help="then `repro build --prod --verify` with system_packages")  # fmt: skip
     parser.add_argument("--verify-only", action="store_true",
                         help="only that verify, none of the timed builds")  # fmt: skip
+    parser.add_argument("--lock-change-only", action="store_true",
+                        help="only the cold builds and the lock change")  # fmt: skip
     parser.add_argument("--light", default="six",
                         help="the small requirement the lock change adds")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true",
@@ -197,13 +199,16 @@ def main() -> int:
             (naive_cold, naive_id), naive_cache, new = _created(client, lambda: _naive(
                 client, root, "Dockerfile.naive", f"{naive_tag}:1", True))  # fmt: skip
             made |= new
+            warm = BuildRequest(config, "prod", bases, builder="legacy")
+            if args.lock_change_only:
+                _lock_change(args, client, root, warm, engine, naive_tag, made)
+                return 0
             _, _, new = _created(client, lambda: _naive(
                 client, root, "Dockerfile.codefirst", f"{naive_tag}:first", True))  # fmt: skip
             made |= new
 
             (root / "train.py").write_text(TRAIN + f"# change {token}\n")
             _git(root, "commit", "-qam", "code change")
-            warm = BuildRequest(config, "prod", bases, builder="legacy")
             ours_change, _, new = _created(client, lambda: build_image(warm, engine=engine))
             made |= new
             (first_change, _), _, new = _created(client, lambda: _naive(
@@ -215,13 +220,7 @@ def main() -> int:
             _table(args.requirement, base_size, ours, ours_size, ours_cache, ours_change,
                    naive_cold, naive_size, naive_cache, first_change)  # fmt: skip
 
-            _change_lock(root, args.requirement, args.light)
-            ours_lock, ours_growth, new = _created(client, lambda: build_image(warm, engine=engine))
-            made |= new
-            (naive_lock, _), naive_growth, new = _created(client, lambda: _naive(
-                client, root, "Dockerfile.naive", f"{naive_tag}:2", False))  # fmt: skip
-            made |= new
-            _lock_table(args.light, ours_lock, ours_growth, naive_lock, naive_growth)
+            _lock_change(args, client, root, warm, engine, naive_tag, made)
             if args.verify:
                 verified, _, new = _created(client, lambda: _verify(root))
                 made |= new
@@ -257,6 +256,20 @@ def _table(requirement: str, base_size: int, ours: Any, ours_size: int, ours_cac
     report("prod image size / naive", size, "<= 0.95x", size <= 0.95, "x")
     report("build cache after one build / prod image", cache, "<= 1.2x", cache <= 1.2, "x")
     report("code-only rebuild speed-up vs code-first naive", speedup, ">= 5x", speedup >= 5, "x")
+
+
+def _lock_change(args: argparse.Namespace, client: Any, root: Path, warm: Any, engine: Any,
+                 naive_tag: str, made: set[str]) -> None:  # fmt: skip
+    """Change the lock, rebuild both sides warm, print the table (``made`` gets the images)."""
+    from reprostack.image.build import build_image
+
+    _change_lock(root, args.requirement, args.light)
+    ours, ours_growth, new = _created(client, lambda: build_image(warm, engine=engine))
+    made |= new
+    (naive_s, _), naive_growth, new = _created(client, lambda: _naive(
+        client, root, "Dockerfile.naive", f"{naive_tag}:2", False))  # fmt: skip
+    made |= new
+    _lock_table(args.light, ours, ours_growth, naive_s, naive_growth)
 
 
 def _change_lock(root: Path, requirement: str, light: str) -> None:
