@@ -8,6 +8,13 @@ a committed toy data subset. Nothing is fetched: wheels come from a project whee
 Both images are built with the legacy builder on the same local base, so the comparison is
 about the Dockerfile, not the builder. Prints sizes, timings and the ratios against the goals
 (prod size <= 0.8x naive, a code-only rebuild >= 5x faster, a no-change rebuild <= 2 s).
+
+Then, side by side: a change to one small pin (a light package, the synthetic ``heavyN``
+packages marked heavy by ``build.heavy``) rebuilt by repro and by the naive Dockerfile; and,
+with a registry (``--registry``, default ``$REPRO_REGISTRY``), a build on an engine that has
+no cache of the project, seeded from ``build.cache.from`` against one without it. The legacy
+builder's cache is its images, so removing the project's images (all under a name of this
+run's own) empties its cache: nobody else's image is touched.
 """
 
 from __future__ import annotations
@@ -68,13 +75,37 @@ def _heavy_wheel(folder: Path, index: int, modules: int) -> tuple[str, str]:
     return name, version
 
 
-def _project(tmp: Path, packages: int, toy_mb: int) -> Path:
+def _project(tmp: Path, packages: int, toy_mb: int, name: str) -> tuple[Path, list[Pin]]:
     root = tmp / "bench"
     shutil.copytree(CASE, root)
+    config = root / "repro.yaml"
+    text = config.read_text().replace("name: case-package", f"name: {name}")
+    # The synthetic packages are the project's heavy ones (torch's place in a real project).
+    config.write_text(text + 'build:\n  heavy: ["heavy*"]\n')
     wheels = root / "wheels"
-    pins = [("alpha", "1.0.0"), ("beta", "2.1.0")]
+    _make_cases().make_wheel(wheels, "lightpin", "1.0.0", ())
+    pins = [("alpha", "1.0.0"), ("beta", "2.1.0"), ("lightpin", "1.0.0")]
     for index in range(packages):
         pins.append(_heavy_wheel(wheels, index, modules=150))
+    _write_lock(root, pins)
+    (root / "lockfiles" / "dev.txt").unlink()
+    # The naive Dockerfile lives in the project, as hand-written ones do (a file outside the
+    # context would be sent under a random name and defeat `COPY . .`'s cache).
+    (root / "Dockerfile.naive").write_text(NAIVE.format(base=BASE))
+    # A toy subset of the data, committed as the research layout suggests.
+    (root / "data" / "toy.bin").write_bytes(random.Random(0).randbytes(toy_mb << 20))
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "bench project")
+    return root, pins
+
+
+Pin = tuple[str, str]
+
+
+def _write_lock(root: Path, pins: list[Pin]) -> None:
+    """Write prod.txt for ``pins`` (wheels in the project's wheelhouse), header rehashed."""
+    wheels = root / "wheels"
     body = "--no-index\n--find-links ../wheels\n\n"
     for name, version in sorted(pins):
         data = (wheels / f"{name}-{version}-py3-none-any.whl").read_bytes()
@@ -88,16 +119,6 @@ def _project(tmp: Path, packages: int, toy_mb: int) -> Path:
         for line in head
     ]
     lock.write_text("\n".join(head) + "\n\n" + body)
-    (root / "lockfiles" / "dev.txt").unlink()
-    # The naive Dockerfile lives in the project, as hand-written ones do (a file outside the
-    # context would be sent under a random name and defeat `COPY . .`'s cache).
-    (root / "Dockerfile.naive").write_text(NAIVE.format(base=BASE))
-    # A toy subset of the data, committed as the research layout suggests.
-    (root / "data" / "toy.bin").write_bytes(random.Random(0).randbytes(toy_mb << 20))
-    _git(root, "init", "-q")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "bench project")
-    return root
 
 
 def _naive_build(client: Any, root: Path, tag: str, nocache: bool) -> tuple[float, str]:
@@ -123,6 +144,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packages", type=int, default=12)
     parser.add_argument("--toy-data-mb", type=int, default=20)
+    parser.add_argument("--registry", default=os.environ.get("REPRO_REGISTRY"),
+                        help="host:port of a registry for the build.cache figure")  # fmt: skip
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "src"))
@@ -136,8 +159,9 @@ def main() -> int:
 
     client = docker.DockerClient(**docker.utils.kwargs_from_env())
     token = str(time.time_ns())
+    name = f"buildbench-{token[-9:]}"
     with tempfile.TemporaryDirectory(prefix="repro-bench-") as tmp:
-        root = _project(Path(tmp), args.packages, args.toy_data_mb)
+        root, pins = _project(Path(tmp), args.packages, args.toy_data_mb, name)
         config = load_config(root, required=True)
         bases = resolve_bases(config, engine=engine)  # once: every build below uses it
         _git(root, "add", "-A")
@@ -169,6 +193,15 @@ def main() -> int:
 
         ours_size, naive_size = _size(client, ours.id), _size(client, naive_id)
         base_size = _size(client, BASE)
+
+        # One small pin changes (lightpin 1.0.0 -> 1.1.0): repro reinstalls the light layer.
+        _make_cases().make_wheel(root / "wheels", "lightpin", "1.1.0", ())
+        _write_lock(root, [(n, "1.1.0" if n == "lightpin" else v) for n, v in pins])
+        _git(root, "commit", "-qam", "bump lightpin")
+        ours_pin = build_image(BuildRequest(config, "prod", bases, builder="legacy"),
+                               engine=engine)  # fmt: skip
+        naive_pin, _ = _naive_build(client, root, "localhost/repro-bench-naive:3", False)
+        fresh = _fresh_engine_figures(client, engine, config, bases, name, token, args.registry)
     mib = 1 << 20
     print(f"project: {args.packages} synthetic packages, {args.toy_data_mb} MiB toy data, "
           f"base {BASE} ({base_size / mib:.0f} MiB)")  # fmt: skip
@@ -192,7 +225,89 @@ def main() -> int:
     print(f"fully cached builder run: {cached.fully_cached}; reused: {ours_same.reused}")
     print(f"rebuilt steps after the change: {len(ours_change.rebuilt)} of "
           f"{ours_change.steps - ours_change.from_steps}")  # fmt: skip
+    _print_side_by_side(ours_pin, naive_pin, fresh)
     return 0
+
+
+def _print_side_by_side(ours_pin: Any, naive_pin: float, fresh: dict[str, Any] | None) -> None:
+    """The two dependency-cache figures, side by side."""
+    print()
+    print(f"{'':44}{'repro':>12}{'reference':>12}{'ratio':>9}")
+    pin_steps = ours_pin.steps - ours_pin.from_steps
+    print(f"{'small-pin change rebuild (s; ref: naive)':44}{ours_pin.seconds:12.2f}"
+          f"{naive_pin:12.2f}{ours_pin.seconds / naive_pin:9.2f}x")  # fmt: skip
+    print(f"{'  steps run (repro)':44}{len(ours_pin.rebuilt):>12}{'':12}"
+          f"  of {pin_steps}; heavy layer cached: "
+          f"{not any('heavy' in s for s in ours_pin.rebuilt)}")  # fmt: skip
+    speedup = naive_pin / ours_pin.seconds
+    report("small-pin change rebuild speed-up vs naive", speedup, ">= 2x", speedup >= 2, "x")
+    if fresh is None:
+        print("fresh-engine build.cache figure: skipped (no --registry / $REPRO_REGISTRY)")
+        return
+    label = "fresh-cache build (s; ref: no cache.from)"
+    print(f"{label:44}{fresh['from_s']:12.2f}{fresh['none_s']:12.2f}"
+          f"{fresh['from_s'] / fresh['none_s']:9.2f}x")  # fmt: skip
+    print(f"{'  steps run':44}{fresh['from_run']:>12}{fresh['none_run']:>12}"
+          f"  of {fresh['steps']}; pull of the cache image included")  # fmt: skip
+    ratio = fresh["none_s"] / fresh["from_s"]
+    report("fresh-cache build speed-up with build.cache.from", ratio, ">= 2x", ratio >= 2, "x")
+
+
+def _fresh_engine_figures(client: Any, engine: Any, config: Any, bases: Any, name: str,
+                          token: str, registry: str | None) -> dict[str, Any] | None:  # fmt: skip
+    """Build with an empty cache for this project, with and without build.cache.from.
+
+    The image is first pushed with its cache (``build.cache.to``); then every image of this
+    run is removed (the legacy builder's cache is its images, all named ``name`` here) before
+    each of the two builds. The project is a copy of the bench's without its pyproject and
+    with every pin a wheel (``# wheels: all``): no builder or project stage, whose untagged
+    images would keep a cache that removing the named images leaves behind.
+    """
+    if not registry:
+        return None
+    import dataclasses
+
+    from reprostack.bases.resolve import resolve_bases
+    from reprostack.config import load_config
+    from reprostack.config.sections.build import CacheConfig
+    from reprostack.image.build import BuildRequest, build_image
+
+    root = config.root.parent / "fresh"
+    shutil.copytree(config.root, root)
+    (root / "pyproject.toml").unlink()
+    lock = root / "lockfiles" / "prod.txt"
+    lock.write_text(lock.read_text().replace("# body-sha256:", "# wheels: all\n# body-sha256:"))
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "scripts only, wheels only")
+    config = load_config(root, required=True)
+    bases = resolve_bases(config, engine=engine)
+
+    repo = f"{registry}/bench/repro-cache-{token[-9:]}"
+    cached = dataclasses.replace(config, build=dataclasses.replace(
+        config.build, cache=CacheConfig(from_=(repo,), to=repo)))  # fmt: skip
+    bare = dataclasses.replace(config, build=dataclasses.replace(config.build, cache=CacheConfig()))
+    pushed = build_image(BuildRequest(cached, "prod", bases, builder="legacy", reuse=False),
+                         engine=engine).cache_pushed  # fmt: skip
+
+    def forget() -> None:
+        for image in client.images.list(name=f"localhost/repro-{name}"):
+            for tag in image.tags:
+                client.images.remove(tag, force=True)
+        for ref in pushed:
+            if engine.image(ref) is not None:
+                client.images.remove(ref, force=True)
+
+    forget()
+    started = time.monotonic()
+    none = build_image(BuildRequest(bare, "prod", bases, builder="legacy"), engine=engine)
+    none_s = time.monotonic() - started
+    forget()
+    started = time.monotonic()
+    seeded = build_image(BuildRequest(cached, "prod", bases, builder="legacy"), engine=engine)
+    from_s = time.monotonic() - started
+    forget()
+    return {"none_s": none_s, "from_s": from_s, "none_run": len(none.rebuilt),
+            "from_run": len(seeded.rebuilt), "steps": none.steps - none.from_steps}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,6 +11,13 @@ built cold, side by side, by `repro build --prod` and by the Dockerfile people w
 on the same local base with the same (legacy) builder, each trusting the host's CA bundle.
 Goals: cold build <= 1.0x naive, prod size <= 0.95x naive, the build cache after one build
 <= 1.2x the image, a code-only rebuild >= 5x faster than the code-first variant's.
+Then a lock change: ``--light`` (default ``six``) is added to the inputs and locked again,
+and both rebuild: repro reinstalls only its light layer (torch, triton and the nvidia wheels
+stay in the heavy layer's cache), the naive file everything. Printed: the rebuild times and
+how much the build cache grew with each rebuild (the bytes of the layers it added).
+Goals: lock-change rebuild >= 5x faster than naive, cache growth <= 0.1x naive's.
+``--dry-run`` writes the project and prints what would be built and measured, without an
+engine, an index or a lock (a check of the script itself).
 Images are tagged under a name of their own and removed at the end (``--keep`` keeps them).
 ``--verify`` then adds ``system_packages`` to the project and runs ``repro build --prod
 --verify`` on it (three more cold builds): the reproducibility check on a real torch lock;
@@ -57,7 +64,7 @@ def _git(root: Path, *args: str) -> None:
                    cwd=root, check=True, capture_output=True)  # fmt: skip
 
 
-def _project(tmp: Path, name: str, requirement: str) -> Path:
+def _project(tmp: Path, name: str, requirement: str, *, lock: bool = True) -> Path:
     root = tmp / name
     root.mkdir()
     (root / "repro.yaml").write_text(
@@ -72,6 +79,8 @@ def _project(tmp: Path, name: str, requirement: str) -> Path:
     (root / "Dockerfile.naive").write_text(NAIVE.format(base=BASE, ca=ca))
     (root / "Dockerfile.codefirst").write_text(CODE_FIRST.format(base=BASE, ca=ca))
     (root / ".gitignore").write_text("bench-ca.crt\n")
+    if not lock:
+        return root
     subprocess.run([sys.executable, "-m", "reprostack", "lock", "--prod"], cwd=root, check=True)
     _git(root, "init", "-q")
     _git(root, "add", "-A")
@@ -144,7 +153,15 @@ def main() -> int:
                         help="then `repro build --prod --verify` with system_packages")  # fmt: skip
     parser.add_argument("--verify-only", action="store_true",
                         help="only that verify, none of the timed builds")  # fmt: skip
+    parser.add_argument("--lock-change-only", action="store_true",
+                        help="only the cold builds and the lock change")  # fmt: skip
+    parser.add_argument("--light", default="six",
+                        help="the small requirement the lock change adds")  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true",
+                        help="write the project, print the plan (no engine)")  # fmt: skip
     args = parser.parse_args()
+    if args.dry_run:
+        return _dry_run(args)
 
     sys.path.insert(0, str(ROOT / "src"))
     from reprostack.bases.resolve import resolve_bases
@@ -182,13 +199,16 @@ def main() -> int:
             (naive_cold, naive_id), naive_cache, new = _created(client, lambda: _naive(
                 client, root, "Dockerfile.naive", f"{naive_tag}:1", True))  # fmt: skip
             made |= new
+            warm = BuildRequest(config, "prod", bases, builder="legacy")
+            if args.lock_change_only:
+                _lock_change(args, client, root, warm, engine, naive_tag, made)
+                return 0
             _, _, new = _created(client, lambda: _naive(
                 client, root, "Dockerfile.codefirst", f"{naive_tag}:first", True))  # fmt: skip
             made |= new
 
             (root / "train.py").write_text(TRAIN + f"# change {token}\n")
             _git(root, "commit", "-qam", "code change")
-            warm = BuildRequest(config, "prod", bases, builder="legacy")
             ours_change, _, new = _created(client, lambda: build_image(warm, engine=engine))
             made |= new
             (first_change, _), _, new = _created(client, lambda: _naive(
@@ -199,6 +219,8 @@ def main() -> int:
             base_size = _size(client, BASE)
             _table(args.requirement, base_size, ours, ours_size, ours_cache, ours_change,
                    naive_cold, naive_size, naive_cache, first_change)  # fmt: skip
+
+            _lock_change(args, client, root, warm, engine, naive_tag, made)
             if args.verify:
                 verified, _, new = _created(client, lambda: _verify(root))
                 made |= new
@@ -234,6 +256,65 @@ def _table(requirement: str, base_size: int, ours: Any, ours_size: int, ours_cac
     report("prod image size / naive", size, "<= 0.95x", size <= 0.95, "x")
     report("build cache after one build / prod image", cache, "<= 1.2x", cache <= 1.2, "x")
     report("code-only rebuild speed-up vs code-first naive", speedup, ">= 5x", speedup >= 5, "x")
+
+
+def _lock_change(args: argparse.Namespace, client: Any, root: Path, warm: Any, engine: Any,
+                 naive_tag: str, made: set[str]) -> None:  # fmt: skip
+    """Change the lock, rebuild both sides warm, print the table (``made`` gets the images)."""
+    from reprostack.image.build import build_image
+
+    _change_lock(root, args.requirement, args.light)
+    ours, ours_growth, new = _created(client, lambda: build_image(warm, engine=engine))
+    made |= new
+    (naive_s, _), naive_growth, new = _created(client, lambda: _naive(
+        client, root, "Dockerfile.naive", f"{naive_tag}:2", False))  # fmt: skip
+    made |= new
+    _lock_table(args.light, ours, ours_growth, naive_s, naive_growth)
+
+
+def _change_lock(root: Path, requirement: str, light: str) -> None:
+    """Add ``light`` to the inputs and lock again: one small pin more, torch's unchanged."""
+    (root / "requirements.in").write_text(f"{requirement}\n{light}\n")
+    subprocess.run([sys.executable, "-m", "reprostack", "lock", "--prod"], cwd=root, check=True)
+    _git(root, "commit", "-qam", f"add {light}")
+
+
+def _lock_table(light: str, ours: Any, ours_growth: int, naive_s: float,
+                naive_growth: int) -> None:  # fmt: skip
+    mib = 1 << 20
+    print(f"lock change: {light!r} added (heavy layer: {HEAVY_NOTE})")
+    print(f"{'':40}{'repro':>10}{'naive':>10}{'ratio':>9}")
+    print(f"{'lock-change rebuild (s)':40}{ours.seconds:10.2f}{naive_s:10.2f}"
+          f"{ours.seconds / naive_s:9.2f}x")  # fmt: skip
+    print(f"{'build cache growth (MiB)':40}{ours_growth / mib:10.2f}{naive_growth / mib:10.2f}"
+          f"{ours_growth / max(naive_growth, 1):9.2f}x")  # fmt: skip
+    print(f"steps run: {len(ours.rebuilt)} of {ours.steps - ours.from_steps}; heavy layer "
+          f"cached: {not any('heavy' in step for step in ours.rebuilt)}")  # fmt: skip
+    speedup = naive_s / ours.seconds
+    growth = ours_growth / max(naive_growth, 1)
+    report("lock-change rebuild speed-up vs naive", speedup, ">= 5x", speedup >= 5, "x")
+    report("build cache growth of that rebuild / naive's", growth, "<= 0.1x", growth <= 0.1, "x")
+
+
+HEAVY_NOTE = "torch, triton, nvidia-* and the rest of reprostack.image.weight's families"
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    """Write the project without locking it; print the Dockerfiles and the plan."""
+    with tempfile.TemporaryDirectory(prefix="repro-bench-") as tmp:
+        root = _project(Path(tmp), "torchbench-dry", args.requirement, lock=False)
+        for name in ("Dockerfile.naive", "Dockerfile.codefirst"):
+            print(f"--- {name}\n{(root / name).read_text()}", end="")
+        print(f"--- requirements.in: {(root / 'requirements.in').read_text().strip()!r}")
+    steps = ["lock with uv", "cold: repro build --prod (legacy, no cache)",
+             "cold: naive", "cold: naive code-first", "code-only change: repro, code-first",
+             f"lock change (+{args.light}): repro, naive"]  # fmt: skip
+    if args.verify or args.verify_only:
+        steps.append("repro build --prod --verify with system_packages")
+    for number, step in enumerate(steps, 1):
+        print(f"{number}. {step}")
+    print(f"heavy layer: {HEAVY_NOTE}")
+    return 0
 
 
 def _verify(root: Path) -> int:

@@ -110,6 +110,7 @@ KEY_PREFIXES = {
     "TOP_KEYS": "",
     "LOCK_KEYS": "lock.",
     "BUILD_KEYS": "build.",
+    "CACHE_KEYS": "build.cache.",
     "DEV_KEYS": "dev.",
     "RUN_KEYS": "run.",
     "RUN_INPUTS_KEYS": "run.inputs.",
@@ -153,7 +154,8 @@ def _config_value(config: Any, key: str) -> Any:
         return config.dev_system_packages
     value = config
     for part in key.split("."):
-        value = value[DATASET] if part == "NAME" else getattr(value, part)
+        # `from` is a Python keyword: its field is `from_`.
+        value = value[DATASET] if part == "NAME" else getattr(value, part.replace("from", "from_"))
     return value
 
 

@@ -52,6 +52,9 @@ SAMPLES: dict[str, Any] = {
     "lock.groups": ["test"],
     "build.ca_certificates": ["ca.pem"],
     "build.host_ca_bundle": True,
+    "build.heavy": ["mylib", "mylib-*"],
+    "build.cache.from": ["registry.example.com/team/cache", "127.0.0.1:5000/ci/cache:main"],
+    "build.cache.to": "registry.example.com/team/cache",
     "env": {"OMP_NUM_THREADS": "1"},
     "dev.system_packages": ["vim"],
     "run.mode": "prod",
@@ -145,7 +148,9 @@ def test_every_schema_key_is_accepted_and_read_into_its_field(root: Path) -> Non
     for key, sample in SAMPLES.items():
         value: Any = config
         for part in key.split("."):
-            value = value[DATASET] if part == "NAME" else getattr(value, part, None)
+            # `from` is a Python keyword: its field is `from_`.
+            attribute = "from_" if part == "from" else part
+            value = value[DATASET] if part == "NAME" else getattr(value, attribute, None)
         if key == "dev.system_packages":
             value = config.dev_system_packages
         elif key == "data.NAME.path":

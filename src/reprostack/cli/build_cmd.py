@@ -115,6 +115,8 @@ def build(
                 f"built {built.tags[0]} ({built.id[7:19]}) in {built.seconds:.1f} s with "
                 f"{built.builder}; {built.cached}/{built.steps - built.from_steps} steps cached"
             )
+        for ref in built.cache_pushed:
+            info(f"pushed the image with its build cache to {ref} (build.cache.to)")
         click.echo(built.tags[0])
     if verify:
         _verify(config, bases, engine, builder, prod)

@@ -34,6 +34,7 @@ SECTIONS: Table = {
     },
     lock.LockConfig: lock.CHECKS,
     build.BuildConfig: build.CHECKS,
+    build.CacheConfig: build.CACHE_CHECKS,
     run.RunConfig: run.CHECKS,
     run.InputsConfig: run.INPUTS_CHECKS,
     tracking.TrackingConfig: tracking.CHECKS,
@@ -47,6 +48,7 @@ SECTIONS: Table = {
 TOP_KEYS = yaml_keys(Config)
 LOCK_KEYS = yaml_keys(lock.LockConfig)
 BUILD_KEYS = yaml_keys(build.BuildConfig)
+CACHE_KEYS = yaml_keys(build.CacheConfig)
 DEV_KEYS = yaml_keys(Config, ("dev",))
 RUN_KEYS = yaml_keys(run.RunConfig)
 RUN_INPUTS_KEYS = yaml_keys(run.InputsConfig)

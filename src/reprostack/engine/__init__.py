@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reprostack.engine.port import Container, Engine
 from reprostack.engine.types import (
+    BuildCache,
     Builder,
     BuildOutcome,
     BuildOutput,
@@ -75,6 +76,7 @@ __all__ = [
     "DEFAULT_HOST",
     "MOUNT_FORM",
     "MOUNT_RE",
+    "BuildCache",
     "BuildOutcome",
     "BuildOutput",
     "BuildOutputKind",

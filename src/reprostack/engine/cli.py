@@ -155,6 +155,7 @@ def _run_buildkit(
         argv += ["--secret", f"id={secret_id},src={path}"]
     if spec.network is not None:
         argv += ["--network", spec.network]
+    argv += cache_arguments(spec, buildx="buildx" in argv)
     argv.append(str(spec.context))
     try:
         proc = subprocess.Popen(
@@ -181,6 +182,28 @@ def _run_buildkit(
     if code != 0 or not image_id:
         return BuildOutcome(None, f"docker build exited {code}")
     return BuildOutcome(image_id)
+
+
+def cache_arguments(spec: BuildSpec, *, buildx: bool) -> list[str]:
+    """Return the build's cache options for a BuildKit CLI (buildx, or the legacy CLI).
+
+    The legacy CLI reads caches only from images built with their cache inline
+    (``--cache-from IMAGE``); buildx also reads and writes cache manifests in a registry.
+    """
+    cache = spec.cache
+    out: list[str] = []
+    if spec.no_cache:
+        return out
+    for ref in cache.images:
+        out += ["--cache-from", f"type=registry,ref={ref}" if buildx else ref]
+    if buildx:
+        for ref in cache.registry_from:
+            out += ["--cache-from", f"type=registry,ref={ref}"]
+        if cache.registry_to:
+            out += ["--cache-to", f"type=registry,ref={cache.registry_to},mode=max"]
+    if cache.inline:
+        out += ["--build-arg", "BUILDKIT_INLINE_CACHE=1"]
+    return out
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

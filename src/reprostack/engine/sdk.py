@@ -319,6 +319,9 @@ class DockerEngine:
         # The legacy builder treats an explicit platform as a reason to look a base up for
         # that platform, which fails for images imported without platform metadata.
         platform = None if spec.platform == self.platform() else spec.platform
+        # The legacy builder seeds its cache only from local images: build.cache's images are
+        # pulled first (those the registry does not have yet are skipped, as BuildKit does).
+        cache_from = [] if spec.no_cache else self._pull_cache(spec.cache.images, on_output)
         image_id: str | None = None
         error: str | None = None
         with engine_errors(f"building {spec.name}"):
@@ -332,6 +335,7 @@ class DockerEngine:
                 decode=True,
                 platform=platform,
                 network_mode=spec.network,
+                cache_from=cache_from or None,
             )
             for chunk in stream:
                 if "stream" in chunk:
@@ -346,6 +350,31 @@ class DockerEngine:
         if error is not None or image_id is None:
             return BuildOutcome(None, error or "the builder ended without an image")
         return BuildOutcome(image_id)
+
+    def _pull_cache(self, refs: tuple[str, ...], on_output: BuildOutput) -> list[str]:
+        """Pull each cache image by its tag; return those the engine now holds."""
+        import docker
+        import requests
+
+        found: list[str] = []
+        for ref in refs:
+            parsed = ImageRef.parse(ref)
+            error: str | None = None
+            try:
+                events = self._client.api.pull(
+                    parsed.repository, tag=parsed.tag or "latest", stream=True, decode=True
+                )
+                for event in events:
+                    if "error" in event:
+                        error = str(event["error"]).strip()
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                error = str(getattr(exc, "explanation", None) or exc)
+            if error is None and self.image(ref) is not None:
+                found.append(ref)
+                on_output("status", f"cache image {ref} pulled")
+            else:
+                on_output("status", f"cache image {ref} not used: {error or 'not found'}")
+        return found
 
     def create(self, spec: ContainerSpec) -> DockerContainer:
         """Create (not start) a container."""

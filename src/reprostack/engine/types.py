@@ -170,6 +170,23 @@ BuildOutput = Callable[[BuildOutputKind, str], None]
 
 
 @dataclass(frozen=True)
+class BuildCache:
+    """Build caches kept in a registry (``build.cache`` in repro.yaml), as one build uses them.
+
+    ``images``: images built with their cache inline, to seed this build from (the legacy
+    builder pulls them first; BuildKit reads them from the registry). ``inline``: write this
+    build's cache into its image (BuildKit's ``BUILDKIT_INLINE_CACHE``), so that pushing the
+    image pushes the cache. ``registry_from``/``registry_to``: cache manifests of their own
+    (``type=registry``), which only buildx can read and write.
+    """
+
+    images: tuple[str, ...] = ()
+    inline: bool = False
+    registry_from: tuple[str, ...] = ()
+    registry_to: str | None = None
+
+
+@dataclass(frozen=True)
 class BuildSpec:
     """One build: a prepared context folder and how to build it."""
 
@@ -183,6 +200,7 @@ class BuildSpec:
     secrets: Mapping[str, Path] = field(default_factory=dict)
     dockerfile: str = "Dockerfile"  # relative to ``context``
     name: str = "an image"  # what is being built, for messages ("localhost/x:prod-1a2b")
+    cache: BuildCache = field(default_factory=BuildCache)
 
 
 @dataclass(frozen=True)

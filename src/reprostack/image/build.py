@@ -21,9 +21,15 @@ from typing import Any
 
 from reprostack.bases.resolve import ResolvedBases, resolve_bases
 from reprostack.config import Config
-from reprostack.engine import Builder, BuildSpec, Engine, connect
+from reprostack.engine import BuildCache, Builder, BuildSpec, Engine, ImageRef, connect
 from reprostack.errors import CheckFailed, EnvironmentMissing, UsageError
-from reprostack.image.context import export_code, index_options, wheelhouses, write_lock_dir
+from reprostack.image.context import (
+    export_code,
+    index_options,
+    wheelhouses,
+    write_heavy_dir,
+    write_lock_dir,
+)
 from reprostack.image.credentials import SECRET_ID, secret_file, secret_text
 from reprostack.image.interrupt import terminate_raises
 from reprostack.image.plan import ImagePlan, plan_image
@@ -56,6 +62,7 @@ class BuiltImage:
     seconds: float = 0.0
     rebuilt: tuple[str, ...] = ()  # the steps that ran instead of coming from the cache
     reused: bool = False  # the content tag already existed: nothing was built
+    cache_pushed: tuple[str, ...] = ()  # build.cache.to: the references pushed with the cache
 
     @property
     def fully_cached(self) -> bool:
@@ -126,6 +133,7 @@ def build_image(
             return BuiltImage(
                 id=existing.id, tags=(plan.tag, plan.latest_tag), labels=dict(existing.labels),
                 content_hash=plan.content_hash, plan=plan, reused=True,
+                cache_pushed=_push_cache(engine, config, plan, existing.id) if tag else (),
             )  # fmt: skip
     if request.fetch is not None and reuse and not no_cache and tag:
         fetched = request.fetch(plan)
@@ -154,6 +162,8 @@ def build_image(
             context=context, builder=chosen, platform=config.platform, labels=labels,
             no_cache=no_cache, network=request.network, name=plan.tag,
             secrets={SECRET_ID: secret_path} if secret_path is not None else {},
+            # Throw-away builds (--verify) neither read nor write shared caches.
+            cache=build_cache(config, plan, chosen) if tag else BuildCache(),
         )  # fmt: skip
         outcome = engine.build(spec, log.output)
     if outcome.image_id is None:
@@ -170,12 +180,71 @@ def build_image(
         content_hash=plan.content_hash, plan=plan, builder=chosen, steps=log.steps,
         cached=log.cached, from_steps=log.from_steps, seconds=log.elapsed,
         rebuilt=tuple(log.rebuilt),
+        cache_pushed=_push_cache(engine, config, plan, image_id) if tag else (),
     )  # fmt: skip
+
+
+def cache_refs(repository: str, plan: ImagePlan) -> tuple[str, ...]:
+    """Return the images of ``repository`` that hold this variant's cache, best first.
+
+    ``<variant>-<hash>`` is this very image (every step cached); ``<variant>-latest`` is the
+    last one pushed, whose layers up to the first change are still good. A reference that
+    names its own tag is used as it is.
+    """
+    ref = ImageRef.parse(repository)
+    if ref.tag:
+        return (repository,)
+    return (f"{repository}:{plan.tag.rsplit(':', 1)[1]}",
+            f"{repository}:{plan.variant}-latest")  # fmt: skip
+
+
+def build_cache(config: Config, plan: ImagePlan, builder: Builder) -> BuildCache:
+    """Return how this build uses ``build.cache``: seed from ``from``, write for ``to``.
+
+    BuildKit writes its cache into the image (inline) when ``to`` is set, so that pushing
+    the image pushes the cache; where buildx exists it also keeps a registry cache of every
+    stage (``<repo>:<variant>-buildcache``, mode=max). The legacy builder's images are their
+    own cache: they are pushed as they are and pulled before a build.
+    """
+    cache = config.build.cache
+    images = tuple(ref for repo in cache.from_ for ref in cache_refs(repo, plan))
+    if builder == "legacy":
+        return BuildCache(images=images)
+    registry_from = tuple(
+        f"{repo}:{plan.variant}-buildcache" for repo in cache.from_ if not ImageRef.parse(repo).tag
+    )
+    registry_to = f"{cache.to}:{plan.variant}-buildcache" if cache.to else None
+    if cache.to and ImageRef.parse(cache.to).tag:
+        registry_to = None  # a fixed tag names the image itself; its cache stays inline
+    return BuildCache(images=images, inline=cache.to is not None,
+                      registry_from=registry_from, registry_to=registry_to)  # fmt: skip
+
+
+def _push_cache(engine: Engine, config: Config, plan: ImagePlan, image_id: str) -> tuple[str, ...]:
+    """Push the image (with its inline cache) to ``build.cache.to``; return what was pushed.
+
+    The tags are set for the push and removed after it, so the engine keeps only the image's
+    own names.
+    """
+    if config.build.cache.to is None:
+        return ()
+    pushed = []
+    for ref in cache_refs(config.build.cache.to, plan):
+        engine.tag(image_id, ref)
+        try:
+            engine.push(ref)
+        finally:
+            with contextlib.suppress(Exception):  # the push's error is the one to report
+                engine.remove_image(ref)
+        pushed.append(ref)
+    return tuple(pushed)
 
 
 def prepare_context(plan: ImagePlan, context: Path) -> None:
     """Fill ``context`` with the Dockerfile and only the files the build may see."""
     (context / "Dockerfile").write_text(plan.dockerfile, encoding="utf-8")
+    # The heavy part of the lock goes in its own folder (its own COPY, its own layer).
+    write_heavy_dir(context / "heavy", plan.prod_lock, plan.heavy_patterns)
     prod = context / "prod"
     write_lock_dir(prod, plan.prod_lock)
     prod_text = plan.prod_lock.read_text(encoding="utf-8")

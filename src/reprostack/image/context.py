@@ -2,8 +2,10 @@
 
 Never the working tree itself: the locks (and a project-local wheelhouse they name), the CA
 bundle, and for prod the code from ``git archive <sha>`` plus the recorded patch, filtered by
-``.dockerignore``. Layout: ``Dockerfile``, ``prod/lockfiles/prod.txt``,
-``prod/lockfiles/index-options.txt``, ``dev/lockfiles/dev.txt``, ``ca/ca-bundle.crt``, ``code/``.
+``.dockerignore``. Layout: ``Dockerfile``, ``heavy/lockfiles/heavy.txt`` (the lock's heavy
+part, with only its wheels from a project wheelhouse: see :mod:`reprostack.image.weight`),
+``prod/lockfiles/prod.txt``, ``prod/lockfiles/index-options.txt``, ``dev/lockfiles/dev.txt``,
+``ca/ca-bundle.crt``, ``code/``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from reprostack.config import Config
 from reprostack.errors import ConfigError, CorruptRecord, UsageError
 from reprostack.git import GitFailed, apply_patch, git_output, run_git, stderr_of
 from reprostack.image.code_tree import IMAGES_LOCK, tree_without
-from reprostack.locktext import env_references, index_lines
+from reprostack.image.weight import split_lock
+from reprostack.locktext import canonical, env_references, index_lines
 
 _KEY_SCAN_LIMIT = 1 << 20
 
@@ -147,6 +150,37 @@ def write_lock_dir(dest: Path, lock: Path, extra: tuple[Path, ...] = ()) -> None
                 hint="keep a project wheelhouse inside the project, e.g. ../wheels",
             )
         shutil.copytree(source, placed, dirs_exist_ok=True)
+
+
+def write_heavy_dir(dest: Path, lock: Path, patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """Write the heavy part of ``lock`` to ``dest/lockfiles/heavy.txt``; return its names.
+
+    A project wheelhouse the lock names comes along with the heavy packages' files only, so
+    that a light wheel added or changed there leaves the heavy layer's cache valid.
+    """
+    lockfiles = dest / "lockfiles"
+    lockfiles.mkdir(parents=True, exist_ok=True)
+    split = split_lock(lock.read_text(encoding="utf-8"), patterns)
+    (lockfiles / "heavy.txt").write_text(split.heavy_text, encoding="utf-8")
+    wanted = set(split.heavy)
+    for target in _local_find_links(split.heavy_text):
+        source = (lock.parent / target).resolve()
+        placed = (lockfiles / target).resolve()
+        if not placed.is_relative_to(dest.resolve()) or not source.is_dir():
+            continue  # write_lock_dir names the problem for the whole lock
+        placed.mkdir(parents=True, exist_ok=True)
+        for file in sorted(source.iterdir()):
+            if file.is_file() and _distribution_name(file.name) in wanted:
+                shutil.copyfile(file, placed / file.name)
+    return split.heavy
+
+
+def _distribution_name(filename: str) -> str | None:
+    """Return the normalised project name of a wheel or sdist file name, else None."""
+    if filename.endswith(".whl"):
+        return canonical(filename.split("-", 1)[0])
+    match = re.match(r"^(?P<name>.+?)-\d[^-]*\.(?:tar\.gz|zip|tar\.bz2)$", filename)
+    return canonical(match.group("name")) if match else None
 
 
 def export_code(code: CodeSource, dest: Path, exclude: tuple[str, ...] = ()) -> None:

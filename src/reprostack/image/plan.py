@@ -31,11 +31,12 @@ from reprostack.image.render import (
     write_dockerfile,
 )
 from reprostack.image.tags import LABEL_PREFIX, content_hash, image_tags, repository
+from reprostack.image.weight import HEAVY_FAMILIES, heavy_patterns
 from reprostack.lock.header import ensure_lock_matches
 
 # Part of every content hash: bump it when what goes into a context changes (export rules,
 # context layout), so that images built by the old rules are not taken for current ones.
-HASH_FORMAT = "3"
+HASH_FORMAT = "4"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class ImagePlan:
     # Lock lines whose index needs credentials (``prod.txt: --index-url https://${U}:${P}@…``):
     # their values reach the build only as a BuildKit secret.
     credentials: tuple[str, ...] = ()
+    # Project-name patterns whose packages go into the heavy layer (reprostack.image.weight).
+    heavy_patterns: tuple[str, ...] = HEAVY_FAMILIES
 
     @property
     def base(self) -> BaseChoice:
@@ -157,6 +160,7 @@ def plan_image(
         variant=variant, dockerfile=text, bases=bases, prod_lock=prod_lock,
         dev_lock=dev_lock, ca=ca, code=code, install_project=install_project,
         content_hash=digest, tag=tag, latest_tag=latest, credentials=tuple(credentials),
+        heavy_patterns=heavy_patterns(config.build.heavy),
     )  # fmt: skip
     return _with_labels(plan, config)
 
@@ -194,6 +198,7 @@ def render_inputs(
         index_secret=index_secret,
         dev_index_secret=dev_index_secret,
         builder_stage=builder_stage,
+        heavy_patterns=heavy_patterns(config.build.heavy),
     )
 
 

@@ -18,6 +18,7 @@ from reprostack.atomic import write_text
 from reprostack.bases.choose import PYTHON_DEADSNAKES, PYTHON_PRESENT, BaseChoice
 from reprostack.errors import UsageError
 from reprostack.image.credentials import SECRET_ID
+from reprostack.image.weight import HEAVY_FAMILIES, rule_lines
 
 VARIANTS = ("dev", "prod")
 DOCKERFILE_DIR = "dockerfiles"
@@ -54,6 +55,9 @@ class RenderInputs:
     # False when the prod lock says every package has a wheel for the image: the packages
     # then install straight into deps, and there is no builder stage at all.
     builder_stage: bool = True
+    # The project-name patterns whose packages install in the heavy layer, before the rest
+    # (reprostack.image.weight): the known families plus ``build.heavy``.
+    heavy_patterns: tuple[str, ...] = HEAVY_FAMILIES
 
 
 def render_dockerfile(inputs: RenderInputs) -> str:
@@ -156,6 +160,7 @@ def _context(inputs: RenderInputs) -> dict[str, Any]:
         "install_python": base.python_install != PYTHON_PRESENT,
         "deadsnakes": base.python_install == PYTHON_DEADSNAKES,
         "builder_stage": inputs.builder_stage,
+        "heavy_rule": rule_lines(inputs.heavy_patterns),
     }
 
 
