@@ -86,7 +86,8 @@ def run(
 ) -> None:
     """Run COMMAND (a .py script runs with Python) and record the run.
 
-    Without a mode flag, run.mode from repro.yaml is used (default: local). The exit code
+    Without a mode flag, run.mode from repro.yaml is used (default: local; --k8s takes
+    prod when that is local, as a Job runs an image). The exit code
     is the command's own; 125 when repro fails before the command starts. With --slurm or
     --k8s the run is submitted to the cluster: the run id and job are printed and repro
     returns (or follows the logs with --wait).
@@ -105,6 +106,10 @@ def run(
     with handle_errors(exit_code=PRESTART_EXIT, keep=(RecordNotWritten, StaleLock)):
         config = load_config()
         chosen = mode or config.run.mode
+        if scheduler == "k8s" and mode is None and chosen == "local":
+            # A Job runs an image, and prod is the one a cluster pulls by its pushed digest.
+            chosen = "prod"
+            info("repro: --k8s runs the prod image (run.mode is local, which a Job cannot run)")
         request = RunRequest(
             argv=list(command),
             mode=chosen,
