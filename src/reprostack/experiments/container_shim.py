@@ -25,14 +25,18 @@ def _installed() -> importlib.machinery.ModuleSpec | None:
     return importlib.machinery.PathFinder.find_spec(__name__, elsewhere)
 
 
-_spec = _installed()
-if _spec is not None and _spec.loader is not None:
-    # The import system returns sys.modules[__name__] once this file has run: the real one.
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[__name__] = _module
-    _spec.loader.exec_module(_module)
-else:
-    _logger = importlib.import_module(f"{__name__}._logger")
-    log_metrics = _logger.log_metrics
-    metrics_path = _logger.metrics_path
-    __all__ = ["log_metrics", "metrics_path"]
+def _load() -> None:
+    spec = _installed()
+    if spec is not None and spec.loader is not None:
+        # The import system returns sys.modules[__name__] once this file has run: the real one.
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[__name__] = module
+        spec.loader.exec_module(module)
+        return
+    logger = importlib.import_module(f"{__name__}._logger")
+    globals().update(log_metrics=logger.log_metrics, metrics_path=logger.metrics_path)
+
+
+# Only as the mounted `reprostack` package; imported as reprostack's own module it does nothing.
+if __name__ == "reprostack":
+    _load()
