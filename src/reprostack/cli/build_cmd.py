@@ -83,7 +83,7 @@ def build(
     allow_stale: bool,
 ) -> None:
     """Build the images."""
-    from reprostack.bases.resolve import resolve_bases
+    from reprostack.bases.resolve import pinned_message, resolve_bases
     from reprostack.engine import connect
     from reprostack.image.build import BuildRequest, build_image
     from reprostack.image.plan import write_dockerfiles
@@ -100,6 +100,12 @@ def build(
     # Pin first, so that the Dockerfiles written below name the bases exactly as built; this
     # one resolution serves every step of the command.
     bases = resolve_bases(config, engine=engine, repin=repin)
+    pinned = pinned_message(bases)
+    for line in pinned:
+        # Loud: a build that pins changes a committed file (`repro lock` pins ahead of it).
+        info(f"warning: {line}")
+    if pinned:
+        info("  `repro lock` pins the bases ahead of a build, which then leaves the tree clean")
     write_dockerfiles(config, variants, force=force, bases=bases)
     _warn_two_cuda_runtimes(config)
     for variant in variants:
