@@ -41,7 +41,8 @@ def lock(
 
     Locks are resolved for repro.yaml's python and platform, not this host: pip-tools runs
     inside the base image (a Docker engine is needed) when this host does not match. With
-    unchanged inputs nothing is resolved.
+    unchanged inputs nothing is resolved. When an engine answers, the bases are pinned too
+    (lockfiles/base-images.lock), so that a build writes nothing.
     """
     from reprostack.asof import parse_as_of
     from reprostack.config import load_config
