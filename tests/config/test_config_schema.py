@@ -52,6 +52,7 @@ SAMPLES: dict[str, Any] = {
     "lock.groups": ["test"],
     "build.ca_certificates": ["ca.pem"],
     "build.host_ca_bundle": True,
+    "build.smoke_test": False,
     "env": {"OMP_NUM_THREADS": "1"},
     "dev.system_packages": ["vim"],
     "run.mode": "prod",

@@ -87,6 +87,7 @@ def build(
     from reprostack.engine import connect
     from reprostack.image.build import BuildRequest, build_image
     from reprostack.image.plan import write_dockerfiles
+    from reprostack.image.smoke import check_imports
     from reprostack.lock.fresh import stale_lock_notes
 
     config = _project()
@@ -121,6 +122,9 @@ def build(
                 f"built {built.tags[0]} ({built.id[7:19]}) in {built.seconds:.1f} s with "
                 f"{built.builder}; {built.cached}/{built.steps - built.from_steps} steps cached"
             )
+        if config.build.smoke_test:
+            for line in check_imports(config, variant, built.id, built.tags[0], engine):
+                info(line)
         click.echo(built.tags[0])
     if verify:
         _verify(config, bases, engine, builder, prod)

@@ -14,6 +14,8 @@ class BuildConfig:
     ca_certificates: tuple[str, ...] = ()
     # Also trust the host's CA bundle inside builds (TLS-intercepting proxies).
     host_ca_bundle: bool = False
+    # After a build, import each direct dependency's modules in the image (exit 1 on failure).
+    smoke_test: bool = True
 
 
 def _ca_certificates(reader: Reader, slot: Slot) -> tuple[str, ...]:
