@@ -150,6 +150,7 @@ def run(
         if note.startswith("image: "):  # pulled by lockfiles/images.lock, not built
             info(f"repro: {note}")
     run_dir = config.runs_dir / record.id
+    _warn_about_data(run_dir)
     info(f"repro: run {record.id} {record.status} (exit {record.exit_code}); record in {run_dir}")
     mlflow = (record.tracking or {}).get("mlflow") or {}
     if mlflow and not mlflow.get("synced"):
@@ -157,3 +158,20 @@ def run(
     if record.error:
         info(f"repro: {record.error}")
     sys.exit(exit_status(record))
+
+
+def _warn_about_data(run_dir: Path) -> None:
+    """Say when a dataset the run read did not match its manifest (the record says so too)."""
+    from reprostack.errors import CorruptRecord
+    from reprostack.record.run import read_fingerprint
+
+    try:
+        fingerprint = read_fingerprint(run_dir)
+    except CorruptRecord:  # no fingerprint (a run that never started): nothing to say
+        return
+    if not fingerprint.get("data"):
+        return  # no datasets: nothing more is imported
+    from reprostack.data.state import differing_datasets
+
+    for warning in differing_datasets(fingerprint):
+        info(f"repro: warning: {warning}")
