@@ -87,3 +87,19 @@ def test_a_base_image_override_with_cuda_wheels_is_not_a_cpu_image(
     # Without CUDA wheels such an image is a CPU image.
     plain = load_config(_project(tmp_path / "q", cuda, ["numpy==2.2.0"]))
     assert expected_cuda(plain, None) is None
+
+
+def test_a_run_says_what_replay_says_of_the_driver() -> None:
+    """The warning replay gives about the host's driver, the original run gives too."""
+    from reprostack.doctor.checks import run_gpu_warnings
+
+    no_driver = {"cuda": {"runtime_version": "12.6"}, "nvidia": None}
+    [finding] = run_gpu_warnings(no_driver)
+    assert finding.level == "warn"
+    assert finding.message.startswith("the image uses CUDA 12.6 but this host has no usable")
+    assert run_gpu_warnings({"cuda": None, "nvidia": None}) == []  # a CPU run: nothing
+    old_driver = {
+        "cuda": {"runtime_version": "12.6"},
+        "nvidia": {"driver_version": "470.82.01", "cuda_driver_version": "11.4", "gpus": []},
+    }
+    assert [f.level for f in run_gpu_warnings(old_driver)] == ["error"]

@@ -150,7 +150,7 @@ def run(
         if note.startswith("image: "):  # pulled by lockfiles/images.lock, not built
             info(f"repro: {note}")
     run_dir = config.runs_dir / record.id
-    _warn_about_data(run_dir)
+    _warn_about_the_run(run_dir)
     info(f"repro: run {record.id} {record.status} (exit {record.exit_code}); record in {run_dir}")
     mlflow = (record.tracking or {}).get("mlflow") or {}
     if mlflow and not mlflow.get("synced"):
@@ -160,8 +160,9 @@ def run(
     sys.exit(exit_status(record))
 
 
-def _warn_about_data(run_dir: Path) -> None:
-    """Say when a dataset the run read did not match its manifest (the record says so too)."""
+def _warn_about_the_run(run_dir: Path) -> None:
+    """Say when the host's driver does not fit the CUDA the run loaded (as replay does), and
+    when a dataset the run read did not match its manifest (the record says so too)."""
     from reprostack.errors import CorruptRecord
     from reprostack.record.run import read_fingerprint
 
@@ -169,6 +170,13 @@ def _warn_about_data(run_dir: Path) -> None:
         fingerprint = read_fingerprint(run_dir)
     except CorruptRecord:  # no fingerprint (a run that never started): nothing to say
         return
+    if (fingerprint.get("cuda") or {}).get("runtime_version"):
+        from reprostack.doctor.checks import run_gpu_warnings
+
+        for finding in run_gpu_warnings(dict(fingerprint)):
+            info(f"repro: {finding.level}: {finding.message}")
+            if finding.fix:
+                info(f"  fix: {finding.fix}")
     if not fingerprint.get("data"):
         return  # no datasets: nothing more is imported
     from reprostack.data.state import differing_datasets

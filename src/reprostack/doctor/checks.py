@@ -107,6 +107,16 @@ def check_gpu_stack(
     return findings
 
 
+def run_gpu_warnings(fingerprint: dict[str, Any]) -> list[Finding]:
+    """The driver and GPU checks of a finished run, from its fingerprint: what `repro replay`
+    says of the host, said by the run itself (a run on a driver too old for its CUDA)."""
+    cuda = (fingerprint.get("cuda") or {}).get("runtime_version")
+    if not cuda:
+        return []
+    findings = check_gpu_stack(fingerprint.get("nvidia"), str(cuda), None)
+    return [finding for finding in findings if finding.level != "ok"]
+
+
 def check_torch_arch(config: Config, nvidia: dict[str, Any] | None) -> list[Finding]:
     """The host's torch build (as a local run imports it) against each GPU's capability.
 
