@@ -17,9 +17,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from paths import ROOT
 from toolwheels import _closure, _record_hash, repack
 
-ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 # Extras for the people who work on reprostack, not for its users.
 DEVELOPER_EXTRAS = {"test", "docs", "all"}

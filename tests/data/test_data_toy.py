@@ -167,7 +167,7 @@ def test_toy_label_files_hold_only_rows_of_copied_files(tmp_path: Path) -> None:
     (data / "absolute.csv").write_text("\n".join(lines) + "\n")
     project = project_for(tmp_path, data)
 
-    result = repro(project, "data", "toy", "pets", "--per-folder", "2", "--seed", "7")
+    result = repro_in_process(project, "data", "toy", "pets", "--per-folder", "2", "--seed", "7")
 
     assert result.returncode == 0, result.stderr
     toy = project / "data" / "toy" / "pets"

@@ -266,6 +266,9 @@ def test_log_metrics_imports_in_an_image_without_reprostack(
     assert (record.status, record.exit_code) == ("succeeded", 0), err_path.read_text()
     saved = yaml.safe_load((config.runs_dir / record.id / "run.yaml").read_text())
     assert saved["metrics"]["loss"]["last"] == 0.125
+    # The helper is repro's own file: never one of the run's inputs.
+    inputs = config.runs_dir / record.id / "inputs.json"
+    assert "reprostack-shim" not in (inputs.read_text() if inputs.exists() else "")
     assert leftover_containers(docker_client, record.id) == []
 
 

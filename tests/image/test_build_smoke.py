@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from paths import TESTS
 from projects import build_variant
 from reprostack.bases.resolve import resolve_bases
 from reprostack.config import load_config
@@ -21,7 +22,7 @@ from reprostack.image.smoke import check_imports, direct_dependencies
 
 pytestmark = pytest.mark.engine
 
-CASE = Path(__file__).parent / "image_cases" / "scripts"
+CASE = TESTS / "image_cases" / "scripts"
 # What a torchaudio built against another torch says at import time.
 BROKEN = 'raise ImportError("torchaudio 2.5.0 needs torch 2.5, found 2.4.1")\n'
 
