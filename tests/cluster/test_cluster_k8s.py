@@ -117,6 +117,23 @@ def test_local_mode_has_no_image_for_a_job(tmp_path: Path) -> None:
     assert not (project / "runs").exists() or not any((project / "runs").iterdir())
 
 
+def test_k8s_without_a_mode_flag_runs_the_prod_image_and_says_so(tmp_path: Path) -> None:
+    """A Job runs an image: with run.mode left at local, --k8s takes prod instead of
+    refusing, and says so (the submission then needs the pushed prod image)."""
+    project = demo_project(tmp_path / "p")
+    env = {"KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}
+    result = repro(project, "run", "--k8s", "--dry-run", "train.py", env=env)
+    assert "--local has none" not in result.stderr
+    assert "repro: --k8s runs the prod image (run.mode is local" in result.stderr
+    assert "repro push --prod" in result.stderr  # what prod needs, not a refusal of the mode
+    # A mode from repro.yaml that names an image is kept, with no word about it.
+    text = (project / "repro.yaml").read_text()
+    (project / "repro.yaml").write_text(text.replace("run:\n", "run:\n  mode: dev\n"))
+    dev = repro(project, "run", "--k8s", "--dry-run", "train.py", env=env)
+    assert "--k8s runs the prod image" not in dev.stderr
+    assert "repro push --dev" in dev.stderr
+
+
 def test_a_finished_job_settles_its_record(kube_api: FakeKubeApi, tmp_path: Path) -> None:
     from reprostack.cluster.k8s_status import refresh_k8s
     from reprostack.record.run import RunRecord, read_record, write_record

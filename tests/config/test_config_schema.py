@@ -55,6 +55,7 @@ SAMPLES: dict[str, Any] = {
     "build.heavy": ["mylib", "mylib-*"],
     "build.cache.from": ["registry.example.com/team/cache", "127.0.0.1:5000/ci/cache:main"],
     "build.cache.to": "registry.example.com/team/cache",
+    "build.smoke_test": False,
     "env": {"OMP_NUM_THREADS": "1"},
     "dev.system_packages": ["vim"],
     "run.mode": "prod",

@@ -141,6 +141,28 @@ def test_a_run_on_changed_data_says_so_and_diff_names_the_files(tmp_path: Path) 
     ) in files_diff.stdout
 
 
+def test_run_warns_and_show_tells_when_the_data_differs_from_its_manifest(
+    tmp_path: Path,
+) -> None:
+    project, data = data_project(tmp_path)
+    clean = repro(project, "run", "read.py", env={"DATA": str(data)})
+    assert clean.returncode == 0, clean.stderr
+    assert "differs from its manifest" not in clean.stderr
+    shown = repro(project, "show", "last")
+    assert "data (at the start of the run):\n" in shown.stdout
+    assert f"  pets: {data}, 3 files, " in shown.stdout
+    assert "; matches its manifest\n" in shown.stdout
+
+    (data / "cat" / "2.bin").write_bytes(b"cat two, retaken")
+    stale = repro(project, "run", "read.py", env={"DATA": str(data)})
+    assert stale.returncode == 0, stale.stderr
+    assert (
+        "repro: warning: dataset pets differs from its manifest (lockfiles/data/pets.json): "
+        "1 modified (modified cat/2.bin); `repro data status pets` lists the changes"
+    ) in stale.stderr
+    assert "; DIFFERS from its manifest\n" in repro(project, "show", "last").stdout
+
+
 def test_a_run_needs_its_data_and_fails_before_starting_without_it(tmp_path: Path) -> None:
     project, data = data_project(tmp_path)
     data.rename(tmp_path / "elsewhere")

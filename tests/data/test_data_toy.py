@@ -74,7 +74,7 @@ def test_toy_keeps_the_folder_structure_and_cuts_label_files(tmp_path: Path) -> 
         p for p in images if p.startswith("train")
     ]
     assert sorted(json.loads(line)["file"] for line in (toy / "meta.jsonl").open()) == images
-    assert "labels.csv: 9 of 25 rows kept" in result.stdout
+    assert "labels.csv: 8 of 24 rows kept" in result.stdout  # the header is no row
     # A copy is byte-identical to its original.
     assert (toy / images[0]).read_bytes() == (data / images[0]).read_bytes()
 
@@ -150,3 +150,30 @@ def test_describe_will_not_write_into_the_dataset(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "writing there would change the data" in result.stderr
     assert not (data / "info").exists()
+
+
+def test_toy_label_files_hold_only_rows_of_copied_files(tmp_path: Path) -> None:
+    """A loader reads every row of a toy's CSV: a row for a file the toy lacks would crash
+    it. Rows that name files by an absolute path still count; the header is kept and not
+    counted as a row."""
+    data = image_dataset(tmp_path / "pets")
+    lines = ["path,label"]
+    for split in ("train", "val"):
+        for label in CLASSES:
+            for index in range(PER_CLASS):
+                lines.append(f"{data}/{split}/{label}/{index}.png,{label}")
+    lines.append("train/cat/missing.png,cat")  # names no file of the dataset
+    lines.append("images/train/cat/77.png,cat")  # nor does this one
+    (data / "absolute.csv").write_text("\n".join(lines) + "\n")
+    project = project_for(tmp_path, data)
+
+    result = repro_in_process(project, "data", "toy", "pets", "--per-folder", "2", "--seed", "7")
+
+    assert result.returncode == 0, result.stderr
+    toy = project / "data" / "toy" / "pets"
+    images = [p for p in files_under(toy) if p.endswith(".png")]
+    kept = (toy / "absolute.csv").read_text().splitlines()
+    assert kept[0] == "path,label"
+    assert sorted(row.split(",")[0].removeprefix(f"{data}/") for row in kept[1:]) == images
+    assert "absolute.csv: 8 of 26 rows kept" in result.stdout
+    assert "labels.csv: 8 of 24 rows kept" in result.stdout

@@ -145,3 +145,15 @@ def test_no_runs_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(cli, ["show", "last"])
     assert result.exit_code == 2
     assert "no runs recorded" in result.output
+
+
+def test_diff_names_each_lock_file_by_its_path_once() -> None:
+    before = {**BASE, "lockfiles": {"lockfiles/prod.txt": "aa", "lockfiles/dev.txt": "dd"}}
+    after = {**BASE, "lockfiles": {"lockfiles/prod.txt": "bb"}}
+    assert diff_fingerprints(before, after).changes["locks"] == [
+        "lockfiles/dev.txt: dd -> (absent)",
+        "lockfiles/prod.txt: aa -> bb",
+    ]
+    assert diff_fingerprints({**BASE, "lockfiles": None}, after).changes["locks"] == [
+        "lockfiles/prod.txt: (absent) -> bb",
+    ]

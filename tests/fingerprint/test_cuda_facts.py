@@ -66,3 +66,40 @@ def test_cuda_13_runtime_wheel_gives_the_exact_version() -> None:
     config = load_config(Path("/nonexistent"))
     assert choose_base(config.__class__(root=config.root, name="x", cuda="auto"), pins).cuda \
         == "13.2"  # fmt: skip
+
+
+@pytest.mark.parametrize("cuda", ["auto", "none"])
+def test_a_base_image_override_with_cuda_wheels_is_not_a_cpu_image(
+    tmp_path: Path, cuda: str
+) -> None:
+    """With `base_image:` the base choice knows no CUDA, but the lock's CUDA wheels are what
+    the image carries and what the code loads: doctor checks the driver against them."""
+    root = _project(tmp_path / "p", cuda, ["torch==2.7.1", RUNTIME_12])
+    with (root / "repro.yaml").open("a") as config_file:
+        config_file.write("base_image: python:3.11-slim-bookworm\n")
+    config = load_config(root)
+    assert expected_cuda(config, None) == "12.6"
+    [finding] = check_gpu_stack(None, expected_cuda(config, None), None)
+    assert finding.level == "warn"
+    assert finding.message.startswith("the image uses CUDA 12.6 but this host has no usable")
+    # The image's own fingerprint, when there is one, is the truth.
+    assert expected_cuda(config, {"cuda": {"runtime_version": "12.8"}}) == "12.8"
+    # Without CUDA wheels such an image is a CPU image.
+    plain = load_config(_project(tmp_path / "q", cuda, ["numpy==2.2.0"]))
+    assert expected_cuda(plain, None) is None
+
+
+def test_a_run_says_what_replay_says_of_the_driver() -> None:
+    """The warning replay gives about the host's driver, the original run gives too."""
+    from reprostack.doctor.checks import run_gpu_warnings
+
+    no_driver = {"cuda": {"runtime_version": "12.6"}, "nvidia": None}
+    [finding] = run_gpu_warnings(no_driver)
+    assert finding.level == "warn"
+    assert finding.message.startswith("the image uses CUDA 12.6 but this host has no usable")
+    assert run_gpu_warnings({"cuda": None, "nvidia": None}) == []  # a CPU run: nothing
+    old_driver = {
+        "cuda": {"runtime_version": "12.6"},
+        "nvidia": {"driver_version": "470.82.01", "cuda_driver_version": "11.4", "gpus": []},
+    }
+    assert [f.level for f in run_gpu_warnings(old_driver)] == ["error"]

@@ -89,8 +89,36 @@ def test_image_fingerprint_merges_container_facts(project: Path, base_image: str
     assert data["env"] == {"LANG": "C.UTF-8"}  # what the base image sets, not this shell
 
 
+def test_image_fingerprint_of_a_foreign_image_has_no_project_data(
+    project: Path, base_image: str, tmp_path: Path
+) -> None:
+    """The datasets of repro.yaml are this project's; an image that is not one of its
+    images says nothing about them."""
+    data_dir = tmp_path / "pets"
+    data_dir.mkdir()
+    (data_dir / "a.txt").write_text("a")
+    with (project / "repro.yaml").open("a") as config_file:
+        config_file.write(f"data:\n  pets: {{path: {data_dir}}}\n")
+    assert "data" in fingerprint_json()  # the host's fingerprint does name it
+    assert "data" not in fingerprint_json("--image", base_image)
+
+
 @pytest.mark.engine
 def test_missing_image_is_never_pulled(project: Path, docker_client: Any) -> None:
     result = CliRunner().invoke(cli, ["fingerprint", "--image", "localhost/repro-nope:none"])
     assert result.exit_code == 2
     assert "is not on this engine (repro never pulls implicitly)" in result.output
+
+
+def test_which_images_are_the_projects(project: Path) -> None:
+    from reprostack.config import load_config
+    from reprostack.engine import ImageInfo
+    from reprostack.image.fingerprint import is_project_image
+
+    config = load_config(project)  # name: demo
+    mine = ["localhost/repro-demo:prod-abc", "reg:5000/team/repro-demo:dev-latest"]
+    assert all(is_project_image(config, ImageInfo("sha256:1", tags=(tag,))) for tag in mine)
+    pushed = ImageInfo("sha256:1", repo_digests=("reg:5000/repro-demo@sha256:" + "a" * 64,))
+    assert is_project_image(config, pushed)
+    others = ["local/debian-python:bookworm", "localhost/repro-demo2:prod-x", "repro-de:mo"]
+    assert not any(is_project_image(config, ImageInfo("sha256:1", tags=(t,))) for t in others)

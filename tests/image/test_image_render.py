@@ -92,9 +92,9 @@ CASES: dict[str, tuple[str, dict[str, object]]] = {
 }
 
 
-def _render(case: str, variant: str) -> str:
+def _render(case: str, variant: str, extra: str = "") -> str:
     text, options = CASES[case]
-    config = parse_config(f"name: golden\n{text}", root=Path("/nonexistent"),
+    config = parse_config(f"name: golden\n{text}{extra}", root=Path("/nonexistent"),
                           path=Path("/nonexistent/repro.yaml"))  # fmt: skip
     facts = {}
     if "python_found" in options:
@@ -173,6 +173,23 @@ def test_header_names_the_config_and_the_body_hash() -> None:
     assert not hand_edited(text)
     assert hand_edited(text.replace("USER 10001:10001", "USER root"))
     assert hand_edited("FROM python:3.11\n")
+
+
+def test_keys_that_shape_no_image_leave_the_dockerfiles_alone() -> None:
+    """An edit of registry:, run:, tracking:, data: or cluster: (or a comment) changes no
+    image, so it must not rewrite the committed Dockerfiles (a dirty tree for nothing)."""
+    for variant in ("dev", "prod"):
+        plain = _render("cpu-py3.10", variant)
+        elsewhere = (
+            "# a comment\nregistry: registry.example.com/team\nrun: {mode: dev, gpus: none}\n"
+            "tracking: {mlflow: {uri: 'http://mlflow:5000', experiment: x}}\n"
+            "data: {pets: {path: /data/pets}}\ncluster: {slurm: {partition: gpu}}\n"
+        )
+        assert _render("cpu-py3.10", variant, elsewhere) == plain
+        # A key the image is made of changes the file, header included.
+        changed = _render("cpu-py3.10", variant, "base_image: local/debian-python:bookworm\n")
+        assert changed != plain
+        assert changed.splitlines()[0] != plain.splitlines()[0]
 
 
 def test_prod_keeps_no_build_time_ca_and_runs_unprivileged() -> None:

@@ -241,3 +241,61 @@ def test_a_lost_engine_closes_the_record_and_stops_the_container(
     assert any("may be incomplete" in note for note in record["notes"])
     assert any("stopped and removed once the engine answered again" in n for n in record["notes"])
     assert leftover_containers(docker_client, run_id) == []
+
+
+@pytest.mark.engine
+def test_log_metrics_imports_in_an_image_without_reprostack(
+    tmp_path: Path, base_image: str, docker_client: Any
+) -> None:
+    """The docs' `from reprostack import log_metrics` works in a dev run of an image that
+    does not install reprostack (a read-only shim on PYTHONPATH), and the metric reaches
+    run.yaml."""
+    project = demo_project(tmp_path / "p")
+    config = load_config(project)
+    (project / "logs.py").write_text(
+        "from reprostack import log_metrics\n"
+        "log_metrics({'loss': 0.25}, step=1)\n"
+        "log_metrics({'loss': 0.125}, step=2)\n"
+    )
+    out_path, err_path = tmp_path / "out", tmp_path / "err"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        record = run_in_container(
+            config, RunRequest(argv=["logs.py"], mode="dev", cwd=project),
+            image_ref=base_image, stdout=out, stderr=err,
+        )  # fmt: skip
+    assert (record.status, record.exit_code) == ("succeeded", 0), err_path.read_text()
+    saved = yaml.safe_load((config.runs_dir / record.id / "run.yaml").read_text())
+    assert saved["metrics"]["loss"]["last"] == 0.125
+    # The helper is repro's own file: never one of the run's inputs.
+    inputs = config.runs_dir / record.id / "inputs.json"
+    assert "reprostack-shim" not in (inputs.read_text() if inputs.exists() else "")
+    assert leftover_containers(docker_client, record.id) == []
+
+
+def test_the_shim_gives_way_to_an_installed_reprostack(tmp_path: Path) -> None:
+    """An image that installs reprostack gets its own package, not the shim's two names."""
+    from reprostack.experiments.shim import shim_mounts
+
+    shim_root = tmp_path / "opt" / "reprostack-shim"
+    for mount in shim_mounts():
+        target = tmp_path / mount.target.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(Path(mount.source).read_bytes())
+    installed = tmp_path / "site" / "reprostack"
+    installed.mkdir(parents=True)
+    (installed / "__init__.py").write_text("WHO = 'installed'\n")
+    (installed / "cli.py").write_text("NAME = 'cli'\n")
+    probe = "import reprostack, reprostack.cli; print(reprostack.WHO, reprostack.cli.NAME)"
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{shim_root}:{installed.parent}"}
+    shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                           text=True, cwd=tmp_path)  # fmt: skip
+    assert shown.stdout == "installed cli\n", shown.stderr
+    # Without one, the shim's log_metrics writes where the run's outputs are.
+    env["PYTHONPATH"] = str(shim_root)
+    env["REPRO_OUTPUT_DIR"] = str(tmp_path / "outputs")
+    logged = subprocess.run(
+        [sys.executable, "-c", "from reprostack import log_metrics; log_metrics({'acc': 1})"],
+        env=env, capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert logged.returncode == 0, logged.stderr
+    assert (tmp_path / "outputs" / "metrics.jsonl").read_text() == '{"acc": 1.0}\n'

@@ -26,6 +26,8 @@ class ResolvedBases:
     pins: dict[str, BasePin]  # reference -> pin; empty until `repro build` pins them
     builder_stage: bool  # the prod lock needs compilers (a builder stage) to install
     lock_dir: Path  # where prod.txt and base-images.lock were read
+    # References this call pinned and wrote to base-images.lock (a change to commit).
+    pinned_now: tuple[str, ...] = ()
 
     @property
     def used_refs(self) -> tuple[str, ...]:
@@ -101,9 +103,21 @@ def resolve_bases(
     builder_stage = prod_text is None or needs_builder(prod_text)
     pins = read_pins(folder / PINS_NAME)
     resolved = ResolvedBases(choice, pins, builder_stage, folder)
+    written: tuple[str, ...] = ()
     if engine is not None:
+        before = dict(pins)
         pins = _pin(resolved, engine, repin=repin, write=lock_dir is None)
-    return ResolvedBases(_with_python_found(choice, pins), pins, builder_stage, folder)
+        if lock_dir is None:
+            written = tuple(ref for ref in resolved.used_refs if pins.get(ref) != before.get(ref))
+    return ResolvedBases(_with_python_found(choice, pins), pins, builder_stage, folder, written)
+
+
+def pinned_message(resolved: ResolvedBases) -> list[str]:
+    """Lines saying which bases were just pinned, and that the pins file is to be committed."""
+    lines = [f"pinned base {resolved.describe(ref)}" for ref in resolved.pinned_now]
+    if lines:
+        lines.append(f"wrote lockfiles/{PINS_NAME}: commit it with the locks")
+    return lines
 
 
 def _pin(

@@ -83,10 +83,11 @@ def build(
     allow_stale: bool,
 ) -> None:
     """Build the images."""
-    from reprostack.bases.resolve import resolve_bases
+    from reprostack.bases.resolve import pinned_message, resolve_bases
     from reprostack.engine import connect
     from reprostack.image.build import BuildRequest, build_image
     from reprostack.image.plan import write_dockerfiles
+    from reprostack.image.smoke import check_imports
     from reprostack.lock.fresh import stale_lock_notes
 
     config = _project()
@@ -100,6 +101,12 @@ def build(
     # Pin first, so that the Dockerfiles written below name the bases exactly as built; this
     # one resolution serves every step of the command.
     bases = resolve_bases(config, engine=engine, repin=repin)
+    pinned = pinned_message(bases)
+    for line in pinned:
+        # Loud: a build that pins changes a committed file (`repro lock` pins ahead of it).
+        info(f"warning: {line}")
+    if pinned:
+        info("  `repro lock` pins the bases ahead of a build, which then leaves the tree clean")
     write_dockerfiles(config, variants, force=force, bases=bases)
     _warn_two_cuda_runtimes(config)
     for variant in variants:
@@ -117,6 +124,9 @@ def build(
             )
         for ref in built.cache_pushed:
             info(f"pushed the image with its build cache to {ref} (build.cache.to)")
+        if config.build.smoke_test:
+            for line in check_imports(config, variant, built.id, built.tags[0], engine):
+                info(line)
         click.echo(built.tags[0])
     if verify:
         _verify(config, bases, engine, builder, prod)

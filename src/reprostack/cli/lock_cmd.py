@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from reprostack.cli.output import info
 from reprostack.errors import CheckFailed
+
+if TYPE_CHECKING:
+    from reprostack.config import Config
 
 
 @click.command("lock")
@@ -37,7 +41,8 @@ def lock(
 
     Locks are resolved for repro.yaml's python and platform, not this host: pip-tools runs
     inside the base image (a Docker engine is needed) when this host does not match. With
-    unchanged inputs nothing is resolved.
+    unchanged inputs nothing is resolved. When an engine answers, the bases are pinned too
+    (lockfiles/base-images.lock), so that a build writes nothing.
     """
     from reprostack.asof import parse_as_of
     from reprostack.config import load_config
@@ -58,9 +63,36 @@ def lock(
         if outcome.status == "written" and outcome.packages == 0:
             info(f"warning: {outcome.path.name} is empty: the inputs list no packages "
                  "(lock.inputs in repro.yaml names them)")  # fmt: skip
+    if not check:
+        _pin_bases(config)
     stale = [o for o in outcomes if o.status == "stale"]
     if stale:
         raise CheckFailed(
             f"{len(stale)} lock{'s are' if len(stale) > 1 else ' is'} stale",
             hint="run `repro lock` to update " + ("them" if len(stale) > 1 else "it"),
         )
+
+
+def _pin_bases(config: Config) -> None:
+    """Pin the bases the images build on, now that the prod lock says which (``cuda: auto``
+    follows it), so that a build need not write ``base-images.lock`` itself.
+
+    Best effort: without an engine, or when a base cannot be fetched now, nothing is said
+    here and the first build pins it (and says so loudly).
+    """
+    from reprostack.bases.resolve import pinned_message, resolve_bases
+    from reprostack.engine import connect
+    from reprostack.errors import ReproError
+
+    try:
+        engine = connect()
+    except ReproError:
+        return
+    try:
+        resolved = resolve_bases(config, engine=engine)
+    except ReproError:
+        return
+    finally:
+        engine.close()
+    for line in pinned_message(resolved):
+        info(line)

@@ -86,7 +86,8 @@ def run(
 ) -> None:
     """Run COMMAND (a .py script runs with Python) and record the run.
 
-    Without a mode flag, run.mode from repro.yaml is used (default: local). The exit code
+    Without a mode flag, run.mode from repro.yaml is used (default: local; --k8s takes
+    prod when that is local, as a Job runs an image). The exit code
     is the command's own; 125 when repro fails before the command starts. With --slurm or
     --k8s the run is submitted to the cluster: the run id and job are printed and repro
     returns (or follows the logs with --wait).
@@ -105,6 +106,10 @@ def run(
     with handle_errors(exit_code=PRESTART_EXIT, keep=(RecordNotWritten, StaleLock)):
         config = load_config()
         chosen = mode or config.run.mode
+        if scheduler == "k8s" and mode is None and chosen == "local":
+            # A Job runs an image, and prod is the one a cluster pulls by its pushed digest.
+            chosen = "prod"
+            info("repro: --k8s runs the prod image (run.mode is local, which a Job cannot run)")
         request = RunRequest(
             argv=list(command),
             mode=chosen,
@@ -145,6 +150,7 @@ def run(
         if note.startswith("image: "):  # pulled by lockfiles/images.lock, not built
             info(f"repro: {note}")
     run_dir = config.runs_dir / record.id
+    _warn_about_the_run(run_dir)
     info(f"repro: run {record.id} {record.status} (exit {record.exit_code}); record in {run_dir}")
     mlflow = (record.tracking or {}).get("mlflow") or {}
     if mlflow and not mlflow.get("synced"):
@@ -152,3 +158,28 @@ def run(
     if record.error:
         info(f"repro: {record.error}")
     sys.exit(exit_status(record))
+
+
+def _warn_about_the_run(run_dir: Path) -> None:
+    """Say when the host's driver does not fit the CUDA the run loaded (as replay does), and
+    when a dataset the run read did not match its manifest (the record says so too)."""
+    from reprostack.errors import CorruptRecord
+    from reprostack.record.run import read_fingerprint
+
+    try:
+        fingerprint = read_fingerprint(run_dir)
+    except CorruptRecord:  # no fingerprint (a run that never started): nothing to say
+        return
+    if (fingerprint.get("cuda") or {}).get("runtime_version"):
+        from reprostack.doctor.checks import run_gpu_warnings
+
+        for finding in run_gpu_warnings(dict(fingerprint)):
+            info(f"repro: {finding.level}: {finding.message}")
+            if finding.fix:
+                info(f"  fix: {finding.fix}")
+    if not fingerprint.get("data"):
+        return  # no datasets: nothing more is imported
+    from reprostack.data.state import differing_datasets
+
+    for warning in differing_datasets(fingerprint):
+        info(f"repro: warning: {warning}")

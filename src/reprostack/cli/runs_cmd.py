@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -79,10 +80,27 @@ def show(run_ref: str, show_fp: bool) -> None:
     click.echo(f"files ({folder}):")
     for name in files:
         click.echo(f"  {name}")
+    _show_data_state(folder)
     if show_fp:
         from reprostack.fingerprint.render import render_table
 
         click.echo(render_table(read_fingerprint(folder)))
+
+
+def _show_data_state(folder: Path) -> None:
+    """The datasets the run read and whether they matched their manifests."""
+    from reprostack.data.state import data_state_lines
+    from reprostack.errors import CorruptRecord
+    from reprostack.record.run import read_fingerprint
+
+    try:
+        lines = data_state_lines(read_fingerprint(folder))
+    except CorruptRecord:  # no or a damaged fingerprint: the files above say what there is
+        return
+    if lines:
+        click.echo("data (at the start of the run):")
+        for line in lines:
+            click.echo(f"  {line}")
 
 
 @click.command()

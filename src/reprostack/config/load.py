@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from reprostack.errors import ConfigError
 from reprostack.yaml_limits import YamlLimitExceeded, check_limits
 
 CONFIG_NAME = "repro.yaml"
+# Top-level keys that shape no image: where images are pushed, how and where runs go, the
+# data they read. `env:` stays out of this list: its variables are ENV lines of the image.
+NON_IMAGE_KEYS = frozenset({"registry", "tracking", "cluster", "data", "run"})
 # Beside it: the locks, the pinned bases and the dataset manifests (lockfiles/data/).
 LOCK_DIR = "lockfiles"
 
@@ -52,6 +56,19 @@ def load_config(start: Path | None = None, *, required: bool = False) -> Config:
     return parse_config(text, root=root, path=path)
 
 
+def image_keys_sha256(data: Any) -> str:
+    """The sha256 of what repro.yaml says about images: every key but those that shape no
+    image (NON_IMAGE_KEYS), canonically serialised, so a comment or a ``registry:`` edit
+    leaves the rendered Dockerfiles as they are."""
+    kept = (
+        {key: value for key, value in data.items() if key not in NON_IMAGE_KEYS}
+        if isinstance(data, dict)
+        else data
+    )
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def parse_config(text: str, *, root: Path, path: Path | None) -> Config:
     """Parse and validate the text of a ``repro.yaml``; raise ConfigError listing every problem."""
     label = path.name if path is not None else CONFIG_NAME
@@ -79,7 +96,12 @@ def parse_config(text: str, *, root: Path, path: Path | None) -> Config:
     if node is not None:
         _record_lines(node, (), lines, raw, duplicates)
     validator = Validator(label, lines, root, raw)
-    config = validator.build(data, text_sha256=hashlib.sha256(text.encode()).hexdigest(), path=path)
+    config = validator.build(
+        data,
+        text_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        image_sha256=image_keys_sha256(data),
+        path=path,
+    )
     for key_path, first, line in duplicates:
         validator.problems.append(
             f"{label}:{line}: {'.'.join(key_path)}: given twice (first on line {first}); "

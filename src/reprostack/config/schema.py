@@ -69,6 +69,8 @@ class Config:
     path: Path | None = field(default=None, metadata=FROM_CODE)
     # sha256 of the file's bytes; "" without a file.
     sha256: str = field(default="", metadata=FROM_CODE)
+    # sha256 of the keys that shape an image (all but NON_IMAGE_KEYS); "" without a file.
+    image_sha256: str = field(default="", metadata=FROM_CODE)
 
     @property
     def runs_dir(self) -> Path:

@@ -73,7 +73,9 @@ class Validator(Reader):
     ) -> None:
         super().__init__(label, lines, root, raw, table)
 
-    def build(self, data: Any, *, text_sha256: str, path: Path | None) -> Config:
+    def build(
+        self, data: Any, *, text_sha256: str, path: Path | None, image_sha256: str = ""
+    ) -> Config:
         """Validate everything and return the Config (meaningful only without problems)."""
         values = self.fields(Config, data, ())
         return Config(
@@ -81,5 +83,6 @@ class Validator(Reader):
             warnings=tuple(self.warnings),
             path=path,
             sha256=text_sha256 if path is not None else "",
+            image_sha256=image_sha256 if path is not None else "",
             **values,
         )

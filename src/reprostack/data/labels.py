@@ -66,4 +66,16 @@ class FileNames:
                 found.add(token)
             elif token in self.names:
                 found |= self.names[token]
+            elif "/" in token:
+                found |= self._by_tail(token)
         return found
+
+    def _by_tail(self, token: str) -> set[str]:
+        """A path under another root (``/data/pets/train/a.png``, ``images/train/a.png``)
+        names the dataset path it ends with."""
+        parts = token.split("/")
+        for start in range(1, len(parts)):
+            tail = "/".join(parts[start:])
+            if tail in self.paths:
+                return {tail}
+        return set()

@@ -112,17 +112,31 @@ def _clear(dest: Path) -> None:
 def _cut_label_file(
     source: Path, target: Path, names: FileNames, chosen: set[str]
 ) -> tuple[int, int]:
-    """Keep rows that name a chosen file or no file at all (headers, notes)."""
+    """Keep the rows that name a copied file, plus the header and comment lines.
+
+    A loader reads every row of a toy's label file, so a row that names a file the toy lacks
+    (not chosen, or a file that is not in the dataset at all) is left out. The header (the
+    first line of a csv/tsv when it names no file) is kept and is not counted as a row.
+    Returns ``(rows kept, rows in the original)``.
+    """
     raw = source.read_bytes()
     text = raw.decode("utf-8", errors="surrogateescape")
+    tabular = source.suffix.lower() in (".csv", ".tsv")
     kept: list[str] = []
-    total = 0
+    kept_rows = total = 0
+    first = True
     for line, tokens in rows(text, source.suffix.lower()):
         if not line.strip():
             continue
-        total += 1
         named = names.named(tokens)
-        if not named or named & chosen:
+        is_header = first and tabular and not named
+        first = False
+        if is_header or line.lstrip().startswith("#"):
             kept.append(line)
+            continue
+        total += 1
+        if named & chosen:
+            kept.append(line)
+            kept_rows += 1
     target.write_bytes("".join(kept).encode("utf-8", errors="surrogateescape"))
-    return len(kept), total
+    return kept_rows, total

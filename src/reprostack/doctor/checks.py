@@ -38,13 +38,22 @@ def check_locks(config: Config) -> list[Finding]:
 
 
 def expected_cuda(config: Config, image_fp: dict[str, Any] | None) -> str | None:
-    """The CUDA runtime the code will load: the image's when known, else repro.yaml's, else
-    the one the lock brings (``cuda: auto``: CUDA wheels, or a ``+cuXXX`` torch's base)."""
+    """The CUDA runtime the code will load: what the image carries, not what the base choice
+    says. The image's fingerprint when known; else the lock's CUDA wheels when the base brings
+    no CUDA of its own (``base_image:``, ``cuda: none/auto``), as torch loads those; else
+    repro.yaml's ``cuda:``, else the one a ``+cuXXX`` torch's base brings (``cuda: auto``)."""
     if image_fp and image_fp.get("cuda") and image_fp["cuda"].get("runtime_version"):
         return str(image_fp["cuda"]["runtime_version"])
+    pins = _prod_pins(config)
+    if pins is not None and (config.base_image or config.cuda in ("none", "auto")):
+        from reprostack.bases.choose import wheel_cuda
+
+        wheels = wheel_cuda(pins)
+        if wheels is not None:
+            return wheels
     if config.cuda not in ("none", "auto"):
         return config.cuda
-    if config.cuda == "auto" and _prod_pins(config) is not None:
+    if config.cuda == "auto" and pins is not None and not config.base_image:
         from reprostack.bases.resolve import resolve_bases
 
         try:
@@ -96,6 +105,16 @@ def check_gpu_stack(
         if gpu.get("compute_capability"):
             findings.append(check_compute_capability(gpu["name"], gpu["compute_capability"], cuda))
     return findings
+
+
+def run_gpu_warnings(fingerprint: dict[str, Any]) -> list[Finding]:
+    """The driver and GPU checks of a finished run, from its fingerprint: what `repro replay`
+    says of the host, said by the run itself (a run on a driver too old for its CUDA)."""
+    cuda = (fingerprint.get("cuda") or {}).get("runtime_version")
+    if not cuda:
+        return []
+    findings = check_gpu_stack(fingerprint.get("nvidia"), str(cuda), None)
+    return [finding for finding in findings if finding.level != "ok"]
 
 
 def check_torch_arch(config: Config, nvidia: dict[str, Any] | None) -> list[Finding]:

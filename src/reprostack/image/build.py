@@ -33,7 +33,12 @@ from reprostack.image.context import (
 from reprostack.image.credentials import SECRET_ID, secret_file, secret_text
 from reprostack.image.interrupt import terminate_raises
 from reprostack.image.plan import ImagePlan, plan_image
-from reprostack.image.progress import BuildLog, ProgressCallback, count_instructions
+from reprostack.image.progress import (
+    BuildLog,
+    ProgressCallback,
+    count_instructions,
+    from_references,
+)
 from reprostack.image.tags import LABEL_PREFIX, build_labels
 
 BUILDERS = ("auto", "buildkit", "legacy")
@@ -157,7 +162,8 @@ def build_image(
         secret_path = stack.enter_context(secret_file(secret)) if secret is not None else None
         context = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="repro-build-")))
         prepare_context(plan, context)
-        log = BuildLog(progress, limit=count_instructions(plan.dockerfile))
+        log = BuildLog(progress, limit=count_instructions(plan.dockerfile),
+                       bases=from_references(plan.dockerfile))  # fmt: skip
         spec = BuildSpec(
             context=context, builder=chosen, platform=config.platform, labels=labels,
             no_cache=no_cache, network=request.network, name=plan.tag,
@@ -165,8 +171,13 @@ def build_image(
             # Throw-away builds (--verify) neither read nor write shared caches.
             cache=build_cache(config, plan, chosen) if tag else BuildCache(),
         )  # fmt: skip
-        outcome = engine.build(spec, log.output)
+        try:
+            outcome = engine.build(spec, log.output)
+        except BaseException:
+            log.emit("stopped", "")  # a progress printer stops its clock before the error
+            raise
     if outcome.image_id is None:
+        log.emit("stopped", "")
         errors = [line for line in log.summary if line.startswith("ERROR")]
         error = errors[-1] if chosen == "buildkit" and errors else outcome.error
         raise _failure(plan, log, error or "the builder ended without an image")

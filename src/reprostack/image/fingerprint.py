@@ -140,7 +140,9 @@ def fingerprint_image(config: Config, image_ref: str) -> Fingerprint:
             f"image {image_ref} is not on this engine (repro never pulls implicitly)",
             hint="build it with `repro build`, or `docker pull` it yourself",
         )
-    host, _ = project_fingerprint(config)
+    # The datasets of repro.yaml are what this project's runs read: an image that is not one
+    # of its images (another project's, a base) says nothing about them.
+    host, _ = project_fingerprint(config, data=is_project_image(config, image))
     merged = merge(host, probe_image(engine, image.id), container_facts(image))
     # The image's own facts, not this checkout's: the code and locks it was built from (its
     # labels) and the environment it sets. The machine facts (hardware, driver, GPUs) stay:
@@ -148,6 +150,19 @@ def fingerprint_image(config: Config, image_ref: str) -> Fingerprint:
     own = image_own_facts(image)
     merged["git"], merged["lockfiles"], merged["env"] = own["git"], own["lockfiles"], own["env"]
     return merged
+
+
+def is_project_image(config: Config, image: ImageInfo) -> bool:
+    """Whether ``image`` is one of this project's images: tagged or pushed under
+    ``…/repro-<name>`` (``localhost/repro-<name>``, ``<registry>/repro-<name>``)."""
+    wanted = f"repro-{config.name}"
+    for reference in (*image.tags, *image.repo_digests):
+        repository = reference.split("@", 1)[0]
+        if ":" in repository.rsplit("/", 1)[-1]:
+            repository = repository.rsplit(":", 1)[0]
+        if repository.rsplit("/", 1)[-1] == wanted:
+            return True
+    return False
 
 
 def image_own_facts(image: ImageInfo) -> dict[str, Any]:

@@ -188,7 +188,7 @@ def render_inputs(
         base=base,
         builder_from=_from(pins, base.builder),
         runtime_from=_from(pins, base.runtime),
-        config_sha256=config.sha256,
+        config_sha256=config.image_sha256,
         system_packages=config.system_packages,
         dev_system_packages=config.dev_system_packages,
         env=config.env,

@@ -38,11 +38,36 @@ def count_instructions(dockerfile: str) -> int:
     return count
 
 
+def from_references(dockerfile: str) -> tuple[str, ...]:
+    """The image references of a Dockerfile's ``FROM`` lines, as written."""
+    found = []
+    for raw in dockerfile.splitlines():
+        words = raw.split()
+        if len(words) >= 2 and words[0].upper() == "FROM":
+            image = next((w for w in words[1:] if not w.startswith("--")), None)
+            if image is not None:
+                found.append(image)
+    return tuple(found)
+
+
+def as_given(text: str, given: tuple[str, ...]) -> str:
+    """``FROM docker.io/local/x:1`` as the Dockerfile wrote it (``FROM local/x:1``):
+    BuildKit prints Docker Hub's full name for every short reference."""
+    head, _, reference = text.partition(" ")
+    if head.upper() != "FROM":
+        return text
+    for name in given:
+        for shown in (f"docker.io/library/{name}", f"docker.io/{name}"):
+            if reference == shown or reference.startswith((shown + " ", shown + "@")):
+                return f"{head} {name}{reference[len(shown) :]}"
+    return text
+
+
 @dataclass(frozen=True)
 class BuildEvent:
     """One thing worth telling the user: a step started, was cached, or printed a line."""
 
-    kind: str  # "step" | "cached" | "output" | "info" | "done"
+    kind: str  # "step" | "cached" | "output" | "info" | "done" | "stopped" (a failed build)
     text: str
     elapsed: float  # seconds since the build started
     step: int = 0  # 1-based step within its stage (legacy: within the file)
@@ -65,6 +90,7 @@ class BuildLog:
     # The legacy builder turns build-time labels into extra LABEL steps after the file's own;
     # they are not the Dockerfile's layers and ``.created`` changes on every build.
     limit: int | None = None
+    bases: tuple[str, ...] = ()  # the FROM references as written, shown as such
     rebuilt: list[str] = field(default_factory=list)  # steps that ran (not FROM, not cached)
     current: str = ""
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
@@ -125,9 +151,10 @@ class BuildLog:
         step = _KIT_STEP.match(line)
         if step:
             vertex, stage = step.group(1), step.group(2)
-            text = step.group(5)
+            text = as_given(step.group(5), self.bases)
             if vertex not in self._kit_steps:
-                self._kit_steps[vertex] = line[len(vertex) + 2 :]
+                self._kit_steps[vertex] = f"[{step.group(2) + ' ' if stage else ''}" \
+                    f"{step.group(3)}/{step.group(4)}] {text}"  # fmt: skip
                 self.steps += 1
                 if text.upper().startswith("FROM "):
                     self.from_steps += 1

@@ -36,7 +36,7 @@ class FingerprintDiff:
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; GPU lists are keyed by index."""
     if isinstance(value, dict):
-        if not value:
+        if not value and prefix:
             out[prefix] = {}
         for key, item in value.items():
             _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
@@ -87,6 +87,9 @@ def diff_fingerprints(
             continue
         if group == "packages":
             lines = _packages(a.get("packages") or {}, b.get("packages") or {})
+        elif group == "locks":
+            # Keyed by path already (`lockfiles/prod.txt`): no group prefix in front of it.
+            lines = _compare(a.get("lockfiles") or {}, b.get("lockfiles") or {}, "")
         else:
             lines = [line for key in keys for line in _compare(a.get(key), b.get(key), key)]
         if lines:

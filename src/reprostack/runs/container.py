@@ -20,6 +20,7 @@ from reprostack.determinism import HOOK_DIR, HOOK_MOUNT
 from reprostack.engine import Container, ContainerSpec, Engine, ImageInfo, Mount
 from reprostack.engine.errors import EngineUnavailable, engine_address
 from reprostack.errors import EnvironmentMissing, ReproError
+from reprostack.experiments.shim import shim_mounts, with_shim_path
 from reprostack.image.fingerprint import container_facts, merge, probe_image
 from reprostack.inputs import capture_on
 from reprostack.record.fingerprint import ContainerSection, Fingerprint
@@ -113,6 +114,8 @@ def container_env(
     if (session.request.deterministic or capture_on(session.config)) and pythonpath:
         base["PYTHONPATH"] = pythonpath
     env = session.run_env(base, hook_dir=HOOK_MOUNT, run_dir=RUN_MOUNT)
+    # `from reprostack import log_metrics` works in images without reprostack (shim_mounts).
+    env["PYTHONPATH"] = with_shim_path(env.get("PYTHONPATH", (image_env or {}).get("PYTHONPATH")))
     env["REPRO_RUN_DIR"] = RUN_MOUNT
     env["REPRO_OUTPUT_DIR"] = f"{RUN_MOUNT}/outputs"
     env["REPRO_IMAGE_ID"] = image["image_id"] or ""
@@ -213,7 +216,8 @@ def run_in_container(
                     command=tuple(command),
                     user=f"{os.getuid()}:{os.getgid()}",
                     env=env,
-                    mounts=mounts,
+                    # The log_metrics shim: reprostack's own files, never an input.
+                    mounts=(*mounts, *shim_mounts()),
                     workdir=workdir_for(config, request),
                     gpus=tuple(requests),
                     init=True,  # a real PID 1 passes Ctrl-C on and reaps children

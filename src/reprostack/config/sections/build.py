@@ -37,6 +37,8 @@ class BuildConfig:
     # heavy families (see reprostack.image.weight).
     heavy: tuple[str, ...] = ()
     cache: CacheConfig = field(default_factory=CacheConfig)
+    # After a build, import each direct dependency's modules in the image (exit 1 on failure).
+    smoke_test: bool = True
 
 
 def _ca_certificates(reader: Reader, slot: Slot) -> tuple[str, ...]:

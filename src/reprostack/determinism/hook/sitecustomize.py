@@ -319,6 +319,7 @@ def _interpreter_folders(base: str) -> tuple[str, ...]:
     folders.add(os.path.dirname(os.__file__))
     folders.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
     folders.add(os.path.dirname(base))
+    folders.add("/opt/reprostack-shim")  # log_metrics in containers (experiments/shim.py)
     run_dir = os.environ.get("REPRO_RUN_DIR")
     if run_dir:
         folders.add(run_dir)
