@@ -69,9 +69,12 @@ def with_run_keys(root: Path, lines: str) -> None:
 
 
 def run(root: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    runs = root / "runs"
+    before = set(runs.iterdir()) if runs.is_dir() else set()
     result = repro(root, "run", "--local", *args)
     assert result.returncode == 0, result.stderr
-    newest = sorted((root / "runs").iterdir())[-1]
+    # The folder this run made: two runs in one second sort by their random suffix.
+    (newest,) = set(runs.iterdir()) - before
     record = yaml.safe_load((newest / "run.yaml").read_text())
     return newest.name, record
 
@@ -112,9 +115,11 @@ def test_a_file_read_outside_the_project_is_recorded_and_a_change_refuses_replay
     refused = repro(root, "replay", run_id)
     assert refused.returncode == 1, refused.stderr
     assert f"changed {weights}" in refused.stderr
+    before = set((root / "runs").iterdir())
     forced = repro(root, "replay", run_id, "--force")
     assert forced.returncode == 0, forced.stderr
-    replayed = sorted((root / "runs").iterdir())[-1].name
+    ((replayed_folder),) = set((root / "runs").iterdir()) - before
+    replayed = replayed_folder.name
     differences = repro(root, "diff", run_id, replayed)
     assert f"~ {weights}" in differences.stdout  # read with other contents
     weights.unlink()
