@@ -285,5 +285,20 @@ def _fast_tier_tripwires() -> Iterator[None]:
         )
 
 
+# Tests of `repro lock`, which pins the bases when an engine answers and says nothing when
+# none does: in the full suite they lock with the engine there, in the fast tier as on a
+# machine without one (no engine at all, not a tripwire).
+LOCKING_TESTS = ("lock", "test_corpus.py")
+
+
+@pytest.fixture(autouse=True)
+def _locking_without_engine_in_fast_tier(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relative = Path(str(request.node.path)).relative_to(Path(__file__).parent)
+    if _FAST and relative.parts[0] in LOCKING_TESTS:
+        monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/repro-fast-tier/docker.sock")
+
+
 if _FAST:
     _arm_tripwires()

@@ -27,6 +27,7 @@ from reprostack.locktext import parse_pins
 
 __all__ = ["corpus_index", "tool_caches"]  # fixtures, imported so pytest finds them
 
+
 CPU_BASE = "python:3.11-slim-bookworm"
 
 
